@@ -1,0 +1,39 @@
+//! What the current thread is running, so that calls which would wait for
+//! themselves can be refused with [`Error::WouldDeadlock`](crate::Error::WouldDeadlock).
+
+use crate::sync::thread_local;
+use std::cell::Cell;
+
+thread_local! {
+    /// (address of the running item, id of its queue); (0, 0) outside any run.
+    static CURRENT: Cell<(usize, u32)> = const { Cell::new((0, 0)) };
+}
+
+/// Marks the current thread as running `item` on `queue` until dropped.
+pub(crate) struct RunMark {
+    previous: (usize, u32),
+}
+
+impl RunMark {
+    pub(crate) fn enter(item: usize, queue: u32) -> RunMark {
+        let previous = CURRENT.with(|c| c.replace((item, queue)));
+        RunMark { previous }
+    }
+}
+
+impl Drop for RunMark {
+    fn drop(&mut self) {
+        let previous = self.previous;
+        CURRENT.with(|c| c.set(previous));
+    }
+}
+
+/// Whether the current thread is inside a run of the item at `item`.
+pub(crate) fn running_item(item: usize) -> bool {
+    item != 0 && CURRENT.with(|c| c.get().0 == item)
+}
+
+/// Whether the current thread is inside a run of an item of queue `queue`.
+pub(crate) fn running_on(queue: u32) -> bool {
+    queue != 0 && CURRENT.with(|c| c.get().1 == queue)
+}

@@ -1,0 +1,313 @@
+//! The one engine behind every front end.
+//!
+//! A [`RunQueue`] is a FIFO list of pending items with the lock, condition
+//! variables and flush colours around it. It owns the item state machine's
+//! transitions (`enqueue` here, the run step in `run.rs`, cancel and item flush in
+//! `cancel.rs`). [`Worker`](crate::Worker) is one consumer thread on a `RunQueue`;
+//! later front ends (pools, workqueues) are more consumers on the same code.
+
+mod cancel;
+mod colors;
+mod run;
+
+use crate::current;
+use crate::error::Error;
+use crate::panic::PanicHook;
+use crate::state::{self, CANCEL_MASK, PENDING, RUNNING};
+use crate::sync::{lock, wait, Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
+use crate::work::{Queued, WorkInner};
+use colors::FlushColors;
+use std::collections::VecDeque;
+
+/// Source of queue ids (0 means "no queue").
+static NEXT_QUEUE_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+fn next_queue_id() -> u32 {
+    loop {
+        let id = NEXT_QUEUE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if id != 0 {
+            return id;
+        }
+    }
+}
+
+/// Counters of a queue, all monotonic.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) scheduled: AtomicU64,
+    pub(crate) reruns: AtomicU64,
+    pub(crate) runs: AtomicU64,
+    pub(crate) panics: AtomicU64,
+}
+
+/// Everything behind the queue's lock.
+pub(crate) struct QueueState {
+    /// Items with `PENDING` set and `RUNNING` clear, in queueing order.
+    pub(crate) list: VecDeque<Arc<WorkInner>>,
+    pub(crate) colors: FlushColors,
+    /// Runs in progress.
+    pub(crate) running: usize,
+    /// Consumers take nothing while set.
+    pub(crate) frozen: bool,
+    /// `drain` calls in progress: only the queue's own items may queue.
+    pub(crate) draining: usize,
+    /// Destroy has begun: only the queue's own items may queue.
+    pub(crate) closed: bool,
+    /// Consumers exit once the list is empty.
+    pub(crate) stopping: bool,
+    /// Consumers waiting on `work_cv`.
+    pub(crate) idle_consumers: usize,
+    /// Callers waiting on `done_cv`.
+    pub(crate) waiters: usize,
+}
+
+/// A FIFO run queue: the engine shared by every front end.
+pub(crate) struct RunQueue {
+    /// Unique, non-zero: the id stored in the state word of bound items.
+    pub(crate) id: u32,
+    pub(crate) name: Arc<str>,
+    /// One consumer thread: an item of this queue waiting for another would deadlock.
+    pub(crate) single_consumer: bool,
+    pub(crate) on_panic: PanicHook,
+    pub(crate) counters: Counters,
+    pub(crate) state: Mutex<QueueState>,
+    /// Consumers wait here for items.
+    pub(crate) work_cv: Condvar,
+    /// Flush, drain, freeze and cancel_sync wait here for runs to end.
+    pub(crate) done_cv: Condvar,
+}
+
+impl RunQueue {
+    pub(crate) fn new(name: &str, single_consumer: bool, on_panic: PanicHook) -> Arc<RunQueue> {
+        Arc::new(RunQueue {
+            id: next_queue_id(),
+            name: Arc::from(name),
+            single_consumer,
+            on_panic,
+            counters: Counters::default(),
+            state: Mutex::new(QueueState {
+                list: VecDeque::new(),
+                colors: FlushColors::new(),
+                running: 0,
+                frozen: false,
+                draining: 0,
+                closed: false,
+                stopping: false,
+                idle_consumers: 0,
+                waiters: 0,
+            }),
+            work_cv: Condvar::new(),
+            done_cv: Condvar::new(),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, QueueState> {
+        lock(&self.state)
+    }
+
+    /// What a queue call on this queue must answer for an item in state `s`
+    /// without changing anything; `None` when the call has to change the state.
+    fn verdict(&self, s: u64) -> Option<Result<Queued, Error>> {
+        if s & CANCEL_MASK != 0 {
+            return Some(Err(Error::Canceling));
+        }
+        let mine = state::queue_of(s) == self.id;
+        if s & PENDING != 0 {
+            return Some(if mine {
+                Ok(Queued::AlreadyPending)
+            } else {
+                Err(self.busy())
+            });
+        }
+        if s & RUNNING != 0 && !mine {
+            return Some(Err(self.busy()));
+        }
+        None
+    }
+
+    fn busy(&self) -> Error {
+        Error::Busy {
+            queue: self.name.to_string(),
+        }
+    }
+
+    /// Queues `work` following the kernel's contract (see `state.rs`).
+    pub(crate) fn enqueue(self: &Arc<Self>, work: &Arc<WorkInner>) -> Result<Queued, Error> {
+        // The fast path: one read-modify-write. Being an RMW (not a load) it joins
+        // the release sequence that the runner's acquire RMW reads when it clears
+        // PENDING, so a pending run found here sees the caller's earlier writes.
+        let seen = work.state.fetch_or(0, Ordering::AcqRel);
+        if let Some(verdict) = self.verdict(seen) {
+            return verdict;
+        }
+        self.enqueue_slow(work)
+    }
+
+    fn enqueue_slow(self: &Arc<Self>, work: &Arc<WorkInner>) -> Result<Queued, Error> {
+        let mut g = self.lock();
+        let own = current::running_on(self.id);
+        if g.stopping || (g.closed && !own) {
+            return Err(Error::Destroyed {
+                queue: self.name.to_string(),
+            });
+        }
+        if g.draining > 0 && !own {
+            return Err(Error::Draining {
+                queue: self.name.to_string(),
+            });
+        }
+        let mut binding = lock(&work.binding);
+        let mut cur = work.state.load(Ordering::Relaxed);
+        loop {
+            if let Some(verdict) = self.verdict(cur) {
+                return verdict;
+            }
+            if cur & RUNNING != 0 {
+                // Running here: one more run after this one (deferred re-queue: the
+                // runner puts it back on the list when the current run ends).
+                match work.state.compare_exchange(
+                    cur,
+                    cur | PENDING,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        work.color.store(g.colors.add(), Ordering::Relaxed);
+                        self.counters.reruns.fetch_add(1, Ordering::Relaxed);
+                        return Ok(Queued::Rerun);
+                    }
+                    Err(now) => cur = now,
+                }
+            } else {
+                let new = state::with_queue(cur | PENDING, self.id);
+                match work
+                    .state
+                    .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
+                {
+                    Ok(_) => {
+                        *binding = Some(self.clone());
+                        drop(binding);
+                        work.color.store(g.colors.add(), Ordering::Relaxed);
+                        g.list.push_back(work.clone());
+                        self.counters.scheduled.fetch_add(1, Ordering::Relaxed);
+                        if g.idle_consumers > 0 {
+                            self.work_cv.notify_one();
+                        }
+                        return Ok(Queued::Scheduled);
+                    }
+                    Err(now) => cur = now,
+                }
+            }
+        }
+    }
+
+    /// Waits on `done_cv`, counted in `waiters` so that finishers know to notify.
+    pub(crate) fn wait_done<'a>(
+        &'a self,
+        mut g: MutexGuard<'a, QueueState>,
+    ) -> MutexGuard<'a, QueueState> {
+        g.waiters += 1;
+        let mut g = wait(&self.done_cv, g);
+        g.waiters -= 1;
+        g
+    }
+
+    /// Wakes everyone waiting for runs to end, if anyone is.
+    pub(crate) fn notify_done(&self, g: &QueueState) {
+        if g.waiters > 0 {
+            self.done_cv.notify_all();
+        }
+    }
+
+    fn refuse_own(&self, what: &'static str) -> Result<(), Error> {
+        if current::running_on(self.id) {
+            Err(Error::WouldDeadlock { what })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Waits until every run scheduled before the call has finished or been
+    /// cancelled. Returns whether it had to wait.
+    pub(crate) fn flush(&self) -> Result<bool, Error> {
+        self.refuse_own("flushing a queue from one of its own items")?;
+        let g = self.lock();
+        Ok(self.flush_locked(g).1)
+    }
+
+    fn flush_locked<'a>(
+        &'a self,
+        mut g: MutexGuard<'a, QueueState>,
+    ) -> (MutexGuard<'a, QueueState>, bool) {
+        let color = g.colors.cut();
+        let mut waited = false;
+        while !g.colors.is_done(color) {
+            waited = true;
+            g = self.wait_done(g);
+        }
+        (g, waited)
+    }
+
+    /// Flushes until nothing is pending or running. While it runs, only the queue's
+    /// own items may queue onto it.
+    pub(crate) fn drain(&self) -> Result<(), Error> {
+        self.refuse_own("draining a queue from one of its own items")?;
+        let mut g = self.lock();
+        g.draining += 1;
+        let mut g = self.drain_locked(g);
+        g.draining -= 1;
+        Ok(())
+    }
+
+    fn drain_locked<'a>(&'a self, mut g: MutexGuard<'a, QueueState>) -> MutexGuard<'a, QueueState> {
+        loop {
+            g = self.flush_locked(g).0;
+            if g.colors.outstanding() == 0 {
+                return g;
+            }
+        }
+    }
+
+    /// Stops consumers from taking items and waits for the runs in progress.
+    pub(crate) fn freeze(&self) -> Result<(), Error> {
+        self.refuse_own("freezing a queue from one of its own items")?;
+        let mut g = self.lock();
+        g.frozen = true;
+        while g.running > 0 {
+            g = self.wait_done(g);
+        }
+        Ok(())
+    }
+
+    /// Lets consumers take items again.
+    pub(crate) fn thaw(&self) {
+        let mut g = self.lock();
+        if g.frozen {
+            g.frozen = false;
+            self.work_cv.notify_all();
+        }
+    }
+
+    pub(crate) fn is_frozen(&self) -> bool {
+        self.lock().frozen
+    }
+
+    /// Closes the queue to outside work, thaws it, drains it and tells consumers to
+    /// exit. Safe to call more than once and from several threads.
+    pub(crate) fn shut_down(&self) {
+        {
+            let mut g = self.lock();
+            g.closed = true;
+            g.frozen = false;
+            self.work_cv.notify_all();
+        }
+        // Drain, unless called from one of the queue's own items (a drop of the last
+        // handle inside a run): then the consumer finishes the list by itself.
+        if !current::running_on(self.id) {
+            drop(self.drain_locked(self.lock()));
+        }
+        let mut g = self.lock();
+        g.stopping = true;
+        self.work_cv.notify_all();
+    }
+}

@@ -1,0 +1,135 @@
+//! The run-one-item step, written once for every consumer: take the item off the
+//! list and clear `PENDING` (under the lock), run it with panics caught (no lock),
+//! then clear `RUNNING` and put it back if it was queued during the run (under the
+//! lock).
+
+use super::{QueueState, RunQueue};
+use crate::current::RunMark;
+use crate::panic;
+use crate::state::{self, PENDING, RUNNING};
+use crate::sync::{lock, wait, Arc, Ordering};
+use crate::work::{WorkCtx, WorkInner};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+impl RunQueue {
+    /// Takes the next item off the list and marks it running. `PENDING` is cleared
+    /// here, before the run starts: a queue call from now on adds a run.
+    pub(crate) fn start_next(&self, g: &mut QueueState) -> Option<Arc<WorkInner>> {
+        if g.frozen {
+            return None;
+        }
+        let work = g.list.pop_front()?;
+        // Items on the list have PENDING set and RUNNING clear (lock held), so one
+        // xor flips both. Acquire: the run sees every write made before any queue
+        // call that found the item pending.
+        let before = work.state.fetch_xor(PENDING | RUNNING, Ordering::AcqRel);
+        debug_assert_eq!(before & (PENDING | RUNNING), PENDING);
+        work.run_color
+            .store(work.color.load(Ordering::Relaxed), Ordering::Relaxed);
+        g.running += 1;
+        Some(work)
+    }
+
+    /// Runs a started item once, without the lock. A panic is caught, counted and
+    /// reported through the queue's hook.
+    pub(crate) fn run(self: &Arc<Self>, work: &Arc<WorkInner>) {
+        let ctx = WorkCtx { work, queue: self };
+        let outcome = {
+            let _mark = RunMark::enter(work.addr(), self.id);
+            catch_unwind(AssertUnwindSafe(|| work.call(&ctx)))
+        };
+        self.counters.runs.fetch_add(1, Ordering::Relaxed);
+        if let Err(payload) = outcome {
+            self.counters.panics.fetch_add(1, Ordering::Relaxed);
+            panic::report(&self.on_panic, work.name(), &self.name, payload);
+        }
+    }
+
+    /// Ends a run (lock held): clears `RUNNING`; if the item was queued during the
+    /// run, puts it back on the list, otherwise returns it to idle and unbinds it.
+    pub(crate) fn finish(&self, g: &mut QueueState, work: &Arc<WorkInner>) {
+        g.running -= 1;
+        work.finished.fetch_add(1, Ordering::Relaxed);
+        g.colors.remove(work.run_color.load(Ordering::Relaxed));
+        let mut binding = lock(&work.binding);
+        let mut cur = work.state.load(Ordering::Relaxed);
+        loop {
+            let requeue = cur & PENDING != 0;
+            let new = if requeue {
+                cur & !RUNNING
+            } else {
+                state::with_queue(cur & !RUNNING, 0)
+            };
+            match work
+                .state
+                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if requeue {
+                        g.list.push_back(work.clone());
+                        if g.idle_consumers > 0 {
+                            self.work_cv.notify_one();
+                        }
+                    } else {
+                        // Not the last reference to this queue: the caller holds one.
+                        *binding = None;
+                    }
+                    break;
+                }
+                Err(now) => cur = now,
+            }
+        }
+        drop(binding);
+        self.notify_done(g);
+    }
+
+    /// The consumer loop of a dedicated thread: runs items until the queue is told
+    /// to stop and its list is empty.
+    pub(crate) fn consume(self: &Arc<Self>) {
+        let mut g = self.lock();
+        // The item of the previous run, dropped outside the lock: dropping the last
+        // handle runs the closure's destructor, which is user code.
+        let mut last: Option<Arc<WorkInner>> = None;
+        loop {
+            if let Some(work) = self.start_next(&mut g) {
+                drop(g);
+                drop(last.take());
+                self.run(&work);
+                g = self.lock();
+                self.finish(&mut g, &work);
+                last = Some(work);
+                continue;
+            }
+            if last.is_some() {
+                drop(g);
+                drop(last.take());
+                g = self.lock();
+                continue;
+            }
+            if g.stopping && g.list.is_empty() {
+                break;
+            }
+            g.idle_consumers += 1;
+            g = wait(&self.work_cv, g);
+            g.idle_consumers -= 1;
+        }
+    }
+
+    /// Runs the next item if there is one, without blocking. For models and tests.
+    #[cfg(test)]
+    pub(crate) fn run_one(self: &Arc<Self>) -> bool {
+        let work = {
+            let mut g = self.lock();
+            match self.start_next(&mut g) {
+                Some(w) => w,
+                None => return false,
+            }
+        };
+        self.run(&work);
+        let mut g = self.lock();
+        self.finish(&mut g, &work);
+        drop(g);
+        drop(work);
+        true
+    }
+}

@@ -1,0 +1,105 @@
+//! The one error type of the crate.
+
+use std::fmt;
+
+/// Everything that can go wrong in workq.
+///
+/// Misuse is reported as one of these values: no method panics or blocks forever
+/// because it was called at the wrong time or from the wrong place.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The item is pending or running on another queue; it may move once it is idle.
+    Busy {
+        /// Name of the queue the call was made on.
+        queue: String,
+    },
+    /// A `cancel_sync` of the item is in progress, so it cannot be queued now.
+    Canceling,
+    /// The queue has been destroyed (or is being destroyed); it takes no more work.
+    Destroyed {
+        /// Name of the destroyed queue.
+        queue: String,
+    },
+    /// The queue is draining: only items running on it may queue onto it.
+    Draining {
+        /// Name of the draining queue.
+        queue: String,
+    },
+    /// Waiting here could never end: the call was made from inside a run that the
+    /// wait would have to outlast (flushing an item from its own run, flushing or
+    /// destroying a worker from one of its own items, ...).
+    WouldDeadlock {
+        /// What was called.
+        what: &'static str,
+    },
+    /// `freeze` / `thaw` on a worker that was not built freezable.
+    NotFreezable {
+        /// Name of the worker.
+        queue: String,
+    },
+    /// An OS thread could not be started.
+    Spawn {
+        /// Name of the thread that could not be started.
+        thread: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The CPU asked for does not exist or is not available to this process.
+    InvalidCpu {
+        /// The CPU asked for.
+        cpu: usize,
+        /// The CPUs this process may use.
+        available: Vec<usize>,
+    },
+    /// A builder setting is out of range.
+    InvalidConfig {
+        /// Which setting.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Too many `cancel_sync` calls are in progress on one item at once (over 65,535).
+    TooManyCancels,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Busy { queue } => write!(
+                f,
+                "the work item is pending or running on another queue, so it cannot be queued on '{queue}' until it is idle"
+            ),
+            Error::Canceling => f.write_str("a cancel_sync of this work item is in progress"),
+            Error::Destroyed { queue } => write!(f, "'{queue}' has been destroyed and takes no more work"),
+            Error::Draining { queue } => write!(
+                f,
+                "'{queue}' is draining: only items running on it may queue onto it"
+            ),
+            Error::WouldDeadlock { what } => write!(
+                f,
+                "{what} would wait for the run it was called from and never return"
+            ),
+            Error::NotFreezable { queue } => write!(f, "'{queue}' was not built freezable"),
+            Error::Spawn { thread, source } => {
+                write!(f, "could not start thread '{thread}': {source}")
+            }
+            Error::InvalidCpu { cpu, available } => {
+                write!(f, "CPU {cpu} is not available to this process (available: {available:?})")
+            }
+            Error::InvalidConfig { setting, reason } => write!(f, "invalid {setting}: {reason}"),
+            Error::TooManyCancels => {
+                f.write_str("more than 65,535 cancel_sync calls are in progress on one work item")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Spawn { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

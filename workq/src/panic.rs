@@ -1,0 +1,69 @@
+//! What happens when a run panics.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+/// A caught panic of a work item's run, as passed to a panic hook.
+///
+/// The queue that ran the item has already recovered when the hook sees this: the
+/// item is idle again (or queued again, if it was queued during the run), and
+/// flushes and cancels of it return normally.
+#[derive(Debug, Clone, Copy)]
+pub struct PanicReport<'a> {
+    /// The item's name, if it has one.
+    pub work: Option<&'a str>,
+    /// The name of the queue that ran it.
+    pub queue: &'a str,
+    /// The panic's message (its `&str` or `String` payload), or a placeholder.
+    pub message: &'a str,
+}
+
+impl fmt::Display for PanicReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "workq: work item '{}' on '{}' panicked: {}",
+            self.work.unwrap_or("<unnamed>"),
+            self.queue,
+            self.message
+        )
+    }
+}
+
+/// A panic hook: called once for every caught panic, on the thread that ran the item.
+pub type PanicHook = Arc<dyn Fn(&PanicReport<'_>) + Send + Sync + 'static>;
+
+/// The default hook: one line on standard error.
+pub(crate) fn default_hook() -> PanicHook {
+    Arc::new(|report: &PanicReport<'_>| eprintln!("{report}"))
+}
+
+/// The message of a panic payload.
+pub(crate) fn message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "<non-string panic payload>"
+    }
+}
+
+/// Calls `hook`, then drops the payload; a panic in either is caught and ignored,
+/// so a faulty hook cannot take a worker thread down.
+pub(crate) fn report(
+    hook: &PanicHook,
+    work: Option<&str>,
+    queue: &str,
+    payload: Box<dyn Any + Send>,
+) {
+    let msg = message(&*payload);
+    let report = PanicReport {
+        work,
+        queue,
+        message: msg,
+    };
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&report)));
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+}

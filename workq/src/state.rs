@@ -1,0 +1,80 @@
+//! The work item's state word.
+//!
+//! Every work item carries one `AtomicU64`. It is only ever changed by
+//! read-modify-write operations (never a plain store), so every change joins the
+//! release sequence of the ones before it: a run that clears `PENDING` with an
+//! acquire RMW sees everything written before any queue call that found the item
+//! pending.
+//!
+//! | bits   | name        | meaning                                                        | who may change them |
+//! |--------|-------------|----------------------------------------------------------------|---------------------|
+//! | 0      | `PENDING`   | a run is scheduled and has not started                          | set: a queue call (under the bound queue's lock); cleared: the runner when the run starts, or a cancel (both under that lock) |
+//! | 1      | `RUNNING`   | a run is in progress                                            | the runner, under the bound queue's lock, at start and end of a run |
+//! | 2..8   | —           | reserved (delayed work)                                         | — |
+//! | 8..24  | `CANCELING` | number of `cancel_sync` calls in progress; queueing fails while non-zero | `cancel_sync`, lock-free, +1 on entry and -1 on exit |
+//! | 24..32 | —           | reserved                                                        | — |
+//! | 32..64 | `QUEUE`     | id of the queue the item is bound to; 0 when idle               | the queue call that moves the item out of idle, and the step that returns it to idle (under the queue's lock and the item's binding lock) |
+//!
+//! Transitions (all under the bound queue's lock except the fast path and `CANCELING`):
+//!
+//! | from                 | event                        | to                    | queue call reports |
+//! |----------------------|------------------------------|-----------------------|--------------------|
+//! | idle                 | queue on Q                   | `PENDING`, Q          | `Scheduled`        |
+//! | `PENDING`, Q         | queue on Q (one RMW, no lock) | unchanged             | `AlreadyPending`   |
+//! | `PENDING`/`RUNNING`, Q | queue on R != Q            | unchanged             | error `Busy`       |
+//! | `PENDING`, Q         | runner starts the run        | `RUNNING`, Q          | —                  |
+//! | `RUNNING`, Q         | queue on Q                   | `RUNNING`+`PENDING`, Q | `Rerun`           |
+//! | `RUNNING`, Q         | run ends                     | idle                  | —                  |
+//! | `RUNNING`+`PENDING`, Q | run ends                   | `PENDING`, Q (back on the list) | —        |
+//! | `PENDING`, Q         | cancel                       | idle                  | —                  |
+//! | `RUNNING`+`PENDING`, Q | cancel                     | `RUNNING`, Q          | —                  |
+//! | any, `CANCELING` > 0 | queue                        | unchanged             | error `Canceling`  |
+
+/// A run is scheduled and has not started.
+pub(crate) const PENDING: u64 = 1 << 0;
+/// A run is in progress.
+pub(crate) const RUNNING: u64 = 1 << 1;
+/// One `cancel_sync` in progress.
+pub(crate) const CANCEL_ONE: u64 = 1 << 8;
+/// All bits of the `cancel_sync` counter.
+pub(crate) const CANCEL_MASK: u64 = 0xFFFF << 8;
+/// Where the bound queue's id starts.
+pub(crate) const QUEUE_SHIFT: u32 = 32;
+/// All bits of the bound queue's id.
+pub(crate) const QUEUE_MASK: u64 = 0xFFFF_FFFF << QUEUE_SHIFT;
+
+/// The id of the queue a state word is bound to (0: none).
+pub(crate) fn queue_of(state: u64) -> u32 {
+    // The shift leaves exactly 32 significant bits.
+    (state >> QUEUE_SHIFT) as u32
+}
+
+/// `state` bound to queue `id`, keeping every other bit.
+pub(crate) fn with_queue(state: u64, id: u32) -> u64 {
+    (state & !QUEUE_MASK) | (u64::from(id) << QUEUE_SHIFT)
+}
+
+/// Whether the item is neither pending nor running.
+pub(crate) fn is_idle(state: u64) -> bool {
+    state & (PENDING | RUNNING) == 0
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_do_not_overlap() {
+        let fields = [PENDING, RUNNING, CANCEL_MASK, QUEUE_MASK];
+        for (i, a) in fields.iter().enumerate() {
+            for b in &fields[i + 1..] {
+                assert_eq!(a & b, 0, "{a:#x} overlaps {b:#x}");
+            }
+        }
+        let s = with_queue(PENDING | CANCEL_ONE, u32::MAX);
+        assert_eq!(queue_of(s), u32::MAX);
+        assert_eq!(s & !QUEUE_MASK, PENDING | CANCEL_ONE);
+        assert!(!is_idle(s));
+        assert!(is_idle(with_queue(CANCEL_ONE, 7)));
+    }
+}

@@ -1,0 +1,42 @@
+//! Every synchronisation primitive the state machine uses, from one place.
+//!
+//! Under `--cfg loom` these are loom's model-checked versions; otherwise they are
+//! `std`'s. Code elsewhere in the crate imports from here and never from `std::sync`
+//! directly, so every model in `models.rs` exercises the real code paths.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc, Condvar, Mutex, MutexGuard,
+};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc, Condvar, Mutex, MutexGuard,
+};
+
+#[cfg(loom)]
+pub(crate) use loom::thread_local;
+#[cfg(not(loom))]
+pub(crate) use std::thread_local;
+
+/// Locks `m`, ignoring poisoning.
+///
+/// No user code runs while one of workq's locks is held (closures, hooks and
+/// drops of user values all happen outside them), so a poisoned lock can only
+/// come from a bug in workq itself; carrying on is better than a cascade of panics.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Waits on `cv`, ignoring poisoning (see [`lock`]).
+pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    match cv.wait(guard) {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}

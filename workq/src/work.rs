@@ -1,0 +1,396 @@
+//! The work item: a closure plus the state word that enforces the kernel's contract.
+
+use crate::current;
+use crate::engine::RunQueue;
+use crate::error::Error;
+use crate::state::{self, CANCEL_MASK, PENDING, RUNNING};
+use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
+use std::fmt;
+
+/// The closure type of a work item.
+pub(crate) type WorkFn = dyn Fn(&WorkCtx<'_>) + Send + Sync + 'static;
+
+/// A unit of deferred work: a closure that may run many times, and the state that
+/// makes queueing it follow the Linux kernel's contract.
+///
+/// * Queueing an idle item schedules a run ([`Queued::Scheduled`]).
+/// * Queueing an item that is pending and has not started changes nothing
+///   ([`Queued::AlreadyPending`]); that path is one atomic operation, no lock.
+/// * Queueing an item that is running makes it run once more after the current run
+///   ([`Queued::Rerun`]).
+///
+/// Every successful queue call is followed by a run that starts after the call and
+/// sees everything the caller wrote before it. Runs of one item never overlap. The
+/// closure is dropped exactly once, when the last handle (including the queue's own,
+/// held while the item is pending or running) goes away.
+///
+/// `Work` is a cheap handle: clones share one item.
+///
+/// # Example
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use workq::{Queued, Work, Worker};
+///
+/// let worker = Worker::new("example")?;
+/// let runs = Arc::new(AtomicUsize::new(0));
+/// let r = runs.clone();
+/// let work = Work::named("count", move |_ctx| {
+///     r.fetch_add(1, Ordering::SeqCst);
+/// });
+/// assert_eq!(worker.queue(&work)?, Queued::Scheduled);
+/// work.flush()?;
+/// assert_eq!(runs.load(Ordering::SeqCst), 1);
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Work {
+    pub(crate) inner: Arc<WorkInner>,
+}
+
+/// The shared part of a [`Work`].
+pub(crate) struct WorkInner {
+    /// The state word; see `state.rs` for its table.
+    pub(crate) state: AtomicU64,
+    /// The queue the item is pending or running on. Changes together with the
+    /// state word's queue bits, under the queue's lock and this lock.
+    pub(crate) binding: Mutex<Option<Arc<RunQueue>>>,
+    /// Flush colour of the pending run (written under the bound queue's lock).
+    pub(crate) color: AtomicU64,
+    /// Flush colour of the run in progress (written under the bound queue's lock).
+    pub(crate) run_color: AtomicU64,
+    /// Runs finished so far (written under the bound queue's lock).
+    pub(crate) finished: AtomicU64,
+    name: Option<Box<str>>,
+    func: Box<WorkFn>,
+}
+
+impl WorkInner {
+    /// Address of the item: its identity in the thread-local run marker.
+    pub(crate) fn addr(self: &Arc<Self>) -> usize {
+        Arc::as_ptr(self) as *const () as usize
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Calls the closure once.
+    pub(crate) fn call(&self, ctx: &WorkCtx<'_>) {
+        (self.func)(ctx)
+    }
+
+    /// The queue the item is bound to right now, if any.
+    pub(crate) fn bound_queue(&self) -> Option<Arc<RunQueue>> {
+        lock(&self.binding).clone()
+    }
+}
+
+/// What a successful queue call did.
+///
+/// All three mean the same for correctness: a run of the item will start after the
+/// call. They differ in whether the call added a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Queued {
+    /// The item was idle; a run is now scheduled.
+    Scheduled,
+    /// The item was already pending and had not started; nothing changed. The pending
+    /// run will see everything the caller wrote before the call.
+    AlreadyPending,
+    /// The item was running; it will run once more after the current run ends.
+    Rerun,
+}
+
+impl Queued {
+    /// Whether this call added a run (`Scheduled` or `Rerun`), as the kernel's
+    /// `queue_work` returning true.
+    ///
+    /// ```
+    /// use workq::Queued;
+    /// assert!(Queued::Scheduled.added_run());
+    /// assert!(Queued::Rerun.added_run());
+    /// assert!(!Queued::AlreadyPending.added_run());
+    /// ```
+    pub fn added_run(self) -> bool {
+        !matches!(self, Queued::AlreadyPending)
+    }
+}
+
+impl Work {
+    /// A new idle work item running `f` each time it is queued.
+    ///
+    /// ```
+    /// let work = workq::Work::new(|_ctx| println!("hello from a worker"));
+    /// assert!(!work.is_pending());
+    /// ```
+    pub fn new<F>(f: F) -> Work
+    where
+        F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
+    {
+        Work::build(None, Box::new(f))
+    }
+
+    /// A new idle work item with a name, used in panic reports and logs.
+    ///
+    /// ```
+    /// let work = workq::Work::named("flush-cache", |_ctx| {});
+    /// assert_eq!(work.name(), Some("flush-cache"));
+    /// ```
+    pub fn named<F>(name: impl Into<String>, f: F) -> Work
+    where
+        F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
+    {
+        Work::build(Some(name.into().into_boxed_str()), Box::new(f))
+    }
+
+    fn build(name: Option<Box<str>>, func: Box<WorkFn>) -> Work {
+        Work {
+            inner: Arc::new(WorkInner {
+                state: AtomicU64::new(0),
+                binding: Mutex::new(None),
+                color: AtomicU64::new(0),
+                run_color: AtomicU64::new(0),
+                finished: AtomicU64::new(0),
+                name,
+                func,
+            }),
+        }
+    }
+
+    /// The item's name, if it was given one.
+    ///
+    /// ```
+    /// assert_eq!(workq::Work::new(|_| {}).name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name()
+    }
+
+    /// Whether a run is scheduled and has not started.
+    ///
+    /// The answer may be stale by the time it is read; use it for display and
+    /// heuristics, not for deciding whether to queue (just queue: it is cheap).
+    ///
+    /// ```
+    /// let worker = workq::Worker::builder().name("pending-demo").freezable(true).build()?;
+    /// worker.freeze()?;
+    /// let work = workq::Work::new(|_| {});
+    /// worker.queue(&work)?;
+    /// assert!(work.is_pending());
+    /// worker.thaw()?;
+    /// work.flush()?;
+    /// assert!(!work.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn is_pending(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) & PENDING != 0
+    }
+
+    /// Whether a run is in progress.
+    ///
+    /// ```
+    /// let work = workq::Work::new(|ctx| assert!(ctx.work().is_running()));
+    /// assert!(!work.is_running());
+    /// ```
+    pub fn is_running(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) & RUNNING != 0
+    }
+
+    /// Removes a pending run that has not started. Never waits for a run in
+    /// progress. Returns whether a pending run was removed.
+    ///
+    /// If the item is running and was queued again during the run, the extra run is
+    /// removed and the current one goes on.
+    ///
+    /// ```
+    /// let worker = workq::Worker::builder().name("cancel-demo").freezable(true).build()?;
+    /// worker.freeze()?;
+    /// let work = workq::Work::new(|_| unreachable!("cancelled before it ran"));
+    /// worker.queue(&work)?;
+    /// assert!(work.cancel());
+    /// assert!(!work.cancel());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn cancel(&self) -> bool {
+        RunQueue::cancel_pending(&self.inner)
+    }
+
+    /// Cancels a pending run and waits until a run in progress has finished.
+    /// Afterwards the item is neither pending nor running until it is queued again.
+    /// Queue calls made while this is in progress (including the item's own
+    /// [`WorkCtx::requeue`]) fail with [`Error::Canceling`]. Returns whether a
+    /// pending run was removed. Concurrent calls on one item all return.
+    ///
+    /// # Errors
+    /// * [`Error::WouldDeadlock`] when called from the item's own run.
+    /// * [`Error::TooManyCancels`] with more than 65,535 calls in progress on one item.
+    ///
+    /// ```
+    /// let worker = workq::Worker::new("cancel-sync-demo")?;
+    /// let work = workq::Work::new(|ctx| {
+    ///     // Re-queues itself forever, until cancelled.
+    ///     let _ = ctx.requeue();
+    /// });
+    /// worker.queue(&work)?;
+    /// work.cancel_sync()?;
+    /// assert!(!work.is_pending() && !work.is_running());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn cancel_sync(&self) -> Result<bool, Error> {
+        RunQueue::cancel_sync(&self.inner)
+    }
+
+    /// Waits until the last queued run of the item has finished. Runs queued after
+    /// this call began do not extend the wait. Returns whether it had to wait.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from the item's own run, or from another
+    /// item on the same single-thread [`Worker`](crate::Worker) while this item is
+    /// pending or running there.
+    ///
+    /// ```
+    /// let worker = workq::Worker::new("flush-demo")?;
+    /// let work = workq::Work::new(|_| std::thread::yield_now());
+    /// worker.queue(&work)?;
+    /// work.flush()?;
+    /// assert!(!work.is_pending() && !work.is_running());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn flush(&self) -> Result<bool, Error> {
+        RunQueue::flush_item(&self.inner)
+    }
+
+    /// Whether two handles refer to the same item.
+    ///
+    /// ```
+    /// let a = workq::Work::new(|_| {});
+    /// let b = a.clone();
+    /// assert!(a.ptr_eq(&b));
+    /// assert!(!a.ptr_eq(&workq::Work::new(|_| {})));
+    /// ```
+    pub fn ptr_eq(&self, other: &Work) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl fmt::Debug for Work {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.inner.state.load(Ordering::Relaxed);
+        f.debug_struct("Work")
+            .field("name", &self.name())
+            .field("pending", &(s & PENDING != 0))
+            .field("running", &(s & RUNNING != 0))
+            .field("canceling", &(s & CANCEL_MASK != 0))
+            .finish()
+    }
+}
+
+/// What a running item can see and do about its own run.
+///
+/// Passed to the closure on every run.
+pub struct WorkCtx<'a> {
+    pub(crate) work: &'a Arc<WorkInner>,
+    pub(crate) queue: &'a Arc<RunQueue>,
+}
+
+impl WorkCtx<'_> {
+    /// The item's name, if it has one.
+    ///
+    /// ```
+    /// let work = workq::Work::named("job", |ctx| assert_eq!(ctx.name(), Some("job")));
+    /// # let w = workq::Worker::new("ctx-name")?; w.queue(&work)?; work.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.work.name()
+    }
+
+    /// The name of the queue (worker, pool or workqueue) running the item.
+    ///
+    /// ```
+    /// let work = workq::Work::new(|ctx| assert_eq!(ctx.queue_name(), "ctx-queue"));
+    /// # let w = workq::Worker::new("ctx-queue")?; w.queue(&work)?; work.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn queue_name(&self) -> &str {
+        &self.queue.name
+    }
+
+    /// Whether a [`Work::cancel_sync`] is waiting for this run; long work can check
+    /// it and stop early.
+    ///
+    /// ```
+    /// let work = workq::Work::new(|ctx| {
+    ///     while !ctx.is_canceling() {
+    ///         std::thread::yield_now();
+    ///     }
+    /// });
+    /// # let w = workq::Worker::new("ctx-cancel")?; w.queue(&work)?;
+    /// # while !work.is_running() { std::thread::yield_now(); }
+    /// work.cancel_sync()?; // returns once the loop above sees the cancel
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn is_canceling(&self) -> bool {
+        self.work.state.load(Ordering::Acquire) & CANCEL_MASK != 0
+    }
+
+    /// Queues the item again on the queue it is running on: it runs once more after
+    /// this run ends. Returns [`Queued::Rerun`] (or [`Queued::AlreadyPending`] if
+    /// someone else already queued it).
+    ///
+    /// # Errors
+    /// [`Error::Canceling`] while a `cancel_sync` is in progress; [`Error::Destroyed`]
+    /// once the queue has stopped.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let left = Arc::new(AtomicUsize::new(3));
+    /// let l = left.clone();
+    /// let work = workq::Work::new(move |ctx| {
+    ///     if l.fetch_sub(1, Ordering::SeqCst) > 1 {
+    ///         ctx.requeue().expect("requeue");
+    ///     }
+    /// });
+    /// let worker = workq::Worker::new("ctx-requeue")?;
+    /// worker.queue(&work)?;
+    /// worker.drain()?;
+    /// assert_eq!(left.load(Ordering::SeqCst), 0);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn requeue(&self) -> Result<Queued, Error> {
+        self.queue.enqueue(self.work)
+    }
+
+    /// A handle to the running item (for example to hand to another thread).
+    ///
+    /// ```
+    /// let work = workq::Work::new(|ctx| assert!(ctx.work().is_running()));
+    /// # let w = workq::Worker::new("ctx-work")?; w.queue(&work)?; work.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn work(&self) -> Work {
+        Work {
+            inner: self.work.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for WorkCtx<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkCtx")
+            .field("work", &self.name())
+            .field("queue", &self.queue_name())
+            .finish()
+    }
+}
+
+/// Whether the current thread runs `work` right now.
+pub(crate) fn in_own_run(work: &Arc<WorkInner>) -> bool {
+    current::running_item(work.addr())
+}
+
+/// Whether `s` has the queue bits of `q`.
+pub(crate) fn bound_to(s: u64, q: &RunQueue) -> bool {
+    state::queue_of(s) == q.id
+}

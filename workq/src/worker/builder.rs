@@ -1,0 +1,192 @@
+//! Building a [`Worker`]: validated settings, then the thread start handshake.
+
+use super::{Handle, Worker};
+use crate::engine::RunQueue;
+use crate::error::Error;
+use crate::panic::{default_hook, PanicHook, PanicReport};
+use crate::sync::{Arc, Mutex};
+use std::fmt;
+
+/// Settings for a [`Worker`]; [`build`](WorkerBuilder::build) checks them and starts
+/// the thread.
+///
+/// ```
+/// let worker = workq::Worker::builder()
+///     .name("usb-events")
+///     .freezable(true)
+///     .stack_size(256 * 1024)
+///     .on_panic(|report| eprintln!("custom: {report}"))
+///     .build()?;
+/// # drop(worker);
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct WorkerBuilder {
+    name: String,
+    freezable: bool,
+    stack_size: Option<usize>,
+    cpu: Option<usize>,
+    on_panic: Option<PanicHook>,
+}
+
+/// Smallest stack a worker thread may ask for.
+const MIN_STACK: usize = 16 * 1024;
+
+impl WorkerBuilder {
+    /// Default settings: name `"workq-worker"`, not freezable, the platform's
+    /// default stack, no CPU pinning, panics reported on standard error.
+    ///
+    /// ```
+    /// let worker = workq::WorkerBuilder::new().build()?;
+    /// assert_eq!(worker.name(), "workq-worker");
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn new() -> WorkerBuilder {
+        WorkerBuilder {
+            name: "workq-worker".to_string(),
+            freezable: false,
+            stack_size: None,
+            cpu: None,
+            on_panic: None,
+        }
+    }
+
+    /// The worker's name, also given to its thread (Linux shows the first 15 bytes).
+    pub fn name(mut self, name: impl Into<String>) -> WorkerBuilder {
+        self.name = name.into();
+        self
+    }
+
+    /// Whether [`Worker::freeze`] is allowed (default: no).
+    pub fn freezable(mut self, freezable: bool) -> WorkerBuilder {
+        self.freezable = freezable;
+        self
+    }
+
+    /// Stack size of the thread in bytes (at least 16 KiB).
+    pub fn stack_size(mut self, bytes: usize) -> WorkerBuilder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Pins the thread to one CPU, like the kernel's `kthread_create_worker_on_cpu`.
+    /// A CPU that does not exist or is not available to the process makes `build`
+    /// fail with [`Error::InvalidCpu`].
+    ///
+    /// ```
+    /// let worker = workq::Worker::builder().name("pinned").cpu(0).build()?;
+    /// # drop(worker);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn cpu(mut self, cpu: usize) -> WorkerBuilder {
+        self.cpu = Some(cpu);
+        self
+    }
+
+    /// Called once for every run that panics (default: one line on standard error).
+    pub fn on_panic<F>(mut self, hook: F) -> WorkerBuilder
+    where
+        F: Fn(&PanicReport<'_>) + Send + Sync + 'static,
+    {
+        self.on_panic = Some(std::sync::Arc::new(hook));
+        self
+    }
+
+    /// Checks the settings and starts the worker's thread.
+    ///
+    /// # Errors
+    /// * [`Error::InvalidConfig`]: an empty name or one with a NUL byte, or a stack
+    ///   under 16 KiB.
+    /// * [`Error::InvalidCpu`]: the CPU asked for is not available.
+    /// * [`Error::Spawn`]: the operating system would not start the thread, or the
+    ///   thread could not be pinned to the CPU.
+    ///
+    /// ```
+    /// let err = workq::Worker::builder().name("").build().unwrap_err();
+    /// assert!(matches!(err, workq::Error::InvalidConfig { setting: "name", .. }));
+    /// ```
+    pub fn build(self) -> Result<Worker, Error> {
+        if self.name.is_empty() || self.name.contains('\0') {
+            return Err(Error::InvalidConfig {
+                setting: "name",
+                reason: "must be non-empty and contain no NUL byte".to_string(),
+            });
+        }
+        if let Some(bytes) = self.stack_size {
+            if bytes < MIN_STACK {
+                return Err(Error::InvalidConfig {
+                    setting: "stack_size",
+                    reason: format!("{bytes} bytes is below the minimum of {MIN_STACK}"),
+                });
+            }
+        }
+        let core = match self.cpu {
+            None => None,
+            Some(cpu) => Some(find_cpu(cpu)?),
+        };
+        let queue = RunQueue::new(&self.name, true, self.on_panic.unwrap_or_else(default_hook));
+        let mut thread = std::thread::Builder::new().name(self.name.clone());
+        if let Some(bytes) = self.stack_size {
+            thread = thread.stack_size(bytes);
+        }
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<bool>();
+        let consumer = queue.clone();
+        let spawned = thread.spawn(move || {
+            let pinned = core.map_or(true, core_affinity::set_for_current);
+            let _ = ready_tx.send(pinned);
+            if pinned {
+                consumer.consume();
+            }
+        });
+        let join = spawned.map_err(|source| Error::Spawn {
+            thread: self.name.clone(),
+            source,
+        })?;
+        let pinned = ready_rx.recv().unwrap_or(false);
+        if !pinned {
+            let _ = join.join();
+            return Err(Error::Spawn {
+                thread: self.name,
+                source: std::io::Error::other("could not pin the thread to its CPU"),
+            });
+        }
+        Ok(Worker {
+            handle: Arc::new(Handle {
+                queue,
+                freezable: self.freezable,
+                thread_id: join.thread().id(),
+                thread: Mutex::new(Some(join)),
+            }),
+        })
+    }
+}
+
+fn find_cpu(cpu: usize) -> Result<core_affinity::CoreId, Error> {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    cores
+        .iter()
+        .copied()
+        .find(|c| c.id == cpu)
+        .ok_or_else(|| Error::InvalidCpu {
+            cpu,
+            available: cores.iter().map(|c| c.id).collect(),
+        })
+}
+
+impl Default for WorkerBuilder {
+    fn default() -> Self {
+        WorkerBuilder::new()
+    }
+}
+
+impl fmt::Debug for WorkerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerBuilder")
+            .field("name", &self.name)
+            .field("freezable", &self.freezable)
+            .field("stack_size", &self.stack_size)
+            .field("cpu", &self.cpu)
+            .field("on_panic", &self.on_panic.is_some())
+            .finish()
+    }
+}

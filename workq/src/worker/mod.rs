@@ -1,0 +1,294 @@
+//! The dedicated worker: one named thread running one FIFO queue (the kernel's
+//! `kthread_worker`).
+
+mod builder;
+
+pub use builder::WorkerBuilder;
+
+use crate::engine::RunQueue;
+use crate::error::Error;
+use crate::sync::{lock, Arc, Mutex, Ordering};
+use crate::work::{Queued, Work};
+use std::fmt;
+use std::thread::{JoinHandle, ThreadId};
+
+/// One named OS thread that runs queued [`Work`] items one at a time, in the order
+/// they were queued.
+///
+/// Handles are cheap to clone. When the last handle is dropped the worker is
+/// destroyed: it drains its queue, stops and its thread is joined.
+///
+/// # Example
+/// ```
+/// use workq::{Work, Worker};
+///
+/// let worker = Worker::builder().name("disk-flusher").build()?;
+/// let work = Work::named("sync", |ctx| println!("running {:?} on {}", ctx.name(), ctx.queue_name()));
+/// worker.queue(&work)?;
+/// worker.flush()?;
+/// worker.destroy()?;
+/// assert!(worker.queue(&work).is_err());
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Worker {
+    handle: Arc<Handle>,
+}
+
+/// Shared by the handles; its drop destroys the worker.
+struct Handle {
+    queue: Arc<RunQueue>,
+    freezable: bool,
+    thread_id: ThreadId,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Counters of a worker, all monotonic since it was built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// Queue calls that scheduled a run of an idle item.
+    pub scheduled: u64,
+    /// Queue calls that asked a running item to run again.
+    pub reruns: u64,
+    /// Runs finished (including those that panicked).
+    pub runs: u64,
+    /// Runs that panicked.
+    pub panics: u64,
+}
+
+impl Worker {
+    /// A worker with default settings and the given thread name.
+    ///
+    /// # Errors
+    /// As [`WorkerBuilder::build`].
+    ///
+    /// ```
+    /// let worker = workq::Worker::new("events")?;
+    /// assert_eq!(worker.name(), "events");
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn new(name: impl Into<String>) -> Result<Worker, Error> {
+        Worker::builder().name(name).build()
+    }
+
+    /// A builder for a worker with more settings.
+    ///
+    /// ```
+    /// let worker = workq::Worker::builder().name("frozen-at-night").freezable(true).build()?;
+    /// worker.freeze()?;
+    /// worker.thaw()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn builder() -> WorkerBuilder {
+        WorkerBuilder::new()
+    }
+
+    /// The worker's name (also its thread's name).
+    ///
+    /// ```
+    /// assert_eq!(workq::Worker::new("net-rx")?.name(), "net-rx");
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.handle.queue.name
+    }
+
+    /// Queues `work` to run on this worker. See [`Queued`] for the three outcomes.
+    ///
+    /// # Errors
+    /// * [`Error::Busy`]: the item is pending or running on another queue.
+    /// * [`Error::Canceling`]: a `cancel_sync` of the item is in progress.
+    /// * [`Error::Destroyed`]: the worker is being or has been destroyed.
+    /// * [`Error::Draining`]: the worker is draining and the caller is not one of its items.
+    ///
+    /// ```
+    /// use workq::{Queued, Work, Worker};
+    /// let worker = Worker::builder().name("q").freezable(true).build()?;
+    /// worker.freeze()?;
+    /// let work = Work::new(|_| {});
+    /// assert_eq!(worker.queue(&work)?, Queued::Scheduled);
+    /// assert_eq!(worker.queue(&work)?, Queued::AlreadyPending);
+    /// worker.thaw()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
+        self.handle.queue.enqueue(&work.inner)
+    }
+
+    /// Waits until every run queued on this worker before the call has finished.
+    /// Runs queued after the call do not extend the wait. Returns whether it had to
+    /// wait. On a frozen worker it waits for the thaw.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of this worker's items.
+    ///
+    /// ```
+    /// let worker = workq::Worker::new("flusher")?;
+    /// let work = workq::Work::new(|_| {});
+    /// worker.queue(&work)?;
+    /// worker.flush()?;
+    /// assert!(!work.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn flush(&self) -> Result<bool, Error> {
+        self.handle.queue.flush()
+    }
+
+    /// Flushes until nothing is pending or running. While it runs, only items
+    /// running on this worker may queue onto it; other callers get
+    /// [`Error::Draining`]. Items that keep queueing themselves keep it going.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of this worker's items.
+    ///
+    /// ```
+    /// let worker = workq::Worker::new("drainer")?;
+    /// worker.queue(&workq::Work::new(|_| {}))?;
+    /// worker.drain()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn drain(&self) -> Result<(), Error> {
+        self.handle.queue.drain()
+    }
+
+    /// Drains the worker, stops its thread and joins it. Afterwards every queue call
+    /// fails with [`Error::Destroyed`]. Calling it again returns `Ok`. A frozen
+    /// worker is thawed first, so no queued item is lost.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of this worker's items.
+    ///
+    /// ```
+    /// let worker = workq::Worker::new("short-lived")?;
+    /// worker.destroy()?;
+    /// worker.destroy()?;
+    /// assert!(matches!(
+    ///     worker.queue(&workq::Work::new(|_| {})),
+    ///     Err(workq::Error::Destroyed { .. })
+    /// ));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn destroy(&self) -> Result<(), Error> {
+        if std::thread::current().id() == self.handle.thread_id {
+            return Err(Error::WouldDeadlock {
+                what: "destroying a worker from one of its own items",
+            });
+        }
+        self.handle.shut_down();
+        Ok(())
+    }
+
+    /// Waits for the item in progress to end and holds every item queued from now
+    /// on until [`thaw`](Worker::thaw). Nothing queued is lost.
+    ///
+    /// # Errors
+    /// [`Error::NotFreezable`] unless built with [`WorkerBuilder::freezable`];
+    /// [`Error::WouldDeadlock`] when called from one of this worker's items.
+    ///
+    /// ```
+    /// let worker = workq::Worker::builder().name("fz").freezable(true).build()?;
+    /// worker.freeze()?;
+    /// assert!(worker.is_frozen());
+    /// let work = workq::Work::new(|_| {});
+    /// worker.queue(&work)?;
+    /// assert!(work.is_pending());
+    /// worker.thaw()?;
+    /// work.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn freeze(&self) -> Result<(), Error> {
+        self.check_freezable()?;
+        self.handle.queue.freeze()
+    }
+
+    /// Lets a frozen worker run its items again.
+    ///
+    /// # Errors
+    /// [`Error::NotFreezable`] unless built with [`WorkerBuilder::freezable`].
+    ///
+    /// ```
+    /// let worker = workq::Worker::builder().name("th").freezable(true).build()?;
+    /// worker.thaw()?; // thawing a worker that is not frozen does nothing
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn thaw(&self) -> Result<(), Error> {
+        self.check_freezable()?;
+        self.handle.queue.thaw();
+        Ok(())
+    }
+
+    /// Whether the worker is frozen.
+    ///
+    /// ```
+    /// assert!(!workq::Worker::new("warm")?.is_frozen());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn is_frozen(&self) -> bool {
+        self.handle.queue.is_frozen()
+    }
+
+    /// The worker's counters.
+    ///
+    /// ```
+    /// let worker = workq::Worker::new("counted")?;
+    /// let work = workq::Work::new(|_| {});
+    /// worker.queue(&work)?;
+    /// worker.flush()?;
+    /// assert_eq!(worker.stats().runs, 1);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn stats(&self) -> WorkerStats {
+        let c = &self.handle.queue.counters;
+        WorkerStats {
+            scheduled: c.scheduled.load(Ordering::Relaxed),
+            reruns: c.reruns.load(Ordering::Relaxed),
+            runs: c.runs.load(Ordering::Relaxed),
+            panics: c.panics.load(Ordering::Relaxed),
+        }
+    }
+
+    fn check_freezable(&self) -> Result<(), Error> {
+        if self.handle.freezable {
+            Ok(())
+        } else {
+            Err(Error::NotFreezable {
+                queue: self.name().to_string(),
+            })
+        }
+    }
+}
+
+impl Handle {
+    /// Drains, stops and joins; safe to call twice and from several threads. From
+    /// the worker's own thread it only tells the thread to stop (it cannot join
+    /// itself); the thread then exits after its current list.
+    fn shut_down(&self) {
+        self.queue.shut_down();
+        if std::thread::current().id() == self.thread_id {
+            return;
+        }
+        let thread = lock(&self.thread).take();
+        if let Some(thread) = thread {
+            // The consumer loop catches every panic of user code, so the thread
+            // cannot end by panicking; nothing to report if it somehow did.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("name", &self.name())
+            .field("freezable", &self.handle.freezable)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
