@@ -6,7 +6,7 @@ use std::cell::Cell;
 
 thread_local! {
     /// (address of the running item, id of its queue); (0, 0) outside any run.
-    static CURRENT: Cell<(usize, u32)> = const { Cell::new((0, 0)) };
+    static CURRENT: Cell<(usize, u32)> = Cell::new((0, 0));
 }
 
 /// Marks the current thread as running `item` on `queue` until dropped.

@@ -1,1 +1,196 @@
+//! Concurrency models of the state machine, written once and run twice:
+//!
+//! * under loom (`RUSTFLAGS="--cfg loom" cargo test -p workq --lib --release models`),
+//!   which explores every interleaving up to `LOOM_MAX_PREEMPTIONS` preemptions;
+//! * on real threads in the ordinary `cargo test`, repeated many times.
+//!
+//! Each model drives a [`RunQueue`] directly: one model thread plays the consumer
+//! by calling `run_one`, so no hidden thread is involved.
 
+use crate::engine::RunQueue;
+use crate::panic::default_hook;
+use crate::state::{is_idle, PENDING, RUNNING};
+use crate::sync::{thread, Arc, AtomicUsize, Ordering};
+use crate::work::{Queued, Work};
+
+#[cfg(loom)]
+fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
+
+#[cfg(not(loom))]
+fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    for _ in 0..300 {
+        f();
+    }
+}
+
+/// An item that counts its runs, records the value of `data` it saw, and fails the
+/// model if two runs of it ever overlap.
+struct Probe {
+    work: Work,
+    runs: Arc<AtomicUsize>,
+    seen: Arc<AtomicUsize>,
+    data: Arc<AtomicUsize>,
+}
+
+fn probe() -> Probe {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(AtomicUsize::new(0));
+    let data = Arc::new(AtomicUsize::new(0));
+    let active = Arc::new(AtomicUsize::new(0));
+    let (r, s, d) = (runs.clone(), seen.clone(), data.clone());
+    let work = Work::named("probe", move |_ctx| {
+        assert_eq!(active.fetch_add(1, Ordering::Relaxed), 0, "runs overlapped");
+        s.store(d.load(Ordering::Relaxed), Ordering::Relaxed);
+        r.fetch_add(1, Ordering::Relaxed);
+        active.fetch_sub(1, Ordering::Relaxed);
+    });
+    Probe {
+        work,
+        runs,
+        seen,
+        data,
+    }
+}
+
+fn queue() -> Arc<RunQueue> {
+    RunQueue::new("model", true, default_hook())
+}
+
+fn drain(q: &Arc<RunQueue>) {
+    while RunQueue::run_one(&q) {}
+}
+
+fn assert_idle(q: &Arc<RunQueue>, work: &Work) {
+    let s = work.inner.state.load(Ordering::Relaxed);
+    assert!(is_idle(s), "state {s:#x} is not idle");
+    assert!(work.inner.bound_queue().is_none(), "idle item still bound");
+    let g = q.lock();
+    assert!(g.list.is_empty());
+    assert_eq!(g.colors.outstanding(), 0);
+}
+
+/// A queue call racing the end of a run: the write made before the call is seen
+/// by a run that starts after it, whatever the call reported (I2).
+#[test]
+fn models_queue_vs_run() {
+    model(|| {
+        let q = queue();
+        let p = probe();
+        assert_eq!(RunQueue::enqueue(&q, &p.work.inner).ok(), Some(Queued::Scheduled));
+        let (q2, w2, d2) = (q.clone(), p.work.clone(), p.data.clone());
+        let producer = thread::spawn(move || {
+            d2.store(1, Ordering::Relaxed);
+            RunQueue::enqueue(&q2, &w2.inner)
+        });
+        let q3 = q.clone();
+        let runner = thread::spawn(move || RunQueue::run_one(&q3));
+        let outcome = producer.join().expect("producer").expect("queue call");
+        assert!(runner.join().expect("runner"));
+        drain(&q);
+        assert_eq!(p.seen.load(Ordering::Relaxed), 1, "last run missed the write");
+        let expected = 1 + usize::from(outcome.added_run());
+        assert_eq!(p.runs.load(Ordering::Relaxed), expected);
+        assert_idle(&q, &p.work);
+    });
+}
+
+/// A queue call racing a cancel of the pending run.
+#[test]
+fn models_queue_vs_cancel() {
+    model(|| {
+        let q = queue();
+        let p = probe();
+        assert_eq!(RunQueue::enqueue(&q, &p.work.inner).ok(), Some(Queued::Scheduled));
+        let (q2, w2) = (q.clone(), p.work.clone());
+        let producer = thread::spawn(move || RunQueue::enqueue(&q2, &w2.inner));
+        let w3 = p.work.clone();
+        let canceller = thread::spawn(move || w3.cancel());
+        let outcome = producer.join().expect("producer").expect("queue call");
+        let cancelled = canceller.join().expect("canceller");
+        drain(&q);
+        assert!(cancelled, "the item was pending when cancel was called");
+        // Either cancel removed the first run and the call scheduled a new one, or
+        // the call found it pending and cancel removed that one run.
+        let runs = p.runs.load(Ordering::Relaxed);
+        assert_eq!(runs, usize::from(outcome == Queued::Scheduled));
+        assert_idle(&q, &p.work);
+    });
+}
+
+/// Two `cancel_sync` calls racing each other and the runner: both return, at most
+/// one removed the pending run, and afterwards nothing is pending or running.
+#[test]
+fn models_cancel_sync_vs_cancel_sync() {
+    model(|| {
+        let q = queue();
+        let p = probe();
+        assert_eq!(RunQueue::enqueue(&q, &p.work.inner).ok(), Some(Queued::Scheduled));
+        let q2 = q.clone();
+        let runner = thread::spawn(move || RunQueue::run_one(&q2));
+        let (w1, w2) = (p.work.clone(), p.work.clone());
+        let c1 = thread::spawn(move || w1.cancel_sync());
+        let c2 = w2.cancel_sync().expect("cancel_sync");
+        let c1 = c1.join().expect("c1").expect("cancel_sync");
+        let ran = runner.join().expect("runner");
+        let s = p.work.inner.state.load(Ordering::Relaxed);
+        assert_eq!(s & (PENDING | RUNNING), 0);
+        let runs = p.runs.load(Ordering::Relaxed);
+        assert_eq!(usize::from(c1) + usize::from(c2) + runs, 1);
+        assert_eq!(ran, runs == 1);
+        assert_idle(&q, &p.work);
+    });
+}
+
+/// An item that re-queues itself from every run, cancelled by `cancel_sync`: when
+/// the cancel returns nothing is pending or running, and nothing runs later.
+#[test]
+fn models_self_requeue_vs_cancel_sync() {
+    model(|| {
+        let q = queue();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = runs.clone();
+        let work = Work::new(move |ctx| {
+            r.fetch_add(1, Ordering::Relaxed);
+            let _ = ctx.requeue();
+        });
+        assert!(RunQueue::enqueue(&q, &work.inner).is_ok());
+        let q2 = q.clone();
+        let runner = thread::spawn(move || {
+            let mut n = 0;
+            while n < 2 && RunQueue::run_one(&q2) {
+                n += 1;
+            }
+        });
+        work.cancel_sync().expect("cancel_sync");
+        let s = work.inner.state.load(Ordering::Relaxed);
+        assert_eq!(s & (PENDING | RUNNING), 0, "busy after cancel_sync");
+        let after_cancel = runs.load(Ordering::Relaxed);
+        runner.join().expect("runner");
+        drain(&q);
+        assert_eq!(runs.load(Ordering::Relaxed), after_cancel, "ran after cancel_sync");
+        assert_idle(&q, &work);
+    });
+}
+
+/// Flushing an item racing its run: flush returns only once the run has finished.
+#[test]
+fn models_flush_vs_run() {
+    model(|| {
+        let q = queue();
+        let p = probe();
+        assert_eq!(RunQueue::enqueue(&q, &p.work.inner).ok(), Some(Queued::Scheduled));
+        let q2 = q.clone();
+        let runner = thread::spawn(move || RunQueue::run_one(&q2));
+        let waited = p.work.flush().expect("flush");
+        assert_eq!(p.runs.load(Ordering::Relaxed), 1, "flush returned before the run");
+        assert!(waited || p.runs.load(Ordering::Relaxed) == 1);
+        assert!(runner.join().expect("runner"));
+        assert_idle(&q, &p.work);
+    });
+}

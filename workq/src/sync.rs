@@ -21,6 +21,12 @@ pub(crate) use loom::thread_local;
 #[cfg(not(loom))]
 pub(crate) use std::thread_local;
 
+/// Threads and counters for the models in `models.rs`.
+#[cfg(all(test, loom))]
+pub(crate) use loom::{sync::atomic::AtomicUsize, thread};
+#[cfg(all(test, not(loom)))]
+pub(crate) use std::{sync::atomic::AtomicUsize, thread};
+
 /// Locks `m`, ignoring poisoning.
 ///
 /// No user code runs while one of workq's locks is held (closures, hooks and

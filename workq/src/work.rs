@@ -67,8 +67,8 @@ pub(crate) struct WorkInner {
 
 impl WorkInner {
     /// Address of the item: its identity in the thread-local run marker.
-    pub(crate) fn addr(self: &Arc<Self>) -> usize {
-        Arc::as_ptr(self) as *const () as usize
+    pub(crate) fn addr(this: &Arc<Self>) -> usize {
+        Arc::as_ptr(this) as *const () as usize
     }
 
     pub(crate) fn name(&self) -> Option<&str> {
@@ -359,7 +359,7 @@ impl WorkCtx<'_> {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn requeue(&self) -> Result<Queued, Error> {
-        self.queue.enqueue(self.work)
+        RunQueue::enqueue(self.queue, self.work)
     }
 
     /// A handle to the running item (for example to hand to another thread).
@@ -387,7 +387,7 @@ impl fmt::Debug for WorkCtx<'_> {
 
 /// Whether the current thread runs `work` right now.
 pub(crate) fn in_own_run(work: &Arc<WorkInner>) -> bool {
-    current::running_item(work.addr())
+    current::running_item(WorkInner::addr(work))
 }
 
 /// Whether `s` has the queue bits of `q`.

@@ -65,7 +65,7 @@ pub(crate) struct QueueState {
 pub(crate) struct RunQueue {
     /// Unique, non-zero: the id stored in the state word of bound items.
     pub(crate) id: u32,
-    pub(crate) name: Arc<str>,
+    pub(crate) name: std::sync::Arc<str>,
     /// One consumer thread: an item of this queue waiting for another would deadlock.
     pub(crate) single_consumer: bool,
     pub(crate) on_panic: PanicHook,
@@ -81,7 +81,7 @@ impl RunQueue {
     pub(crate) fn new(name: &str, single_consumer: bool, on_panic: PanicHook) -> Arc<RunQueue> {
         Arc::new(RunQueue {
             id: next_queue_id(),
-            name: Arc::from(name),
+            name: std::sync::Arc::from(name),
             single_consumer,
             on_panic,
             counters: Counters::default(),
@@ -132,34 +132,34 @@ impl RunQueue {
     }
 
     /// Queues `work` following the kernel's contract (see `state.rs`).
-    pub(crate) fn enqueue(self: &Arc<Self>, work: &Arc<WorkInner>) -> Result<Queued, Error> {
+    pub(crate) fn enqueue(this: &Arc<Self>, work: &Arc<WorkInner>) -> Result<Queued, Error> {
         // The fast path: one read-modify-write. Being an RMW (not a load) it joins
         // the release sequence that the runner's acquire RMW reads when it clears
         // PENDING, so a pending run found here sees the caller's earlier writes.
         let seen = work.state.fetch_or(0, Ordering::AcqRel);
-        if let Some(verdict) = self.verdict(seen) {
+        if let Some(verdict) = this.verdict(seen) {
             return verdict;
         }
-        self.enqueue_slow(work)
+        Self::enqueue_slow(this, work)
     }
 
-    fn enqueue_slow(self: &Arc<Self>, work: &Arc<WorkInner>) -> Result<Queued, Error> {
-        let mut g = self.lock();
-        let own = current::running_on(self.id);
+    fn enqueue_slow(this: &Arc<Self>, work: &Arc<WorkInner>) -> Result<Queued, Error> {
+        let mut g = this.lock();
+        let own = current::running_on(this.id);
         if g.stopping || (g.closed && !own) {
             return Err(Error::Destroyed {
-                queue: self.name.to_string(),
+                queue: this.name.to_string(),
             });
         }
         if g.draining > 0 && !own {
             return Err(Error::Draining {
-                queue: self.name.to_string(),
+                queue: this.name.to_string(),
             });
         }
         let mut binding = lock(&work.binding);
         let mut cur = work.state.load(Ordering::Relaxed);
         loop {
-            if let Some(verdict) = self.verdict(cur) {
+            if let Some(verdict) = this.verdict(cur) {
                 return verdict;
             }
             if cur & RUNNING != 0 {
@@ -173,25 +173,25 @@ impl RunQueue {
                 ) {
                     Ok(_) => {
                         work.color.store(g.colors.add(), Ordering::Relaxed);
-                        self.counters.reruns.fetch_add(1, Ordering::Relaxed);
+                        this.counters.reruns.fetch_add(1, Ordering::Relaxed);
                         return Ok(Queued::Rerun);
                     }
                     Err(now) => cur = now,
                 }
             } else {
-                let new = state::with_queue(cur | PENDING, self.id);
+                let new = state::with_queue(cur | PENDING, this.id);
                 match work
                     .state
                     .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
                 {
                     Ok(_) => {
-                        *binding = Some(self.clone());
+                        *binding = Some(Arc::clone(this));
                         drop(binding);
                         work.color.store(g.colors.add(), Ordering::Relaxed);
                         g.list.push_back(work.clone());
-                        self.counters.scheduled.fetch_add(1, Ordering::Relaxed);
+                        this.counters.scheduled.fetch_add(1, Ordering::Relaxed);
                         if g.idle_consumers > 0 {
-                            self.work_cv.notify_one();
+                            this.work_cv.notify_one();
                         }
                         return Ok(Queued::Scheduled);
                     }

@@ -32,16 +32,17 @@ impl RunQueue {
 
     /// Runs a started item once, without the lock. A panic is caught, counted and
     /// reported through the queue's hook.
-    pub(crate) fn run(self: &Arc<Self>, work: &Arc<WorkInner>) {
-        let ctx = WorkCtx { work, queue: self };
+    pub(crate) fn run(this: &Arc<Self>, work: &Arc<WorkInner>) {
+        let ctx = WorkCtx { work, queue: this };
+        let this: &RunQueue = this;
         let outcome = {
-            let _mark = RunMark::enter(work.addr(), self.id);
+            let _mark = RunMark::enter(WorkInner::addr(work), this.id);
             catch_unwind(AssertUnwindSafe(|| work.call(&ctx)))
         };
-        self.counters.runs.fetch_add(1, Ordering::Relaxed);
+        this.counters.runs.fetch_add(1, Ordering::Relaxed);
         if let Err(payload) = outcome {
-            self.counters.panics.fetch_add(1, Ordering::Relaxed);
-            panic::report(&self.on_panic, work.name(), &self.name, payload);
+            this.counters.panics.fetch_add(1, Ordering::Relaxed);
+            panic::report(&this.on_panic, work.name(), &this.name, payload);
         }
     }
 
@@ -85,49 +86,49 @@ impl RunQueue {
 
     /// The consumer loop of a dedicated thread: runs items until the queue is told
     /// to stop and its list is empty.
-    pub(crate) fn consume(self: &Arc<Self>) {
-        let mut g = self.lock();
+    pub(crate) fn consume(this: &Arc<Self>) {
+        let mut g = this.lock();
         // The item of the previous run, dropped outside the lock: dropping the last
         // handle runs the closure's destructor, which is user code.
         let mut last: Option<Arc<WorkInner>> = None;
         loop {
-            if let Some(work) = self.start_next(&mut g) {
+            if let Some(work) = this.start_next(&mut g) {
                 drop(g);
                 drop(last.take());
-                self.run(&work);
-                g = self.lock();
-                self.finish(&mut g, &work);
+                Self::run(this, &work);
+                g = this.lock();
+                this.finish(&mut g, &work);
                 last = Some(work);
                 continue;
             }
             if last.is_some() {
                 drop(g);
                 drop(last.take());
-                g = self.lock();
+                g = this.lock();
                 continue;
             }
             if g.stopping && g.list.is_empty() {
                 break;
             }
             g.idle_consumers += 1;
-            g = wait(&self.work_cv, g);
+            g = wait(&this.work_cv, g);
             g.idle_consumers -= 1;
         }
     }
 
     /// Runs the next item if there is one, without blocking. For models and tests.
     #[cfg(test)]
-    pub(crate) fn run_one(self: &Arc<Self>) -> bool {
+    pub(crate) fn run_one(this: &Arc<Self>) -> bool {
         let work = {
-            let mut g = self.lock();
-            match self.start_next(&mut g) {
+            let mut g = this.lock();
+            match this.start_next(&mut g) {
                 Some(w) => w,
                 None => return false,
             }
         };
-        self.run(&work);
-        let mut g = self.lock();
-        self.finish(&mut g, &work);
+        Self::run(this, &work);
+        let mut g = this.lock();
+        this.finish(&mut g, &work);
         drop(g);
         drop(work);
         true

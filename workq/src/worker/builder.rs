@@ -135,7 +135,7 @@ impl WorkerBuilder {
             let pinned = core.map_or(true, core_affinity::set_for_current);
             let _ = ready_tx.send(pinned);
             if pinned {
-                consumer.consume();
+                RunQueue::consume(&consumer);
             }
         });
         let join = spawned.map_err(|source| Error::Spawn {

@@ -113,7 +113,7 @@ impl Worker {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        self.handle.queue.enqueue(&work.inner)
+        RunQueue::enqueue(&self.handle.queue, &work.inner)
     }
 
     /// Waits until every run queued on this worker before the call has finished.
