@@ -4,8 +4,15 @@
 use crate::sync::thread_local;
 use std::cell::Cell;
 
+#[cfg(not(loom))]
 thread_local! {
     /// (address of the running item, id of its queue); (0, 0) outside any run.
+    static CURRENT: Cell<(usize, u32)> = const { Cell::new((0, 0)) };
+}
+
+// loom's mock of `thread_local!` takes no `const` initialiser.
+#[cfg(loom)]
+thread_local! {
     static CURRENT: Cell<(usize, u32)> = Cell::new((0, 0));
 }
 

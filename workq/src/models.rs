@@ -63,7 +63,7 @@ fn queue() -> Arc<RunQueue> {
 }
 
 fn drain(q: &Arc<RunQueue>) {
-    while RunQueue::run_one(&q) {}
+    while RunQueue::run_one(q) {}
 }
 
 fn assert_idle(q: &Arc<RunQueue>, work: &Work) {
