@@ -82,7 +82,10 @@ fn models_queue_vs_run() {
     model(|| {
         let q = queue();
         let p = probe();
-        assert_eq!(RunQueue::enqueue(&q, &p.work.inner).ok(), Some(Queued::Scheduled));
+        assert_eq!(
+            RunQueue::enqueue(&q, &p.work.inner).ok(),
+            Some(Queued::Scheduled)
+        );
         let (q2, w2, d2) = (q.clone(), p.work.clone(), p.data.clone());
         let producer = thread::spawn(move || {
             d2.store(1, Ordering::Relaxed);
@@ -93,7 +96,11 @@ fn models_queue_vs_run() {
         let outcome = producer.join().expect("producer").expect("queue call");
         assert!(runner.join().expect("runner"));
         drain(&q);
-        assert_eq!(p.seen.load(Ordering::Relaxed), 1, "last run missed the write");
+        assert_eq!(
+            p.seen.load(Ordering::Relaxed),
+            1,
+            "last run missed the write"
+        );
         let expected = 1 + usize::from(outcome.added_run());
         assert_eq!(p.runs.load(Ordering::Relaxed), expected);
         assert_idle(&q, &p.work);
@@ -106,7 +113,10 @@ fn models_queue_vs_cancel() {
     model(|| {
         let q = queue();
         let p = probe();
-        assert_eq!(RunQueue::enqueue(&q, &p.work.inner).ok(), Some(Queued::Scheduled));
+        assert_eq!(
+            RunQueue::enqueue(&q, &p.work.inner).ok(),
+            Some(Queued::Scheduled)
+        );
         let (q2, w2) = (q.clone(), p.work.clone());
         let producer = thread::spawn(move || RunQueue::enqueue(&q2, &w2.inner));
         let w3 = p.work.clone();
@@ -130,7 +140,10 @@ fn models_cancel_sync_vs_cancel_sync() {
     model(|| {
         let q = queue();
         let p = probe();
-        assert_eq!(RunQueue::enqueue(&q, &p.work.inner).ok(), Some(Queued::Scheduled));
+        assert_eq!(
+            RunQueue::enqueue(&q, &p.work.inner).ok(),
+            Some(Queued::Scheduled)
+        );
         let q2 = q.clone();
         let runner = thread::spawn(move || RunQueue::run_one(&q2));
         let (w1, w2) = (p.work.clone(), p.work.clone());
@@ -173,7 +186,11 @@ fn models_self_requeue_vs_cancel_sync() {
         let after_cancel = runs.load(Ordering::Relaxed);
         runner.join().expect("runner");
         drain(&q);
-        assert_eq!(runs.load(Ordering::Relaxed), after_cancel, "ran after cancel_sync");
+        assert_eq!(
+            runs.load(Ordering::Relaxed),
+            after_cancel,
+            "ran after cancel_sync"
+        );
         assert_idle(&q, &work);
     });
 }
@@ -184,11 +201,18 @@ fn models_flush_vs_run() {
     model(|| {
         let q = queue();
         let p = probe();
-        assert_eq!(RunQueue::enqueue(&q, &p.work.inner).ok(), Some(Queued::Scheduled));
+        assert_eq!(
+            RunQueue::enqueue(&q, &p.work.inner).ok(),
+            Some(Queued::Scheduled)
+        );
         let q2 = q.clone();
         let runner = thread::spawn(move || RunQueue::run_one(&q2));
         let waited = p.work.flush().expect("flush");
-        assert_eq!(p.runs.load(Ordering::Relaxed), 1, "flush returned before the run");
+        assert_eq!(
+            p.runs.load(Ordering::Relaxed),
+            1,
+            "flush returned before the run"
+        );
         assert!(waited || p.runs.load(Ordering::Relaxed) == 1);
         assert!(runner.join().expect("runner"));
         assert_idle(&q, &p.work);
