@@ -46,6 +46,7 @@ mod error;
 mod panic;
 mod state;
 mod sync;
+mod timer;
 mod work;
 mod worker;
 
@@ -54,5 +55,6 @@ mod models;
 
 pub use error::Error;
 pub use panic::{PanicHook, PanicReport};
+pub use timer::ManualClock;
 pub use work::{Queued, Work, WorkCtx};
 pub use worker::{Worker, WorkerBuilder, WorkerStats};

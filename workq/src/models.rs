@@ -11,6 +11,7 @@ use crate::engine::RunQueue;
 use crate::panic::default_hook;
 use crate::state::{is_idle, PENDING, RUNNING};
 use crate::sync::{thread, Arc, AtomicUsize, Ordering};
+use crate::timer::ManualClock;
 use crate::work::{Queued, Work};
 
 #[cfg(loom)]
@@ -59,7 +60,7 @@ fn probe() -> Probe {
 }
 
 fn queue() -> Arc<RunQueue> {
-    RunQueue::new("model", true, default_hook())
+    RunQueue::new("model", true, default_hook(), ManualClock::new().timer)
 }
 
 fn drain(q: &Arc<RunQueue>) {

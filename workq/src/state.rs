@@ -10,7 +10,8 @@
 //! |--------|-------------|----------------------------------------------------------------|---------------------|
 //! | 0      | `PENDING`   | a run is scheduled and has not started                          | set: a queue call (under the bound queue's lock); cleared: the runner when the run starts, or a cancel (both under that lock) |
 //! | 1      | `RUNNING`   | a run is in progress                                            | the runner, under the bound queue's lock, at start and end of a run |
-//! | 2..8   | —           | reserved (delayed work)                                         | — |
+//! | 2      | `ARMED`     | the pending run waits on the timer, not on the list (set only with `PENDING`) | set by a delayed queue call or modify; cleared when the timer fires, by flush (fires it now), modify or cancel; all under the bound queue's lock |
+//! | 3..8   | —           | reserved                                                        | — |
 //! | 8..24  | `CANCELING` | number of `cancel_sync` calls in progress; queueing fails while non-zero | `cancel_sync`, lock-free, +1 on entry and -1 on exit |
 //! | 24..32 | —           | reserved                                                        | — |
 //! | 32..64 | `QUEUE`     | id of the queue the item is bound to; 0 when idle               | the queue call that moves the item out of idle, and the step that returns it to idle (under the queue's lock and the item's binding lock) |
@@ -26,6 +27,8 @@
 //! | `RUNNING`, Q         | queue on Q                   | `RUNNING`+`PENDING`, Q | `Rerun`           |
 //! | `RUNNING`, Q         | run ends                     | idle                  | —                  |
 //! | `RUNNING`+`PENDING`, Q | run ends                   | `PENDING`, Q (back on the list) | —        |
+//! | idle or `RUNNING`, Q | queue with a delay on Q      | +`PENDING`+`ARMED`, Q | `Scheduled` / `Rerun` |
+//! | `PENDING`+`ARMED`, Q | timer fires                  | `PENDING`, Q (on the list unless running) | — |
 //! | `PENDING`, Q         | cancel                       | idle                  | —                  |
 //! | `RUNNING`+`PENDING`, Q | cancel                     | `RUNNING`, Q          | —                  |
 //! | any, `CANCELING` > 0 | queue                        | unchanged             | error `Canceling`  |
@@ -34,6 +37,8 @@
 pub(crate) const PENDING: u64 = 1 << 0;
 /// A run is in progress.
 pub(crate) const RUNNING: u64 = 1 << 1;
+/// The pending run waits for a timer (always together with `PENDING`).
+pub(crate) const ARMED: u64 = 1 << 2;
 /// One `cancel_sync` in progress.
 pub(crate) const CANCEL_ONE: u64 = 1 << 8;
 /// All bits of the `cancel_sync` counter.
@@ -65,7 +70,7 @@ mod tests {
 
     #[test]
     fn fields_do_not_overlap() {
-        let fields = [PENDING, RUNNING, CANCEL_MASK, QUEUE_MASK];
+        let fields = [PENDING, RUNNING, ARMED, CANCEL_MASK, QUEUE_MASK];
         for (i, a) in fields.iter().enumerate() {
             for b in &fields[i + 1..] {
                 assert_eq!(a & b, 0, "{a:#x} overlaps {b:#x}");

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::state::{self, CANCEL_MASK, PENDING, RUNNING};
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use std::fmt;
+use std::time::{Duration, Instant};
 
 /// The closure type of a work item.
 pub(crate) type WorkFn = dyn Fn(&WorkCtx<'_>) + Send + Sync + 'static;
@@ -61,6 +62,9 @@ pub(crate) struct WorkInner {
     pub(crate) run_color: AtomicU64,
     /// Runs finished so far (written under the bound queue's lock).
     pub(crate) finished: AtomicU64,
+    /// The timer entry while `ARMED` is set (a packed `TimerKey`, written under the
+    /// bound queue's lock).
+    pub(crate) timer_key: AtomicU64,
     name: Option<Box<str>>,
     func: Box<WorkFn>,
 }
@@ -151,6 +155,7 @@ impl Work {
                 color: AtomicU64::new(0),
                 run_color: AtomicU64::new(0),
                 finished: AtomicU64::new(0),
+                timer_key: AtomicU64::new(0),
                 name,
                 func,
             }),
@@ -360,6 +365,66 @@ impl WorkCtx<'_> {
     /// ```
     pub fn requeue(&self) -> Result<Queued, Error> {
         RunQueue::enqueue(self.queue, self.work)
+    }
+
+    /// Arms the item to run again after `delay` on the queue it is running on (a
+    /// zero delay re-queues it now). The building block of periodic work.
+    ///
+    /// # Errors
+    /// As [`requeue`](WorkCtx::requeue), and [`Error::Spawn`] if the timer thread
+    /// cannot start.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let r = runs.clone();
+    /// let work = workq::Work::new(move |ctx| {
+    ///     if r.fetch_add(1, Ordering::SeqCst) < 2 {
+    ///         ctx.requeue_after(Duration::from_millis(1)).expect("re-arm");
+    ///     }
+    /// });
+    /// let worker = workq::Worker::new("ctx-after")?;
+    /// worker.queue(&work)?;
+    /// while runs.load(Ordering::SeqCst) < 3 {
+    ///     work.flush()?;
+    /// }
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn requeue_after(&self, delay: Duration) -> Result<Queued, Error> {
+        if delay.is_zero() {
+            return self.requeue();
+        }
+        self.requeue_at(self.queue.timer.deadline_after(delay))
+    }
+
+    /// Arms the item to run again at `deadline` on the queue it is running on.
+    ///
+    /// # Errors
+    /// As [`requeue_after`](WorkCtx::requeue_after).
+    ///
+    /// ```
+    /// let work = workq::Work::new(|ctx| {
+    ///     let _ = ctx.requeue_at(std::time::Instant::now()); // due: re-queued now
+    /// });
+    /// # let _ = work;
+    /// ```
+    pub fn requeue_at(&self, deadline: Instant) -> Result<Queued, Error> {
+        let at = crate::worker::when(self.queue, deadline);
+        RunQueue::enqueue_at(self.queue, self.work, at)
+    }
+
+    /// The current time of the clock that drives this item's timers (the system
+    /// clock, or a [`ManualClock`](crate::ManualClock)).
+    ///
+    /// ```
+    /// let work = workq::Work::new(|ctx| assert!(ctx.now() <= std::time::Instant::now()));
+    /// # let w = workq::Worker::new("ctx-now")?; w.queue(&work)?; work.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn now(&self) -> Instant {
+        self.queue.timer.now()
     }
 
     /// A handle to the running item (for example to hand to another thread).

@@ -7,18 +7,19 @@
 
 use super::{QueueState, RunQueue};
 use crate::error::Error;
-use crate::state::{self, CANCEL_MASK, CANCEL_ONE, PENDING, RUNNING};
+use crate::state::{self, ARMED, CANCEL_MASK, CANCEL_ONE, PENDING, RUNNING};
 use crate::sync::{lock, Arc, MutexGuard, Ordering};
+use crate::timer::TimerKey;
 use crate::work::{bound_to, in_own_run, WorkInner};
 
 /// The item's queue with its lock held, while the item is bound to it.
-struct Bound<'a> {
-    queue: &'a Arc<RunQueue>,
-    guard: MutexGuard<'a, QueueState>,
+pub(crate) struct Bound<'a> {
+    pub(crate) queue: &'a Arc<RunQueue>,
+    pub(crate) guard: MutexGuard<'a, QueueState>,
 }
 
 /// Calls `f` with the queue `work` is bound to, locked; `None` if it is unbound.
-fn with_bound<R>(work: &Arc<WorkInner>, f: impl FnOnce(Bound<'_>) -> R) -> Option<R> {
+pub(crate) fn with_bound<R>(work: &Arc<WorkInner>, f: impl FnOnce(Bound<'_>) -> R) -> Option<R> {
     loop {
         let queue = work.bound_queue()?;
         let guard = queue.lock();
@@ -36,50 +37,16 @@ fn with_bound<R>(work: &Arc<WorkInner>, f: impl FnOnce(Bound<'_>) -> R) -> Optio
 }
 
 impl RunQueue {
-    /// Removes a pending run that has not started. Returns whether it did.
+    /// Removes a pending run that has not started (queued or armed). Returns
+    /// whether it did.
     pub(crate) fn cancel_pending(work: &Arc<WorkInner>) -> bool {
-        let mut removed_entry = None;
-        let removed = with_bound(work, |mut b| {
-            let q = b.queue;
-            let g = &mut *b.guard;
+        let (removed, stash) = with_bound(work, |mut b| {
             let mut binding = lock(&work.binding);
-            let mut cur = work.state.load(Ordering::Relaxed);
-            loop {
-                if cur & PENDING == 0 {
-                    return false;
-                }
-                let running = cur & RUNNING != 0;
-                let new = if running {
-                    cur & !PENDING
-                } else {
-                    state::with_queue(cur & !PENDING, 0)
-                };
-                match work
-                    .state
-                    .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
-                {
-                    Ok(_) => break,
-                    Err(now) => cur = now,
-                }
-            }
-            if cur & RUNNING == 0 {
-                // Pending and not running: it is on the list.
-                let at = g.list.iter().position(|w| Arc::ptr_eq(w, work));
-                debug_assert!(
-                    at.is_some(),
-                    "a pending item that is not running is on the list"
-                );
-                removed_entry = at.and_then(|at| g.list.remove(at));
-                binding.take();
-            }
-            drop(binding);
-            g.colors.remove(work.color.load(Ordering::Relaxed));
-            q.notify_done(g);
-            true
+            b.queue.take_pending(&mut b.guard, &mut binding, work)
         })
-        .unwrap_or(false);
-        // The list's reference is dropped here, outside every lock.
-        drop(removed_entry);
+        .unwrap_or((false, None));
+        // The list's or the timer's reference is dropped here, outside every lock.
+        drop(stash);
         removed
     }
 
@@ -119,14 +86,16 @@ impl RunQueue {
         Ok(removed)
     }
 
-    /// Waits until the last run queued before the call has finished.
+    /// Waits until the last run queued before the call has finished. An armed item
+    /// is fired now.
     pub(crate) fn flush_item(work: &Arc<WorkInner>) -> Result<bool, Error> {
         if in_own_run(work) {
             return Err(Error::WouldDeadlock {
                 what: "flushing a work item from its own run",
             });
         }
-        with_bound(work, |b| {
+        let mut stash = None;
+        let waited = with_bound(work, |b| {
             let q = b.queue;
             let mut g = b.guard;
             let s = work.state.load(Ordering::Acquire);
@@ -140,6 +109,13 @@ impl RunQueue {
                     what: "flushing an item pending on the single-thread worker running the caller",
                 });
             }
+            if s & ARMED != 0 {
+                // Fire it now: off the timer, onto the list.
+                let key = TimerKey::from_bits(work.timer_key.load(Ordering::Relaxed));
+                stash = q.timer.remove(key);
+                work.state.fetch_and(!ARMED, Ordering::AcqRel);
+                q.make_runnable(&mut g, work, s & RUNNING != 0);
+            }
             while work.finished.load(Ordering::Relaxed) < target
                 && !state::is_idle(work.state.load(Ordering::Relaxed))
                 && bound_to(work.state.load(Ordering::Relaxed), q)
@@ -148,6 +124,8 @@ impl RunQueue {
             }
             Ok(true)
         })
-        .unwrap_or(Ok(false))
+        .unwrap_or(Ok(false));
+        drop(stash);
+        waited
     }
 }

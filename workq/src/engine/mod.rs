@@ -8,13 +8,15 @@
 
 mod cancel;
 mod colors;
+mod delay;
 mod run;
 
 use crate::current;
 use crate::error::Error;
 use crate::panic::PanicHook;
-use crate::state::{self, CANCEL_MASK, PENDING, RUNNING};
+use crate::state::{self, ARMED, CANCEL_MASK, PENDING, RUNNING};
 use crate::sync::{lock, wait, Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
+use crate::timer::{Timer, TimerKey};
 use crate::work::{Queued, WorkInner};
 use colors::FlushColors;
 use std::collections::VecDeque;
@@ -69,6 +71,8 @@ pub(crate) struct RunQueue {
     /// One consumer thread: an item of this queue waiting for another would deadlock.
     pub(crate) single_consumer: bool,
     pub(crate) on_panic: PanicHook,
+    /// Where this queue's delayed items wait.
+    pub(crate) timer: Arc<Timer>,
     pub(crate) counters: Counters,
     pub(crate) state: Mutex<QueueState>,
     /// Consumers wait here for items.
@@ -78,12 +82,18 @@ pub(crate) struct RunQueue {
 }
 
 impl RunQueue {
-    pub(crate) fn new(name: &str, single_consumer: bool, on_panic: PanicHook) -> Arc<RunQueue> {
+    pub(crate) fn new(
+        name: &str,
+        single_consumer: bool,
+        on_panic: PanicHook,
+        timer: Arc<Timer>,
+    ) -> Arc<RunQueue> {
         Arc::new(RunQueue {
             id: next_queue_id(),
             name: std::sync::Arc::from(name),
             single_consumer,
             on_panic,
+            timer,
             counters: Counters::default(),
             state: Mutex::new(QueueState {
                 list: VecDeque::new(),
@@ -131,8 +141,17 @@ impl RunQueue {
         }
     }
 
-    /// Queues `work` following the kernel's contract (see `state.rs`).
+    /// Queues `work` now, following the kernel's contract (see `state.rs`).
     pub(crate) fn enqueue(this: &Arc<Self>, work: &Arc<WorkInner>) -> Result<Queued, Error> {
+        Self::enqueue_at(this, work, None)
+    }
+
+    /// Queues `work` now (`at` is `None`) or arms it on the timer for tick `at`.
+    pub(crate) fn enqueue_at(
+        this: &Arc<Self>,
+        work: &Arc<WorkInner>,
+        at: Option<u64>,
+    ) -> Result<Queued, Error> {
         // The fast path: one read-modify-write. Being an RMW (not a load) it joins
         // the release sequence that the runner's acquire RMW reads when it clears
         // PENDING, so a pending run found here sees the caller's earlier writes.
@@ -140,65 +159,141 @@ impl RunQueue {
         if let Some(verdict) = this.verdict(seen) {
             return verdict;
         }
-        Self::enqueue_slow(this, work)
+        if at.is_some() {
+            Timer::ensure_driven(&this.timer)?;
+        }
+        let mut g = this.lock();
+        this.admit(&g)?;
+        let mut binding = lock(&work.binding);
+        Self::add_run(this, &mut g, &mut binding, work, at)
     }
 
-    fn enqueue_slow(this: &Arc<Self>, work: &Arc<WorkInner>) -> Result<Queued, Error> {
-        let mut g = this.lock();
-        let own = current::running_on(this.id);
+    /// Whether the queue takes work from the calling thread now.
+    pub(crate) fn admit(&self, g: &QueueState) -> Result<(), Error> {
+        let own = current::running_on(self.id);
         if g.stopping || (g.closed && !own) {
             return Err(Error::Destroyed {
-                queue: this.name.to_string(),
+                queue: self.name.to_string(),
             });
         }
         if g.draining > 0 && !own {
             return Err(Error::Draining {
-                queue: this.name.to_string(),
+                queue: self.name.to_string(),
             });
         }
-        let mut binding = lock(&work.binding);
+        Ok(())
+    }
+
+    /// The state change of a queue call (queue lock and binding lock held): adds a
+    /// run, on the list (`at` is `None`) or on the timer.
+    pub(crate) fn add_run(
+        this: &Arc<Self>,
+        g: &mut QueueState,
+        binding: &mut Option<Arc<RunQueue>>,
+        work: &Arc<WorkInner>,
+        at: Option<u64>,
+    ) -> Result<Queued, Error> {
+        let add = if at.is_some() {
+            PENDING | ARMED
+        } else {
+            PENDING
+        };
         let mut cur = work.state.load(Ordering::Relaxed);
-        loop {
+        let running = loop {
             if let Some(verdict) = this.verdict(cur) {
                 return verdict;
             }
-            if cur & RUNNING != 0 {
-                // Running here: one more run after this one (deferred re-queue: the
-                // runner puts it back on the list when the current run ends).
-                match work.state.compare_exchange(
-                    cur,
-                    cur | PENDING,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        work.color.store(g.colors.add(), Ordering::Relaxed);
-                        this.counters.reruns.fetch_add(1, Ordering::Relaxed);
-                        return Ok(Queued::Rerun);
-                    }
-                    Err(now) => cur = now,
-                }
+            let running = cur & RUNNING != 0;
+            let new = if running {
+                cur | add
             } else {
-                let new = state::with_queue(cur | PENDING, this.id);
-                match work
-                    .state
-                    .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
-                {
-                    Ok(_) => {
-                        *binding = Some(Arc::clone(this));
-                        drop(binding);
-                        work.color.store(g.colors.add(), Ordering::Relaxed);
-                        g.list.push_back(work.clone());
-                        this.counters.scheduled.fetch_add(1, Ordering::Relaxed);
-                        if g.idle_consumers > 0 {
-                            this.work_cv.notify_one();
-                        }
-                        return Ok(Queued::Scheduled);
-                    }
-                    Err(now) => cur = now,
-                }
+                state::with_queue(cur | add, this.id)
+            };
+            match work
+                .state
+                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break running,
+                Err(now) => cur = now,
+            }
+        };
+        if !running {
+            *binding = Some(Arc::clone(this));
+        }
+        match at {
+            Some(tick) => {
+                let key = this.timer.insert(tick, work.clone());
+                work.timer_key.store(key.to_bits(), Ordering::Relaxed);
+            }
+            None => this.make_runnable(g, work, running),
+        }
+        Ok(if running {
+            this.counters.reruns.fetch_add(1, Ordering::Relaxed);
+            Queued::Rerun
+        } else {
+            this.counters.scheduled.fetch_add(1, Ordering::Relaxed);
+            Queued::Scheduled
+        })
+    }
+
+    /// A pending run that no longer waits for a timer: counted for flushes and, unless
+    /// the item is running (its runner then puts it back), put on the list.
+    pub(crate) fn make_runnable(&self, g: &mut QueueState, work: &Arc<WorkInner>, running: bool) {
+        work.color.store(g.colors.add(), Ordering::Relaxed);
+        if !running {
+            g.list.push_back(work.clone());
+            if g.idle_consumers > 0 {
+                self.work_cv.notify_one();
             }
         }
+    }
+
+    /// Removes the pending run of `work` wherever it waits: on the list, on the
+    /// timer, or behind the run in progress (queue lock and binding lock held).
+    /// Returns whether there was one, and a reference to drop once the locks are
+    /// released.
+    pub(crate) fn take_pending(
+        &self,
+        g: &mut QueueState,
+        binding: &mut Option<Arc<RunQueue>>,
+        work: &Arc<WorkInner>,
+    ) -> (bool, Option<Arc<WorkInner>>) {
+        let mut cur = work.state.load(Ordering::Relaxed);
+        loop {
+            if cur & PENDING == 0 {
+                return (false, None);
+            }
+            let cleared = cur & !(PENDING | ARMED);
+            let new = if cur & RUNNING != 0 {
+                cleared
+            } else {
+                state::with_queue(cleared, 0)
+            };
+            match work
+                .state
+                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+        let mut stash = None;
+        if cur & ARMED != 0 {
+            let key = TimerKey::from_bits(work.timer_key.load(Ordering::Relaxed));
+            stash = self.timer.remove(key);
+        } else {
+            g.colors.remove(work.color.load(Ordering::Relaxed));
+            if cur & RUNNING == 0 {
+                let at = g.list.iter().position(|w| Arc::ptr_eq(w, work));
+                debug_assert!(at.is_some(), "a runnable pending item is on the list");
+                stash = at.and_then(|at| g.list.remove(at));
+            }
+        }
+        if cur & RUNNING == 0 {
+            *binding = None;
+        }
+        self.notify_done(g);
+        (true, stash)
     }
 
     /// Waits on `done_cv`, counted in `waiters` so that finishers know to notify.
@@ -301,13 +396,38 @@ impl RunQueue {
             g.frozen = false;
             self.work_cv.notify_all();
         }
+        self.disarm_all();
         // Drain, unless called from one of the queue's own items (a drop of the last
         // handle inside a run): then the consumer finishes the list by itself.
         if !current::running_on(self.id) {
             drop(self.drain_locked(self.lock()));
         }
-        let mut g = self.lock();
-        g.stopping = true;
-        self.work_cv.notify_all();
+        {
+            let mut g = self.lock();
+            g.stopping = true;
+            self.work_cv.notify_all();
+        }
+        // Items armed by the queue's own items while it drained.
+        self.disarm_all();
+    }
+
+    /// Cancels every item of this queue that waits on the timer.
+    fn disarm_all(&self) {
+        let mut stash = Vec::new();
+        {
+            let mut g = self.lock();
+            let entries = self.timer.remove_queue(self.id);
+            for (_, work) in &entries {
+                let mut binding = lock(&work.binding);
+                let s = work.state.load(Ordering::Relaxed);
+                if s & ARMED != 0 && state::queue_of(s) == self.id {
+                    stash.push(self.take_pending(&mut g, &mut binding, work).1);
+                }
+            }
+            stash.push(None);
+            stash.extend(entries.into_iter().map(|(_, w)| Some(w)));
+        }
+        // The wheel's references are dropped here, outside every lock.
+        drop(stash);
     }
 }

@@ -6,7 +6,7 @@
 use super::{QueueState, RunQueue};
 use crate::current::RunMark;
 use crate::panic;
-use crate::state::{self, PENDING, RUNNING};
+use crate::state::{self, ARMED, PENDING, RUNNING};
 use crate::sync::{lock, wait, Arc, Ordering};
 use crate::work::{WorkCtx, WorkInner};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -23,7 +23,7 @@ impl RunQueue {
         // xor flips both. Acquire: the run sees every write made before any queue
         // call that found the item pending.
         let before = work.state.fetch_xor(PENDING | RUNNING, Ordering::AcqRel);
-        debug_assert_eq!(before & (PENDING | RUNNING), PENDING);
+        debug_assert_eq!(before & (PENDING | RUNNING | ARMED), PENDING);
         work.run_color
             .store(work.color.load(Ordering::Relaxed), Ordering::Relaxed);
         g.running += 1;
@@ -55,8 +55,10 @@ impl RunQueue {
         let mut binding = lock(&work.binding);
         let mut cur = work.state.load(Ordering::Relaxed);
         loop {
-            let requeue = cur & PENDING != 0;
-            let new = if requeue {
+            // Queued during the run: keep the binding. Armed: the timer will put it
+            // on the list; otherwise back on the list now.
+            let pending = cur & PENDING != 0;
+            let new = if pending {
                 cur & !RUNNING
             } else {
                 state::with_queue(cur & !RUNNING, 0)
@@ -66,14 +68,14 @@ impl RunQueue {
                 .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => {
-                    if requeue {
+                    if !pending {
+                        // Not the last reference to this queue: the caller holds one.
+                        *binding = None;
+                    } else if cur & ARMED == 0 {
                         g.list.push_back(work.clone());
                         if g.idle_consumers > 0 {
                             self.work_cv.notify_one();
                         }
-                    } else {
-                        // Not the last reference to this queue: the caller holds one.
-                        *binding = None;
                     }
                     break;
                 }

@@ -75,6 +75,22 @@ pub(crate) struct TimerKey {
     generation: u32,
 }
 
+impl TimerKey {
+    /// The key packed into one `u64` (generation in the high half), for storing in an atomic.
+    pub(crate) fn to_bits(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    /// The key `to_bits` packed.
+    pub(crate) fn from_bits(bits: u64) -> TimerKey {
+        TimerKey {
+            // Each half holds exactly 32 bits.
+            index: bits as u32,
+            generation: (bits >> 32) as u32,
+        }
+    }
+}
+
 /// One slab node.
 enum Node<T> {
     /// Free node, linked into the slab's free list.
@@ -147,6 +163,7 @@ impl<T> Wheel<T> {
         }
     }
 
+    #[cfg(test)]
     /// The last tick passed to `advance` (starts at 0).
     pub(crate) fn now(&self) -> u64 {
         self.elapsed
@@ -157,6 +174,7 @@ impl<T> Wheel<T> {
         self.len
     }
 
+    #[cfg(test)]
     /// Whether no entry is armed.
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
@@ -230,6 +248,29 @@ impl<T> Wheel<T> {
         self.release(key.index).map(|(_, value)| value)
     }
 
+    /// Keys of the armed entries whose value satisfies `keep`. O(slab size): for rare
+    /// bulk operations such as destroying a queue.
+    pub(crate) fn keys_where(&self, mut keep: impl FnMut(&T) -> bool) -> Vec<TimerKey> {
+        let mut keys = Vec::new();
+        for (index, node) in self.slab.iter().enumerate() {
+            if let Node::Armed {
+                generation, value, ..
+            } = node
+            {
+                if keep(value) {
+                    if let Ok(index) = u32::try_from(index) {
+                        keys.push(TimerKey {
+                            index,
+                            generation: *generation,
+                        });
+                    }
+                }
+            }
+        }
+        keys
+    }
+
+    #[cfg(test)]
     /// Deadline tick of an armed entry (None for a stale key).
     pub(crate) fn deadline(&self, key: TimerKey) -> Option<u64> {
         match self.slab.get(key.index as usize)? {

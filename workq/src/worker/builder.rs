@@ -5,6 +5,7 @@ use crate::engine::RunQueue;
 use crate::error::Error;
 use crate::panic::{default_hook, PanicHook, PanicReport};
 use crate::sync::{Arc, Mutex};
+use crate::timer::{ManualClock, Timer};
 use std::fmt;
 
 /// Settings for a [`Worker`]; [`build`](WorkerBuilder::build) checks them and starts
@@ -27,6 +28,7 @@ pub struct WorkerBuilder {
     stack_size: Option<usize>,
     cpu: Option<usize>,
     on_panic: Option<PanicHook>,
+    clock: Option<ManualClock>,
 }
 
 /// Smallest stack a worker thread may ask for.
@@ -48,6 +50,7 @@ impl WorkerBuilder {
             stack_size: None,
             cpu: None,
             on_panic: None,
+            clock: None,
         }
     }
 
@@ -80,6 +83,20 @@ impl WorkerBuilder {
     /// ```
     pub fn cpu(mut self, cpu: usize) -> WorkerBuilder {
         self.cpu = Some(cpu);
+        self
+    }
+
+    /// Drives the worker's delayed items by `clock` instead of the system clock:
+    /// they fire only when [`ManualClock::advance`] passes their deadline. For tests.
+    ///
+    /// ```
+    /// let clock = workq::ManualClock::new();
+    /// let worker = workq::Worker::builder().name("test").manual_clock(&clock).build()?;
+    /// # drop(worker);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn manual_clock(mut self, clock: &ManualClock) -> WorkerBuilder {
+        self.clock = Some(clock.clone());
         self
     }
 
@@ -124,7 +141,16 @@ impl WorkerBuilder {
             None => None,
             Some(cpu) => Some(find_cpu(cpu)?),
         };
-        let queue = RunQueue::new(&self.name, true, self.on_panic.unwrap_or_else(default_hook));
+        let timer = match &self.clock {
+            Some(clock) => clock.timer.clone(),
+            None => Timer::system(),
+        };
+        let queue = RunQueue::new(
+            &self.name,
+            true,
+            self.on_panic.unwrap_or_else(default_hook),
+            timer,
+        );
         let mut thread = std::thread::Builder::new().name(self.name.clone());
         if let Some(bytes) = self.stack_size {
             thread = thread.stack_size(bytes);
@@ -187,6 +213,7 @@ impl fmt::Debug for WorkerBuilder {
             .field("stack_size", &self.stack_size)
             .field("cpu", &self.cpu)
             .field("on_panic", &self.on_panic.is_some())
+            .field("manual_clock", &self.clock.is_some())
             .finish()
     }
 }

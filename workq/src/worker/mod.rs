@@ -2,8 +2,10 @@
 //! `kthread_worker`).
 
 mod builder;
+mod delayed;
 
 pub use builder::WorkerBuilder;
+pub(crate) use delayed::when;
 
 use crate::engine::RunQueue;
 use crate::error::Error;

@@ -1,0 +1,315 @@
+//! The timer behind delayed work: a hierarchical timing wheel (`wheel.rs`) of armed
+//! items, driven either by one process-wide thread that sleeps until the next
+//! deadline, or by a [`ManualClock`] that tests move forward by hand.
+//!
+//! Time is counted in ticks of one millisecond since the clock's origin. A deadline
+//! is rounded *up* to a tick and an entry fires only once the clock has reached
+//! that tick, so nothing fires early.
+
+mod wheel;
+
+pub(crate) use wheel::TimerKey;
+
+use crate::engine::RunQueue;
+use crate::error::Error;
+use crate::sync::{lock, wait, wait_timeout, Arc, Condvar, Mutex, Ordering};
+use crate::work::WorkInner;
+use std::fmt;
+use std::time::{Duration, Instant};
+use wheel::Wheel;
+
+/// Length of one tick.
+const TICK: Duration = Duration::from_millis(1);
+
+/// What drives a timer.
+enum Drive {
+    /// The process-wide timer thread reads the system's monotonic clock.
+    System,
+    /// Time moves only when [`ManualClock::advance`] is called.
+    Manual,
+}
+
+/// Whether the system timer's thread runs.
+#[derive(PartialEq, Eq)]
+enum Thread {
+    NotStarted,
+    Running,
+}
+
+struct TimerState {
+    wheel: Wheel<Arc<WorkInner>>,
+    thread: Thread,
+    /// The tick the timer thread sleeps until (`None`: until notified).
+    sleeping_until: Option<u64>,
+    /// Manual clocks: the current tick.
+    manual_now: u64,
+}
+
+/// A wheel of armed items and what drives it.
+pub(crate) struct Timer {
+    origin: Instant,
+    drive: Drive,
+    state: Mutex<TimerState>,
+    cv: Condvar,
+}
+
+impl Timer {
+    fn new(drive: Drive) -> Arc<Timer> {
+        Arc::new(Timer {
+            origin: Instant::now(),
+            drive,
+            state: Mutex::new(TimerState {
+                wheel: Wheel::new(),
+                thread: Thread::NotStarted,
+                sleeping_until: None,
+                manual_now: 0,
+            }),
+            cv: Condvar::new(),
+        })
+    }
+
+    /// The process-wide timer driven by the system clock. Its thread, named
+    /// `workq-timer`, starts when the first item is armed.
+    pub(crate) fn system() -> Arc<Timer> {
+        static SYSTEM: std::sync::OnceLock<Arc<Timer>> = std::sync::OnceLock::new();
+        SYSTEM.get_or_init(|| Timer::new(Drive::System)).clone()
+    }
+
+    /// The current time of this timer's clock.
+    pub(crate) fn now(&self) -> Instant {
+        match self.drive {
+            Drive::System => Instant::now(),
+            Drive::Manual => self.instant_of(lock(&self.state).manual_now),
+        }
+    }
+
+    /// The tick at which an item due at `deadline` may fire: rounded up, never early.
+    /// Deadlines beyond the representable range saturate (they never fire before
+    /// any nearer deadline).
+    pub(crate) fn tick_of(&self, deadline: Instant) -> u64 {
+        let since = deadline.saturating_duration_since(self.origin);
+        let ticks = since.as_nanos().div_ceil(TICK.as_nanos());
+        u64::try_from(ticks).unwrap_or(u64::MAX)
+    }
+
+    /// The last tick that has fully passed.
+    fn now_tick(&self, now: Instant) -> u64 {
+        let ticks = now.saturating_duration_since(self.origin).as_nanos() / TICK.as_nanos();
+        u64::try_from(ticks).unwrap_or(u64::MAX)
+    }
+
+    /// The instant at which `tick` begins.
+    fn instant_of(&self, tick: u64) -> Instant {
+        // TICK is one millisecond.
+        self.origin
+            .checked_add(Duration::from_millis(tick))
+            .unwrap_or_else(|| far_future(self.origin))
+    }
+
+    /// The deadline `delay` from now, clamped to the far future when it overflows.
+    pub(crate) fn deadline_after(&self, delay: Duration) -> Instant {
+        let now = self.now();
+        now.checked_add(delay).unwrap_or_else(|| far_future(now))
+    }
+
+    /// Whether `deadline` has been reached, so queueing for it means queueing now.
+    pub(crate) fn is_due(&self, deadline: Instant) -> bool {
+        match self.drive {
+            Drive::System => deadline <= Instant::now(),
+            Drive::Manual => self.tick_of(deadline) <= lock(&self.state).manual_now,
+        }
+    }
+
+    /// Makes sure something will drive this timer (starts the system thread).
+    ///
+    /// # Errors
+    /// [`Error::Spawn`] when the timer thread cannot be started.
+    pub(crate) fn ensure_driven(this: &Arc<Timer>) -> Result<(), Error> {
+        if matches!(this.drive, Drive::Manual) {
+            return Ok(());
+        }
+        let mut g = lock(&this.state);
+        if g.thread == Thread::Running {
+            return Ok(());
+        }
+        let timer = this.clone();
+        std::thread::Builder::new()
+            .name("workq-timer".to_string())
+            .spawn(move || Timer::drive_system(&timer))
+            .map_err(|source| Error::Spawn {
+                thread: "workq-timer".to_string(),
+                source,
+            })?;
+        g.thread = Thread::Running;
+        Ok(())
+    }
+
+    /// Arms `work` to fire at `tick`. The caller holds the item's queue lock.
+    pub(crate) fn insert(&self, tick: u64, work: Arc<WorkInner>) -> TimerKey {
+        let mut g = lock(&self.state);
+        let key = g.wheel.insert(tick, work);
+        if matches!(self.drive, Drive::System) {
+            let earlier = g.sleeping_until.map_or(true, |t| tick < t);
+            if earlier {
+                self.cv.notify_one();
+            }
+        }
+        key
+    }
+
+    /// Disarms an entry; `None` if it already fired (its delivery then finds the
+    /// item disarmed and drops it). The caller drops the returned handle outside
+    /// its locks.
+    pub(crate) fn remove(&self, key: TimerKey) -> Option<Arc<WorkInner>> {
+        lock(&self.state).wheel.remove(key)
+    }
+
+    /// Disarms every entry bound to queue `id`.
+    pub(crate) fn remove_queue(&self, id: u32) -> Vec<(TimerKey, Arc<WorkInner>)> {
+        let mut g = lock(&self.state);
+        let keys = g
+            .wheel
+            .keys_where(|w| crate::state::queue_of(w.state.load(Ordering::Relaxed)) == id);
+        keys.into_iter()
+            .filter_map(|k| g.wheel.remove(k).map(|w| (k, w)))
+            .collect()
+    }
+
+    /// Entries armed now.
+    pub(crate) fn armed(&self) -> usize {
+        lock(&self.state).wheel.len()
+    }
+
+    /// Hands every entry due by `now_tick` to its queue.
+    fn fire_due(&self, now_tick: u64) {
+        let mut expired = Vec::new();
+        lock(&self.state).wheel.advance(now_tick, &mut expired);
+        for (key, work) in expired {
+            RunQueue::fire(&work, key);
+        }
+    }
+
+    /// The system timer thread: fire what is due, sleep until the next deadline.
+    fn drive_system(this: &Arc<Timer>) {
+        loop {
+            this.fire_due(this.now_tick(Instant::now()));
+            let mut g = lock(&this.state);
+            let now = this.now_tick(Instant::now());
+            match g.wheel.next_expiration() {
+                Some(t) if t <= now => continue,
+                Some(t) => {
+                    g.sleeping_until = Some(t);
+                    let wait_for = this.instant_of(t).saturating_duration_since(Instant::now());
+                    g = wait_timeout(&this.cv, g, wait_for);
+                }
+                None => {
+                    g.sleeping_until = None;
+                    g = wait(&this.cv, g);
+                }
+            }
+            g.sleeping_until = None;
+        }
+    }
+}
+
+/// A deadline so far away it never comes (about 30 years), for overflowing delays.
+fn far_future(now: Instant) -> Instant {
+    let mut years = 30u64;
+    loop {
+        if let Some(t) = now.checked_add(Duration::from_secs(86_400 * 365 * years)) {
+            return t;
+        }
+        if years == 0 {
+            return now;
+        }
+        years /= 2;
+    }
+}
+
+/// A clock that moves only when told to, for testing code that uses delayed work.
+///
+/// Give it to [`WorkerBuilder::manual_clock`](crate::WorkerBuilder::manual_clock):
+/// the worker's delayed items then fire when [`advance`](ManualClock::advance)
+/// passes their deadline, on the thread that calls it, and never otherwise. The
+/// clock's time starts at the [`Instant`] it was created.
+///
+/// ```
+/// use std::time::Duration;
+/// use workq::{ManualClock, Work, Worker};
+///
+/// let clock = ManualClock::new();
+/// let worker = Worker::builder().name("manual").manual_clock(&clock).build()?;
+/// let work = Work::new(|_| {});
+/// worker.queue_after(&work, Duration::from_secs(60))?;
+/// clock.advance(Duration::from_secs(59));
+/// assert!(work.is_pending());
+/// clock.advance(Duration::from_secs(1));
+/// work.flush()?;
+/// assert!(!work.is_pending());
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ManualClock {
+    pub(crate) timer: Arc<Timer>,
+}
+
+impl ManualClock {
+    /// A clock standing at the current instant.
+    pub fn new() -> ManualClock {
+        ManualClock {
+            timer: Timer::new(Drive::Manual),
+        }
+    }
+
+    /// The clock's current time.
+    ///
+    /// ```
+    /// let clock = workq::ManualClock::new();
+    /// let t0 = clock.now();
+    /// clock.advance(std::time::Duration::from_millis(5));
+    /// assert_eq!(clock.now() - t0, std::time::Duration::from_millis(5));
+    /// ```
+    pub fn now(&self) -> Instant {
+        self.timer.now()
+    }
+
+    /// Moves the clock forward by `by` (in whole milliseconds, rounded down) and
+    /// queues every item whose deadline has been reached, before returning.
+    ///
+    /// ```
+    /// let clock = workq::ManualClock::new();
+    /// clock.advance(std::time::Duration::from_secs(3600));
+    /// ```
+    pub fn advance(&self, by: Duration) {
+        let ticks = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        let now = {
+            let mut g = lock(&self.timer.state);
+            g.manual_now = g.manual_now.saturating_add(ticks);
+            g.manual_now
+        };
+        self.timer.fire_due(now);
+    }
+
+    /// Items armed on this clock and not yet fired or cancelled.
+    ///
+    /// ```
+    /// assert_eq!(workq::ManualClock::new().armed(), 0);
+    /// ```
+    pub fn armed(&self) -> usize {
+        self.timer.armed()
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        ManualClock::new()
+    }
+}
+
+impl fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManualClock")
+            .field("armed", &self.armed())
+            .finish()
+    }
+}
