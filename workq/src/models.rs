@@ -219,3 +219,91 @@ fn models_flush_vs_run() {
         assert_idle(&q, &p.work);
     });
 }
+
+/// A queue driven by a manual clock, and the clock.
+fn timed_queue() -> (Arc<RunQueue>, ManualClock) {
+    let clock = ManualClock::new();
+    let q = RunQueue::new("timed-model", true, default_hook(), clock.timer.clone());
+    (q, clock)
+}
+
+/// cancel racing the timer's firing and a runner: if cancel reports that it
+/// removed the run, the item never runs; otherwise it runs exactly once.
+#[test]
+fn models_cancel_vs_timer() {
+    model(|| {
+        let (q, clock) = timed_queue();
+        let p = probe();
+        let armed = RunQueue::enqueue_at(&q, &p.work.inner, Some(10));
+        assert_eq!(armed.ok(), Some(Queued::Scheduled));
+        let c2 = clock.clone();
+        let firing = thread::spawn(move || c2.advance(std::time::Duration::from_millis(10)));
+        let q2 = q.clone();
+        let runner = thread::spawn(move || RunQueue::run_one(&q2));
+        let cancelled = p.work.cancel();
+        firing.join().expect("timer");
+        let ran = runner.join().expect("runner");
+        drain(&q);
+        let runs = p.runs.load(Ordering::Relaxed);
+        assert_eq!(runs, usize::from(!cancelled), "cancelled: {cancelled}");
+        assert_eq!(ran, runs == 1);
+        assert_eq!(clock.armed(), 0);
+        assert_idle(&q, &p.work);
+    });
+}
+
+/// cancel_sync racing a firing timer and modify (the race of the kernel's 2021
+/// fix): when cancel_sync returns nothing is running; a modify that overlapped
+/// the cancel failed; only a modify after the cancel can make the item run again.
+#[test]
+fn models_cancel_sync_vs_timer_vs_modify() {
+    model(|| {
+        let (q, clock) = timed_queue();
+        let p = probe();
+        assert!(RunQueue::enqueue_at(&q, &p.work.inner, Some(10)).is_ok());
+        let c2 = clock.clone();
+        let firing = thread::spawn(move || c2.advance(std::time::Duration::from_millis(10)));
+        let (q2, w2) = (q.clone(), p.work.clone());
+        let modifier = thread::spawn(move || RunQueue::modify(&q2, &w2.inner, Some(5)));
+        p.work.cancel_sync().expect("cancel_sync");
+        let s = p.work.inner.state.load(Ordering::Relaxed);
+        assert_eq!(s & RUNNING, 0, "running after cancel_sync");
+        assert_eq!(
+            p.runs.load(Ordering::Relaxed),
+            0,
+            "nothing ran: there is no runner yet"
+        );
+        firing.join().expect("timer");
+        let modified = modifier.join().expect("modifier");
+        // Fire whatever is still armed, then run whatever is queued.
+        clock.advance(std::time::Duration::from_millis(100));
+        drain(&q);
+        let runs = p.runs.load(Ordering::Relaxed);
+        assert!(runs <= 1);
+        if modified.is_err() {
+            assert_eq!(runs, 0, "a modify refused during the cancel still ran");
+        }
+        assert_eq!(clock.armed(), 0);
+        assert_idle(&q, &p.work);
+    });
+}
+
+/// An item armed while it runs, whose timer fires before the run ends, runs once
+/// more after the run, never concurrently.
+#[test]
+fn models_armed_while_running() {
+    model(|| {
+        let (q, clock) = timed_queue();
+        let p = probe();
+        assert!(RunQueue::enqueue(&q, &p.work.inner).is_ok());
+        let q2 = q.clone();
+        let runner = thread::spawn(move || RunQueue::run_one(&q2));
+        let outcome = RunQueue::enqueue_at(&q, &p.work.inner, Some(1)).expect("arm");
+        clock.advance(std::time::Duration::from_millis(1));
+        assert!(runner.join().expect("runner"));
+        drain(&q);
+        let expected = 1 + usize::from(outcome.added_run());
+        assert_eq!(p.runs.load(Ordering::Relaxed), expected);
+        assert_idle(&q, &p.work);
+    });
+}
