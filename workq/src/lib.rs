@@ -44,6 +44,7 @@ mod current;
 mod engine;
 mod error;
 mod panic;
+mod periodic;
 mod state;
 mod sync;
 mod timer;
@@ -55,6 +56,7 @@ mod models;
 
 pub use error::Error;
 pub use panic::{PanicHook, PanicReport};
+pub use periodic::{Periodic, Repeat};
 pub use timer::ManualClock;
 pub use work::{Queued, Work, WorkCtx};
 pub use worker::{Worker, WorkerBuilder, WorkerStats};

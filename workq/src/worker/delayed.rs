@@ -98,8 +98,19 @@ impl Worker {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
+        if delay.is_zero() {
+            let queue = &self.handle.queue;
+            return RunQueue::modify(queue, &work.inner, None);
+        }
         let deadline = self.handle.queue.timer.deadline_after(delay);
         self.modify_at(work, deadline)
+    }
+}
+
+impl Worker {
+    /// The current time of the clock that drives this worker's timers.
+    pub(crate) fn timer_now(&self) -> Instant {
+        self.handle.queue.timer.now()
     }
 }
 

@@ -1,0 +1,198 @@
+//! Periodic work: repetition built on re-arming, that stops loudly on a panic.
+
+use crate::error::Error;
+use crate::panic::message;
+use crate::work::{Work, WorkCtx};
+use crate::worker::Worker;
+use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How a [`Periodic`] item repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repeat {
+    /// The next run starts this long after the previous run *ended*.
+    FixedDelay(Duration),
+    /// Runs start at `start + k * period`. A run that ends after its successor's
+    /// start time skips the start times already missed (no burst of catch-up runs).
+    FixedRate(Duration),
+}
+
+impl Repeat {
+    fn period(self) -> Duration {
+        match self {
+            Repeat::FixedDelay(p) | Repeat::FixedRate(p) => p,
+        }
+    }
+}
+
+/// What the periodic closure and its handle share.
+struct Shared {
+    /// The panic message of the run that stopped the repetition.
+    failure: Mutex<Option<String>>,
+    /// Fixed rate: the start time of the next run.
+    next: Mutex<Instant>,
+}
+
+/// A work item that repeats on a [`Worker`] until stopped.
+///
+/// Built by [`Worker::periodic`]. If a run panics, the repetition stops: the panic
+/// goes to the worker's panic hook like any other, and
+/// [`failure`](Periodic::failure) returns its message. Nothing fails silently.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use workq::{Repeat, Worker};
+///
+/// let worker = Worker::new("heartbeat")?;
+/// let beats = Arc::new(AtomicUsize::new(0));
+/// let b = beats.clone();
+/// let hb = worker.periodic("beat", Repeat::FixedRate(Duration::from_millis(1)), move |_| {
+///     b.fetch_add(1, Ordering::SeqCst);
+/// })?;
+/// while beats.load(Ordering::SeqCst) < 3 {
+///     std::thread::sleep(Duration::from_millis(1));
+/// }
+/// hb.stop()?;
+/// let after = beats.load(Ordering::SeqCst);
+/// worker.flush()?;
+/// assert_eq!(beats.load(Ordering::SeqCst), after); // nothing runs after stop
+/// # Ok::<(), workq::Error>(())
+/// ```
+pub struct Periodic {
+    work: Work,
+    shared: Arc<Shared>,
+}
+
+impl Worker {
+    /// Starts running `f` repeatedly on this worker; the first run is one period
+    /// from now.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for a zero period; otherwise as
+    /// [`Worker::queue_at`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let worker = workq::Worker::new("poller")?;
+    /// let p = worker.periodic("poll", workq::Repeat::FixedDelay(Duration::from_secs(1)), |_| {})?;
+    /// assert!(p.work().is_pending());
+    /// p.stop()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn periodic<F>(
+        &self,
+        name: impl Into<String>,
+        repeat: Repeat,
+        f: F,
+    ) -> Result<Periodic, Error>
+    where
+        F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
+    {
+        let period = repeat.period();
+        if period.is_zero() {
+            return Err(Error::InvalidConfig {
+                setting: "period",
+                reason: "must be greater than zero".to_string(),
+            });
+        }
+        let now = self.timer_now();
+        let first = now.checked_add(period).unwrap_or(now);
+        let shared = Arc::new(Shared {
+            failure: Mutex::new(None),
+            next: Mutex::new(first),
+        });
+        let s = shared.clone();
+        let work = Work::named(name, move |ctx| {
+            match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+                Ok(()) => {
+                    // Fails only while a stop (cancel_sync) is in progress or the
+                    // worker is going away: then the repetition ends, as asked.
+                    let _ = rearm(ctx, repeat, &s);
+                }
+                Err(payload) => {
+                    let msg = message(&*payload).to_string();
+                    *s.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(msg);
+                    // Hand the panic to the worker: it is counted and reported
+                    // through the hook like every other panic.
+                    resume_unwind(payload);
+                }
+            }
+        });
+        self.queue_at(&work, first)?;
+        Ok(Periodic { work, shared })
+    }
+}
+
+fn rearm(ctx: &WorkCtx<'_>, repeat: Repeat, shared: &Shared) -> Result<(), Error> {
+    match repeat {
+        Repeat::FixedDelay(period) => ctx.requeue_after(period).map(drop),
+        Repeat::FixedRate(period) => {
+            let now = ctx.now();
+            let next = {
+                let mut next = shared.next.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut t = *next;
+                while t <= now {
+                    match t.checked_add(period) {
+                        Some(later) => t = later,
+                        None => break,
+                    }
+                }
+                *next = t;
+                t
+            };
+            ctx.requeue_at(next).map(drop)
+        }
+    }
+}
+
+impl Periodic {
+    /// Stops the repetition: cancels the next run and waits for a run in progress.
+    /// Returns whether a run was pending.
+    ///
+    /// # Errors
+    /// As [`Work::cancel_sync`] (for example when called from the item's own run).
+    pub fn stop(&self) -> Result<bool, Error> {
+        self.work.cancel_sync()
+    }
+
+    /// The panic message of the run that stopped the repetition, if one panicked.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let worker = workq::Worker::builder().name("p").on_panic(|_| {}).build()?;
+    /// let p = worker.periodic("fails", workq::Repeat::FixedDelay(Duration::from_millis(1)), |_| {
+    ///     panic!("sensor gone");
+    /// })?;
+    /// while p.failure().is_none() {
+    ///     std::thread::sleep(Duration::from_millis(1));
+    /// }
+    /// assert_eq!(p.failure().as_deref(), Some("sensor gone"));
+    /// assert!(!p.work().is_pending()); // the repetition stopped
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn failure(&self) -> Option<String> {
+        self.shared
+            .failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The underlying work item (to flush it, or look at its state).
+    pub fn work(&self) -> &Work {
+        &self.work
+    }
+}
+
+impl fmt::Debug for Periodic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Periodic")
+            .field("work", &self.work)
+            .field("failure", &self.failure())
+            .finish()
+    }
+}
