@@ -389,7 +389,12 @@ impl RunQueue {
 
     /// Closes the queue to outside work, thaws it, drains it and tells consumers to
     /// exit. Safe to call more than once and from several threads.
-    pub(crate) fn shut_down(&self) {
+    ///
+    /// `on_consumer` says the caller is one of the queue's consumer threads (for
+    /// instance dropping the last handle of a worker, held by an item's closure):
+    /// it cannot wait for itself, so the queue is only closed and the consumers
+    /// finish the list by themselves before they exit.
+    pub(crate) fn shut_down(&self, on_consumer: bool) {
         {
             let mut g = self.lock();
             g.closed = true;
@@ -397,9 +402,7 @@ impl RunQueue {
             self.work_cv.notify_all();
         }
         self.disarm_all();
-        // Drain, unless called from one of the queue's own items (a drop of the last
-        // handle inside a run): then the consumer finishes the list by itself.
-        if !current::running_on(self.id) {
+        if !on_consumer && !current::running_on(self.id) {
             drop(self.drain_locked(self.lock()));
         }
         {

@@ -266,8 +266,9 @@ impl Handle {
     /// the worker's own thread it only tells the thread to stop (it cannot join
     /// itself); the thread then exits after its current list.
     fn shut_down(&self) {
-        self.queue.shut_down();
-        if std::thread::current().id() == self.thread_id {
+        let on_worker = std::thread::current().id() == self.thread_id;
+        self.queue.shut_down(on_worker);
+        if on_worker {
             return;
         }
         let thread = lock(&self.thread).take();
