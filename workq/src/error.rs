@@ -59,6 +59,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A pool has no thread and may not start one yet: a thread start failed and
+    /// the pool is backing off before it tries again.
+    NoThreads {
+        /// Name of the pool.
+        queue: String,
+        /// When the pool will try to start a thread again.
+        retry_in: std::time::Duration,
+    },
     /// Too many `cancel_sync` calls are in progress on one item at once (over 65,535).
     TooManyCancels,
 }
@@ -88,6 +96,10 @@ impl fmt::Display for Error {
                 write!(f, "CPU {cpu} is not available to this process (available: {available:?})")
             }
             Error::InvalidConfig { setting, reason } => write!(f, "invalid {setting}: {reason}"),
+            Error::NoThreads { queue, retry_in } => write!(
+                f,
+                "'{queue}' has no thread and cannot start one now (next try in {retry_in:?})"
+            ),
             Error::TooManyCancels => {
                 f.write_str("more than 65,535 cancel_sync calls are in progress on one work item")
             }

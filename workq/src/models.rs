@@ -7,7 +7,7 @@
 //! Each model drives a [`RunQueue`] directly: one model thread plays the consumer
 //! by calling `run_one`, so no hidden thread is involved.
 
-use crate::engine::RunQueue;
+use crate::engine::{QueueConfig, RunQueue};
 use crate::panic::default_hook;
 use crate::state::{is_idle, PENDING, RUNNING};
 use crate::sync::{thread, Arc, AtomicUsize, Ordering};
@@ -60,7 +60,19 @@ fn probe() -> Probe {
 }
 
 fn queue() -> Arc<RunQueue> {
-    RunQueue::new("model", true, default_hook(), ManualClock::new().timer)
+    queue_on("model", ManualClock::new())
+}
+
+/// A single-consumer queue (like a worker's) whose timers `clock` drives.
+fn queue_on(name: &str, clock: ManualClock) -> Arc<RunQueue> {
+    RunQueue::new(QueueConfig {
+        name: name.to_string(),
+        single_consumer: true,
+        on_panic: default_hook(),
+        timer: clock.timer,
+        elastic: None,
+        threads: (1, 1, 50),
+    })
 }
 
 fn drain(q: &Arc<RunQueue>) {
@@ -223,7 +235,7 @@ fn models_flush_vs_run() {
 /// A queue driven by a manual clock, and the clock.
 fn timed_queue() -> (Arc<RunQueue>, ManualClock) {
     let clock = ManualClock::new();
-    let q = RunQueue::new("timed-model", true, default_hook(), clock.timer.clone());
+    let q = queue_on("timed-model", clock.clone());
     (q, clock)
 }
 
@@ -234,7 +246,7 @@ fn models_cancel_vs_timer() {
     model(|| {
         let (q, clock) = timed_queue();
         let p = probe();
-        let armed = RunQueue::enqueue_at(&q, &p.work.inner, Some(10));
+        let armed = RunQueue::enqueue_at(&q, &p.work.inner, Some(10), 0);
         assert_eq!(armed.ok(), Some(Queued::Scheduled));
         let c2 = clock.clone();
         let firing = thread::spawn(move || c2.advance(std::time::Duration::from_millis(10)));
@@ -260,11 +272,11 @@ fn models_cancel_sync_vs_timer_vs_modify() {
     model(|| {
         let (q, clock) = timed_queue();
         let p = probe();
-        assert!(RunQueue::enqueue_at(&q, &p.work.inner, Some(10)).is_ok());
+        assert!(RunQueue::enqueue_at(&q, &p.work.inner, Some(10), 0).is_ok());
         let c2 = clock.clone();
         let firing = thread::spawn(move || c2.advance(std::time::Duration::from_millis(10)));
         let (q2, w2) = (q.clone(), p.work.clone());
-        let modifier = thread::spawn(move || RunQueue::modify(&q2, &w2.inner, Some(5)));
+        let modifier = thread::spawn(move || RunQueue::modify(&q2, &w2.inner, Some(5), 0));
         p.work.cancel_sync().expect("cancel_sync");
         let s = p.work.inner.state.load(Ordering::Relaxed);
         assert_eq!(s & RUNNING, 0, "running after cancel_sync");
@@ -298,7 +310,7 @@ fn models_armed_while_running() {
         assert!(RunQueue::enqueue(&q, &p.work.inner).is_ok());
         let q2 = q.clone();
         let runner = thread::spawn(move || RunQueue::run_one(&q2));
-        let outcome = RunQueue::enqueue_at(&q, &p.work.inner, Some(1)).expect("arm");
+        let outcome = RunQueue::enqueue_at(&q, &p.work.inner, Some(1), 0).expect("arm");
         clock.advance(std::time::Duration::from_millis(1));
         assert!(runner.join().expect("runner"));
         drain(&q);

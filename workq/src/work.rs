@@ -62,6 +62,12 @@ pub(crate) struct WorkInner {
     pub(crate) run_color: AtomicU64,
     /// Runs finished so far (written under the bound queue's lock).
     pub(crate) finished: AtomicU64,
+    /// The owner the item is counted for while bound (pools; 0: none).
+    pub(crate) owner: AtomicU64,
+    /// When the item was last put on a run list (a `stamp`), for the runqueue view.
+    pub(crate) queued_at: AtomicU64,
+    /// Very slow items may only take a share of a pool's threads.
+    pub(crate) very_slow: bool,
     /// The timer entry while `ARMED` is set (a packed `TimerKey`, written under the
     /// bound queue's lock).
     pub(crate) timer_key: AtomicU64,
@@ -131,7 +137,7 @@ impl Work {
     where
         F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
     {
-        Work::build(None, Box::new(f))
+        Work::build(None, false, Box::new(f))
     }
 
     /// A new idle work item with a name, used in panic reports and logs.
@@ -144,10 +150,35 @@ impl Work {
     where
         F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
     {
-        Work::build(Some(name.into().into_boxed_str()), Box::new(f))
+        Work::build(Some(name.into().into_boxed_str()), false, Box::new(f))
     }
 
-    fn build(name: Option<Box<str>>, func: Box<WorkFn>) -> Work {
+    /// A new idle, named work item of the *very slow* class: on a
+    /// [`Pool`](crate::Pool) only a share of the threads runs such items at once, so
+    /// they cannot take every thread from ordinary work. Elsewhere the class makes
+    /// no difference.
+    ///
+    /// ```
+    /// let scan = workq::Work::very_slow("rescan-disk", |_ctx| {});
+    /// assert!(scan.is_very_slow());
+    /// ```
+    pub fn very_slow<F>(name: impl Into<String>, f: F) -> Work
+    where
+        F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
+    {
+        Work::build(Some(name.into().into_boxed_str()), true, Box::new(f))
+    }
+
+    /// Whether the item is of the very slow class.
+    ///
+    /// ```
+    /// assert!(!workq::Work::new(|_| {}).is_very_slow());
+    /// ```
+    pub fn is_very_slow(&self) -> bool {
+        self.inner.very_slow
+    }
+
+    fn build(name: Option<Box<str>>, very_slow: bool, func: Box<WorkFn>) -> Work {
         Work {
             inner: Arc::new(WorkInner {
                 state: AtomicU64::new(0),
@@ -156,6 +187,9 @@ impl Work {
                 run_color: AtomicU64::new(0),
                 finished: AtomicU64::new(0),
                 timer_key: AtomicU64::new(0),
+                owner: AtomicU64::new(0),
+                queued_at: AtomicU64::new(0),
+                very_slow,
                 name,
                 func,
             }),
@@ -412,7 +446,7 @@ impl WorkCtx<'_> {
     /// ```
     pub fn requeue_at(&self, deadline: Instant) -> Result<Queued, Error> {
         let at = crate::worker::when(self.queue, deadline);
-        RunQueue::enqueue_at(self.queue, self.work, at)
+        RunQueue::enqueue_at(self.queue, self.work, at, 0)
     }
 
     /// The current time of the clock that drives this item's timers (the system

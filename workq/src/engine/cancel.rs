@@ -115,6 +115,12 @@ impl RunQueue {
                 stash = q.timer.remove(key);
                 work.state.fetch_and(!ARMED, Ordering::AcqRel);
                 q.make_runnable(&mut g, work, s & RUNNING != 0);
+                if q.elastic.is_some() {
+                    // A thread may be owed: pay it before waiting.
+                    drop(g);
+                    RunQueue::settle(q);
+                    g = q.lock();
+                }
             }
             while work.finished.load(Ordering::Relaxed) < target
                 && !state::is_idle(work.state.load(Ordering::Relaxed))

@@ -15,22 +15,27 @@ impl RunQueue {
     /// is ignored; a firing that meets a `cancel_sync` in progress, or a stopped
     /// queue, cancels the run instead.
     pub(crate) fn fire(work: &Arc<WorkInner>, key: TimerKey) {
-        let stash = with_bound(work, |mut b| {
+        let outcome = with_bound(work, |mut b| {
             let q = b.queue;
             let g = &mut *b.guard;
             let mut binding = lock(&work.binding);
             let s = work.state.load(Ordering::Relaxed);
             if s & ARMED == 0 || work.timer_key.load(Ordering::Relaxed) != key.to_bits() {
-                return None;
+                return (None, None);
             }
             if s & CANCEL_MASK != 0 || g.stopping {
-                return q.take_pending(g, &mut binding, work).1;
+                return (q.take_pending(g, &mut binding, work).1, None);
             }
             work.state.fetch_and(!ARMED, Ordering::AcqRel);
             q.make_runnable(g, work, s & RUNNING != 0);
-            None
+            (None, Some(q.clone()))
         });
-        drop(stash);
+        if let Some((stash, queue)) = outcome {
+            drop(stash);
+            if let Some(q) = queue {
+                RunQueue::settle(&q);
+            }
+        }
     }
 
     /// Arms `work` for tick `at` (or queues it now, for `None`) whatever its state:
@@ -40,10 +45,12 @@ impl RunQueue {
         this: &Arc<Self>,
         work: &Arc<WorkInner>,
         at: Option<u64>,
+        owner: u32,
     ) -> Result<bool, Error> {
         if at.is_some() {
             Timer::ensure_driven(&this.timer)?;
         }
+        Self::ensure_consumers(this)?;
         let (result, stash) = {
             let mut g = this.lock();
             this.admit(&g)?;
@@ -58,10 +65,11 @@ impl RunQueue {
                 });
             }
             let (was_pending, stash) = this.take_pending(&mut g, &mut binding, work);
-            let added = Self::add_run(this, &mut g, &mut binding, work, at);
+            let added = Self::add_run(this, &mut g, &mut binding, work, at, owner);
             (added.map(|_| was_pending), stash)
         };
         drop(stash);
+        Self::settle(this);
         result
     }
 }

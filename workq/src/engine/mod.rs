@@ -9,17 +9,23 @@
 mod cancel;
 mod colors;
 mod delay;
+mod elastic;
+mod queue_state;
 mod run;
+
+pub(crate) use elastic::Elastic;
+pub use elastic::{SpawnFailure, SpawnHook, Spawner};
+
+pub(crate) use queue_state::{Counters, QueueState, Slot};
 
 use crate::current;
 use crate::error::Error;
 use crate::panic::PanicHook;
 use crate::state::{self, ARMED, CANCEL_MASK, PENDING, RUNNING};
-use crate::sync::{lock, wait, Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
+use crate::sync::{lock, wait, Arc, Condvar, Mutex, MutexGuard, Ordering};
 use crate::timer::{Timer, TimerKey};
 use crate::work::{Queued, WorkInner};
-use colors::FlushColors;
-use std::collections::VecDeque;
+use std::time::Instant;
 
 /// Source of queue ids (0 means "no queue").
 static NEXT_QUEUE_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
@@ -33,36 +39,6 @@ fn next_queue_id() -> u32 {
     }
 }
 
-/// Counters of a queue, all monotonic.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) scheduled: AtomicU64,
-    pub(crate) reruns: AtomicU64,
-    pub(crate) runs: AtomicU64,
-    pub(crate) panics: AtomicU64,
-}
-
-/// Everything behind the queue's lock.
-pub(crate) struct QueueState {
-    /// Items with `PENDING` set and `RUNNING` clear, in queueing order.
-    pub(crate) list: VecDeque<Arc<WorkInner>>,
-    pub(crate) colors: FlushColors,
-    /// Runs in progress.
-    pub(crate) running: usize,
-    /// Consumers take nothing while set.
-    pub(crate) frozen: bool,
-    /// `drain` calls in progress: only the queue's own items may queue.
-    pub(crate) draining: usize,
-    /// Destroy has begun: only the queue's own items may queue.
-    pub(crate) closed: bool,
-    /// Consumers exit once the list is empty.
-    pub(crate) stopping: bool,
-    /// Consumers waiting on `work_cv`.
-    pub(crate) idle_consumers: usize,
-    /// Callers waiting on `done_cv`.
-    pub(crate) waiters: usize,
-}
-
 /// A FIFO run queue: the engine shared by every front end.
 pub(crate) struct RunQueue {
     /// Unique, non-zero: the id stored in the state word of bound items.
@@ -73,41 +49,68 @@ pub(crate) struct RunQueue {
     pub(crate) on_panic: PanicHook,
     /// Where this queue's delayed items wait.
     pub(crate) timer: Arc<Timer>,
+    /// Threads started on demand and culled when idle (pools); `None`: a fixed
+    /// set of consumers started by the front end (a worker's one thread).
+    pub(crate) elastic: Option<Elastic>,
     pub(crate) counters: Counters,
     pub(crate) state: Mutex<QueueState>,
     /// Consumers wait here for items.
     pub(crate) work_cv: Condvar,
     /// Flush, drain, freeze and cancel_sync wait here for runs to end.
     pub(crate) done_cv: Condvar,
+    /// Items in `sleep_till_thread_needed` wait here.
+    pub(crate) needed_cv: Condvar,
+}
+
+/// How to build a [`RunQueue`].
+pub(crate) struct QueueConfig {
+    pub(crate) name: String,
+    pub(crate) single_consumer: bool,
+    pub(crate) on_panic: PanicHook,
+    pub(crate) timer: Arc<Timer>,
+    pub(crate) elastic: Option<Elastic>,
+    /// Fixed consumers: how many the front end starts. Elastic: (min, max, very
+    /// slow percent).
+    pub(crate) threads: (usize, usize, usize),
+}
+
+/// A process-wide origin for the ages shown in the runqueue view.
+fn origin() -> Instant {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
+}
+
+/// Nanoseconds from the process-wide origin to `t`.
+pub(crate) fn stamp(t: Instant) -> u64 {
+    u64::try_from(t.saturating_duration_since(origin()).as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The instant of a [`stamp`].
+pub(crate) fn unstamp(nanos: u64) -> Instant {
+    origin() + std::time::Duration::from_nanos(nanos)
 }
 
 impl RunQueue {
-    pub(crate) fn new(
-        name: &str,
-        single_consumer: bool,
-        on_panic: PanicHook,
-        timer: Arc<Timer>,
-    ) -> Arc<RunQueue> {
+    pub(crate) fn new(config: QueueConfig) -> Arc<RunQueue> {
+        let (threads, max, vslow) = config.threads;
+        let mut state = QueueState::new(if config.elastic.is_some() { 0 } else { threads });
+        if config.elastic.is_some() {
+            state.min_threads = threads;
+            state.max_threads = max;
+            state.vslow_percent = vslow;
+        }
         Arc::new(RunQueue {
             id: next_queue_id(),
-            name: std::sync::Arc::from(name),
-            single_consumer,
-            on_panic,
-            timer,
+            name: std::sync::Arc::from(config.name.as_str()),
+            single_consumer: config.single_consumer,
+            on_panic: config.on_panic,
+            timer: config.timer,
+            elastic: config.elastic,
             counters: Counters::default(),
-            state: Mutex::new(QueueState {
-                list: VecDeque::new(),
-                colors: FlushColors::new(),
-                running: 0,
-                frozen: false,
-                draining: 0,
-                closed: false,
-                stopping: false,
-                idle_consumers: 0,
-                waiters: 0,
-            }),
+            state: Mutex::new(state),
             work_cv: Condvar::new(),
             done_cv: Condvar::new(),
+            needed_cv: Condvar::new(),
         })
     }
 
@@ -143,14 +146,16 @@ impl RunQueue {
 
     /// Queues `work` now, following the kernel's contract (see `state.rs`).
     pub(crate) fn enqueue(this: &Arc<Self>, work: &Arc<WorkInner>) -> Result<Queued, Error> {
-        Self::enqueue_at(this, work, None)
+        Self::enqueue_at(this, work, None, 0)
     }
 
-    /// Queues `work` now (`at` is `None`) or arms it on the timer for tick `at`.
+    /// Queues `work` now (`at` is `None`) or arms it on the timer for tick `at`;
+    /// an idle item is counted for `owner` until it is idle again.
     pub(crate) fn enqueue_at(
         this: &Arc<Self>,
         work: &Arc<WorkInner>,
         at: Option<u64>,
+        owner: u32,
     ) -> Result<Queued, Error> {
         // The fast path: one read-modify-write. Being an RMW (not a load) it joins
         // the release sequence that the runner's acquire RMW reads when it clears
@@ -162,10 +167,15 @@ impl RunQueue {
         if at.is_some() {
             Timer::ensure_driven(&this.timer)?;
         }
-        let mut g = this.lock();
-        this.admit(&g)?;
-        let mut binding = lock(&work.binding);
-        Self::add_run(this, &mut g, &mut binding, work, at)
+        Self::ensure_consumers(this)?;
+        let outcome = {
+            let mut g = this.lock();
+            this.admit(&g)?;
+            let mut binding = lock(&work.binding);
+            Self::add_run(this, &mut g, &mut binding, work, at, owner)
+        };
+        Self::settle(this);
+        outcome
     }
 
     /// Whether the queue takes work from the calling thread now.
@@ -192,6 +202,7 @@ impl RunQueue {
         binding: &mut Option<Arc<RunQueue>>,
         work: &Arc<WorkInner>,
         at: Option<u64>,
+        owner: u32,
     ) -> Result<Queued, Error> {
         let add = if at.is_some() {
             PENDING | ARMED
@@ -219,6 +230,8 @@ impl RunQueue {
         };
         if !running {
             *binding = Some(Arc::clone(this));
+            work.owner.store(u64::from(owner), Ordering::Relaxed);
+            g.own(owner);
         }
         match at {
             Some(tick) => {
@@ -241,11 +254,20 @@ impl RunQueue {
     pub(crate) fn make_runnable(&self, g: &mut QueueState, work: &Arc<WorkInner>, running: bool) {
         work.color.store(g.colors.add(), Ordering::Relaxed);
         if !running {
-            g.list.push_back(work.clone());
-            if g.idle_consumers > 0 {
-                self.work_cv.notify_one();
-            }
+            self.push_runnable(g, work.clone());
         }
+    }
+
+    /// Puts a runnable item at the tail of its list and finds a thread for it.
+    pub(crate) fn push_runnable(&self, g: &mut QueueState, work: Arc<WorkInner>) {
+        work.queued_at
+            .store(stamp(Instant::now()), Ordering::Relaxed);
+        if work.very_slow && self.elastic.is_some() {
+            g.vslow.push_back(work);
+        } else {
+            g.list.push_back(work);
+        }
+        self.wake_or_grow(g);
     }
 
     /// Removes the pending run of `work` wherever it waits: on the list, on the
@@ -284,13 +306,13 @@ impl RunQueue {
         } else {
             g.colors.remove(work.color.load(Ordering::Relaxed));
             if cur & RUNNING == 0 {
-                let at = g.list.iter().position(|w| Arc::ptr_eq(w, work));
-                debug_assert!(at.is_some(), "a runnable pending item is on the list");
-                stash = at.and_then(|at| g.list.remove(at));
+                stash = g.unlist(work);
+                debug_assert!(stash.is_some(), "a runnable pending item is on a list");
             }
         }
         if cur & RUNNING == 0 {
             *binding = None;
+            g.disown(work.owner.load(Ordering::Relaxed) as u32);
         }
         self.notify_done(g);
         (true, stash)
@@ -375,12 +397,18 @@ impl RunQueue {
     }
 
     /// Lets consumers take items again.
-    pub(crate) fn thaw(&self) {
-        let mut g = self.lock();
-        if g.frozen {
-            g.frozen = false;
-            self.work_cv.notify_all();
+    pub(crate) fn thaw(this: &Arc<Self>) {
+        {
+            let mut g = this.lock();
+            if g.frozen {
+                g.frozen = false;
+                this.work_cv.notify_all();
+                if g.has_runnable() && g.idle_consumers == 0 && this.elastic.is_some() {
+                    g.spawn_owed = true;
+                }
+            }
         }
+        Self::settle(this);
     }
 
     pub(crate) fn is_frozen(&self) -> bool {
@@ -409,9 +437,13 @@ impl RunQueue {
             let mut g = self.lock();
             g.stopping = true;
             self.work_cv.notify_all();
+            self.needed_cv.notify_all();
         }
         // Items armed by the queue's own items while it drained.
         self.disarm_all();
+        if !on_consumer {
+            self.join_consumers();
+        }
     }
 
     /// Cancels every item of this queue that waits on the timer.

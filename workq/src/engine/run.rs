@@ -1,25 +1,28 @@
-//! The run-one-item step, written once for every consumer: take the item off the
+//! The run-one-item step, written once for every consumer: take the item off its
 //! list and clear `PENDING` (under the lock), run it with panics caught (no lock),
 //! then clear `RUNNING` and put it back if it was queued during the run (under the
-//! lock).
+//! lock). And the consumer loop that repeats it.
 
 use super::{QueueState, RunQueue};
 use crate::current::RunMark;
 use crate::panic;
 use crate::state::{self, ARMED, PENDING, RUNNING};
-use crate::sync::{lock, wait, Arc, Ordering};
+use crate::sync::{lock, wait, wait_timeout, Arc, Ordering};
 use crate::work::{WorkCtx, WorkInner};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
 
 impl RunQueue {
-    /// Takes the next item off the list and marks it running. `PENDING` is cleared
-    /// here, before the run starts: a queue call from now on adds a run.
-    pub(crate) fn start_next(&self, g: &mut QueueState) -> Option<Arc<WorkInner>> {
-        if g.frozen {
-            return None;
-        }
-        let work = g.list.pop_front()?;
-        // Items on the list have PENDING set and RUNNING clear (lock held), so one
+    /// Takes the next item off its list and marks it running, on consumer `slot`.
+    /// `PENDING` is cleared here, before the run starts: a queue call from now on
+    /// adds a run.
+    pub(crate) fn start_next(
+        &self,
+        g: &mut QueueState,
+        slot: Option<usize>,
+    ) -> Option<Arc<WorkInner>> {
+        let (work, very_slow) = g.pick()?;
+        // Items on a list have PENDING set and RUNNING clear (lock held), so one
         // xor flips both. Acquire: the run sees every write made before any queue
         // call that found the item pending.
         let before = work.state.fetch_xor(PENDING | RUNNING, Ordering::AcqRel);
@@ -27,6 +30,12 @@ impl RunQueue {
         work.run_color
             .store(work.color.load(Ordering::Relaxed), Ordering::Relaxed);
         g.running += 1;
+        if very_slow {
+            g.running_vslow += 1;
+        }
+        if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
+            s.current = Some((work.clone(), Instant::now()));
+        }
         Some(work)
     }
 
@@ -47,16 +56,22 @@ impl RunQueue {
     }
 
     /// Ends a run (lock held): clears `RUNNING`; if the item was queued during the
-    /// run, puts it back on the list, otherwise returns it to idle and unbinds it.
-    pub(crate) fn finish(&self, g: &mut QueueState, work: &Arc<WorkInner>) {
+    /// run, puts it back on its list (or leaves it to the timer, if armed),
+    /// otherwise returns it to idle and unbinds it.
+    pub(crate) fn finish(&self, g: &mut QueueState, work: &Arc<WorkInner>, slot: Option<usize>) {
         g.running -= 1;
+        if work.very_slow && self.elastic.is_some() {
+            g.running_vslow -= 1;
+        }
+        if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
+            // Not the last reference: the caller holds one.
+            s.current = None;
+        }
         work.finished.fetch_add(1, Ordering::Relaxed);
         g.colors.remove(work.run_color.load(Ordering::Relaxed));
         let mut binding = lock(&work.binding);
         let mut cur = work.state.load(Ordering::Relaxed);
         loop {
-            // Queued during the run: keep the binding. Armed: the timer will put it
-            // on the list; otherwise back on the list now.
             let pending = cur & PENDING != 0;
             let new = if pending {
                 cur & !RUNNING
@@ -71,11 +86,9 @@ impl RunQueue {
                     if !pending {
                         // Not the last reference to this queue: the caller holds one.
                         *binding = None;
+                        g.disown(work.owner.load(Ordering::Relaxed) as u32);
                     } else if cur & ARMED == 0 {
-                        g.list.push_back(work.clone());
-                        if g.idle_consumers > 0 {
-                            self.work_cv.notify_one();
-                        }
+                        self.push_runnable(g, work.clone());
                     }
                     break;
                 }
@@ -86,20 +99,22 @@ impl RunQueue {
         self.notify_done(g);
     }
 
-    /// The consumer loop of a dedicated thread: runs items until the queue is told
-    /// to stop and its list is empty.
-    pub(crate) fn consume(this: &Arc<Self>) {
+    /// The consumer loop of a thread (`slot`: its place in the runqueue view): runs
+    /// items until the queue stops, or, on an elastic queue, until the thread has
+    /// been idle too long or the queue has more threads than allowed.
+    pub(crate) fn consume(this: &Arc<Self>, slot: Option<usize>) {
+        let idle_timeout = this.elastic.as_ref().map(|e| e.idle_timeout);
         let mut g = this.lock();
         // The item of the previous run, dropped outside the lock: dropping the last
         // handle runs the closure's destructor, which is user code.
         let mut last: Option<Arc<WorkInner>> = None;
         loop {
-            if let Some(work) = this.start_next(&mut g) {
+            if let Some(work) = this.start_next(&mut g, slot) {
                 drop(g);
                 drop(last.take());
                 Self::run(this, &work);
                 g = this.lock();
-                this.finish(&mut g, &work);
+                this.finish(&mut g, &work, slot);
                 last = Some(work);
                 continue;
             }
@@ -109,13 +124,35 @@ impl RunQueue {
                 g = this.lock();
                 continue;
             }
-            if g.stopping && g.list.is_empty() {
+            if g.stopping && g.lists_empty() {
+                break;
+            }
+            if this.should_retire(&g, false) {
                 break;
             }
             g.idle_consumers += 1;
-            g = wait(&this.work_cv, g);
+            let before = Instant::now();
+            g = match idle_timeout {
+                Some(t) => wait_timeout(&this.work_cv, g, t),
+                None => wait(&this.work_cv, g),
+            };
             g.idle_consumers -= 1;
+            if g.notified > 0 {
+                g.notified -= 1;
+            }
+            let timed_out = idle_timeout.is_some_and(|t| before.elapsed() >= t);
+            if this.should_retire(&g, timed_out) {
+                break;
+            }
         }
+        g.threads = g.threads.saturating_sub(1);
+        if let Some(s) = slot.and_then(|i| g.slots.get_mut(i)) {
+            *s = None;
+        }
+        if this.elastic.is_some() {
+            this.counters.threads_exited.fetch_add(1, Ordering::Relaxed);
+        }
+        this.notify_done(&g);
     }
 
     /// Runs the next item if there is one, without blocking. For models and tests.
@@ -123,14 +160,14 @@ impl RunQueue {
     pub(crate) fn run_one(this: &Arc<Self>) -> bool {
         let work = {
             let mut g = this.lock();
-            match this.start_next(&mut g) {
+            match this.start_next(&mut g, None) {
                 Some(w) => w,
                 None => return false,
             }
         };
         Self::run(this, &work);
         let mut g = this.lock();
-        this.finish(&mut g, &work);
+        this.finish(&mut g, &work, None);
         drop(g);
         drop(work);
         true

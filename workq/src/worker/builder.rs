@@ -1,7 +1,7 @@
 //! Building a [`Worker`]: validated settings, then the thread start handshake.
 
 use super::{Handle, Worker};
-use crate::engine::RunQueue;
+use crate::engine::{QueueConfig, RunQueue, Slot};
 use crate::error::Error;
 use crate::panic::{default_hook, PanicHook, PanicReport};
 use crate::sync::{Arc, Mutex};
@@ -145,12 +145,18 @@ impl WorkerBuilder {
             Some(clock) => clock.timer.clone(),
             None => Timer::system(),
         };
-        let queue = RunQueue::new(
-            &self.name,
-            true,
-            self.on_panic.unwrap_or_else(default_hook),
+        let queue = RunQueue::new(QueueConfig {
+            name: self.name.clone(),
+            single_consumer: true,
+            on_panic: self.on_panic.unwrap_or_else(default_hook),
             timer,
-        );
+            elastic: None,
+            threads: (1, 1, 50),
+        });
+        queue.lock().slots.push(Some(Slot {
+            thread: self.name.as_str().into(),
+            current: None,
+        }));
         let mut thread = std::thread::Builder::new().name(self.name.clone());
         if let Some(bytes) = self.stack_size {
             thread = thread.stack_size(bytes);
@@ -161,7 +167,7 @@ impl WorkerBuilder {
             let pinned = core.map_or(true, core_affinity::set_for_current);
             let _ = ready_tx.send(pinned);
             if pinned {
-                RunQueue::consume(&consumer);
+                RunQueue::consume(&consumer, Some(0));
             }
         });
         let join = spawned.map_err(|source| Error::Spawn {

@@ -32,7 +32,7 @@ impl Worker {
     /// ```
     pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
         let queue = &self.handle.queue;
-        RunQueue::enqueue_at(queue, &work.inner, when(queue, deadline))
+        RunQueue::enqueue_at(queue, &work.inner, when(queue, deadline), 0)
     }
 
     /// Queues `work` to run after `delay` (never earlier); see
@@ -79,7 +79,7 @@ impl Worker {
     /// ```
     pub fn modify_at(&self, work: &Work, deadline: Instant) -> Result<bool, Error> {
         let queue = &self.handle.queue;
-        RunQueue::modify(queue, &work.inner, when(queue, deadline))
+        RunQueue::modify(queue, &work.inner, when(queue, deadline), 0)
     }
 
     /// Arms `work` to run after `delay` whatever its state; see
@@ -100,7 +100,7 @@ impl Worker {
     pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
         if delay.is_zero() {
             let queue = &self.handle.queue;
-            return RunQueue::modify(queue, &work.inner, None);
+            return RunQueue::modify(queue, &work.inner, None, 0);
         }
         let deadline = self.handle.queue.timer.deadline_after(delay);
         self.modify_at(work, deadline)

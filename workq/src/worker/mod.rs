@@ -216,7 +216,7 @@ impl Worker {
     /// ```
     pub fn thaw(&self) -> Result<(), Error> {
         self.check_freezable()?;
-        self.handle.queue.thaw();
+        RunQueue::thaw(&self.handle.queue);
         Ok(())
     }
 

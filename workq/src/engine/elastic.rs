@@ -1,0 +1,263 @@
+//! Elastic consumers: a queue whose threads start on demand and exit when idle
+//! (the kernel's slow-work pool, written on the one engine).
+//!
+//! * A queue call finds no idle thread for a runnable item: a thread start is
+//!   *owed* (`spawn_owed`, set under the lock by `wake_or_grow`) and paid by the
+//!   caller right after it releases the lock (`settle`), so the spawner (user code)
+//!   never runs under a workq lock. At most one start is in flight.
+//! * A failed start stops further tries for the back-off period; work goes on on
+//!   the threads the queue has. With no thread at all, the queue call fails.
+//! * A consumer idle for longer than the idle timeout exits, never below the
+//!   minimum; it decides under the lock and only when nothing is runnable, so a
+//!   racing queue call either sees it idle or sees it gone (and starts another).
+
+use super::{QueueState, RunQueue, Slot};
+use crate::error::Error;
+use crate::sync::{lock, Arc, Ordering};
+use std::fmt;
+use std::io;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Starts a thread: given a builder with the thread's name (and stack size) and its
+/// body, spawns it. The default is `builder.spawn(body)`.
+pub type Spawner = std::sync::Arc<
+    dyn Fn(std::thread::Builder, Box<dyn FnOnce() + Send>) -> io::Result<JoinHandle<()>>
+        + Send
+        + Sync,
+>;
+
+/// A failed thread start, as passed to the spawn-failure hook.
+#[derive(Debug)]
+pub struct SpawnFailure<'a> {
+    /// The pool's name.
+    pub pool: &'a str,
+    /// The name the thread would have had.
+    pub thread: &'a str,
+    /// Why it failed.
+    pub error: &'a io::Error,
+    /// Threads the pool still has.
+    pub threads: usize,
+    /// How long the pool waits before it tries again.
+    pub backoff: Duration,
+}
+
+impl fmt::Display for SpawnFailure<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "workq: pool '{}' could not start thread '{}': {} ({} thread(s) left; next try in {:?})",
+            self.pool, self.thread, self.error, self.threads, self.backoff
+        )
+    }
+}
+
+/// The hook called for every failed thread start.
+pub type SpawnHook = std::sync::Arc<dyn Fn(&SpawnFailure<'_>) + Send + Sync>;
+
+/// How an elastic queue starts and ends its threads.
+pub(crate) struct Elastic {
+    pub(crate) idle_timeout: Duration,
+    pub(crate) backoff: Duration,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) spawner: Spawner,
+    pub(crate) on_spawn_failure: SpawnHook,
+}
+
+impl RunQueue {
+    /// A runnable item was added (lock held): wake an idle consumer, or owe a thread
+    /// start when none is idle and the queue may grow; wake items sleeping in
+    /// `sleep_till_thread_needed` when no thread is free.
+    pub(crate) fn wake_or_grow(&self, g: &mut QueueState) {
+        if g.idle_consumers > g.notified {
+            g.notified += 1;
+            self.work_cv.notify_one();
+            return;
+        }
+        if g.needed_sleepers > 0 {
+            self.needed_cv.notify_all();
+        }
+        if self.elastic.is_some() && self.may_grow(g) {
+            g.spawn_owed = true;
+        }
+    }
+
+    fn may_grow(&self, g: &QueueState) -> bool {
+        !g.stopping
+            && !g.starting
+            && g.threads < g.max_threads
+            && g.backoff_until.map_or(true, |t| Instant::now() >= t)
+    }
+
+    /// Pays an owed thread start, if any, with no lock held. Called at the end of
+    /// every entry point that can make an item runnable.
+    pub(crate) fn settle(this: &Arc<Self>) {
+        if this.elastic.is_none() {
+            return;
+        }
+        {
+            let mut g = this.lock();
+            if !g.spawn_owed {
+                return;
+            }
+            g.spawn_owed = false;
+            if !this.may_grow(&g) || !g.has_runnable() || g.idle_consumers > g.notified {
+                return;
+            }
+            g.starting = true;
+        }
+        let _ = Self::spawn_consumer(this);
+        this.lock().starting = false;
+    }
+
+    /// Makes sure an elastic queue has threads before it accepts work: at first use
+    /// it starts the minimum number. Fails only when no thread could be started.
+    pub(crate) fn ensure_consumers(this: &Arc<Self>) -> Result<(), Error> {
+        if this.elastic.is_none() {
+            return Ok(());
+        }
+        loop {
+            let want = {
+                let g = this.lock();
+                if g.stopping {
+                    return Ok(()); // admit() reports it
+                }
+                g.min_threads.max(1).saturating_sub(g.threads)
+            };
+            if want == 0 {
+                return Ok(());
+            }
+            match Self::spawn_consumer(this) {
+                Ok(()) => continue,
+                Err(e) => {
+                    if this.lock().threads > 0 {
+                        return Ok(());
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Starts one consumer thread (no lock held by the caller).
+    pub(crate) fn spawn_consumer(this: &Arc<Self>) -> Result<(), Error> {
+        let Some(elastic) = &this.elastic else {
+            return Ok(());
+        };
+        let (slot, thread_name, finished) = {
+            let mut g = this.lock();
+            if let Some(until) = g.backoff_until {
+                if Instant::now() < until {
+                    return Err(Error::NoThreads {
+                        queue: this.name.to_string(),
+                        retry_in: until - Instant::now(),
+                    });
+                }
+                g.backoff_until = None;
+            }
+            let slot = match g.slots.iter().position(Option::is_none) {
+                Some(free) => free,
+                None => {
+                    g.slots.push(None);
+                    g.slots.len() - 1
+                }
+            };
+            let thread_name: std::sync::Arc<str> = format!("{}/{}", this.name, slot).into();
+            g.slots[slot] = Some(Slot {
+                thread: thread_name.clone(),
+                current: None,
+            });
+            g.threads += 1;
+            // Join the threads that were culled since the last start.
+            let (finished, live): (Vec<_>, Vec<_>) = std::mem::take(&mut g.joins)
+                .into_iter()
+                .partition(|j| j.is_finished());
+            g.joins = live;
+            (slot, thread_name, finished)
+        };
+        for j in finished {
+            let _ = j.join();
+        }
+        let mut builder = std::thread::Builder::new().name(thread_name.to_string());
+        if let Some(bytes) = elastic.stack_size {
+            builder = builder.stack_size(bytes);
+        }
+        let q = this.clone();
+        let body: Box<dyn FnOnce() + Send> = Box::new(move || RunQueue::consume(&q, Some(slot)));
+        match (elastic.spawner)(builder, body) {
+            Ok(handle) => {
+                this.counters
+                    .threads_started
+                    .fetch_add(1, Ordering::Relaxed);
+                this.lock().joins.push(handle);
+                Ok(())
+            }
+            Err(error) => {
+                this.counters.spawn_failures.fetch_add(1, Ordering::Relaxed);
+                let threads = {
+                    let mut g = this.lock();
+                    g.threads -= 1;
+                    g.slots[slot] = None;
+                    g.backoff_until = Some(Instant::now() + elastic.backoff);
+                    this.notify_done(&g);
+                    g.threads
+                };
+                let report = SpawnFailure {
+                    pool: &this.name,
+                    thread: &thread_name,
+                    error: &error,
+                    threads,
+                    backoff: elastic.backoff,
+                };
+                let hook = &elastic.on_spawn_failure;
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&report)));
+                Err(Error::Spawn {
+                    thread: thread_name.to_string(),
+                    source: error,
+                })
+            }
+        }
+    }
+
+    /// Whether an idle consumer should exit (lock held, after an idle wait).
+    pub(crate) fn should_retire(&self, g: &QueueState, timed_out: bool) -> bool {
+        if self.elastic.is_none() || g.has_runnable() || g.stopping {
+            return false;
+        }
+        g.threads > g.max_threads || (timed_out && g.threads > g.min_threads.max(1))
+    }
+
+    /// Blocks a running item until its thread is needed by other work (an item is
+    /// runnable and no thread is idle) or `timeout` passes. Returns whether the
+    /// thread is needed.
+    pub(crate) fn sleep_till_thread_needed(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut g = self.lock();
+        loop {
+            let needed = g.has_runnable() && g.idle_consumers <= g.notified;
+            if needed {
+                return true;
+            }
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(3600),
+            };
+            if left.is_zero() {
+                return false;
+            }
+            g.needed_sleepers += 1;
+            g = crate::sync::wait_timeout(&self.needed_cv, g, left);
+            g.needed_sleepers -= 1;
+        }
+    }
+
+    /// Stops every consumer thread of an elastic queue and joins them.
+    pub(crate) fn join_consumers(&self) {
+        let joins = std::mem::take(&mut lock(&self.state).joins);
+        for j in joins {
+            if j.thread().id() != std::thread::current().id() {
+                let _ = j.join();
+            }
+        }
+    }
+}
