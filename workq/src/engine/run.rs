@@ -9,6 +9,7 @@ use crate::panic;
 use crate::state::{self, ARMED, PENDING, RUNNING};
 use crate::sync::{lock, wait, wait_timeout, Arc, Ordering};
 use crate::work::{WorkCtx, WorkInner};
+use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
@@ -40,19 +41,24 @@ impl RunQueue {
     }
 
     /// Runs a started item once, without the lock. A panic is caught, counted and
-    /// reported through the queue's hook.
-    pub(crate) fn run(this: &Arc<Self>, work: &Arc<WorkInner>) {
+    /// returned, to be reported (`report_panic`) once the run is finished.
+    pub(crate) fn run(this: &Arc<Self>, work: &Arc<WorkInner>) -> Option<Box<dyn Any + Send>> {
         let ctx = WorkCtx { work, queue: this };
-        let this: &RunQueue = this;
         let outcome = {
             let _mark = RunMark::enter(WorkInner::addr(work), this.id);
             catch_unwind(AssertUnwindSafe(|| work.call(&ctx)))
         };
         this.counters.runs.fetch_add(1, Ordering::Relaxed);
-        if let Err(payload) = outcome {
-            this.counters.panics.fetch_add(1, Ordering::Relaxed);
-            panic::report(&this.on_panic, work.name(), &this.name, payload);
-        }
+        let payload = outcome.err()?;
+        this.counters.panics.fetch_add(1, Ordering::Relaxed);
+        Some(payload)
+    }
+
+    /// Passes a caught panic to the queue's hook. Called with no lock held, after
+    /// `finish`: the hook sees the item idle (or queued again), so it may flush or
+    /// cancel it.
+    pub(crate) fn report_panic(&self, work: &WorkInner, payload: Box<dyn Any + Send>) {
+        panic::report(&self.on_panic, work.name(), &self.name, payload);
     }
 
     /// Ends a run (lock held): clears `RUNNING`; if the item was queued during the
@@ -112,9 +118,14 @@ impl RunQueue {
             if let Some(work) = this.start_next(&mut g, slot) {
                 drop(g);
                 drop(last.take());
-                Self::run(this, &work);
+                let panicked = Self::run(this, &work);
                 g = this.lock();
                 this.finish(&mut g, &work, slot);
+                if let Some(payload) = panicked {
+                    drop(g);
+                    this.report_panic(&work, payload);
+                    g = this.lock();
+                }
                 last = Some(work);
                 continue;
             }
@@ -165,10 +176,13 @@ impl RunQueue {
                 None => return false,
             }
         };
-        Self::run(this, &work);
+        let panicked = Self::run(this, &work);
         let mut g = this.lock();
         this.finish(&mut g, &work, None);
         drop(g);
+        if let Some(payload) = panicked {
+            this.report_panic(&work, payload);
+        }
         drop(work);
         true
     }
