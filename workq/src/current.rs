@@ -8,12 +8,26 @@ use std::cell::Cell;
 thread_local! {
     /// (address of the running item, id of its queue); (0, 0) outside any run.
     static CURRENT: Cell<(usize, u32)> = const { Cell::new((0, 0)) };
+    /// Id of the queue this thread is a consumer of (0: none).
+    static CONSUMER: Cell<u32> = const { Cell::new(0) };
 }
 
 // loom's mock of `thread_local!` takes no `const` initialiser.
 #[cfg(loom)]
 thread_local! {
     static CURRENT: Cell<(usize, u32)> = Cell::new((0, 0));
+    static CONSUMER: Cell<u32> = Cell::new(0);
+}
+
+/// Marks the current thread as a consumer of `queue` for the rest of its life.
+pub(crate) fn become_consumer(queue: u32) {
+    CONSUMER.with(|c| c.set(queue));
+}
+
+/// Whether the current thread is a consumer of `queue` (it must not wait for the
+/// queue's consumers to finish).
+pub(crate) fn consuming(queue: u32) -> bool {
+    queue != 0 && CONSUMER.with(|c| c.get() == queue)
 }
 
 /// Marks the current thread as running `item` on `queue` until dropped.

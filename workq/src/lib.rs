@@ -45,6 +45,8 @@ mod engine;
 mod error;
 mod panic;
 mod periodic;
+mod pool;
+mod snapshot;
 mod state;
 mod sync;
 mod timer;
@@ -54,9 +56,12 @@ mod worker;
 #[cfg(test)]
 mod models;
 
+pub use engine::{SpawnFailure, SpawnHook, Spawner};
 pub use error::Error;
 pub use panic::{PanicHook, PanicReport};
 pub use periodic::{Periodic, Repeat};
+pub use pool::{Owner, Pool, PoolBuilder};
+pub use snapshot::{ItemView, Snapshot, Stats, ThreadView, WaitingView};
 pub use timer::ManualClock;
 pub use work::{Queued, Work, WorkCtx};
-pub use worker::{Worker, WorkerBuilder, WorkerStats};
+pub use worker::{Worker, WorkerBuilder};

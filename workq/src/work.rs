@@ -461,6 +461,29 @@ impl WorkCtx<'_> {
         self.queue.timer.now()
     }
 
+    /// Gives the thread back while waiting: sleeps up to `timeout`, but returns
+    /// early with `true` as soon as the thread is needed by other work (an item is
+    /// waiting and no thread is idle). The item should then re-queue itself
+    /// ([`requeue`](WorkCtx::requeue)) and return, so its thread takes the other
+    /// work (the kernel's `slow_work_sleep_till_thread_needed`). Returns `false` when
+    /// the timeout passed with the thread not needed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = workq::Pool::new("give-back")?;
+    /// let waiter = workq::Work::new(|ctx| {
+    ///     if ctx.sleep_till_thread_needed(Duration::from_millis(5)) {
+    ///         let _ = ctx.requeue(); // come back later; let the others run
+    ///     }
+    /// });
+    /// pool.queue(&waiter)?;
+    /// waiter.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn sleep_till_thread_needed(&self, timeout: Duration) -> bool {
+        self.queue.sleep_till_thread_needed(timeout)
+    }
+
     /// A handle to the running item (for example to hand to another thread).
     ///
     /// ```

@@ -227,6 +227,42 @@ impl RunQueue {
         g.threads > g.max_threads || (timed_out && g.threads > g.min_threads.max(1))
     }
 
+    /// Applies new sizing tunables (validated by the caller): threads over the new
+    /// maximum exit when they are next idle; with fewer threads than the new
+    /// minimum, threads are started now (if the queue is in use).
+    pub(crate) fn retune(
+        this: &Arc<Self>,
+        min: Option<usize>,
+        max: Option<usize>,
+        vslow_percent: Option<usize>,
+    ) -> Result<(), Error> {
+        let start = {
+            let mut g = this.lock();
+            if let Some(min) = min {
+                g.min_threads = min;
+            }
+            if let Some(max) = max {
+                g.max_threads = max;
+            }
+            if let Some(p) = vslow_percent {
+                g.vslow_percent = p;
+            }
+            // Idle threads re-check the limits; a larger share may let very slow
+            // items start.
+            this.work_cv.notify_all();
+            g.threads > 0 && g.threads < g.min_threads
+        };
+        if start {
+            while {
+                let g = this.lock();
+                g.threads < g.min_threads && !g.stopping
+            } {
+                Self::spawn_consumer(this)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Blocks a running item until its thread is needed by other work (an item is
     /// runnable and no thread is idle) or `timeout` passes. Returns whether the
     /// thread is needed.

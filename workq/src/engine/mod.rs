@@ -15,7 +15,6 @@ mod run;
 
 pub(crate) use elastic::Elastic;
 pub use elastic::{SpawnFailure, SpawnHook, Spawner};
-
 pub(crate) use queue_state::{Counters, QueueState, Slot};
 
 use crate::current;
@@ -168,13 +167,16 @@ impl RunQueue {
             Timer::ensure_driven(&this.timer)?;
         }
         Self::ensure_consumers(this)?;
-        let outcome = {
+        let (outcome, owed) = {
             let mut g = this.lock();
             this.admit(&g)?;
             let mut binding = lock(&work.binding);
-            Self::add_run(this, &mut g, &mut binding, work, at, owner)
+            let outcome = Self::add_run(this, &mut g, &mut binding, work, at, owner);
+            (outcome, g.spawn_owed)
         };
-        Self::settle(this);
+        if owed {
+            Self::settle(this);
+        }
         outcome
     }
 
@@ -423,6 +425,7 @@ impl RunQueue {
     /// it cannot wait for itself, so the queue is only closed and the consumers
     /// finish the list by themselves before they exit.
     pub(crate) fn shut_down(&self, on_consumer: bool) {
+        let on_consumer = on_consumer || current::consuming(self.id);
         {
             let mut g = self.lock();
             g.closed = true;

@@ -110,11 +110,16 @@ impl RunQueue {
     /// been idle too long or the queue has more threads than allowed.
     pub(crate) fn consume(this: &Arc<Self>, slot: Option<usize>) {
         let idle_timeout = this.elastic.as_ref().map(|e| e.idle_timeout);
+        crate::current::become_consumer(this.id);
         let mut g = this.lock();
         // The item of the previous run, dropped outside the lock: dropping the last
         // handle runs the closure's destructor, which is user code.
         let mut last: Option<Arc<WorkInner>> = None;
         loop {
+            // Too many threads (the maximum was lowered): leave the rest to others.
+            if this.elastic.is_some() && g.threads > g.max_threads && last.is_none() {
+                break;
+            }
             if let Some(work) = this.start_next(&mut g, slot) {
                 drop(g);
                 drop(last.take());

@@ -9,7 +9,8 @@ pub(crate) use delayed::when;
 
 use crate::engine::RunQueue;
 use crate::error::Error;
-use crate::sync::{lock, Arc, Mutex, Ordering};
+use crate::snapshot::{Snapshot, Stats};
+use crate::sync::{lock, Arc, Mutex};
 use crate::work::{Queued, Work};
 use std::fmt;
 use std::thread::{JoinHandle, ThreadId};
@@ -43,20 +44,6 @@ struct Handle {
     freezable: bool,
     thread_id: ThreadId,
     thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-/// Counters of a worker, all monotonic since it was built.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct WorkerStats {
-    /// Queue calls that scheduled a run of an idle item.
-    pub scheduled: u64,
-    /// Queue calls that asked a running item to run again.
-    pub reruns: u64,
-    /// Runs finished (including those that panicked).
-    pub runs: u64,
-    /// Runs that panicked.
-    pub panics: u64,
 }
 
 impl Worker {
@@ -240,14 +227,22 @@ impl Worker {
     /// assert_eq!(worker.stats().runs, 1);
     /// # Ok::<(), workq::Error>(())
     /// ```
-    pub fn stats(&self) -> WorkerStats {
-        let c = &self.handle.queue.counters;
-        WorkerStats {
-            scheduled: c.scheduled.load(Ordering::Relaxed),
-            reruns: c.reruns.load(Ordering::Relaxed),
-            runs: c.runs.load(Ordering::Relaxed),
-            panics: c.panics.load(Ordering::Relaxed),
-        }
+    pub fn stats(&self) -> Stats {
+        self.handle.queue.stats()
+    }
+
+    /// A picture of the worker: its thread and the item it runs, the items waiting,
+    /// and its counters.
+    ///
+    /// ```
+    /// let worker = workq::Worker::new("viewed")?;
+    /// let snap = worker.snapshot();
+    /// assert_eq!(snap.threads.len(), 1);
+    /// assert_eq!(snap.threads[0].name, "viewed");
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn snapshot(&self) -> Snapshot {
+        self.handle.queue.snapshot()
     }
 
     fn check_freezable(&self) -> Result<(), Error> {

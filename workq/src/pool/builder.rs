@@ -1,0 +1,287 @@
+//! Building a [`Pool`]: validated settings.
+
+use super::{Handle, Pool};
+use crate::engine::{Elastic, QueueConfig, RunQueue, SpawnFailure, Spawner};
+use crate::error::Error;
+use crate::panic::{default_hook, PanicHook, PanicReport};
+use crate::sync::Arc;
+use crate::timer::{ManualClock, Timer};
+use std::fmt;
+use std::io;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Settings for a [`Pool`]; [`build`](PoolBuilder::build) checks them. No thread
+/// starts until the pool is first used.
+///
+/// ```
+/// use std::time::Duration;
+/// let pool = workq::Pool::builder()
+///     .name("fscache")
+///     .min_threads(2)
+///     .max_threads(8)
+///     .idle_timeout(Duration::from_secs(5))
+///     .very_slow_percent(50)
+///     .spawn_backoff(Duration::from_secs(5))
+///     .build()?;
+/// # drop(pool);
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct PoolBuilder {
+    name: String,
+    min: usize,
+    max: usize,
+    idle_timeout: Duration,
+    very_slow_percent: usize,
+    backoff: Duration,
+    stack_size: Option<usize>,
+    on_panic: Option<PanicHook>,
+    on_spawn_failure: Option<crate::engine::SpawnHook>,
+    spawner: Option<Spawner>,
+    clock: Option<ManualClock>,
+}
+
+/// Checks a (min, max) pair of thread counts.
+pub(crate) fn check_threads(min: usize, max: usize) -> Result<(), Error> {
+    if max == 0 {
+        return Err(Error::InvalidConfig {
+            setting: "max_threads",
+            reason: "must be at least 1".to_string(),
+        });
+    }
+    if min == 0 {
+        return Err(Error::InvalidConfig {
+            setting: "min_threads",
+            reason: "must be at least 1 (a used pool keeps a thread for its timers)".to_string(),
+        });
+    }
+    if min > max {
+        return Err(Error::InvalidConfig {
+            setting: "min_threads",
+            reason: format!("{min} is more than max_threads ({max})"),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a very slow share.
+pub(crate) fn check_percent(percent: usize) -> Result<(), Error> {
+    if (1..=99).contains(&percent) {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig {
+            setting: "very_slow_percent",
+            reason: format!("{percent} is outside 1..=99"),
+        })
+    }
+}
+
+impl PoolBuilder {
+    /// Defaults: name `"workq-pool"`, min 2 threads, max the larger of 4 and the
+    /// number of CPUs, idle timeout 5 s, very slow share 50 %, spawn back-off 5 s.
+    ///
+    /// ```
+    /// let pool = workq::PoolBuilder::new().build()?;
+    /// assert_eq!(pool.name(), "workq-pool");
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn new() -> PoolBuilder {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        PoolBuilder {
+            name: "workq-pool".to_string(),
+            min: 2,
+            max: cpus.max(4),
+            idle_timeout: Duration::from_secs(5),
+            very_slow_percent: 50,
+            backoff: Duration::from_secs(5),
+            stack_size: None,
+            on_panic: None,
+            on_spawn_failure: None,
+            spawner: None,
+            clock: None,
+        }
+    }
+
+    /// The pool's name; threads are named `name/N`.
+    pub fn name(mut self, name: impl Into<String>) -> PoolBuilder {
+        self.name = name.into();
+        self
+    }
+
+    /// Threads kept once the pool is in use (at least 1; default 2).
+    pub fn min_threads(mut self, n: usize) -> PoolBuilder {
+        self.min = n;
+        self
+    }
+
+    /// Threads the pool may grow to (default: the larger of 4 and the CPU count).
+    pub fn max_threads(mut self, n: usize) -> PoolBuilder {
+        self.max = n;
+        self
+    }
+
+    /// How long a thread may stay idle before it exits (default 5 s).
+    pub fn idle_timeout(mut self, timeout: Duration) -> PoolBuilder {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Share of the threads that may run very slow items at once, in percent
+    /// (1 to 99; default 50). At least one very slow item may always run, and while
+    /// the pool may have two or more threads one is always left for ordinary items.
+    pub fn very_slow_percent(mut self, percent: usize) -> PoolBuilder {
+        self.very_slow_percent = percent;
+        self
+    }
+
+    /// How long the pool waits after a failed thread start before trying again
+    /// (default 5 s).
+    pub fn spawn_backoff(mut self, backoff: Duration) -> PoolBuilder {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Stack size of the pool's threads in bytes (at least 16 KiB).
+    pub fn stack_size(mut self, bytes: usize) -> PoolBuilder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Called once for every run that panics (default: one line on stderr).
+    pub fn on_panic<F>(mut self, hook: F) -> PoolBuilder
+    where
+        F: Fn(&PanicReport<'_>) + Send + Sync + 'static,
+    {
+        self.on_panic = Some(std::sync::Arc::new(hook));
+        self
+    }
+
+    /// Called once for every thread that could not be started (default: one line
+    /// on stderr).
+    pub fn on_spawn_failure<F>(mut self, hook: F) -> PoolBuilder
+    where
+        F: Fn(&SpawnFailure<'_>) + Send + Sync + 'static,
+    {
+        self.on_spawn_failure = Some(std::sync::Arc::new(hook));
+        self
+    }
+
+    /// How the pool starts its threads (default: `builder.spawn(body)`). Tests use it
+    /// to make thread starts fail.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// let starts = AtomicUsize::new(0);
+    /// let pool = workq::Pool::builder()
+    ///     .name("counted-starts")
+    ///     .spawner(move |builder, body| {
+    ///         if starts.fetch_add(1, Ordering::SeqCst) >= 3 {
+    ///             return Err(std::io::Error::other("no more threads for you"));
+    ///         }
+    ///         builder.spawn(body)
+    ///     })
+    ///     .build()?;
+    /// # drop(pool);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn spawner<F>(mut self, spawn: F) -> PoolBuilder
+    where
+        F: Fn(std::thread::Builder, Box<dyn FnOnce() + Send>) -> io::Result<JoinHandle<()>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.spawner = Some(std::sync::Arc::new(spawn));
+        self
+    }
+
+    /// Drives the pool's delayed items by a [`ManualClock`] (for tests).
+    pub fn manual_clock(mut self, clock: &ManualClock) -> PoolBuilder {
+        self.clock = Some(clock.clone());
+        self
+    }
+
+    /// Checks the settings and makes the pool (no thread starts yet).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`]: an empty name or one with a NUL byte; min 0 or
+    /// above max; max 0; a very slow share outside 1..=99; a zero idle timeout; a
+    /// stack under 16 KiB.
+    ///
+    /// ```
+    /// let err = workq::Pool::builder().min_threads(5).max_threads(2).build().unwrap_err();
+    /// assert!(matches!(err, workq::Error::InvalidConfig { setting: "min_threads", .. }));
+    /// ```
+    pub fn build(self) -> Result<Pool, Error> {
+        if self.name.is_empty() || self.name.contains('\0') {
+            return Err(Error::InvalidConfig {
+                setting: "name",
+                reason: "must be non-empty and contain no NUL byte".to_string(),
+            });
+        }
+        check_threads(self.min, self.max)?;
+        check_percent(self.very_slow_percent)?;
+        if self.idle_timeout.is_zero() {
+            return Err(Error::InvalidConfig {
+                setting: "idle_timeout",
+                reason: "must be greater than zero".to_string(),
+            });
+        }
+        if let Some(bytes) = self.stack_size {
+            if bytes < 16 * 1024 {
+                return Err(Error::InvalidConfig {
+                    setting: "stack_size",
+                    reason: format!("{bytes} bytes is below the minimum of 16384"),
+                });
+            }
+        }
+        let spawner = self.spawner.unwrap_or_else(|| {
+            std::sync::Arc::new(|builder: std::thread::Builder, body| builder.spawn(body))
+        });
+        let on_spawn_failure = self
+            .on_spawn_failure
+            .unwrap_or_else(|| std::sync::Arc::new(|f: &SpawnFailure<'_>| eprintln!("{f}")));
+        let timer = match &self.clock {
+            Some(clock) => clock.timer.clone(),
+            None => Timer::system(),
+        };
+        let queue = RunQueue::new(QueueConfig {
+            name: self.name,
+            single_consumer: false,
+            on_panic: self.on_panic.unwrap_or_else(default_hook),
+            timer,
+            elastic: Some(Elastic {
+                idle_timeout: self.idle_timeout,
+                backoff: self.backoff,
+                stack_size: self.stack_size,
+                spawner,
+                on_spawn_failure,
+            }),
+            threads: (self.min, self.max, self.very_slow_percent),
+        });
+        Ok(Pool {
+            handle: Arc::new(Handle { queue }),
+        })
+    }
+}
+
+impl Default for PoolBuilder {
+    fn default() -> Self {
+        PoolBuilder::new()
+    }
+}
+
+impl fmt::Debug for PoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("name", &self.name)
+            .field("min_threads", &self.min)
+            .field("max_threads", &self.max)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("very_slow_percent", &self.very_slow_percent)
+            .field("spawn_backoff", &self.backoff)
+            .field("stack_size", &self.stack_size)
+            .finish()
+    }
+}

@@ -1,0 +1,342 @@
+//! The self-sizing pool (the kernel's slow-work): threads shared by many users,
+//! started on demand and culled when idle, with a very slow class that can never
+//! take every thread, and owners whose unregister waits for their items.
+
+mod builder;
+mod owner;
+
+pub use builder::PoolBuilder;
+pub use owner::Owner;
+
+use crate::current;
+use crate::engine::RunQueue;
+use crate::error::Error;
+use crate::snapshot::Snapshot;
+use crate::sync::Arc;
+use crate::work::{Queued, Work};
+use crate::worker::when;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// A set of threads shared by many users, sized by demand.
+///
+/// Work is queued with the same contract as on a [`Worker`](crate::Worker): the same
+/// [`Work`] items, the same three-way [`Queued`] result, delayed work, cancel,
+/// `cancel_sync` and flush. Runs of one item never overlap, across all the pool's
+/// threads: an item queued while it runs on one thread runs again after that run,
+/// never on another thread at the same time.
+///
+/// A pool nobody has used owns no threads. The first queue call starts the minimum
+/// number; more start while items wait and no thread is idle (one start at a time,
+/// up to the maximum); threads idle for longer than the idle timeout exit, never
+/// below the minimum. Threads are named after the pool and a number (`name/3`).
+/// Dropping the last handle (every [`Owner`] holds one) drains the pool and joins
+/// its threads.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use workq::{Pool, Work};
+///
+/// let pool = Pool::builder().name("fscache").min_threads(1).max_threads(4).build()?;
+/// let done = Arc::new(AtomicUsize::new(0));
+/// let items: Vec<Work> = (0..8)
+///     .map(|i| {
+///         let d = done.clone();
+///         Work::named(format!("lookup-{i}"), move |_| {
+///             d.fetch_add(1, Ordering::SeqCst);
+///         })
+///     })
+///     .collect();
+/// for w in &items {
+///     pool.queue(w)?;
+/// }
+/// pool.flush()?;
+/// assert_eq!(done.load(Ordering::SeqCst), 8);
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Pool {
+    pub(crate) handle: Arc<Handle>,
+}
+
+/// Shared by the handles and owners; its drop shuts the pool down.
+pub(crate) struct Handle {
+    pub(crate) queue: Arc<RunQueue>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.queue.shut_down(false);
+    }
+}
+
+impl Pool {
+    /// A pool with default settings.
+    ///
+    /// # Errors
+    /// As [`PoolBuilder::build`].
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("default-pool")?;
+    /// assert_eq!(pool.name(), "default-pool");
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn new(name: impl Into<String>) -> Result<Pool, Error> {
+        Pool::builder().name(name).build()
+    }
+
+    /// A builder with every setting.
+    ///
+    /// ```
+    /// let pool = workq::Pool::builder().name("p").max_threads(8).build()?;
+    /// # drop(pool);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::new()
+    }
+
+    /// The pool's name.
+    ///
+    /// ```
+    /// assert_eq!(workq::Pool::new("named")?.name(), "named");
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.handle.queue.name
+    }
+
+    /// Registers a user of the pool. Items queued through the owner are counted
+    /// for it until they are idle again; [`Owner::unregister`] waits for them.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("owned")?;
+    /// let cache = pool.register("cache");
+    /// cache.queue(&workq::Work::new(|_| {}))?;
+    /// cache.unregister()?; // waits for the item
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn register(&self, name: impl Into<String>) -> Owner {
+        Owner::new(self.clone(), name.into())
+    }
+
+    /// Queues `work` on the pool (with no owner). See [`Queued`].
+    ///
+    /// # Errors
+    /// * [`Error::Busy`], [`Error::Canceling`], [`Error::Destroyed`], [`Error::Draining`]
+    ///   as for [`Worker::queue`](crate::Worker::queue);
+    /// * [`Error::Spawn`] or [`Error::NoThreads`]: the pool has no thread and could
+    ///   not start one (the item was not queued).
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("q")?;
+    /// let work = workq::Work::new(|_| {});
+    /// assert!(pool.queue(&work)?.added_run());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
+        RunQueue::enqueue_at(&self.handle.queue, &work.inner, None, 0)
+    }
+
+    /// Queues `work` to run at `deadline`; see
+    /// [`Worker::queue_at`](crate::Worker::queue_at).
+    ///
+    /// # Errors
+    /// As [`Pool::queue`], and [`Error::Spawn`] if the timer thread cannot start.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("at")?;
+    /// let work = workq::Work::new(|_| {});
+    /// pool.queue_at(&work, std::time::Instant::now())?; // due: queued now
+    /// work.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
+        self.queue_at_for(work, deadline, 0)
+    }
+
+    pub(crate) fn queue_at_for(
+        &self,
+        work: &Work,
+        deadline: Instant,
+        owner: u32,
+    ) -> Result<Queued, Error> {
+        let q = &self.handle.queue;
+        RunQueue::enqueue_at(q, &work.inner, when(q, deadline), owner)
+    }
+
+    /// Queues `work` to run after `delay`; see
+    /// [`Worker::queue_after`](crate::Worker::queue_after).
+    ///
+    /// # Errors
+    /// As [`Pool::queue_at`].
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("after")?;
+    /// let work = workq::Work::new(|_| {});
+    /// pool.queue_after(&work, std::time::Duration::from_secs(60))?;
+    /// assert!(work.cancel());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
+        if delay.is_zero() {
+            return self.queue(work);
+        }
+        self.queue_at(work, self.handle.queue.timer.deadline_after(delay))
+    }
+
+    /// Arms `work` for `delay` from now whatever its state; see
+    /// [`Worker::modify`](crate::Worker::modify).
+    ///
+    /// # Errors
+    /// As [`Pool::queue_at`].
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("modify")?;
+    /// let work = workq::Work::new(|_| {});
+    /// assert!(!pool.modify(&work, std::time::Duration::from_secs(60))?);
+    /// assert!(work.cancel());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
+        self.modify_for(work, delay, 0)
+    }
+
+    pub(crate) fn modify_for(
+        &self,
+        work: &Work,
+        delay: Duration,
+        owner: u32,
+    ) -> Result<bool, Error> {
+        let q = &self.handle.queue;
+        let at = if delay.is_zero() {
+            None
+        } else {
+            when(q, q.timer.deadline_after(delay))
+        };
+        RunQueue::modify(q, &work.inner, at, owner)
+    }
+
+    /// Waits until every run queued on the pool before the call has finished.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of the pool's items.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("flush")?;
+    /// pool.queue(&workq::Work::new(|_| {}))?;
+    /// pool.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn flush(&self) -> Result<bool, Error> {
+        self.handle.queue.flush()
+    }
+
+    /// Flushes until nothing is pending or running; meanwhile only the pool's own
+    /// items may queue onto it.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of the pool's items.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("drain")?;
+    /// pool.drain()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn drain(&self) -> Result<(), Error> {
+        self.handle.queue.drain()
+    }
+
+    /// Drains the pool, stops its threads and joins them; queue calls fail
+    /// afterwards. Dropping the last handle does the same.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("short")?;
+    /// pool.destroy()?;
+    /// assert!(pool.queue(&workq::Work::new(|_| {})).is_err());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn destroy(&self) -> Result<(), Error> {
+        if current::consuming(self.handle.queue.id) {
+            return Err(Error::WouldDeadlock {
+                what: "destroying a pool from one of its own threads",
+            });
+        }
+        self.handle.queue.shut_down(false);
+        Ok(())
+    }
+
+    /// Changes the minimum number of threads. If the pool is in use and has fewer,
+    /// threads start now.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] unless `1 <= min <= max`; [`Error::Spawn`] /
+    /// [`Error::NoThreads`] if a thread could not start (the new minimum stays).
+    ///
+    /// ```
+    /// let pool = workq::Pool::builder().name("tune").min_threads(1).max_threads(4).build()?;
+    /// pool.set_min_threads(2)?;
+    /// assert!(pool.set_min_threads(5).is_err());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn set_min_threads(&self, min: usize) -> Result<(), Error> {
+        let max = self.handle.queue.lock().max_threads;
+        builder::check_threads(min, max)?;
+        RunQueue::retune(&self.handle.queue, Some(min), None, None)
+    }
+
+    /// Changes the maximum number of threads; threads over it exit when next idle.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] unless `max >= min` and `max >= 1`.
+    ///
+    /// ```
+    /// let pool = workq::Pool::builder().name("tune-max").min_threads(1).max_threads(4).build()?;
+    /// pool.set_max_threads(2)?;
+    /// assert!(pool.set_max_threads(0).is_err());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn set_max_threads(&self, max: usize) -> Result<(), Error> {
+        let min = self.handle.queue.lock().min_threads;
+        builder::check_threads(min, max)?;
+        RunQueue::retune(&self.handle.queue, None, Some(max), None)
+    }
+
+    /// Changes the share of threads very slow items may use, in percent (1 to 99).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] outside 1..=99.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("share")?;
+    /// pool.set_very_slow_percent(25)?;
+    /// assert!(pool.set_very_slow_percent(100).is_err());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn set_very_slow_percent(&self, percent: usize) -> Result<(), Error> {
+        builder::check_percent(percent)?;
+        RunQueue::retune(&self.handle.queue, None, None, Some(percent))
+    }
+
+    /// A picture of the pool: every thread and what it runs, every waiting item, the
+    /// counters (the kernel's slow-work runqueue listing, as data).
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("view")?;
+    /// assert!(pool.snapshot().threads.is_empty()); // unused: no threads
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn snapshot(&self) -> Snapshot {
+        self.handle.queue.snapshot()
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool").field("name", &self.name()).finish()
+    }
+}

@@ -1,0 +1,158 @@
+//! Owners: the users of a pool, whose unregister waits for their items (the
+//! kernel's slow-work module registration).
+
+use super::Pool;
+use crate::current;
+use crate::error::Error;
+use crate::work::{Queued, Work};
+use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static NEXT_OWNER: AtomicU32 = AtomicU32::new(1);
+
+/// A registered user of a [`Pool`], made by [`Pool::register`].
+///
+/// Every item queued through the owner is counted for it from the queue call until
+/// the item is idle again (queued, armed, running, or re-queueing itself).
+/// [`unregister`](Owner::unregister) (or dropping the owner) waits until the count
+/// is zero; other owners are untouched.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// let pool = workq::Pool::new("shared")?;
+/// let owner = pool.register("module-a");
+/// let runs = Arc::new(AtomicUsize::new(0));
+/// let r = runs.clone();
+/// owner.queue(&workq::Work::new(move |_| {
+///     r.fetch_add(1, Ordering::SeqCst);
+/// }))?;
+/// owner.unregister()?;
+/// assert_eq!(runs.load(Ordering::SeqCst), 1);
+/// # Ok::<(), workq::Error>(())
+/// ```
+pub struct Owner {
+    pool: Pool,
+    id: u32,
+    name: String,
+    done: bool,
+}
+
+impl Owner {
+    pub(crate) fn new(pool: Pool, name: String) -> Owner {
+        let mut id = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
+        if id == 0 {
+            id = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
+        }
+        Owner {
+            pool,
+            id,
+            name,
+            done: false,
+        }
+    }
+
+    /// The owner's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The pool the owner belongs to.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Queues `work` on the pool for this owner.
+    ///
+    /// # Errors
+    /// As [`Pool::queue`].
+    pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
+        let q = &self.pool.handle.queue;
+        crate::engine::RunQueue::enqueue_at(q, &work.inner, None, self.id)
+    }
+
+    /// Queues `work` for this owner to run at `deadline`.
+    ///
+    /// # Errors
+    /// As [`Pool::queue_at`].
+    pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
+        self.pool.queue_at_for(work, deadline, self.id)
+    }
+
+    /// Queues `work` for this owner to run after `delay`.
+    ///
+    /// # Errors
+    /// As [`Pool::queue_at`].
+    pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
+        if delay.is_zero() {
+            return self.queue(work);
+        }
+        let deadline = self.pool.handle.queue.timer.deadline_after(delay);
+        self.queue_at(work, deadline)
+    }
+
+    /// Arms `work` for this owner `delay` from now whatever its state.
+    ///
+    /// # Errors
+    /// As [`Pool::queue_at`].
+    pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
+        self.pool.modify_for(work, delay, self.id)
+    }
+
+    /// Items counted for this owner right now.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("count")?;
+    /// let owner = pool.register("o");
+    /// assert_eq!(owner.outstanding(), 0);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn outstanding(&self) -> usize {
+        self.pool.handle.queue.lock().owned(self.id)
+    }
+
+    /// Waits until every item this owner queued has finished or been cancelled,
+    /// then gives up the owner.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of the pool's threads (the
+    /// owner is then given up without waiting).
+    pub fn unregister(mut self) -> Result<(), Error> {
+        self.wait_for_items()
+    }
+
+    fn wait_for_items(&mut self) -> Result<(), Error> {
+        if self.done {
+            return Ok(());
+        }
+        self.done = true;
+        let q = &self.pool.handle.queue;
+        if current::consuming(q.id) {
+            return Err(Error::WouldDeadlock {
+                what: "unregistering a pool owner from one of the pool's threads",
+            });
+        }
+        let mut g = q.lock();
+        while g.owned(self.id) > 0 {
+            g = q.wait_done(g);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = self.wait_for_items();
+    }
+}
+
+impl fmt::Debug for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Owner")
+            .field("name", &self.name)
+            .field("pool", &self.pool.name())
+            .field("outstanding", &self.outstanding())
+            .finish()
+    }
+}

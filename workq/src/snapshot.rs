@@ -1,0 +1,200 @@
+//! The runqueue view: what a pool or worker is doing right now, as data.
+
+use crate::engine::{unstamp, RunQueue};
+use crate::sync::Ordering;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// A picture of a pool's (or worker's) threads, waiting items and counters, taken
+/// under its lock at one instant. `Display` prints it for people; with the `serde`
+/// feature it serialises for programs.
+///
+/// ```
+/// let pool = workq::Pool::builder().name("snap").build()?;
+/// pool.queue(&workq::Work::named("job", |_| {}))?;
+/// pool.flush()?;
+/// let snap = pool.snapshot();
+/// assert_eq!(snap.stats.runs, 1);
+/// println!("{snap}");
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Snapshot {
+    /// The pool's or worker's name.
+    pub name: String,
+    /// Sizing tunables at the time of the picture.
+    pub min_threads: usize,
+    /// See [`min_threads`](Snapshot::min_threads).
+    pub max_threads: usize,
+    /// Share of the threads very slow items may use, in percent.
+    pub very_slow_percent: usize,
+    /// Every thread, idle or running.
+    pub threads: Vec<ThreadView>,
+    /// Every item waiting for a thread, oldest first within its class.
+    pub waiting: Vec<WaitingView>,
+    /// Whether the queue is frozen.
+    pub frozen: bool,
+    /// Counters since the queue was built.
+    pub stats: Stats,
+}
+
+/// One thread in a [`Snapshot`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct ThreadView {
+    /// The thread's name (`pool/3`).
+    pub name: String,
+    /// The item it runs, or `None` when idle.
+    pub running: Option<ItemView>,
+}
+
+/// A running item in a [`ThreadView`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct ItemView {
+    /// The item's name, if it has one.
+    pub work: Option<String>,
+    /// Whether it is of the very slow class.
+    pub very_slow: bool,
+    /// How long it has been running.
+    pub running_for: Duration,
+}
+
+/// A waiting item in a [`Snapshot`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct WaitingView {
+    /// The item's name, if it has one.
+    pub work: Option<String>,
+    /// Whether it is of the very slow class.
+    pub very_slow: bool,
+    /// How long it has been waiting for a thread.
+    pub waited: Duration,
+}
+
+/// Counters of a pool or worker, all monotonic since it was built.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Stats {
+    /// Queue calls that scheduled a run of an idle item.
+    pub scheduled: u64,
+    /// Queue calls that asked a running item to run again.
+    pub reruns: u64,
+    /// Runs finished (including those that panicked).
+    pub runs: u64,
+    /// Runs that panicked.
+    pub panics: u64,
+    /// Threads started (pools).
+    pub threads_started: u64,
+    /// Threads that exited (culled when idle, or at shutdown; pools).
+    pub threads_exited: u64,
+    /// Thread starts that failed (pools).
+    pub spawn_failures: u64,
+}
+
+impl RunQueue {
+    /// The queue's counters.
+    pub(crate) fn stats(&self) -> Stats {
+        let c = &self.counters;
+        Stats {
+            scheduled: c.scheduled.load(Ordering::Relaxed),
+            reruns: c.reruns.load(Ordering::Relaxed),
+            runs: c.runs.load(Ordering::Relaxed),
+            panics: c.panics.load(Ordering::Relaxed),
+            threads_started: c.threads_started.load(Ordering::Relaxed),
+            threads_exited: c.threads_exited.load(Ordering::Relaxed),
+            spawn_failures: c.spawn_failures.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A [`Snapshot`] of the queue.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let now = Instant::now();
+        let g = self.lock();
+        let threads = g
+            .slots
+            .iter()
+            .flatten()
+            .map(|slot| ThreadView {
+                name: slot.thread.to_string(),
+                running: slot.current.as_ref().map(|(w, since)| ItemView {
+                    work: w.name().map(str::to_string),
+                    very_slow: w.very_slow,
+                    running_for: now.saturating_duration_since(*since),
+                }),
+            })
+            .collect();
+        let waiting = g
+            .vslow
+            .iter()
+            .chain(g.list.iter())
+            .map(|w| WaitingView {
+                work: w.name().map(str::to_string),
+                very_slow: w.very_slow,
+                waited: now.saturating_duration_since(unstamp(w.queued_at.load(Ordering::Relaxed))),
+            })
+            .collect();
+        Snapshot {
+            name: self.name.to_string(),
+            min_threads: g.min_threads,
+            max_threads: g.max_threads,
+            very_slow_percent: g.vslow_percent,
+            threads,
+            waiting,
+            frozen: g.frozen,
+            stats: self.stats(),
+        }
+    }
+}
+
+impl fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: {} thread(s) (min {}, max {}, very slow share {}%){}",
+            self.name,
+            self.threads.len(),
+            self.min_threads,
+            self.max_threads,
+            self.very_slow_percent,
+            if self.frozen { ", FROZEN" } else { "" }
+        )?;
+        for t in &self.threads {
+            match &t.running {
+                None => writeln!(f, "  {:<20} idle", t.name)?,
+                Some(r) => writeln!(
+                    f,
+                    "  {:<20} {}{} for {:?}",
+                    t.name,
+                    r.work.as_deref().unwrap_or("<unnamed>"),
+                    if r.very_slow { " (very slow)" } else { "" },
+                    r.running_for
+                )?,
+            }
+        }
+        if self.waiting.is_empty() {
+            writeln!(f, "  nothing waiting")?;
+        }
+        for w in &self.waiting {
+            writeln!(
+                f,
+                "  waiting: {}{} for {:?}",
+                w.work.as_deref().unwrap_or("<unnamed>"),
+                if w.very_slow { " (very slow)" } else { "" },
+                w.waited
+            )?;
+        }
+        let s = &self.stats;
+        write!(
+            f,
+            "  scheduled {}, reruns {}, runs {}, panics {}, threads started {}, exited {}, spawn failures {}",
+            s.scheduled, s.reruns, s.runs, s.panics, s.threads_started, s.threads_exited, s.spawn_failures
+        )
+    }
+}
