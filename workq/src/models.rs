@@ -319,3 +319,34 @@ fn models_armed_while_running() {
         assert_idle(&q, &p.work);
     });
 }
+
+/// Two consumers on one queue (a pool) and a queue call racing them: an item
+/// queued while it runs on one consumer is never started by the other until that
+/// run ends (the deferred re-queue), and the call's write is seen.
+#[test]
+fn models_two_consumers_no_overlap() {
+    model(|| {
+        let q = queue_on("pool-model", ManualClock::new());
+        let p = probe();
+        assert_eq!(
+            RunQueue::enqueue(&q, &p.work.inner).ok(),
+            Some(Queued::Scheduled)
+        );
+        let (q1, q2) = (q.clone(), q.clone());
+        let a = thread::spawn(move || RunQueue::run_one(&q1));
+        let b = thread::spawn(move || RunQueue::run_one(&q2));
+        p.data.store(1, Ordering::Relaxed);
+        let outcome = RunQueue::enqueue(&q, &p.work.inner).expect("queue");
+        let ran = usize::from(a.join().expect("a")) + usize::from(b.join().expect("b"));
+        drain(&q);
+        let expected = 1 + usize::from(outcome.added_run());
+        assert_eq!(p.runs.load(Ordering::Relaxed), expected);
+        assert!(ran >= 1);
+        assert_eq!(
+            p.seen.load(Ordering::Relaxed),
+            1,
+            "last run missed the write"
+        );
+        assert_idle(&q, &p.work);
+    });
+}
