@@ -43,11 +43,13 @@
 mod current;
 mod engine;
 mod error;
+mod events;
 mod panic;
 mod periodic;
 mod pool;
 mod snapshot;
 mod state;
+mod submit;
 mod sync;
 mod timer;
 mod work;
@@ -58,10 +60,15 @@ mod models;
 
 pub use engine::{SpawnFailure, SpawnHook, Spawner};
 pub use error::Error;
+pub use events::{
+    BacklogHook, BacklogReason, BacklogReport, EventSet, EventStats, Events, EventsBuilder, Raised,
+    MAX_KINDS,
+};
 pub use panic::{PanicHook, PanicReport};
 pub use periodic::{Periodic, Repeat};
 pub use pool::{Owner, Pool, PoolBuilder};
 pub use snapshot::{ItemView, Snapshot, Stats, ThreadView, WaitingView};
+pub use submit::Submit;
 pub use timer::ManualClock;
 pub use work::{Queued, Work, WorkCtx};
 pub use worker::{Worker, WorkerBuilder};

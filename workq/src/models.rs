@@ -350,3 +350,50 @@ fn models_two_consumers_no_overlap() {
         assert_idle(&q, &p.work);
     });
 }
+
+/// Lets events queue their handler straight onto a model queue.
+struct ModelTarget(Arc<RunQueue>);
+
+impl crate::Submit for ModelTarget {
+    fn submit(&self, work: &Work) -> Result<Queued, crate::Error> {
+        RunQueue::enqueue(&self.0, &work.inner)
+    }
+
+    fn target_name(&self) -> &str {
+        "model"
+    }
+}
+
+/// Two threads raising counted events while the handler runs: every raise is seen
+/// by a handler run, counts add up exactly.
+#[test]
+fn models_raise_vs_take() {
+    model(|| {
+        let q = queue_on("events-model", ManualClock::new());
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s = seen.clone();
+        let events = crate::Events::builder("ev")
+            .kinds(2)
+            .counted(true)
+            .backlog_age(None)
+            .build(ModelTarget(q.clone()), move |raised, _| {
+                let n: u64 = raised.iter().map(|(_, c)| c).sum();
+                s.fetch_add(n as usize, Ordering::Relaxed);
+            })
+            .expect("events");
+        let events = Arc::new(events);
+        let (e1, e2) = (events.clone(), events.clone());
+        let r1 = thread::spawn(move || e1.raise(0).map(drop));
+        let r2 = thread::spawn(move || e2.raise(1).map(drop));
+        let q2 = q.clone();
+        let runner = thread::spawn(move || RunQueue::run_one(&q2));
+        r1.join().expect("r1").expect("raise 0");
+        r2.join().expect("r2").expect("raise 1");
+        runner.join().expect("runner");
+        drain(&q);
+        assert_eq!(seen.load(Ordering::Relaxed), 2, "a raise was lost");
+        let st = events.stats();
+        assert_eq!(st.raised, vec![1, 1]);
+        assert_eq!(st.seen, vec![1, 1]);
+    });
+}

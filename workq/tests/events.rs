@@ -1,0 +1,182 @@
+//! Events that are never lost: counts add up under stress, on a worker and on a
+//! pool; "backlogged" is reported under a slow handler and never otherwise.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::watchdog;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use workq::{BacklogReason, Error, Events, Pool, Submit, Worker};
+
+const KINDS: usize = 3;
+
+fn stress_on<T: Submit + 'static>(target: T, threads: usize, per_thread: u64) {
+    let seen: Arc<Vec<AtomicU64>> = Arc::new((0..KINDS).map(|_| AtomicU64::new(0)).collect());
+    let s = seen.clone();
+    let events = Arc::new(
+        Events::builder("stress")
+            .kinds(KINDS)
+            .counted(true)
+            .backlog_age(None)
+            .build(target, move |raised, _| {
+                for (kind, n) in raised.iter() {
+                    s[usize::from(kind)].fetch_add(n, Ordering::SeqCst);
+                }
+            })
+            .unwrap(),
+    );
+    let producers: Vec<_> = (0..threads)
+        .map(|t| {
+            let e = events.clone();
+            std::thread::spawn(move || {
+                for i in 0..per_thread {
+                    let kind = ((t as u64 + i) % KINDS as u64) as u8;
+                    e.raise(kind).unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    let e = events.clone();
+    common::bounded30("flush the handler", move || e.flush().unwrap());
+    let stats = events.stats();
+    let total: u64 = (0..KINDS).map(|k| seen[k].load(Ordering::SeqCst)).sum();
+    assert_eq!(total, threads as u64 * per_thread, "raises lost or doubled");
+    for k in 0..KINDS {
+        assert_eq!(seen[k].load(Ordering::SeqCst), stats.raised[k], "kind {k}");
+        assert_eq!(stats.seen[k], stats.raised[k], "kind {k}");
+    }
+    assert!(stats.runs >= 1);
+}
+
+/// N threads raise M events each on a worker: the handlers' counts add up to N x M.
+#[test]
+fn counts_add_up_on_a_worker() {
+    let _dog = watchdog(120, "counts_add_up_on_a_worker");
+    stress_on(Worker::new("ev-worker").unwrap(), 4, 50_000);
+}
+
+/// The same on a pool, where the handler may run on any thread.
+#[test]
+fn counts_add_up_on_a_pool() {
+    let _dog = watchdog(120, "counts_add_up_on_a_pool");
+    let pool = Pool::builder()
+        .name("ev-pool")
+        .max_threads(4)
+        .build()
+        .unwrap();
+    stress_on(pool.register("ev-owner"), 4, 50_000);
+}
+
+/// Plain mode: every kind raised shows up in a run's set.
+#[test]
+fn plain_mode_sees_every_kind() {
+    let worker = Worker::new("ev-plain").unwrap();
+    let union = Arc::new(AtomicU64::new(0));
+    let u = union.clone();
+    let events = Events::builder("plain")
+        .build(worker, move |raised, _| {
+            u.fetch_or(raised.set().bits(), Ordering::SeqCst);
+            assert!(raised.iter().all(|(_, n)| n == 1));
+        })
+        .unwrap();
+    for kind in [0u8, 5, 63] {
+        events.raise(kind).unwrap();
+    }
+    events.flush().unwrap();
+    assert_eq!(union.load(Ordering::SeqCst), 1 | (1 << 5) | (1 << 63));
+    assert!(matches!(events.raise(64), Err(Error::InvalidConfig { .. })));
+}
+
+/// A deliberately slow handler: events wait past the age threshold, and the run is
+/// reported as backlogged, never as dropped; every raise is still seen.
+#[test]
+fn backlog_is_reported_under_a_slow_handler() {
+    let _dog = watchdog(120, "backlog_is_reported_under_a_slow_handler");
+    let worker = Worker::new("ev-slow").unwrap();
+    let reports = Arc::new(Mutex::new(Vec::<String>::new()));
+    let r = reports.clone();
+    let seen = Arc::new(AtomicU64::new(0));
+    let s = seen.clone();
+    let events = Events::builder("slow")
+        .counted(true)
+        .backlog_age(Some(Duration::from_millis(5)))
+        .on_backlog(move |report| common::lock(&r).push(report.to_string()))
+        .build(worker, move |raised, _| {
+            s.fetch_add(raised.iter().map(|(_, n)| n).sum::<u64>(), Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(30));
+        })
+        .unwrap();
+    for _ in 0..20 {
+        events.raise(1).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    events.flush().unwrap();
+    assert_eq!(seen.load(Ordering::SeqCst), 20, "nothing may be lost");
+    let reports = common::lock(&reports);
+    assert!(
+        !reports.is_empty(),
+        "a 30 ms handler behind 2 ms raises must backlog"
+    );
+    assert!(reports
+        .iter()
+        .all(|r| r.contains("backlogged") && !r.contains("dropped")));
+    assert_eq!(events.stats().backlogged as usize, reports.len());
+}
+
+/// Many raises folded into one run (the worker is frozen meanwhile) are reported
+/// when over the fold threshold.
+#[test]
+fn folds_over_the_threshold_are_reported() {
+    let worker = Worker::builder()
+        .name("ev-folds")
+        .freezable(true)
+        .build()
+        .unwrap();
+    worker.freeze().unwrap();
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let r = reasons.clone();
+    let events = Events::builder("folds")
+        .counted(true)
+        .backlog_age(None)
+        .backlog_folds(Some(10))
+        .on_backlog(move |report| common::lock(&r).push(report.reason))
+        .build(worker.clone(), |_, _| {})
+        .unwrap();
+    for _ in 0..100 {
+        events.raise(0).unwrap();
+    }
+    worker.thaw().unwrap();
+    events.flush().unwrap();
+    assert_eq!(*common::lock(&reasons), vec![BacklogReason::Folded(100)]);
+    let st = events.stats();
+    assert_eq!(
+        (st.raised[0], st.seen[0], st.folded[0], st.runs),
+        (100, 100, 99, 1)
+    );
+}
+
+/// A fast handler with the default thresholds is never reported.
+#[test]
+fn no_backlog_without_a_slow_handler() {
+    let worker = Worker::new("ev-fast").unwrap();
+    let reports = Arc::new(AtomicUsize::new(0));
+    let r = reports.clone();
+    let events = Events::builder("fast")
+        .counted(true)
+        .on_backlog(move |_| {
+            r.fetch_add(1, Ordering::SeqCst);
+        })
+        .build(worker, |_, _| {})
+        .unwrap();
+    for i in 0..10_000u32 {
+        events.raise((i % 4) as u8).unwrap();
+    }
+    events.flush().unwrap();
+    assert_eq!(reports.load(Ordering::SeqCst), 0);
+    assert_eq!(events.stats().backlogged, 0);
+}
