@@ -137,7 +137,7 @@ impl RunQueue {
             .map(|w| WaitingView {
                 work: w.name().map(str::to_string),
                 very_slow: w.very_slow,
-                waited: now.saturating_duration_since(unstamp(w.queued_at.load(Ordering::Relaxed))),
+                waited: now.saturating_duration_since(unstamp(w.wait_tag.load(Ordering::Relaxed))),
             })
             .collect();
         Snapshot {

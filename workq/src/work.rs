@@ -4,7 +4,7 @@ use crate::current;
 use crate::engine::RunQueue;
 use crate::error::Error;
 use crate::state::{self, CANCEL_MASK, PENDING, RUNNING};
-use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, Ordering};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -62,15 +62,14 @@ pub(crate) struct WorkInner {
     pub(crate) run_color: AtomicU64,
     /// Runs finished so far (written under the bound queue's lock).
     pub(crate) finished: AtomicU64,
+    /// Where the pending run waits, written under the bound queue's lock: while
+    /// `ARMED`, its timer entry (a packed `TimerKey`); while on a run list, when it
+    /// was put there (a `stamp`, for the runqueue view).
+    pub(crate) wait_tag: AtomicU64,
     /// The owner the item is counted for while bound (pools; 0: none).
-    pub(crate) owner: AtomicU64,
-    /// When the item was last put on a run list (a `stamp`), for the runqueue view.
-    pub(crate) queued_at: AtomicU64,
+    pub(crate) owner: AtomicU32,
     /// Very slow items may only take a share of a pool's threads.
     pub(crate) very_slow: bool,
-    /// The timer entry while `ARMED` is set (a packed `TimerKey`, written under the
-    /// bound queue's lock).
-    pub(crate) timer_key: AtomicU64,
     name: Option<Box<str>>,
     func: Box<WorkFn>,
 }
@@ -186,9 +185,8 @@ impl Work {
                 color: AtomicU64::new(0),
                 run_color: AtomicU64::new(0),
                 finished: AtomicU64::new(0),
-                timer_key: AtomicU64::new(0),
-                owner: AtomicU64::new(0),
-                queued_at: AtomicU64::new(0),
+                wait_tag: AtomicU64::new(0),
+                owner: AtomicU32::new(0),
                 very_slow,
                 name,
                 func,
@@ -427,10 +425,8 @@ impl WorkCtx<'_> {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn requeue_after(&self, delay: Duration) -> Result<Queued, Error> {
-        if delay.is_zero() {
-            return self.requeue();
-        }
-        self.requeue_at(self.queue.timer.deadline_after(delay))
+        let at = crate::worker::when_after(self.queue, delay);
+        RunQueue::enqueue_at(self.queue, self.work, at, 0)
     }
 
     /// Arms the item to run again at `deadline` on the queue it is running on.

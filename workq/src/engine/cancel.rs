@@ -111,7 +111,7 @@ impl RunQueue {
             }
             if s & ARMED != 0 {
                 // Fire it now: off the timer, onto the list.
-                let key = TimerKey::from_bits(work.timer_key.load(Ordering::Relaxed));
+                let key = TimerKey::from_bits(work.wait_tag.load(Ordering::Relaxed));
                 stash = q.timer.remove(key);
                 work.state.fetch_and(!ARMED, Ordering::AcqRel);
                 q.make_runnable(&mut g, work, s & RUNNING != 0);

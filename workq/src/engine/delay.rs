@@ -20,7 +20,7 @@ impl RunQueue {
             let g = &mut *b.guard;
             let mut binding = lock(&work.binding);
             let s = work.state.load(Ordering::Relaxed);
-            if s & ARMED == 0 || work.timer_key.load(Ordering::Relaxed) != key.to_bits() {
+            if s & ARMED == 0 || work.wait_tag.load(Ordering::Relaxed) != key.to_bits() {
                 return (None, None);
             }
             if s & CANCEL_MASK != 0 || g.stopping {

@@ -232,13 +232,13 @@ impl RunQueue {
         };
         if !running {
             *binding = Some(Arc::clone(this));
-            work.owner.store(u64::from(owner), Ordering::Relaxed);
+            work.owner.store(owner, Ordering::Relaxed);
             g.own(owner);
         }
         match at {
             Some(tick) => {
                 let key = this.timer.insert(tick, work.clone());
-                work.timer_key.store(key.to_bits(), Ordering::Relaxed);
+                work.wait_tag.store(key.to_bits(), Ordering::Relaxed);
             }
             None => this.make_runnable(g, work, running),
         }
@@ -262,7 +262,7 @@ impl RunQueue {
 
     /// Puts a runnable item at the tail of its list and finds a thread for it.
     pub(crate) fn push_runnable(&self, g: &mut QueueState, work: Arc<WorkInner>) {
-        work.queued_at
+        work.wait_tag
             .store(stamp(Instant::now()), Ordering::Relaxed);
         if work.very_slow && self.elastic.is_some() {
             g.vslow.push_back(work);
@@ -303,7 +303,7 @@ impl RunQueue {
         }
         let mut stash = None;
         if cur & ARMED != 0 {
-            let key = TimerKey::from_bits(work.timer_key.load(Ordering::Relaxed));
+            let key = TimerKey::from_bits(work.wait_tag.load(Ordering::Relaxed));
             stash = self.timer.remove(key);
         } else {
             g.colors.remove(work.color.load(Ordering::Relaxed));
@@ -314,7 +314,7 @@ impl RunQueue {
         }
         if cur & RUNNING == 0 {
             *binding = None;
-            g.disown(work.owner.load(Ordering::Relaxed) as u32);
+            g.disown(work.owner.load(Ordering::Relaxed));
         }
         self.notify_done(g);
         (true, stash)

@@ -92,7 +92,7 @@ impl RunQueue {
                     if !pending {
                         // Not the last reference to this queue: the caller holds one.
                         *binding = None;
-                        g.disown(work.owner.load(Ordering::Relaxed) as u32);
+                        g.disown(work.owner.load(Ordering::Relaxed));
                     } else if cur & ARMED == 0 {
                         self.push_runnable(g, work.clone());
                     }

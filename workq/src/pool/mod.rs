@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::snapshot::Snapshot;
 use crate::sync::Arc;
 use crate::work::{Queued, Work};
-use crate::worker::when;
+use crate::worker::{when, when_after};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -180,10 +180,17 @@ impl Pool {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
-        if delay.is_zero() {
-            return self.queue(work);
-        }
-        self.queue_at(work, self.handle.queue.timer.deadline_after(delay))
+        self.queue_after_for(work, delay, 0)
+    }
+
+    pub(crate) fn queue_after_for(
+        &self,
+        work: &Work,
+        delay: Duration,
+        owner: u32,
+    ) -> Result<Queued, Error> {
+        let q = &self.handle.queue;
+        RunQueue::enqueue_at(q, &work.inner, when_after(q, delay), owner)
     }
 
     /// Arms `work` for `delay` from now whatever its state; see
@@ -210,12 +217,7 @@ impl Pool {
         owner: u32,
     ) -> Result<bool, Error> {
         let q = &self.handle.queue;
-        let at = if delay.is_zero() {
-            None
-        } else {
-            when(q, q.timer.deadline_after(delay))
-        };
-        RunQueue::modify(q, &work.inner, at, owner)
+        RunQueue::modify(q, &work.inner, when_after(q, delay), owner)
     }
 
     /// Waits until every run queued on the pool before the call has finished.

@@ -85,11 +85,7 @@ impl Owner {
     /// # Errors
     /// As [`Pool::queue_at`].
     pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
-        if delay.is_zero() {
-            return self.queue(work);
-        }
-        let deadline = self.pool.handle.queue.timer.deadline_after(delay);
-        self.queue_at(work, deadline)
+        self.pool.queue_after_for(work, delay, self.id)
     }
 
     /// Arms `work` for this owner `delay` from now whatever its state.

@@ -36,6 +36,9 @@ enum Thread {
     Running,
 }
 
+/// Set once the system timer's thread runs (read without the lock on every arm).
+static SYSTEM_DRIVEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 struct TimerState {
     wheel: Wheel<Arc<WorkInner>>,
     thread: Thread,
@@ -125,7 +128,9 @@ impl Timer {
     /// # Errors
     /// [`Error::Spawn`] when the timer thread cannot be started.
     pub(crate) fn ensure_driven(this: &Arc<Timer>) -> Result<(), Error> {
-        if matches!(this.drive, Drive::Manual) {
+        if matches!(this.drive, Drive::Manual)
+            || SYSTEM_DRIVEN.load(std::sync::atomic::Ordering::Acquire)
+        {
             return Ok(());
         }
         let mut g = lock(&this.state);
@@ -141,6 +146,7 @@ impl Timer {
                 source,
             })?;
         g.thread = Thread::Running;
+        SYSTEM_DRIVEN.store(true, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 

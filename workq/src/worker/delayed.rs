@@ -52,11 +52,8 @@ impl Worker {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
-        if delay.is_zero() {
-            return self.queue(work);
-        }
-        let deadline = self.handle.queue.timer.deadline_after(delay);
-        self.queue_at(work, deadline)
+        let queue = &self.handle.queue;
+        RunQueue::enqueue_at(queue, &work.inner, when_after(queue, delay), 0)
     }
 
     /// Arms `work` for `deadline` whatever its state (the kernel's
@@ -98,12 +95,8 @@ impl Worker {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
-        if delay.is_zero() {
-            let queue = &self.handle.queue;
-            return RunQueue::modify(queue, &work.inner, None, 0);
-        }
-        let deadline = self.handle.queue.timer.deadline_after(delay);
-        self.modify_at(work, deadline)
+        let queue = &self.handle.queue;
+        RunQueue::modify(queue, &work.inner, when_after(queue, delay), 0)
     }
 }
 
@@ -111,6 +104,16 @@ impl Worker {
     /// The current time of the clock that drives this worker's timers.
     pub(crate) fn timer_now(&self) -> Instant {
         self.handle.queue.timer.now()
+    }
+}
+
+/// The timer tick `delay` from now, or `None` for a zero delay (queue now). One
+/// clock read: a positive delay is never due yet.
+pub(crate) fn when_after(queue: &RunQueue, delay: Duration) -> Option<u64> {
+    if delay.is_zero() {
+        None
+    } else {
+        Some(queue.timer.tick_of(queue.timer.deadline_after(delay)))
     }
 }
 

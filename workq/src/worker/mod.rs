@@ -5,7 +5,7 @@ mod builder;
 mod delayed;
 
 pub use builder::WorkerBuilder;
-pub(crate) use delayed::when;
+pub(crate) use delayed::{when, when_after};
 
 use crate::engine::RunQueue;
 use crate::error::Error;
