@@ -67,8 +67,14 @@ pub enum Error {
         /// When the pool will try to start a thread again.
         retry_in: std::time::Duration,
     },
-    /// Too many `cancel_sync` calls are in progress on one item at once (over 65,535).
+    /// Too many `cancel_sync` calls are in progress on one item at once (over 4,095),
+    /// or an item was disabled more than 4,095 times without an enable.
     TooManyCancels,
+    /// The item is disabled ([`Work::disable`](crate::Work::disable)); queueing it
+    /// fails until a matching [`Work::enable`](crate::Work::enable).
+    Disabled,
+    /// [`Work::enable`](crate::Work::enable) of an item that is not disabled.
+    NotDisabled,
 }
 
 impl fmt::Display for Error {
@@ -100,9 +106,11 @@ impl fmt::Display for Error {
                 f,
                 "'{queue}' has no thread and cannot start one now (next try in {retry_in:?})"
             ),
-            Error::TooManyCancels => {
-                f.write_str("more than 65,535 cancel_sync calls are in progress on one work item")
-            }
+            Error::TooManyCancels => f.write_str(
+                "more than 4,095 cancel_sync calls in progress, or nested disables, on one work item",
+            ),
+            Error::Disabled => f.write_str("the work item is disabled"),
+            Error::NotDisabled => f.write_str("enable of a work item that is not disabled"),
         }
     }
 }

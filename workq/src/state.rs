@@ -12,8 +12,8 @@
 //! | 1      | `RUNNING`   | a run is in progress                                            | the runner, under the bound queue's lock, at start and end of a run |
 //! | 2      | `ARMED`     | the pending run waits on the timer, not on the list (set only with `PENDING`) | set by a delayed queue call or modify; cleared when the timer fires, by flush (fires it now), modify or cancel; all under the bound queue's lock |
 //! | 3..8   | —           | reserved                                                        | — |
-//! | 8..24  | `CANCELING` | number of `cancel_sync` calls in progress; queueing fails while non-zero | `cancel_sync`, lock-free, +1 on entry and -1 on exit |
-//! | 24..32 | —           | reserved                                                        | — |
+//! | 8..20  | `CANCELING` | number of `cancel_sync` calls in progress; queueing fails while non-zero | `cancel_sync`, lock-free, +1 on entry and -1 on exit |
+//! | 20..32 | `DISABLED`  | disable depth: queueing fails while non-zero (disables nest) | `disable` +1, `enable` -1, lock-free |
 //! | 32..64 | `QUEUE`     | id of the queue the item is bound to; 0 when idle               | the queue call that moves the item out of idle, and the step that returns it to idle (under the queue's lock and the item's binding lock) |
 //!
 //! Transitions (all under the bound queue's lock except the fast path and `CANCELING`):
@@ -32,6 +32,7 @@
 //! | `PENDING`, Q         | cancel                       | idle                  | —                  |
 //! | `RUNNING`+`PENDING`, Q | cancel                     | `RUNNING`, Q          | —                  |
 //! | any, `CANCELING` > 0 | queue                        | unchanged             | error `Canceling`  |
+//! | any, `DISABLED` > 0  | queue                        | unchanged             | error `Disabled`   |
 
 /// A run is scheduled and has not started.
 pub(crate) const PENDING: u64 = 1 << 0;
@@ -42,7 +43,11 @@ pub(crate) const ARMED: u64 = 1 << 2;
 /// One `cancel_sync` in progress.
 pub(crate) const CANCEL_ONE: u64 = 1 << 8;
 /// All bits of the `cancel_sync` counter.
-pub(crate) const CANCEL_MASK: u64 = 0xFFFF << 8;
+pub(crate) const CANCEL_MASK: u64 = 0xFFF << 8;
+/// One level of `disable`.
+pub(crate) const DISABLE_ONE: u64 = 1 << 20;
+/// All bits of the disable depth.
+pub(crate) const DISABLE_MASK: u64 = 0xFFF << 20;
 /// Where the bound queue's id starts.
 pub(crate) const QUEUE_SHIFT: u32 = 32;
 /// All bits of the bound queue's id.
@@ -70,7 +75,14 @@ mod tests {
 
     #[test]
     fn fields_do_not_overlap() {
-        let fields = [PENDING, RUNNING, ARMED, CANCEL_MASK, QUEUE_MASK];
+        let fields = [
+            PENDING,
+            RUNNING,
+            ARMED,
+            CANCEL_MASK,
+            DISABLE_MASK,
+            QUEUE_MASK,
+        ];
         for (i, a) in fields.iter().enumerate() {
             for b in &fields[i + 1..] {
                 assert_eq!(a & b, 0, "{a:#x} overlaps {b:#x}");

@@ -297,6 +297,69 @@ impl Work {
         RunQueue::flush_item(&self.inner)
     }
 
+    /// Disables the item: cancels its pending run (queued or armed) and makes every
+    /// queue call fail with [`Error::Disabled`] until a matching
+    /// [`enable`](Work::enable). Disables nest. Never waits for a run in progress
+    /// (see [`disable_sync`](Work::disable_sync)). Returns whether a pending run was
+    /// removed.
+    ///
+    /// # Errors
+    /// [`Error::TooManyCancels`] past 4,095 nested disables.
+    ///
+    /// ```
+    /// let worker = workq::Worker::new("disable")?;
+    /// let work = workq::Work::new(|_| {});
+    /// work.disable()?;
+    /// work.disable()?;
+    /// assert!(matches!(worker.queue(&work), Err(workq::Error::Disabled)));
+    /// assert!(!work.enable()?); // still disabled once
+    /// assert!(work.enable()?);
+    /// worker.queue(&work)?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn disable(&self) -> Result<bool, Error> {
+        RunQueue::disable(&self.inner, false)
+    }
+
+    /// [`disable`](Work::disable), then waits until a run in progress has finished.
+    ///
+    /// # Errors
+    /// As [`disable`](Work::disable), and [`Error::WouldDeadlock`] from the item's
+    /// own run.
+    ///
+    /// ```
+    /// let work = workq::Work::new(|_| {});
+    /// assert!(!work.disable_sync()?);
+    /// assert!(work.is_disabled());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn disable_sync(&self) -> Result<bool, Error> {
+        RunQueue::disable(&self.inner, true)
+    }
+
+    /// Undoes one [`disable`](Work::disable). Returns whether the item may be queued
+    /// again (the last disable was undone).
+    ///
+    /// # Errors
+    /// [`Error::NotDisabled`] if the item is not disabled.
+    ///
+    /// ```
+    /// let work = workq::Work::new(|_| {});
+    /// assert!(matches!(work.enable(), Err(workq::Error::NotDisabled)));
+    /// ```
+    pub fn enable(&self) -> Result<bool, Error> {
+        RunQueue::enable(&self.inner)
+    }
+
+    /// Whether the item is disabled.
+    ///
+    /// ```
+    /// assert!(!workq::Work::new(|_| {}).is_disabled());
+    /// ```
+    pub fn is_disabled(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) & crate::state::DISABLE_MASK != 0
+    }
+
     /// Whether two handles refer to the same item.
     ///
     /// ```
@@ -318,6 +381,7 @@ impl fmt::Debug for Work {
             .field("pending", &(s & PENDING != 0))
             .field("running", &(s & RUNNING != 0))
             .field("canceling", &(s & CANCEL_MASK != 0))
+            .field("disabled", &(s & crate::state::DISABLE_MASK != 0))
             .finish()
     }
 }

@@ -7,7 +7,9 @@
 
 use super::{QueueState, RunQueue};
 use crate::error::Error;
-use crate::state::{self, ARMED, CANCEL_MASK, CANCEL_ONE, PENDING, RUNNING};
+use crate::state::{
+    self, ARMED, CANCEL_MASK, CANCEL_ONE, DISABLE_MASK, DISABLE_ONE, PENDING, RUNNING,
+};
 use crate::sync::{lock, Arc, MutexGuard, Ordering};
 use crate::timer::TimerKey;
 use crate::work::{bound_to, in_own_run, WorkInner};
@@ -36,6 +38,24 @@ pub(crate) fn with_bound<R>(work: &Arc<WorkInner>, f: impl FnOnce(Bound<'_>) -> 
     }
 }
 
+/// Adds one to the counter field `mask` of the state word (lock-free), refusing to
+/// overflow it.
+fn counter_up(work: &WorkInner, one: u64, mask: u64) -> Result<(), Error> {
+    let mut cur = work.state.load(Ordering::Relaxed);
+    loop {
+        if cur & mask == mask {
+            return Err(Error::TooManyCancels);
+        }
+        match work
+            .state
+            .compare_exchange_weak(cur, cur + one, Ordering::AcqRel, Ordering::Relaxed)
+        {
+            Ok(_) => return Ok(()),
+            Err(now) => cur = now,
+        }
+    }
+}
+
 impl RunQueue {
     /// Removes a pending run that has not started (queued or armed). Returns
     /// whether it did.
@@ -57,22 +77,15 @@ impl RunQueue {
                 what: "cancel_sync of a work item from its own run",
             });
         }
-        let mut cur = work.state.load(Ordering::Relaxed);
-        loop {
-            if cur & CANCEL_MASK == CANCEL_MASK {
-                return Err(Error::TooManyCancels);
-            }
-            match work.state.compare_exchange_weak(
-                cur,
-                cur + CANCEL_ONE,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(now) => cur = now,
-            }
-        }
+        counter_up(work, CANCEL_ONE, CANCEL_MASK)?;
         let removed = Self::cancel_pending(work);
+        Self::wait_not_running(work);
+        work.state.fetch_sub(CANCEL_ONE, Ordering::AcqRel);
+        Ok(removed)
+    }
+
+    /// Waits until a run of `work` in progress has finished.
+    fn wait_not_running(work: &Arc<WorkInner>) {
         with_bound(work, |b| {
             let q = b.queue;
             let mut g = b.guard;
@@ -82,8 +95,42 @@ impl RunQueue {
                 g = q.wait_done(g);
             }
         });
-        work.state.fetch_sub(CANCEL_ONE, Ordering::AcqRel);
+    }
+
+    /// Disables `work` (queueing fails until a matching enable) and cancels its
+    /// pending run; with `sync`, also waits for a run in progress. Returns whether a
+    /// pending run was removed.
+    pub(crate) fn disable(work: &Arc<WorkInner>, sync: bool) -> Result<bool, Error> {
+        if sync && in_own_run(work) {
+            return Err(Error::WouldDeadlock {
+                what: "disable_sync of a work item from its own run",
+            });
+        }
+        counter_up(work, DISABLE_ONE, DISABLE_MASK)?;
+        let removed = Self::cancel_pending(work);
+        if sync {
+            Self::wait_not_running(work);
+        }
         Ok(removed)
+    }
+
+    /// Undoes one `disable`. Returns whether the item can be queued again.
+    pub(crate) fn enable(work: &Arc<WorkInner>) -> Result<bool, Error> {
+        let mut cur = work.state.load(Ordering::Relaxed);
+        loop {
+            if cur & DISABLE_MASK == 0 {
+                return Err(Error::NotDisabled);
+            }
+            match work.state.compare_exchange_weak(
+                cur,
+                cur - DISABLE_ONE,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok((cur - DISABLE_ONE) & DISABLE_MASK == 0),
+                Err(now) => cur = now,
+            }
+        }
     }
 
     /// Waits until the last run queued before the call has finished. An armed item

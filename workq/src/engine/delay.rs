@@ -56,6 +56,9 @@ impl RunQueue {
             this.admit(&g)?;
             let mut binding = lock(&work.binding);
             let s = work.state.load(Ordering::Relaxed);
+            if s & crate::state::DISABLE_MASK != 0 {
+                return Err(Error::Disabled);
+            }
             if s & CANCEL_MASK != 0 {
                 return Err(Error::Canceling);
             }

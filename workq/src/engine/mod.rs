@@ -20,7 +20,7 @@ pub(crate) use queue_state::{Counters, QueueState, Slot};
 use crate::current;
 use crate::error::Error;
 use crate::panic::PanicHook;
-use crate::state::{self, ARMED, CANCEL_MASK, PENDING, RUNNING};
+use crate::state::{self, ARMED, CANCEL_MASK, DISABLE_MASK, PENDING, RUNNING};
 use crate::sync::{lock, wait, Arc, Condvar, Mutex, MutexGuard, Ordering};
 use crate::timer::{Timer, TimerKey};
 use crate::work::{Queued, WorkInner};
@@ -120,6 +120,9 @@ impl RunQueue {
     /// What a queue call on this queue must answer for an item in state `s`
     /// without changing anything; `None` when the call has to change the state.
     fn verdict(&self, s: u64) -> Option<Result<Queued, Error>> {
+        if s & DISABLE_MASK != 0 {
+            return Some(Err(Error::Disabled));
+        }
         if s & CANCEL_MASK != 0 {
             return Some(Err(Error::Canceling));
         }
