@@ -6,8 +6,10 @@ use std::cell::Cell;
 
 #[cfg(not(loom))]
 thread_local! {
-    /// (address of the running item, id of its queue); (0, 0) outside any run.
-    static CURRENT: Cell<(usize, u32)> = const { Cell::new((0, 0)) };
+    /// (address of the running item, id of its queue, id of the queue of the run
+    /// it is nested in); zeros outside any run. Runs nest once: a workqueue's
+    /// items run inside a pump item of its pool.
+    static CURRENT: Cell<(usize, u32, u32)> = const { Cell::new((0, 0, 0)) };
     /// Id of the queue this thread is a consumer of (0: none).
     static CONSUMER: Cell<u32> = const { Cell::new(0) };
 }
@@ -15,7 +17,7 @@ thread_local! {
 // loom's mock of `thread_local!` takes no `const` initialiser.
 #[cfg(loom)]
 thread_local! {
-    static CURRENT: Cell<(usize, u32)> = Cell::new((0, 0));
+    static CURRENT: Cell<(usize, u32, u32)> = Cell::new((0, 0, 0));
     static CONSUMER: Cell<u32> = Cell::new(0);
 }
 
@@ -32,12 +34,15 @@ pub(crate) fn consuming(queue: u32) -> bool {
 
 /// Marks the current thread as running `item` on `queue` until dropped.
 pub(crate) struct RunMark {
-    previous: (usize, u32),
+    previous: (usize, u32, u32),
 }
 
 impl RunMark {
     pub(crate) fn enter(item: usize, queue: u32) -> RunMark {
-        let previous = CURRENT.with(|c| c.replace((item, queue)));
+        let previous = CURRENT.with(|c| {
+            let outer = c.get();
+            c.replace((item, queue, if outer.1 != 0 { outer.1 } else { outer.2 }))
+        });
         RunMark { previous }
     }
 }
@@ -56,5 +61,9 @@ pub(crate) fn running_item(item: usize) -> bool {
 
 /// Whether the current thread is inside a run of an item of queue `queue`.
 pub(crate) fn running_on(queue: u32) -> bool {
-    queue != 0 && CURRENT.with(|c| c.get().1 == queue)
+    queue != 0
+        && CURRENT.with(|c| {
+            let (_, inner, outer) = c.get();
+            inner == queue || outer == queue
+        })
 }

@@ -52,8 +52,10 @@ mod state;
 mod submit;
 mod sync;
 mod timer;
+mod watchdog;
 mod work;
 mod worker;
+mod workqueue;
 
 #[cfg(test)]
 mod models;
@@ -70,5 +72,7 @@ pub use pool::{Owner, Pool, PoolBuilder};
 pub use snapshot::{ItemView, Snapshot, Stats, ThreadView, WaitingView};
 pub use submit::Submit;
 pub use timer::ManualClock;
+pub use watchdog::{Stall, StallHook, StallReport};
 pub use work::{Queued, Work, WorkCtx};
 pub use worker::{Worker, WorkerBuilder};
+pub use workqueue::{queue, system, system_long, WorkQueue, WorkQueueBuilder};

@@ -71,6 +71,7 @@ fn queue_on(name: &str, clock: ManualClock) -> Arc<RunQueue> {
         on_panic: default_hook(),
         timer: clock.timer,
         elastic: None,
+        feeder: None,
         threads: (1, 1, 50),
     })
 }

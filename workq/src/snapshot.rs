@@ -2,6 +2,7 @@
 
 use crate::engine::{unstamp, RunQueue};
 use crate::sync::Ordering;
+use crate::work::Class;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -125,18 +126,19 @@ impl RunQueue {
                 name: slot.thread.to_string(),
                 running: slot.current.as_ref().map(|(w, since)| ItemView {
                     work: w.name().map(str::to_string),
-                    very_slow: w.very_slow,
+                    very_slow: w.class == Class::VerySlow,
                     running_for: now.saturating_duration_since(*since),
                 }),
             })
             .collect();
         let waiting = g
-            .vslow
+            .hi
             .iter()
+            .chain(g.vslow.iter())
             .chain(g.list.iter())
             .map(|w| WaitingView {
                 work: w.name().map(str::to_string),
-                very_slow: w.very_slow,
+                very_slow: w.class == Class::VerySlow,
                 waited: now.saturating_duration_since(unstamp(w.wait_tag.load(Ordering::Relaxed))),
             })
             .collect();

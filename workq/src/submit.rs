@@ -4,9 +4,10 @@ use crate::error::Error;
 use crate::pool::{Owner, Pool};
 use crate::work::{Queued, Work};
 use crate::worker::Worker;
+use crate::workqueue::WorkQueue;
 
-/// Something a [`Work`] item can be queued on: a [`Worker`], a [`Pool`] or a pool
-/// [`Owner`]. Lets helpers such as [`Events`](crate::Events) work with any of them.
+/// Something a [`Work`] item can be queued on: a [`Worker`], a [`Pool`], a pool
+/// [`Owner`] or a [`WorkQueue`]. Lets helpers such as [`Events`](crate::Events) work with any of them.
 ///
 /// ```
 /// use workq::{Submit, Work, Worker};
@@ -55,5 +56,15 @@ impl Submit for Owner {
 
     fn target_name(&self) -> &str {
         self.pool().name()
+    }
+}
+
+impl Submit for WorkQueue {
+    fn submit(&self, work: &Work) -> Result<Queued, Error> {
+        self.queue(work)
+    }
+
+    fn target_name(&self) -> &str {
+        self.name()
     }
 }

@@ -68,8 +68,9 @@ pub(crate) struct WorkInner {
     pub(crate) wait_tag: AtomicU64,
     /// The owner the item is counted for while bound (pools; 0: none).
     pub(crate) owner: AtomicU32,
-    /// Very slow items may only take a share of a pool's threads.
-    pub(crate) very_slow: bool,
+    /// Ordinary, very slow (a capped share of a pool's threads) or high priority
+    /// (taken first by a pool; the pumps of high-priority workqueues).
+    pub(crate) class: Class,
     name: Option<Box<str>>,
     func: Box<WorkFn>,
 }
@@ -93,6 +94,16 @@ impl WorkInner {
     pub(crate) fn bound_queue(&self) -> Option<Arc<RunQueue>> {
         lock(&self.binding).clone()
     }
+}
+
+/// How a pool treats an item when it picks the next one to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    Normal,
+    /// At most a share of a pool's threads run these at once.
+    VerySlow,
+    /// Taken before every other waiting item.
+    High,
 }
 
 /// What a successful queue call did.
@@ -136,7 +147,7 @@ impl Work {
     where
         F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
     {
-        Work::build(None, false, Box::new(f))
+        Work::build(None, Class::Normal, Box::new(f))
     }
 
     /// A new idle work item with a name, used in panic reports and logs.
@@ -149,7 +160,11 @@ impl Work {
     where
         F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
     {
-        Work::build(Some(name.into().into_boxed_str()), false, Box::new(f))
+        Work::build(
+            Some(name.into().into_boxed_str()),
+            Class::Normal,
+            Box::new(f),
+        )
     }
 
     /// A new idle, named work item of the *very slow* class: on a
@@ -165,7 +180,11 @@ impl Work {
     where
         F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
     {
-        Work::build(Some(name.into().into_boxed_str()), true, Box::new(f))
+        Work::build(
+            Some(name.into().into_boxed_str()),
+            Class::VerySlow,
+            Box::new(f),
+        )
     }
 
     /// Whether the item is of the very slow class.
@@ -174,10 +193,10 @@ impl Work {
     /// assert!(!workq::Work::new(|_| {}).is_very_slow());
     /// ```
     pub fn is_very_slow(&self) -> bool {
-        self.inner.very_slow
+        self.inner.class == Class::VerySlow
     }
 
-    fn build(name: Option<Box<str>>, very_slow: bool, func: Box<WorkFn>) -> Work {
+    pub(crate) fn build(name: Option<Box<str>>, class: Class, func: Box<WorkFn>) -> Work {
         Work {
             inner: Arc::new(WorkInner {
                 state: AtomicU64::new(0),
@@ -187,7 +206,7 @@ impl Work {
                 finished: AtomicU64::new(0),
                 wait_tag: AtomicU64::new(0),
                 owner: AtomicU32::new(0),
-                very_slow,
+                class,
                 name,
                 func,
             }),

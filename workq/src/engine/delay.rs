@@ -51,6 +51,7 @@ impl RunQueue {
             Timer::ensure_driven(&this.timer)?;
         }
         Self::ensure_consumers(this)?;
+        this.check_pool()?;
         let (result, stash) = {
             let mut g = this.lock();
             this.admit(&g)?;

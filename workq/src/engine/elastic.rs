@@ -2,7 +2,7 @@
 //! (the kernel's slow-work pool, written on the one engine).
 //!
 //! * A queue call finds no idle thread for a runnable item: a thread start is
-//!   *owed* (`spawn_owed`, set under the lock by `wake_or_grow`) and paid by the
+//!   *owed* (`settle_owed`, set under the lock by `wake_or_grow`) and paid by the
 //!   caller right after it releases the lock (`settle`), so the spawner (user code)
 //!   never runs under a workq lock. At most one start is in flight.
 //! * A failed start stops further tries for the back-off period; work goes on on
@@ -13,7 +13,7 @@
 
 use super::{QueueState, RunQueue, Slot};
 use crate::error::Error;
-use crate::sync::{lock, Arc, Ordering};
+use crate::sync::{Arc, Ordering};
 use std::fmt;
 use std::io;
 use std::thread::JoinHandle;
@@ -55,6 +55,15 @@ impl fmt::Display for SpawnFailure<'_> {
 /// The hook called for every failed thread start.
 pub type SpawnHook = std::sync::Arc<dyn Fn(&SpawnFailure<'_>) + Send + Sync>;
 
+/// How far a thread start may take the thread count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// Up to the minimum (first use, a raised minimum).
+    Min,
+    /// Up to the maximum (growth on demand).
+    Max,
+}
+
 /// How an elastic queue starts and ends its threads.
 pub(crate) struct Elastic {
     pub(crate) idle_timeout: Duration,
@@ -77,14 +86,14 @@ impl RunQueue {
         if g.needed_sleepers > 0 {
             self.needed_cv.notify_all();
         }
-        if self.elastic.is_some() && self.may_grow(g) {
-            g.spawn_owed = true;
+        if (self.elastic.is_some() && self.may_grow(g)) || self.feeder.is_some() {
+            g.settle_owed = true;
         }
     }
 
     fn may_grow(&self, g: &QueueState) -> bool {
         !g.stopping
-            && !g.starting
+            && g.starting == 0
             && g.threads < g.max_threads
             && g.backoff_until.map_or(true, |t| Instant::now() >= t)
     }
@@ -92,22 +101,24 @@ impl RunQueue {
     /// Pays an owed thread start, if any, with no lock held. Called at the end of
     /// every entry point that can make an item runnable.
     pub(crate) fn settle(this: &Arc<Self>) {
+        if this.feeder.is_some() {
+            Self::kick_pumps(this);
+            return;
+        }
         if this.elastic.is_none() {
             return;
         }
         {
             let mut g = this.lock();
-            if !g.spawn_owed {
+            if !g.settle_owed {
                 return;
             }
-            g.spawn_owed = false;
+            g.settle_owed = false;
             if !this.may_grow(&g) || !g.has_runnable() || g.idle_consumers > g.notified {
                 return;
             }
-            g.starting = true;
         }
-        let _ = Self::spawn_consumer(this);
-        this.lock().starting = false;
+        let _ = Self::spawn_consumer(this, Reach::Max);
     }
 
     /// Makes sure an elastic queue has threads before it accepts work: at first use
@@ -127,8 +138,9 @@ impl RunQueue {
             if want == 0 {
                 return Ok(());
             }
-            match Self::spawn_consumer(this) {
-                Ok(()) => continue,
+            match Self::spawn_consumer(this, Reach::Min) {
+                Ok(true) => continue,
+                Ok(false) => return Ok(()),
                 Err(e) => {
                     if this.lock().threads > 0 {
                         return Ok(());
@@ -139,13 +151,24 @@ impl RunQueue {
         }
     }
 
-    /// Starts one consumer thread (no lock held by the caller).
-    pub(crate) fn spawn_consumer(this: &Arc<Self>) -> Result<(), Error> {
+    /// Starts one consumer thread (no lock held by the caller), unless the queue
+    /// already has (or is starting) the threads `reach` allows: returns whether it
+    /// started one.
+    pub(crate) fn spawn_consumer(this: &Arc<Self>, reach: Reach) -> Result<bool, Error> {
         let Some(elastic) = &this.elastic else {
-            return Ok(());
+            return Ok(false);
         };
         let (slot, thread_name, finished) = {
             let mut g = this.lock();
+            let limit = match reach {
+                Reach::Min => g.min_threads.max(1),
+                Reach::Max => g.max_threads,
+            };
+            // `threads` already counts starts in flight: concurrent callers that
+            // all saw a thread missing start only as many as are missing.
+            if g.stopping || g.threads >= limit.min(g.max_threads) {
+                return Ok(false);
+            }
             if let Some(until) = g.backoff_until {
                 if Instant::now() < until {
                     return Err(Error::NoThreads {
@@ -168,6 +191,7 @@ impl RunQueue {
                 current: None,
             });
             g.threads += 1;
+            g.starting += 1;
             // Join the threads that were culled since the last start.
             let (finished, live): (Vec<_>, Vec<_>) = std::mem::take(&mut g.joins)
                 .into_iter()
@@ -189,14 +213,18 @@ impl RunQueue {
                 this.counters
                     .threads_started
                     .fetch_add(1, Ordering::Relaxed);
-                this.lock().joins.push(handle);
-                Ok(())
+                let mut g = this.lock();
+                g.joins.push(handle);
+                g.starting -= 1;
+                this.notify_done(&g);
+                Ok(true)
             }
             Err(error) => {
                 this.counters.spawn_failures.fetch_add(1, Ordering::Relaxed);
                 let threads = {
                     let mut g = this.lock();
                     g.threads -= 1;
+                    g.starting -= 1;
                     g.slots[slot] = None;
                     g.backoff_until = Some(Instant::now() + elastic.backoff);
                     this.notify_done(&g);
@@ -253,12 +281,7 @@ impl RunQueue {
             g.threads > 0 && g.threads < g.min_threads
         };
         if start {
-            while {
-                let g = this.lock();
-                g.threads < g.min_threads && !g.stopping
-            } {
-                Self::spawn_consumer(this)?;
-            }
+            while Self::spawn_consumer(this, Reach::Min)? {}
         }
         Ok(())
     }
@@ -287,9 +310,16 @@ impl RunQueue {
         }
     }
 
-    /// Stops every consumer thread of an elastic queue and joins them.
+    /// Joins every consumer thread of a stopping queue, after waiting for thread
+    /// starts in flight (their threads see the queue stopping and exit at once).
     pub(crate) fn join_consumers(&self) {
-        let joins = std::mem::take(&mut lock(&self.state).joins);
+        let joins = {
+            let mut g = self.lock();
+            while g.starting > 0 {
+                g = self.wait_done(g);
+            }
+            std::mem::take(&mut g.joins)
+        };
         for j in joins {
             if j.thread().id() != std::thread::current().id() {
                 let _ = j.join();

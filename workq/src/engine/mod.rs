@@ -10,11 +10,13 @@ mod cancel;
 mod colors;
 mod delay;
 mod elastic;
+mod feeder;
 mod queue_state;
 mod run;
 
 pub(crate) use elastic::Elastic;
 pub use elastic::{SpawnFailure, SpawnHook, Spawner};
+pub(crate) use feeder::Feeder;
 pub(crate) use queue_state::{Counters, QueueState, Slot};
 
 use crate::current;
@@ -23,7 +25,7 @@ use crate::panic::PanicHook;
 use crate::state::{self, ARMED, CANCEL_MASK, DISABLE_MASK, PENDING, RUNNING};
 use crate::sync::{lock, wait, Arc, Condvar, Mutex, MutexGuard, Ordering};
 use crate::timer::{Timer, TimerKey};
-use crate::work::{Queued, WorkInner};
+use crate::work::{Class, Queued, WorkInner};
 use std::time::Instant;
 
 /// Source of queue ids (0 means "no queue").
@@ -51,6 +53,8 @@ pub(crate) struct RunQueue {
     /// Threads started on demand and culled when idle (pools); `None`: a fixed
     /// set of consumers started by the front end (a worker's one thread).
     pub(crate) elastic: Option<Elastic>,
+    /// Consumers borrowed from a pool (a workqueue's pumps); see `feeder.rs`.
+    pub(crate) feeder: Option<Feeder>,
     pub(crate) counters: Counters,
     pub(crate) state: Mutex<QueueState>,
     /// Consumers wait here for items.
@@ -68,6 +72,7 @@ pub(crate) struct QueueConfig {
     pub(crate) on_panic: PanicHook,
     pub(crate) timer: Arc<Timer>,
     pub(crate) elastic: Option<Elastic>,
+    pub(crate) feeder: Option<Feeder>,
     /// Fixed consumers: how many the front end starts. Elastic: (min, max, very
     /// slow percent).
     pub(crate) threads: (usize, usize, usize),
@@ -105,6 +110,7 @@ impl RunQueue {
             on_panic: config.on_panic,
             timer: config.timer,
             elastic: config.elastic,
+            feeder: config.feeder,
             counters: Counters::default(),
             state: Mutex::new(state),
             work_cv: Condvar::new(),
@@ -170,17 +176,28 @@ impl RunQueue {
             Timer::ensure_driven(&this.timer)?;
         }
         Self::ensure_consumers(this)?;
+        this.check_pool()?;
         let (outcome, owed) = {
             let mut g = this.lock();
             this.admit(&g)?;
             let mut binding = lock(&work.binding);
             let outcome = Self::add_run(this, &mut g, &mut binding, work, at, owner);
-            (outcome, g.spawn_owed)
+            (outcome, g.settle_owed)
         };
         if owed {
             Self::settle(this);
         }
         outcome
+    }
+
+    /// A fed queue refuses work once its pool is going away: no pump could run it.
+    pub(crate) fn check_pool(&self) -> Result<(), Error> {
+        match &self.feeder {
+            Some(f) if f.pool.lock().stopping => Err(Error::Destroyed {
+                queue: f.pool.name.to_string(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Whether the queue takes work from the calling thread now.
@@ -267,10 +284,10 @@ impl RunQueue {
     pub(crate) fn push_runnable(&self, g: &mut QueueState, work: Arc<WorkInner>) {
         work.wait_tag
             .store(stamp(Instant::now()), Ordering::Relaxed);
-        if work.very_slow && self.elastic.is_some() {
-            g.vslow.push_back(work);
-        } else {
-            g.list.push_back(work);
+        match (work.class, self.elastic.is_some()) {
+            (Class::VerySlow, true) => g.vslow.push_back(work),
+            (Class::High, true) => g.hi.push_back(work),
+            _ => g.list.push_back(work),
         }
         self.wake_or_grow(g);
     }
@@ -408,8 +425,11 @@ impl RunQueue {
             if g.frozen {
                 g.frozen = false;
                 this.work_cv.notify_all();
-                if g.has_runnable() && g.idle_consumers == 0 && this.elastic.is_some() {
-                    g.spawn_owed = true;
+                if g.has_runnable()
+                    && g.idle_consumers == 0
+                    && (this.elastic.is_some() || this.feeder.is_some())
+                {
+                    g.settle_owed = true;
                 }
             }
         }

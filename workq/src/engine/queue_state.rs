@@ -32,6 +32,16 @@ pub(crate) struct QueueState {
     pub(crate) list: VecDeque<Arc<WorkInner>>,
     /// Runnable very slow items (elastic queues only; elsewhere they use `list`).
     pub(crate) vslow: VecDeque<Arc<WorkInner>>,
+    /// Runnable high-priority items, taken first (elastic queues only).
+    pub(crate) hi: VecDeque<Arc<WorkInner>>,
+    /// At most this many runs at once (a workqueue's `max_active`).
+    pub(crate) max_running: usize,
+    /// When the last run started (stall detection).
+    pub(crate) last_start: Option<Instant>,
+    /// A settle is owed: a thread start (elastic) or a pump kick (fed queues).
+    pub(crate) settle_owed: bool,
+    /// A pump could not be queued on the pool: the rescuer should step in.
+    pub(crate) kick_failed: bool,
     pub(crate) colors: FlushColors,
     /// Runs in progress, and how many of them are very slow.
     pub(crate) running: usize,
@@ -56,9 +66,8 @@ pub(crate) struct QueueState {
     pub(crate) min_threads: usize,
     pub(crate) max_threads: usize,
     pub(crate) vslow_percent: usize,
-    /// A thread start is owed (requested under the lock, done outside it) or in flight.
-    pub(crate) spawn_owed: bool,
-    pub(crate) starting: bool,
+    /// Thread starts in flight (the spawner is running); shutdown waits for them.
+    pub(crate) starting: usize,
     /// No thread start is tried before this instant (after a failure).
     pub(crate) backoff_until: Option<Instant>,
     /// Consumer threads by slot number (their names end in it).
@@ -74,6 +83,11 @@ impl QueueState {
         QueueState {
             list: VecDeque::new(),
             vslow: VecDeque::new(),
+            hi: VecDeque::new(),
+            max_running: usize::MAX,
+            last_start: None,
+            settle_owed: false,
+            kick_failed: false,
             colors: FlushColors::new(),
             running: 0,
             running_vslow: 0,
@@ -89,8 +103,7 @@ impl QueueState {
             min_threads: threads,
             max_threads: threads.max(1),
             vslow_percent: 50,
-            spawn_owed: false,
-            starting: false,
+            starting: 0,
             backoff_until: None,
             slots: Vec::new(),
             joins: Vec::new(),
@@ -108,20 +121,31 @@ impl QueueState {
     /// Whether a consumer could take an item now.
     pub(crate) fn has_runnable(&self) -> bool {
         !self.frozen
+            && self.running < self.max_running
             && (!self.list.is_empty()
+                || !self.hi.is_empty()
                 || (!self.vslow.is_empty() && self.running_vslow < self.vslow_max()))
+    }
+
+    /// Items waiting on the lists.
+    pub(crate) fn waiting(&self) -> usize {
+        self.list.len() + self.vslow.len() + self.hi.len()
     }
 
     /// Whether nothing is waiting on the lists.
     pub(crate) fn lists_empty(&self) -> bool {
-        self.list.is_empty() && self.vslow.is_empty()
+        self.waiting() == 0
     }
 
-    /// Takes the next item to run: a very slow one while under the cap, else the
-    /// oldest ordinary one. Returns it and whether it is very slow.
+    /// Takes the next item to run: a high-priority one, else a very slow one while
+    /// under the cap, else the oldest ordinary one; nothing while frozen or at
+    /// `max_running`. Returns it and whether it counts as very slow.
     pub(crate) fn pick(&mut self) -> Option<(Arc<WorkInner>, bool)> {
-        if self.frozen {
+        if self.frozen || self.running >= self.max_running {
             return None;
+        }
+        if let Some(w) = self.hi.pop_front() {
+            return Some((w, false));
         }
         if !self.vslow.is_empty() && self.running_vslow < self.vslow_max() {
             return self.vslow.pop_front().map(|w| (w, true));
@@ -131,7 +155,7 @@ impl QueueState {
 
     /// Removes `work` from whichever list holds it.
     pub(crate) fn unlist(&mut self, work: &Arc<WorkInner>) -> Option<Arc<WorkInner>> {
-        for list in [&mut self.list, &mut self.vslow] {
+        for list in [&mut self.list, &mut self.vslow, &mut self.hi] {
             if let Some(at) = list.iter().position(|w| Arc::ptr_eq(w, work)) {
                 return list.remove(at);
             }

@@ -7,8 +7,8 @@ use super::{QueueState, RunQueue};
 use crate::current::RunMark;
 use crate::panic;
 use crate::state::{self, ARMED, PENDING, RUNNING};
-use crate::sync::{lock, wait, wait_timeout, Arc, Ordering};
-use crate::work::{WorkCtx, WorkInner};
+use crate::sync::{lock, wait, wait_timeout, Arc, MutexGuard, Ordering};
+use crate::work::{Class, WorkCtx, WorkInner};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -34,6 +34,7 @@ impl RunQueue {
         if very_slow {
             g.running_vslow += 1;
         }
+        g.last_start = Some(Instant::now());
         if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
             s.current = Some((work.clone(), Instant::now()));
         }
@@ -66,7 +67,7 @@ impl RunQueue {
     /// otherwise returns it to idle and unbinds it.
     pub(crate) fn finish(&self, g: &mut QueueState, work: &Arc<WorkInner>, slot: Option<usize>) {
         g.running -= 1;
-        if work.very_slow && self.elastic.is_some() {
+        if work.class == Class::VerySlow && self.elastic.is_some() {
             g.running_vslow -= 1;
         }
         if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
@@ -105,6 +106,24 @@ impl RunQueue {
         self.notify_done(g);
     }
 
+    /// Runs a started item (no lock held on entry) and finishes it; a panic is
+    /// reported once the item is finished, with no lock held. Returns the lock.
+    pub(crate) fn run_and_finish<'a>(
+        this: &'a Arc<Self>,
+        work: &Arc<WorkInner>,
+        slot: Option<usize>,
+    ) -> MutexGuard<'a, QueueState> {
+        let panicked = Self::run(this, work);
+        let mut g = this.lock();
+        this.finish(&mut g, work, slot);
+        if let Some(payload) = panicked {
+            drop(g);
+            this.report_panic(work, payload);
+            g = this.lock();
+        }
+        g
+    }
+
     /// The consumer loop of a thread (`slot`: its place in the runqueue view): runs
     /// items until the queue stops, or, on an elastic queue, until the thread has
     /// been idle too long or the queue has more threads than allowed.
@@ -123,14 +142,7 @@ impl RunQueue {
             if let Some(work) = this.start_next(&mut g, slot) {
                 drop(g);
                 drop(last.take());
-                let panicked = Self::run(this, &work);
-                g = this.lock();
-                this.finish(&mut g, &work, slot);
-                if let Some(payload) = panicked {
-                    drop(g);
-                    this.report_panic(&work, payload);
-                    g = this.lock();
-                }
+                g = Self::run_and_finish(this, &work, slot);
                 last = Some(work);
                 continue;
             }
@@ -181,13 +193,7 @@ impl RunQueue {
                 None => return false,
             }
         };
-        let panicked = Self::run(this, &work);
-        let mut g = this.lock();
-        this.finish(&mut g, &work, None);
-        drop(g);
-        if let Some(payload) = panicked {
-            this.report_panic(&work, payload);
-        }
+        drop(Self::run_and_finish(this, &work, None));
         drop(work);
         true
     }

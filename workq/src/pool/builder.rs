@@ -236,6 +236,11 @@ impl PoolBuilder {
                 });
             }
         }
+        Ok(self.make())
+    }
+
+    /// Makes the pool from checked settings (no thread starts yet).
+    pub(crate) fn make(self) -> Pool {
         let spawner = self.spawner.unwrap_or_else(|| {
             std::sync::Arc::new(|builder: std::thread::Builder, body| builder.spawn(body))
         });
@@ -258,11 +263,12 @@ impl PoolBuilder {
                 spawner,
                 on_spawn_failure,
             }),
+            feeder: None,
             threads: (self.min, self.max, self.very_slow_percent),
         });
-        Ok(Pool {
+        Pool {
             handle: Arc::new(Handle { queue }),
-        })
+        }
     }
 }
 

@@ -151,6 +151,7 @@ impl WorkerBuilder {
             on_panic: self.on_panic.unwrap_or_else(default_hook),
             timer,
             elastic: None,
+            feeder: None,
             threads: (1, 1, 50),
         });
         queue.lock().slots.push(Some(Slot {

@@ -1,0 +1,132 @@
+//! Fed queues: a queue with no threads of its own, run by *pumps*, work items
+//! queued on a pool (the kernel's cmwq: many named workqueues share a pool's
+//! threads). Each pump run takes the queue's items one after another (at most
+//! `max_running` at once across all pumps) until none is runnable, then returns
+//! the thread to the pool. A *rescuer*, an optional thread of the queue's own,
+//! steps in when pumps cannot be queued (the pool cannot start a thread) or the
+//! queue stalls with items waiting.
+
+use super::{QueueState, RunQueue};
+use crate::sync::{wait_timeout, Arc, MutexGuard};
+use crate::work::WorkInner;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How a fed queue reaches its pool.
+pub(crate) struct Feeder {
+    /// The pool's queue, on which the pumps are queued.
+    pub(crate) pool: Arc<RunQueue>,
+    /// The pump items, one per allowed concurrent run (filled once the queue
+    /// exists, emptied at shutdown to end the queue / pump reference cycle).
+    pub(crate) pumps: Mutex<Vec<Arc<WorkInner>>>,
+    /// With a rescuer: how long runnable items may wait with nothing started
+    /// before it steps in.
+    pub(crate) rescue_after: Option<Duration>,
+}
+
+impl RunQueue {
+    /// Queues enough pumps on the pool for the runnable items (no lock held).
+    pub(crate) fn kick_pumps(this: &Arc<Self>) {
+        let Some(feeder) = &this.feeder else {
+            return;
+        };
+        let want = {
+            let mut g = this.lock();
+            if !g.settle_owed {
+                return;
+            }
+            g.settle_owed = false;
+            if !g.has_runnable() {
+                return;
+            }
+            g.waiting()
+                .min(g.max_running.saturating_sub(g.running))
+                .max(1)
+        };
+        let pumps = feeder
+            .pumps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        // Idle pumps first; a pump still marked running may be on its way out
+        // (it found nothing a moment ago), so queue it again if more are needed:
+        // it then runs once more and finds the new items.
+        let (running, idle): (Vec<_>, Vec<_>) = pumps.iter().partition(|p| {
+            p.state.load(crate::sync::Ordering::Acquire) & crate::state::RUNNING != 0
+        });
+        let mut kicked = 0;
+        for pump in idle.into_iter().chain(running) {
+            if kicked >= want {
+                break;
+            }
+            match RunQueue::enqueue(&feeder.pool, pump) {
+                Ok(_) => kicked += 1,
+                Err(_) => {
+                    // The pool could not take it (no thread and none can start, or
+                    // it is going away): call the rescuer.
+                    let mut g = this.lock();
+                    g.kick_failed = true;
+                    this.needed_cv.notify_all();
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The body of a pump item (or of the rescuer): runs the queue's items until
+    /// none is runnable. `slot` is the pump's place in the queue's view.
+    pub(crate) fn pump(this: &Arc<Self>, slot: Option<usize>) {
+        let mut g = this.lock();
+        let mut last: Option<Arc<WorkInner>> = None;
+        while let Some(work) = this.start_next(&mut g, slot) {
+            drop(g);
+            drop(last.take());
+            g = Self::run_and_finish(this, &work, slot);
+            last = Some(work);
+        }
+        drop(g);
+        drop(last);
+    }
+
+    /// The rescuer thread's loop: sleeps, and runs the queue's items itself when
+    /// pumps could not be queued or runnable items have waited with nothing started
+    /// for `rescue_after`. Exits when the queue stops.
+    pub(crate) fn rescue(this: &Arc<Self>, slot: usize) {
+        let after = this
+            .feeder
+            .as_ref()
+            .and_then(|f| f.rescue_after)
+            .unwrap_or(Duration::from_millis(100));
+        crate::current::become_consumer(this.id);
+        let mut g = this.lock();
+        loop {
+            if g.stopping && g.lists_empty() {
+                break;
+            }
+            if g.has_runnable() && (g.kick_failed || stalled(&g, after)) {
+                g.kick_failed = false;
+                drop(g);
+                Self::pump(this, Some(slot));
+                g = this.lock();
+                continue;
+            }
+            g.needed_sleepers += 1;
+            g = wait_timeout(&this.needed_cv, g, after);
+            g.needed_sleepers -= 1;
+        }
+    }
+}
+
+/// Whether runnable items have waited `after` with no run started meanwhile.
+fn stalled(g: &MutexGuard<'_, QueueState>, after: Duration) -> bool {
+    let now = Instant::now();
+    let quiet = g
+        .last_start
+        .map_or(true, |t| now.saturating_duration_since(t) >= after);
+    let oldest = [&g.list, &g.vslow, &g.hi]
+        .iter()
+        .filter_map(|l| l.front())
+        .map(|w| super::unstamp(w.wait_tag.load(crate::sync::Ordering::Relaxed)))
+        .min();
+    quiet && oldest.is_some_and(|t| now.saturating_duration_since(t) >= after)
+}

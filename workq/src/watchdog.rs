@@ -1,0 +1,199 @@
+//! The stall watchdog: one process-wide thread, started when the first queue asks
+//! to be watched, that looks at the watched queues a few times per threshold and
+//! reports, once per episode, an item running longer than the threshold, or items
+//! waiting with nothing started for longer than the threshold.
+
+use crate::engine::{unstamp, RunQueue};
+use crate::sync::Arc;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+/// What the watchdog saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stall {
+    /// An item has been running longer than the threshold.
+    Running {
+        /// The item's name, if it has one.
+        work: Option<String>,
+        /// How long it has been running.
+        running_for: Duration,
+    },
+    /// Items have been waiting with nothing of the queue started for longer than
+    /// the threshold.
+    Waiting {
+        /// How many items wait.
+        waiting: usize,
+        /// How long the oldest has waited.
+        oldest: Duration,
+    },
+}
+
+/// A stall report, passed to the hook.
+#[derive(Clone, Debug)]
+pub struct StallReport<'a> {
+    /// The queue's name.
+    pub queue: &'a str,
+    /// What stalls.
+    pub stall: Stall,
+}
+
+impl fmt::Display for StallReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.stall {
+            Stall::Running { work, running_for } => write!(
+                f,
+                "workq: stall on '{}': item '{}' has been running for {running_for:?}",
+                self.queue,
+                work.as_deref().unwrap_or("<unnamed>")
+            ),
+            Stall::Waiting { waiting, oldest } => write!(
+                f,
+                "workq: stall on '{}': {waiting} item(s) waiting, the oldest for {oldest:?}, with nothing started",
+                self.queue
+            ),
+        }
+    }
+}
+
+/// The stall hook.
+pub type StallHook = std::sync::Arc<dyn Fn(&StallReport<'_>) + Send + Sync>;
+
+/// One watched queue.
+#[cfg(not(loom))]
+struct Watched {
+    queue: std::sync::Weak<RunQueue>,
+    threshold: Duration,
+    hook: Option<StallHook>,
+    /// Runs already reported: (item address, start).
+    reported: HashSet<(usize, Instant)>,
+    /// The waiting episode already reported (until a run starts).
+    waiting_reported: Option<Instant>,
+}
+
+#[cfg(not(loom))]
+fn registry() -> &'static Mutex<Vec<Watched>> {
+    static WATCHED: OnceLock<Mutex<Vec<Watched>>> = OnceLock::new();
+    WATCHED.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// Watches `queue` with `threshold`; starts the watchdog thread on first use. If
+/// the thread cannot start, the queue is simply not watched.
+#[cfg(not(loom))]
+pub(crate) fn watch(queue: &Arc<RunQueue>, threshold: Duration, hook: Option<StallHook>) {
+    static STARTED: OnceLock<bool> = OnceLock::new();
+    registry()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(Watched {
+            queue: Arc::downgrade(queue),
+            threshold,
+            hook,
+            reported: HashSet::new(),
+            waiting_reported: None,
+        });
+    STARTED.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("workq-watchdog".to_string())
+            .spawn(patrol)
+            .is_ok()
+    });
+}
+
+/// Under loom the watchdog is not modelled.
+#[cfg(loom)]
+pub(crate) fn watch(_: &Arc<RunQueue>, _: Duration, _: Option<StallHook>) {}
+
+#[cfg(not(loom))]
+fn patrol() {
+    loop {
+        let period = {
+            let mut watched = registry().lock().unwrap_or_else(PoisonError::into_inner);
+            watched.retain(|w| w.queue.strong_count() > 0);
+            let mut reports = Vec::new();
+            for w in watched.iter_mut() {
+                if let Some(q) = w.queue.upgrade() {
+                    inspect(&q, w, &mut reports);
+                }
+            }
+            drop(watched);
+            for (hook, name, stall) in reports {
+                let report = StallReport {
+                    queue: &name,
+                    stall,
+                };
+                eprintln!("{report}");
+                if let Some(hook) = hook {
+                    let _ =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&report)));
+                }
+            }
+            let watched = registry().lock().unwrap_or_else(PoisonError::into_inner);
+            watched
+                .iter()
+                .map(|w| w.threshold / 4)
+                .min()
+                .unwrap_or(Duration::from_secs(1))
+                .clamp(Duration::from_millis(5), Duration::from_secs(1))
+        };
+        std::thread::sleep(period);
+    }
+}
+
+#[cfg(not(loom))]
+type Pending = Vec<(Option<StallHook>, String, Stall)>;
+
+/// Looks at one queue under its lock and collects what to report.
+#[cfg(not(loom))]
+fn inspect(q: &RunQueue, w: &mut Watched, out: &mut Pending) {
+    let now = Instant::now();
+    let g = q.lock();
+    let mut still_running = HashSet::new();
+    for slot in g.slots.iter().flatten() {
+        if let Some((work, since)) = &slot.current {
+            let key = (Arc::as_ptr(work) as *const () as usize, *since);
+            still_running.insert(key);
+            let running_for = now.saturating_duration_since(*since);
+            if running_for > w.threshold && w.reported.insert(key) {
+                out.push((
+                    w.hook.clone(),
+                    q.name.to_string(),
+                    Stall::Running {
+                        work: work.name().map(str::to_string),
+                        running_for,
+                    },
+                ));
+            }
+        }
+    }
+    w.reported.retain(|k| still_running.contains(k));
+    // Waiting with nothing started: a new episode begins at each run start.
+    if w.waiting_reported.is_some() && g.last_start != w.waiting_reported {
+        w.waiting_reported = None;
+    }
+    let oldest = [&g.list, &g.vslow, &g.hi]
+        .iter()
+        .filter_map(|l| l.front())
+        .map(|x| {
+            now.saturating_duration_since(unstamp(x.wait_tag.load(crate::sync::Ordering::Relaxed)))
+        })
+        .max();
+    let quiet = g
+        .last_start
+        .map_or(true, |t| now.saturating_duration_since(t) > w.threshold);
+    if let Some(oldest) = oldest {
+        if quiet && oldest > w.threshold && w.waiting_reported.is_none() && !g.frozen {
+            w.waiting_reported = Some(g.last_start.unwrap_or(now));
+            out.push((
+                w.hook.clone(),
+                q.name.to_string(),
+                Stall::Waiting {
+                    waiting: g.waiting(),
+                    oldest,
+                },
+            ));
+        }
+    }
+}

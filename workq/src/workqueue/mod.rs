@@ -1,0 +1,230 @@
+//! Named workqueues on shared pools (the kernel's cmwq): a queue is a domain for
+//! flush, ordering, concurrency limits, freezing and forward progress, while the
+//! threads belong to a [`Pool`](crate::Pool) shared by many queues.
+
+mod builder;
+mod system;
+
+pub use builder::WorkQueueBuilder;
+pub use system::{queue, system, system_long};
+
+use crate::current;
+use crate::engine::RunQueue;
+use crate::error::Error;
+use crate::pool::Pool;
+use crate::snapshot::Snapshot;
+use crate::sync::{lock, Arc, Mutex};
+use crate::work::{Queued, Work};
+use crate::worker::{when, when_after};
+use std::fmt;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A named queue whose items run on a shared [`Pool`].
+///
+/// Items queued here follow the same contract as everywhere ([`Queued`], no
+/// overlapping runs, cancel / flush on the item). The queue adds:
+///
+/// * `max_active`: at most this many of its items run at once; the others wait in
+///   the queue's FIFO list, never lost;
+/// * ordered queues (`max_active` 1, strict FIFO, one at a time), like a
+///   [`Worker`](crate::Worker) without a dedicated thread;
+/// * high priority: its items are taken before the pool's other waiting work;
+/// * freeze / thaw, flush, drain and destroy of just this queue;
+/// * a rescuer: one thread of its own, started up front, that runs the queue's
+///   items when the pool cannot (no thread and none can start, or everything busy
+///   for too long), so the queue always makes progress.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use workq::{Pool, Work, WorkQueue};
+///
+/// let pool = Pool::new("shared")?;
+/// let disk = WorkQueue::builder("disk-io").pool(&pool).max_active(2).build()?;
+/// let net = WorkQueue::builder("net").pool(&pool).ordered().build()?;
+/// let n = Arc::new(AtomicUsize::new(0));
+/// let c = n.clone();
+/// let item = Work::new(move |_| {
+///     c.fetch_add(1, Ordering::SeqCst);
+/// });
+/// disk.queue(&item)?;
+/// disk.flush()?; // waits for this queue's items only
+/// assert_eq!(n.load(Ordering::SeqCst), 1);
+/// net.queue(&Work::new(|_| {}))?;
+/// net.flush()?;
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct WorkQueue {
+    handle: Arc<Handle>,
+}
+
+/// Shared by the handles; its drop destroys the queue.
+struct Handle {
+    queue: Arc<RunQueue>,
+    pool: Pool,
+    freezable: bool,
+    rescuer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        shut_down(self);
+    }
+}
+
+fn shut_down(h: &Handle) {
+    h.queue.shut_down(false);
+    if let Some(feeder) = &h.queue.feeder {
+        // End the queue <-> pump reference cycle; a pump still queued on the pool
+        // finds the queue stopped and returns.
+        let pumps = std::mem::take(&mut *feeder.pumps.lock().unwrap_or_else(|p| p.into_inner()));
+        drop(pumps);
+    }
+    let rescuer = lock(&h.rescuer).take();
+    if let Some(r) = rescuer {
+        if r.thread().id() != std::thread::current().id() {
+            let _ = r.join();
+        }
+    }
+}
+
+impl WorkQueue {
+    /// A builder for a workqueue named `name`.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("events").build()?; // on the default pool
+    /// # drop(wq);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn builder(name: impl Into<String>) -> WorkQueueBuilder {
+        WorkQueueBuilder::new(name.into())
+    }
+
+    /// The queue's name.
+    pub fn name(&self) -> &str {
+        &self.handle.queue.name
+    }
+
+    /// The pool the queue's items run on.
+    pub fn pool(&self) -> &Pool {
+        &self.handle.pool
+    }
+
+    /// Queues `work` on this queue. See [`Queued`].
+    ///
+    /// # Errors
+    /// As [`Worker::queue`](crate::Worker::queue); [`Error::Disabled`] for a
+    /// disabled item.
+    pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
+        RunQueue::enqueue(&self.handle.queue, &work.inner)
+    }
+
+    /// Queues `work` to run at `deadline` (never earlier).
+    ///
+    /// # Errors
+    /// As [`WorkQueue::queue`], and [`Error::Spawn`] if the timer thread cannot start.
+    pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
+        let q = &self.handle.queue;
+        RunQueue::enqueue_at(q, &work.inner, when(q, deadline), 0)
+    }
+
+    /// Queues `work` to run after `delay` (a zero delay queues it now).
+    ///
+    /// # Errors
+    /// As [`WorkQueue::queue_at`].
+    pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
+        let q = &self.handle.queue;
+        RunQueue::enqueue_at(q, &work.inner, when_after(q, delay), 0)
+    }
+
+    /// Arms `work` for `delay` from now whatever its state (the kernel's
+    /// `mod_delayed_work`). Returns whether a run was pending.
+    ///
+    /// # Errors
+    /// As [`WorkQueue::queue_at`].
+    pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
+        let q = &self.handle.queue;
+        RunQueue::modify(q, &work.inner, when_after(q, delay), 0)
+    }
+
+    /// Waits until every run queued on this queue before the call has finished;
+    /// other queues on the same pool do not extend the wait.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of this queue's items.
+    pub fn flush(&self) -> Result<bool, Error> {
+        self.handle.queue.flush()
+    }
+
+    /// Flushes until the queue is empty; meanwhile only the queue's own items may
+    /// queue onto it (chained work), others get [`Error::Draining`].
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of this queue's items.
+    pub fn drain(&self) -> Result<(), Error> {
+        self.handle.queue.drain()
+    }
+
+    /// Waits for the queue's runs in progress and holds every waiting and newly
+    /// queued item until [`thaw`](WorkQueue::thaw). Nothing is lost.
+    ///
+    /// # Errors
+    /// [`Error::NotFreezable`] unless built freezable; [`Error::WouldDeadlock`]
+    /// from one of the queue's items.
+    pub fn freeze(&self) -> Result<(), Error> {
+        self.check_freezable()?;
+        self.handle.queue.freeze()
+    }
+
+    /// Lets a frozen queue run again.
+    ///
+    /// # Errors
+    /// [`Error::NotFreezable`] unless built freezable.
+    pub fn thaw(&self) -> Result<(), Error> {
+        self.check_freezable()?;
+        RunQueue::thaw(&self.handle.queue);
+        Ok(())
+    }
+
+    fn check_freezable(&self) -> Result<(), Error> {
+        if self.handle.freezable {
+            Ok(())
+        } else {
+            Err(Error::NotFreezable {
+                queue: self.name().to_string(),
+            })
+        }
+    }
+
+    /// Drains the queue and releases it; queueing afterwards fails with
+    /// [`Error::Destroyed`]. Calling it again returns `Ok`.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of the queue's items.
+    pub fn destroy(&self) -> Result<(), Error> {
+        if current::running_on(self.handle.queue.id) {
+            return Err(Error::WouldDeadlock {
+                what: "destroying a workqueue from one of its own items",
+            });
+        }
+        shut_down(&self.handle);
+        Ok(())
+    }
+
+    /// A picture of the queue: its runs in progress (one line per pump or the
+    /// rescuer), waiting items and counters.
+    pub fn snapshot(&self) -> Snapshot {
+        self.handle.queue.snapshot()
+    }
+}
+
+impl fmt::Debug for WorkQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkQueue")
+            .field("name", &self.name())
+            .field("pool", &self.handle.pool.name())
+            .finish()
+    }
+}
