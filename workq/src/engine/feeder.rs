@@ -74,18 +74,27 @@ impl RunQueue {
     }
 
     /// The body of a pump item (or of the rescuer): runs the queue's items until
-    /// none is runnable. `slot` is the pump's place in the queue's view.
-    pub(crate) fn pump(this: &Arc<Self>, slot: Option<usize>) {
+    /// none is runnable. `slot` is the pump's place in the queue's view. A pump
+    /// (`pool` given) stops after an item when other work waits on the pool, and
+    /// returns `true` if it should be queued again: the pool's other queues and
+    /// high-priority work get their turn.
+    pub(crate) fn pump(this: &Arc<Self>, slot: Option<usize>, pool: Option<&RunQueue>) -> bool {
         let mut g = this.lock();
         let mut last: Option<Arc<WorkInner>> = None;
+        let mut more = false;
         while let Some(work) = this.start_next(&mut g, slot) {
             drop(g);
             drop(last.take());
             g = Self::run_and_finish(this, &work, slot);
             last = Some(work);
+            if g.has_runnable() && pool.is_some_and(|p| !p.lock().lists_empty()) {
+                more = true;
+                break;
+            }
         }
         drop(g);
         drop(last);
+        more
     }
 
     /// The rescuer thread's loop: sleeps, and runs the queue's items itself when
@@ -106,7 +115,7 @@ impl RunQueue {
             if g.has_runnable() && (g.kick_failed || stalled(&g, after)) {
                 g.kick_failed = false;
                 drop(g);
-                Self::pump(this, Some(slot));
+                Self::pump(this, Some(slot), None);
                 g = this.lock();
                 continue;
             }

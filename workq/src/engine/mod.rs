@@ -190,12 +190,19 @@ impl RunQueue {
         outcome
     }
 
-    /// A fed queue refuses work once its pool is going away: no pump could run it.
+    /// A fed queue refuses work its pool could never run: when the pool is going
+    /// away, or has no thread and cannot start one (unless a rescuer stands by).
     pub(crate) fn check_pool(&self) -> Result<(), Error> {
-        match &self.feeder {
-            Some(f) if f.pool.lock().stopping => Err(Error::Destroyed {
+        let Some(f) = &self.feeder else {
+            return Ok(());
+        };
+        if f.pool.lock().stopping {
+            return Err(Error::Destroyed {
                 queue: f.pool.name.to_string(),
-            }),
+            });
+        }
+        match Self::ensure_consumers(&f.pool) {
+            Err(e) if f.rescue_after.is_none() => Err(e),
             _ => Ok(()),
         }
     }

@@ -246,10 +246,16 @@ impl WorkQueueBuilder {
                     current: None,
                 }));
                 let q = queue.clone();
+                let p = pool.handle.queue.clone();
                 let pump = Work::build(
                     Some(format!("{}#{i}", self.name).into_boxed_str()),
                     class,
-                    Box::new(move |_| RunQueue::pump(&q, Some(i))),
+                    Box::new(move |ctx| {
+                        if RunQueue::pump(&q, Some(i), Some(&p)) {
+                            // Other work waits on the pool: take turns.
+                            let _ = ctx.requeue();
+                        }
+                    }),
                 );
                 pumps.push(pump.inner);
             }
