@@ -240,7 +240,7 @@ impl Core {
         let mut last = self.last_log.lock().unwrap_or_else(|p| p.into_inner());
         if last.map_or(true, |t| now.saturating_duration_since(t) >= self.log_every) {
             *last = Some(now);
-            eprintln!("{report}");
+            crate::log::trouble!(warn, "{report}");
         }
     }
 }

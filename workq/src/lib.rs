@@ -41,6 +41,8 @@
 //! See `ARCHITECTURE.md` in the repository for the state machine and invariants.
 
 mod current;
+#[macro_use]
+mod log;
 mod engine;
 mod error;
 mod events;

@@ -34,9 +34,10 @@ impl fmt::Display for PanicReport<'_> {
 /// A panic hook: called once for every caught panic, on the thread that ran the item.
 pub type PanicHook = Arc<dyn Fn(&PanicReport<'_>) + Send + Sync + 'static>;
 
-/// The default hook: one line on standard error.
+/// The default hook: an error event (with the `tracing` feature; a line on
+/// standard error without it).
 pub(crate) fn default_hook() -> PanicHook {
-    Arc::new(|report: &PanicReport<'_>| eprintln!("{report}"))
+    Arc::new(|report: &PanicReport<'_>| crate::log::trouble!(error, "{report}"))
 }
 
 /// The message of a panic payload.

@@ -124,7 +124,7 @@ fn patrol() {
                     queue: &name,
                     stall,
                 };
-                eprintln!("{report}");
+                crate::log::trouble!(warn, "{report}");
                 if let Some(hook) = hook {
                     let _ =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&report)));

@@ -214,6 +214,12 @@ impl RunQueue {
                     .threads_started
                     .fetch_add(1, Ordering::Relaxed);
                 let mut g = this.lock();
+                crate::log::event!(
+                    debug,
+                    "thread '{}' started ({} thread(s))",
+                    thread_name,
+                    g.threads
+                );
                 g.joins.push(handle);
                 g.starting -= 1;
                 this.notify_done(&g);

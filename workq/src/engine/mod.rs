@@ -269,13 +269,22 @@ impl RunQueue {
             }
             None => this.make_runnable(g, work, running),
         }
-        Ok(if running {
+        let outcome = if running {
             this.counters.reruns.fetch_add(1, Ordering::Relaxed);
             Queued::Rerun
         } else {
             this.counters.scheduled.fetch_add(1, Ordering::Relaxed);
             Queued::Scheduled
-        })
+        };
+        crate::log::event!(
+            trace,
+            "queue '{}' on '{}': {:?}{}",
+            work.name().unwrap_or("<unnamed>"),
+            this.name,
+            outcome,
+            if at.is_some() { " (armed)" } else { "" }
+        );
+        Ok(outcome)
     }
 
     /// A pending run that no longer waits for a timer: counted for flushes and, unless

@@ -35,6 +35,12 @@ impl RunQueue {
             g.running_vslow += 1;
         }
         g.last_start = Some(Instant::now());
+        crate::log::event!(
+            trace,
+            "start '{}' on '{}'",
+            work.name().unwrap_or("<unnamed>"),
+            self.name
+        );
         if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
             s.current = Some((work.clone(), Instant::now()));
         }
@@ -75,6 +81,12 @@ impl RunQueue {
             s.current = None;
         }
         work.finished.fetch_add(1, Ordering::Relaxed);
+        crate::log::event!(
+            trace,
+            "finish '{}' on '{}'",
+            work.name().unwrap_or("<unnamed>"),
+            self.name
+        );
         g.colors.remove(work.run_color.load(Ordering::Relaxed));
         let mut binding = lock(&work.binding);
         let mut cur = work.state.load(Ordering::Relaxed);
@@ -179,6 +191,13 @@ impl RunQueue {
         }
         if this.elastic.is_some() {
             this.counters.threads_exited.fetch_add(1, Ordering::Relaxed);
+            crate::log::event!(
+                debug,
+                "thread {:?} of '{}' exits ({} left)",
+                slot,
+                this.name,
+                g.threads
+            );
         }
         this.notify_done(&g);
     }

@@ -244,9 +244,9 @@ impl PoolBuilder {
         let spawner = self.spawner.unwrap_or_else(|| {
             std::sync::Arc::new(|builder: std::thread::Builder, body| builder.spawn(body))
         });
-        let on_spawn_failure = self
-            .on_spawn_failure
-            .unwrap_or_else(|| std::sync::Arc::new(|f: &SpawnFailure<'_>| eprintln!("{f}")));
+        let on_spawn_failure = self.on_spawn_failure.unwrap_or_else(|| {
+            std::sync::Arc::new(|f: &SpawnFailure<'_>| crate::log::trouble!(warn, "{f}"))
+        });
         let timer = match &self.clock {
             Some(clock) => clock.timer.clone(),
             None => Timer::system(),
