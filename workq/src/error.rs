@@ -75,6 +75,14 @@ pub enum Error {
     Disabled,
     /// [`Work::enable`](crate::Work::enable) of an item that is not disabled.
     NotDisabled,
+    /// The workqueue already holds its maximum of waiting items
+    /// ([`WorkQueue::try_queue`](crate::WorkQueue::try_queue)).
+    Full {
+        /// Name of the queue.
+        queue: String,
+        /// Its bound on waiting items.
+        max_waiting: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -111,6 +119,9 @@ impl fmt::Display for Error {
             ),
             Error::Disabled => f.write_str("the work item is disabled"),
             Error::NotDisabled => f.write_str("enable of a work item that is not disabled"),
+            Error::Full { queue, max_waiting } => {
+                write!(f, "'{queue}' is full ({max_waiting} items waiting)")
+            }
         }
     }
 }

@@ -5,19 +5,19 @@
 //! lock the state word can only change by the lock-free fast path (which changes
 //! nothing) and the `CANCELING` counter.
 
-use super::{QueueState, RunQueue};
+use super::{QueueGuard, RunQueue};
 use crate::error::Error;
 use crate::state::{
     self, ARMED, CANCEL_MASK, CANCEL_ONE, DISABLE_MASK, DISABLE_ONE, PENDING, RUNNING,
 };
-use crate::sync::{lock, Arc, MutexGuard, Ordering};
+use crate::sync::{lock, Arc, Ordering};
 use crate::timer::TimerKey;
 use crate::work::{bound_to, in_own_run, WorkInner};
 
 /// The item's queue with its lock held, while the item is bound to it.
 pub(crate) struct Bound<'a> {
     pub(crate) queue: &'a Arc<RunQueue>,
-    pub(crate) guard: MutexGuard<'a, QueueState>,
+    pub(crate) guard: QueueGuard<'a>,
 }
 
 /// Calls `f` with the queue `work` is bound to, locked; `None` if it is unbound.
@@ -72,15 +72,9 @@ impl RunQueue {
 
     /// Cancels and waits for a run in progress; see [`crate::Work::cancel_sync`].
     pub(crate) fn cancel_sync(work: &Arc<WorkInner>) -> Result<bool, Error> {
-        if in_own_run(work) {
-            return Err(Error::WouldDeadlock {
-                what: "cancel_sync of a work item from its own run",
-            });
-        }
-        counter_up(work, CANCEL_ONE, CANCEL_MASK)?;
-        let removed = Self::cancel_pending(work);
+        let removed = Self::begin_cancel(work)?;
         Self::wait_not_running(work);
-        work.state.fetch_sub(CANCEL_ONE, Ordering::AcqRel);
+        Self::end_cancel(work);
         Ok(removed)
     }
 
@@ -89,9 +83,7 @@ impl RunQueue {
         with_bound(work, |b| {
             let q = b.queue;
             let mut g = b.guard;
-            while work.state.load(Ordering::Acquire) & RUNNING != 0
-                && bound_to(work.state.load(Ordering::Relaxed), q)
-            {
+            while !not_running(work, q) {
                 g = q.wait_done(g);
             }
         });
@@ -136,20 +128,36 @@ impl RunQueue {
     /// Waits until the last run queued before the call has finished. An armed item
     /// is fired now.
     pub(crate) fn flush_item(work: &Arc<WorkInner>) -> Result<bool, Error> {
+        let Some((q, target)) = Self::prepare_flush(work)? else {
+            return Ok(false);
+        };
+        let mut g = q.lock();
+        while !flushed(work, &q, target) {
+            g = q.wait_done(g);
+        }
+        Ok(true)
+    }
+
+    /// The first half of an item flush: refuses a flush that could never end,
+    /// fires an armed item now, and returns the queue to watch and the number of
+    /// finished runs to wait for (`None`: nothing to wait for).
+    pub(crate) fn prepare_flush(
+        work: &Arc<WorkInner>,
+    ) -> Result<Option<(Arc<RunQueue>, u64)>, Error> {
         if in_own_run(work) {
             return Err(Error::WouldDeadlock {
                 what: "flushing a work item from its own run",
             });
         }
         let mut stash = None;
-        let waited = with_bound(work, |b| {
+        let prepared = with_bound(work, |b| {
             let q = b.queue;
             let mut g = b.guard;
             let s = work.state.load(Ordering::Acquire);
             let finished = work.finished.load(Ordering::Relaxed);
             let target = finished + u64::from(s & RUNNING != 0) + u64::from(s & PENDING != 0);
             if target == finished {
-                return Ok(false);
+                return Ok(None);
             }
             if q.single_consumer && crate::current::running_on(q.id) {
                 return Err(Error::WouldDeadlock {
@@ -162,23 +170,47 @@ impl RunQueue {
                 stash = q.timer.remove(key);
                 work.state.fetch_and(!ARMED, Ordering::AcqRel);
                 q.make_runnable(&mut g, work, s & RUNNING != 0);
-                if q.elastic.is_some() {
-                    // A thread may be owed: pay it before waiting.
+                if g.settle_owed {
+                    // A thread or a pump is owed: provide it before waiting.
                     drop(g);
                     RunQueue::settle(q);
-                    g = q.lock();
                 }
             }
-            while work.finished.load(Ordering::Relaxed) < target
-                && !state::is_idle(work.state.load(Ordering::Relaxed))
-                && bound_to(work.state.load(Ordering::Relaxed), q)
-            {
-                g = q.wait_done(g);
-            }
-            Ok(true)
+            Ok(Some((q.clone(), target)))
         })
-        .unwrap_or(Ok(false));
+        .unwrap_or(Ok(None));
         drop(stash);
-        waited
+        prepared
     }
+
+    /// The first half of `cancel_sync`: refuses it from the item's own run, blocks
+    /// queueing, cancels the pending run. Returns whether it removed one; the caller
+    /// waits for `not_running`, then calls `end_cancel`.
+    pub(crate) fn begin_cancel(work: &Arc<WorkInner>) -> Result<bool, Error> {
+        if in_own_run(work) {
+            return Err(Error::WouldDeadlock {
+                what: "cancel_sync of a work item from its own run",
+            });
+        }
+        counter_up(work, CANCEL_ONE, CANCEL_MASK)?;
+        Ok(Self::cancel_pending(work))
+    }
+
+    /// Lets the item be queued again after `begin_cancel`.
+    pub(crate) fn end_cancel(work: &WorkInner) {
+        work.state.fetch_sub(CANCEL_ONE, Ordering::AcqRel);
+    }
+}
+
+/// Whether an item flush that waits for `target` finished runs on `q` is over: the
+/// runs finished, or the item became idle (cancelled) or left the queue.
+pub(crate) fn flushed(work: &WorkInner, q: &RunQueue, target: u64) -> bool {
+    let s = work.state.load(Ordering::Acquire);
+    work.finished.load(Ordering::Relaxed) >= target || state::is_idle(s) || !bound_to(s, q)
+}
+
+/// Whether no run of `work` is in progress on `q`.
+pub(crate) fn not_running(work: &WorkInner, q: &RunQueue) -> bool {
+    let s = work.state.load(Ordering::Acquire);
+    s & RUNNING == 0 || !bound_to(s, q)
 }

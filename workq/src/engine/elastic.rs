@@ -222,7 +222,7 @@ impl RunQueue {
                 );
                 g.joins.push(handle);
                 g.starting -= 1;
-                this.notify_done(&g);
+                this.notify_done(&mut g);
                 Ok(true)
             }
             Err(error) => {
@@ -233,7 +233,7 @@ impl RunQueue {
                     g.starting -= 1;
                     g.slots[slot] = None;
                     g.backoff_until = Some(Instant::now() + elastic.backoff);
-                    this.notify_done(&g);
+                    this.notify_done(&mut g);
                     g.threads
                 };
                 let report = SpawnFailure {
@@ -311,7 +311,7 @@ impl RunQueue {
                 return false;
             }
             g.needed_sleepers += 1;
-            g = crate::sync::wait_timeout(&self.needed_cv, g, left);
+            g = g.wait(&self.needed_cv, Some(left));
             g.needed_sleepers -= 1;
         }
     }

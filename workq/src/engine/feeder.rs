@@ -6,8 +6,8 @@
 //! steps in when pumps cannot be queued (the pool cannot start a thread) or the
 //! queue stalls with items waiting.
 
-use super::{QueueState, RunQueue};
-use crate::sync::{wait_timeout, Arc, MutexGuard};
+use super::{QueueGuard, RunQueue};
+use crate::sync::Arc;
 use crate::work::WorkInner;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -120,14 +120,14 @@ impl RunQueue {
                 continue;
             }
             g.needed_sleepers += 1;
-            g = wait_timeout(&this.needed_cv, g, after);
+            g = g.wait(&this.needed_cv, Some(after));
             g.needed_sleepers -= 1;
         }
     }
 }
 
 /// Whether runnable items have waited `after` with no run started meanwhile.
-fn stalled(g: &MutexGuard<'_, QueueState>, after: Duration) -> bool {
+fn stalled(g: &QueueGuard<'_>, after: Duration) -> bool {
     let now = Instant::now();
     let quiet = g
         .last_start

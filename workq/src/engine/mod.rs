@@ -11,19 +11,22 @@ mod colors;
 mod delay;
 mod elastic;
 mod feeder;
+mod guard;
 mod queue_state;
 mod run;
 
+pub(crate) use cancel::{flushed, not_running};
 pub(crate) use elastic::Elastic;
 pub use elastic::{SpawnFailure, SpawnHook, Spawner};
 pub(crate) use feeder::Feeder;
+pub(crate) use guard::QueueGuard;
 pub(crate) use queue_state::{Counters, QueueState, Slot};
 
 use crate::current;
 use crate::error::Error;
 use crate::panic::PanicHook;
 use crate::state::{self, ARMED, CANCEL_MASK, DISABLE_MASK, PENDING, RUNNING};
-use crate::sync::{lock, wait, Arc, Condvar, Mutex, MutexGuard, Ordering};
+use crate::sync::{lock, Arc, Condvar, Mutex, Ordering};
 use crate::timer::{Timer, TimerKey};
 use crate::work::{Class, Queued, WorkInner};
 use std::time::Instant;
@@ -63,6 +66,17 @@ pub(crate) struct RunQueue {
     pub(crate) done_cv: Condvar,
     /// Items in `sleep_till_thread_needed` wait here.
     pub(crate) needed_cv: Condvar,
+}
+
+/// What a queue call does about a bound on waiting items.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// No bound applies (workers, pools, timers, re-queues).
+    Ignore,
+    /// A full queue fails the call with `Error::Full`.
+    Try,
+    /// A full queue blocks the call until there is room.
+    Block,
 }
 
 /// How to build a [`RunQueue`].
@@ -119,8 +133,8 @@ impl RunQueue {
         })
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, QueueState> {
-        lock(&self.state)
+    pub(crate) fn lock(&self) -> QueueGuard<'_> {
+        QueueGuard::lock(&self.state)
     }
 
     /// What a queue call on this queue must answer for an item in state `s`
@@ -165,6 +179,17 @@ impl RunQueue {
         at: Option<u64>,
         owner: u32,
     ) -> Result<Queued, Error> {
+        Self::enqueue_with(this, work, at, owner, Limit::Ignore)
+    }
+
+    /// Queues `work`, honouring the queue's bound on waiting items as `limit` says.
+    pub(crate) fn enqueue_with(
+        this: &Arc<Self>,
+        work: &Arc<WorkInner>,
+        at: Option<u64>,
+        owner: u32,
+        limit: Limit,
+    ) -> Result<Queued, Error> {
         // The fast path: one read-modify-write. Being an RMW (not a load) it joins
         // the release sequence that the runner's acquire RMW reads when it clears
         // PENDING, so a pending run found here sees the caller's earlier writes.
@@ -180,6 +205,18 @@ impl RunQueue {
         let (outcome, owed) = {
             let mut g = this.lock();
             this.admit(&g)?;
+            if at.is_none() && limit != Limit::Ignore {
+                while this.is_full(&g, work) {
+                    if limit == Limit::Try {
+                        return Err(Error::Full {
+                            queue: this.name.to_string(),
+                            max_waiting: g.max_waiting,
+                        });
+                    }
+                    g = this.wait_done(g);
+                    this.admit(&g)?;
+                }
+            }
             let mut binding = lock(&work.binding);
             let outcome = Self::add_run(this, &mut g, &mut binding, work, at, owner);
             (outcome, g.settle_owed)
@@ -188,6 +225,16 @@ impl RunQueue {
             Self::settle(this);
         }
         outcome
+    }
+
+    /// Whether a queue call for `work` must wait for room: the queue's bound on
+    /// waiting items is reached, the item is idle (queueing it would add a waiting
+    /// item; an item already pending or running never counts), and the caller is
+    /// not one of the queue's own items (which never wait for room).
+    pub(crate) fn is_full(&self, g: &QueueState, work: &WorkInner) -> bool {
+        g.waiting() >= g.max_waiting
+            && state::is_idle(work.state.load(Ordering::Acquire))
+            && !current::running_on(self.id)
     }
 
     /// A fed queue refuses work its pool could never run: when the pool is going
@@ -357,24 +404,26 @@ impl RunQueue {
     }
 
     /// Waits on `done_cv`, counted in `waiters` so that finishers know to notify.
-    pub(crate) fn wait_done<'a>(
-        &'a self,
-        mut g: MutexGuard<'a, QueueState>,
-    ) -> MutexGuard<'a, QueueState> {
+    pub(crate) fn wait_done<'a>(&'a self, mut g: QueueGuard<'a>) -> QueueGuard<'a> {
         g.waiters += 1;
-        let mut g = wait(&self.done_cv, g);
+        let mut g = g.wait(&self.done_cv, None);
         g.waiters -= 1;
         g
     }
 
     /// Wakes everyone waiting for runs to end, if anyone is.
-    pub(crate) fn notify_done(&self, g: &QueueState) {
+    pub(crate) fn notify_done(&self, g: &mut QueueState) {
         if g.waiters > 0 {
             self.done_cv.notify_all();
         }
+        if !g.wakers.is_empty() {
+            // Woken by the guard once the lock is released.
+            let wakers = std::mem::take(&mut g.wakers);
+            g.to_wake.extend(wakers.into_iter().map(|(_, w)| w));
+        }
     }
 
-    fn refuse_own(&self, what: &'static str) -> Result<(), Error> {
+    pub(crate) fn refuse_own(&self, what: &'static str) -> Result<(), Error> {
         if current::running_on(self.id) {
             Err(Error::WouldDeadlock { what })
         } else {
@@ -390,10 +439,7 @@ impl RunQueue {
         Ok(self.flush_locked(g).1)
     }
 
-    fn flush_locked<'a>(
-        &'a self,
-        mut g: MutexGuard<'a, QueueState>,
-    ) -> (MutexGuard<'a, QueueState>, bool) {
+    fn flush_locked<'a>(&'a self, mut g: QueueGuard<'a>) -> (QueueGuard<'a>, bool) {
         let color = g.colors.cut();
         let mut waited = false;
         while !g.colors.is_done(color) {
@@ -414,7 +460,7 @@ impl RunQueue {
         Ok(())
     }
 
-    fn drain_locked<'a>(&'a self, mut g: MutexGuard<'a, QueueState>) -> MutexGuard<'a, QueueState> {
+    fn drain_locked<'a>(&'a self, mut g: QueueGuard<'a>) -> QueueGuard<'a> {
         loop {
             g = self.flush_locked(g).0;
             if g.colors.outstanding() == 0 {

@@ -36,6 +36,8 @@ pub(crate) struct QueueState {
     pub(crate) hi: VecDeque<Arc<WorkInner>>,
     /// At most this many runs at once (a workqueue's `max_active`).
     pub(crate) max_running: usize,
+    /// Bound on waiting items for bounded queue calls (`usize::MAX`: none).
+    pub(crate) max_waiting: usize,
     /// When the last run started (stall detection).
     pub(crate) last_start: Option<Instant>,
     /// A settle is owed: a thread start (elastic) or a pump kick (fed queues).
@@ -74,6 +76,11 @@ pub(crate) struct QueueState {
     pub(crate) slots: Vec<Option<Slot>>,
     /// Threads to join at shutdown (culled ones are reaped as new ones start).
     pub(crate) joins: Vec<JoinHandle<()>>,
+    /// Async waiters (futures) to wake when a run ends, and the ones due to be
+    /// woken once the lock is released.
+    pub(crate) wakers: Vec<(u64, std::task::Waker)>,
+    pub(crate) to_wake: Vec<std::task::Waker>,
+    pub(crate) next_waker: u64,
     /// Items bound to the queue per owner (0: no owner).
     pub(crate) owners: std::collections::HashMap<u32, usize>,
 }
@@ -85,6 +92,7 @@ impl QueueState {
             vslow: VecDeque::new(),
             hi: VecDeque::new(),
             max_running: usize::MAX,
+            max_waiting: usize::MAX,
             last_start: None,
             settle_owed: false,
             kick_failed: false,
@@ -108,6 +116,9 @@ impl QueueState {
             slots: Vec::new(),
             joins: Vec::new(),
             owners: std::collections::HashMap::new(),
+            wakers: Vec::new(),
+            to_wake: Vec::new(),
+            next_waker: 0,
         }
     }
 

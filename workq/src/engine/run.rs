@@ -3,11 +3,11 @@
 //! then clear `RUNNING` and put it back if it was queued during the run (under the
 //! lock). And the consumer loop that repeats it.
 
-use super::{QueueState, RunQueue};
+use super::{QueueGuard, QueueState, RunQueue};
 use crate::current::RunMark;
 use crate::panic;
 use crate::state::{self, ARMED, PENDING, RUNNING};
-use crate::sync::{lock, wait, wait_timeout, Arc, MutexGuard, Ordering};
+use crate::sync::{lock, Arc, Ordering};
 use crate::work::{Class, WorkCtx, WorkInner};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -35,6 +35,10 @@ impl RunQueue {
             g.running_vslow += 1;
         }
         g.last_start = Some(Instant::now());
+        if g.max_waiting != usize::MAX {
+            // A bounded queue: room for one more waiting item.
+            self.notify_done(g);
+        }
         crate::log::event!(
             trace,
             "start '{}' on '{}'",
@@ -124,7 +128,7 @@ impl RunQueue {
         this: &'a Arc<Self>,
         work: &Arc<WorkInner>,
         slot: Option<usize>,
-    ) -> MutexGuard<'a, QueueState> {
+    ) -> QueueGuard<'a> {
         let panicked = Self::run(this, work);
         let mut g = this.lock();
         this.finish(&mut g, work, slot);
@@ -172,10 +176,7 @@ impl RunQueue {
             }
             g.idle_consumers += 1;
             let before = Instant::now();
-            g = match idle_timeout {
-                Some(t) => wait_timeout(&this.work_cv, g, t),
-                None => wait(&this.work_cv, g),
-            };
+            g = g.wait(&this.work_cv, idle_timeout);
             g.idle_consumers -= 1;
             if g.notified > 0 {
                 g.notified -= 1;
@@ -199,7 +200,7 @@ impl RunQueue {
                 g.threads
             );
         }
-        this.notify_done(&g);
+        this.notify_done(&mut g);
     }
 
     /// Runs the next item if there is one, without blocking. For models and tests.

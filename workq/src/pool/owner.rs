@@ -3,7 +3,9 @@
 
 use super::Pool;
 use crate::current;
+use crate::engine::RunQueue;
 use crate::error::Error;
+use crate::sync::Arc;
 use crate::work::{Queued, Work};
 use std::fmt;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -116,6 +118,19 @@ impl Owner {
     /// owner is then given up without waiting).
     pub fn unregister(mut self) -> Result<(), Error> {
         self.wait_for_items()
+    }
+
+    /// Gives the owner up without waiting: returns the queue and the owner id to
+    /// wait on.
+    pub(crate) fn give_up(mut self) -> Result<(Arc<RunQueue>, u32), Error> {
+        self.done = true;
+        let q = self.pool.handle.queue.clone();
+        if current::consuming(q.id) {
+            return Err(Error::WouldDeadlock {
+                what: "unregistering a pool owner from one of the pool's threads",
+            });
+        }
+        Ok((q, self.id))
     }
 
     fn wait_for_items(&mut self) -> Result<(), Error> {

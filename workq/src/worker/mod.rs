@@ -245,6 +245,11 @@ impl Worker {
         self.handle.queue.snapshot()
     }
 
+    /// The worker's engine.
+    pub(crate) fn run_queue(&self) -> &Arc<RunQueue> {
+        &self.handle.queue
+    }
+
     fn check_freezable(&self) -> Result<(), Error> {
         if self.handle.freezable {
             Ok(())

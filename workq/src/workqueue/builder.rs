@@ -38,6 +38,7 @@ pub struct WorkQueueBuilder {
     ordered: bool,
     high_priority: bool,
     very_slow: bool,
+    max_waiting: Option<usize>,
     freezable: bool,
     rescuer: bool,
     rescue_after: Duration,
@@ -55,6 +56,7 @@ impl WorkQueueBuilder {
             ordered: false,
             high_priority: false,
             very_slow: false,
+            max_waiting: None,
             freezable: false,
             rescuer: false,
             rescue_after: Duration::from_millis(100),
@@ -93,6 +95,14 @@ impl WorkQueueBuilder {
     /// class, which can never take every thread.
     pub fn very_slow(mut self, very_slow: bool) -> WorkQueueBuilder {
         self.very_slow = very_slow;
+        self
+    }
+
+    /// Bound the items waiting in the queue (back-pressure): a queue call on a full
+    /// queue waits ([`WorkQueue::queue`]), fails ([`WorkQueue::try_queue`]) or is
+    /// awaited ([`WorkQueue::queue_async`]). Default: no bound.
+    pub fn max_waiting(mut self, n: usize) -> WorkQueueBuilder {
+        self.max_waiting = Some(n);
         self
     }
 
@@ -164,6 +174,9 @@ impl WorkQueueBuilder {
                 "watchdog",
                 "the threshold must be greater than zero",
             ));
+        }
+        if self.max_waiting == Some(0) {
+            return Err(invalid("max_waiting", "must be at least 1"));
         }
         if self.rescue_after.is_zero() {
             return Err(invalid("rescue_after", "must be greater than zero"));
@@ -240,6 +253,7 @@ impl WorkQueueBuilder {
         {
             let mut g = queue.lock();
             g.max_running = max_active;
+            g.max_waiting = self.max_waiting.unwrap_or(usize::MAX);
             for i in 0..max_active {
                 g.slots.push(Some(Slot {
                     thread: format!("{}#{i}", self.name).into(),

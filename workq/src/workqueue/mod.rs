@@ -9,7 +9,7 @@ pub use builder::WorkQueueBuilder;
 pub use system::{queue, system, system_long};
 
 use crate::current;
-use crate::engine::RunQueue;
+use crate::engine::{Limit, RunQueue};
 use crate::error::Error;
 use crate::pool::Pool;
 use crate::snapshot::Snapshot;
@@ -112,13 +112,38 @@ impl WorkQueue {
         &self.handle.pool
     }
 
-    /// Queues `work` on this queue. See [`Queued`].
+    /// Queues `work` on this queue. See [`Queued`]. On a queue with a bound on
+    /// waiting items ([`WorkQueueBuilder::max_waiting`]) that is full, waits for room
+    /// (see [`try_queue`](WorkQueue::try_queue) and
+    /// [`queue_async`](WorkQueue::queue_async)); queueing an item that is already
+    /// pending or running never waits, nor does a call from the queue's own items.
     ///
     /// # Errors
     /// As [`Worker::queue`](crate::Worker::queue); [`Error::Disabled`] for a
     /// disabled item.
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        RunQueue::enqueue(&self.handle.queue, &work.inner)
+        RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, 0, Limit::Block)
+    }
+
+    /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
+    /// the queue's bound on waiting items is reached.
+    ///
+    /// # Errors
+    /// As [`WorkQueue::queue`], and [`Error::Full`].
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("bp")?;
+    /// let wq = workq::WorkQueue::builder("bounded").pool(&pool).max_waiting(1).freezable(true).build()?;
+    /// wq.freeze()?;
+    /// let (a, b) = (workq::Work::new(|_| {}), workq::Work::new(|_| {}));
+    /// wq.try_queue(&a)?;
+    /// assert!(matches!(wq.try_queue(&b), Err(workq::Error::Full { .. })));
+    /// assert!(wq.try_queue(&a).is_ok()); // already pending: never counts
+    /// wq.thaw()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn try_queue(&self, work: &Work) -> Result<Queued, Error> {
+        RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, 0, Limit::Try)
     }
 
     /// Queues `work` to run at `deadline` (never earlier).
@@ -186,6 +211,11 @@ impl WorkQueue {
         self.check_freezable()?;
         RunQueue::thaw(&self.handle.queue);
         Ok(())
+    }
+
+    /// The queue's engine.
+    pub(crate) fn run_queue(&self) -> &Arc<RunQueue> {
+        &self.handle.queue
     }
 
     fn check_freezable(&self) -> Result<(), Error> {

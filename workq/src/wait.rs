@@ -1,0 +1,338 @@
+//! Async callers: futures for every waiting call, runtime-agnostic (a std `Waker`
+//! is all they use), cancel-safe (dropping one leaves the item and the queue as
+//! they were meant to be), and woken exactly when the blocking form would return.
+//!
+//! Each future registers its waker with the queue it waits on; every change that
+//! wakes the blocking waiters (a run ends, a pending run is cancelled, an item
+//! leaves a bounded list) wakes the registered futures too, once the queue's lock
+//! has been released. A woken future re-checks its condition under the lock.
+
+use crate::engine::{flushed, not_running, Limit, QueueState, RunQueue};
+use crate::error::Error;
+use crate::pool::{Owner, Pool};
+use crate::sync::Arc;
+use crate::work::{Queued, Work};
+use crate::worker::Worker;
+use crate::workqueue::WorkQueue;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+type Check<T> = Box<dyn FnMut(&mut QueueState) -> Option<T> + Send>;
+type Cleanup = Box<dyn FnOnce() + Send>;
+
+/// A future for one of workq's waiting calls (`flush_async`, `cancel_sync_async`,
+/// `drain_async`, `unregister_async`, `queue_async`). Its output is what the
+/// blocking form returns.
+///
+/// Dropping it before it completes is safe: the wait is abandoned and whatever the
+/// call had set up is undone (a drain stops holding the queue, a `cancel_sync`
+/// stops blocking queue calls), as if the blocking form had returned.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Waiting<T> {
+    state: State<T>,
+}
+
+enum State<T> {
+    Done(Option<T>),
+    Wait {
+        queue: Arc<RunQueue>,
+        waker: Option<u64>,
+        check: Check<T>,
+        cleanup: Option<Cleanup>,
+    },
+}
+
+impl<T> Waiting<T> {
+    fn ready(value: T) -> Waiting<T> {
+        Waiting {
+            state: State::Done(Some(value)),
+        }
+    }
+
+    fn on(queue: Arc<RunQueue>, check: Check<T>, cleanup: Option<Cleanup>) -> Waiting<T> {
+        Waiting {
+            state: State::Wait {
+                queue,
+                waker: None,
+                check,
+                cleanup,
+            },
+        }
+    }
+}
+
+impl<T> Unpin for Waiting<T> {}
+
+impl<T> Future for Waiting<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = self.get_mut();
+        let outcome = match &mut this.state {
+            State::Done(value) => return value.take().map_or(Poll::Pending, Poll::Ready),
+            State::Wait {
+                queue,
+                waker,
+                check,
+                ..
+            } => {
+                let mut g = queue.lock();
+                if let Some(id) = waker.take() {
+                    g.wakers.retain(|(i, _)| *i != id);
+                }
+                match check(&mut g) {
+                    Some(v) => Some(v),
+                    None => {
+                        let id = g.next_waker;
+                        g.next_waker += 1;
+                        g.wakers.push((id, cx.waker().clone()));
+                        *waker = Some(id);
+                        None
+                    }
+                }
+            }
+        };
+        match outcome {
+            None => Poll::Pending,
+            Some(v) => {
+                if let State::Wait {
+                    cleanup: Some(c), ..
+                } = std::mem::replace(&mut this.state, State::Done(None))
+                {
+                    c();
+                }
+                Poll::Ready(v)
+            }
+        }
+    }
+}
+
+impl<T> Drop for Waiting<T> {
+    fn drop(&mut self) {
+        if let State::Wait {
+            queue,
+            waker,
+            cleanup,
+            ..
+        } = &mut self.state
+        {
+            if let Some(id) = waker.take() {
+                queue.lock().wakers.retain(|(i, _)| *i != id);
+            }
+            if let Some(c) = cleanup.take() {
+                c();
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for Waiting<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let done = matches!(self.state, State::Done(_));
+        f.debug_struct("Waiting").field("done", &done).finish()
+    }
+}
+
+/// Waits until every run scheduled on `q` before the call has finished.
+fn flush_queue(q: &Arc<RunQueue>) -> Waiting<Result<bool, Error>> {
+    if let Err(e) = q.refuse_own("flushing a queue from one of its own items") {
+        return Waiting::ready(Err(e));
+    }
+    let color = q.lock().colors.cut();
+    let mut first = true;
+    Waiting::on(
+        q.clone(),
+        Box::new(move |g| {
+            let done = g.colors.is_done(color);
+            let waited = !first;
+            first = false;
+            done.then_some(Ok(waited))
+        }),
+        None,
+    )
+}
+
+/// Flushes `q` until nothing is outstanding, holding it in drain meanwhile.
+fn drain_queue(q: &Arc<RunQueue>) -> Waiting<Result<(), Error>> {
+    if let Err(e) = q.refuse_own("draining a queue from one of its own items") {
+        return Waiting::ready(Err(e));
+    }
+    let mut color = {
+        let mut g = q.lock();
+        g.draining += 1;
+        g.colors.cut()
+    };
+    let undo = q.clone();
+    Waiting::on(
+        q.clone(),
+        Box::new(move |g| {
+            if !g.colors.is_done(color) {
+                return None;
+            }
+            if g.colors.outstanding() == 0 {
+                return Some(Ok(()));
+            }
+            color = g.colors.cut();
+            None
+        }),
+        Some(Box::new(move || undo.lock().draining -= 1)),
+    )
+}
+
+impl Work {
+    /// The async form of [`Work::flush`].
+    ///
+    /// ```
+    /// # let worker = workq::Worker::new("af")?;
+    /// let work = workq::Work::new(|_| {});
+    /// worker.queue(&work)?;
+    /// # let fut =
+    /// work.flush_async() // .await in async code
+    /// # ; drop(fut);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn flush_async(&self) -> Waiting<Result<bool, Error>> {
+        let (q, target) = match RunQueue::prepare_flush(&self.inner) {
+            Err(e) => return Waiting::ready(Err(e)),
+            Ok(None) => return Waiting::ready(Ok(false)),
+            Ok(Some(p)) => p,
+        };
+        let work = self.inner.clone();
+        let watched = q.clone();
+        Waiting::on(
+            q,
+            Box::new(move |_| flushed(&work, &watched, target).then_some(Ok(true))),
+            None,
+        )
+    }
+
+    /// The async form of [`Work::cancel_sync`]: the pending run is cancelled when
+    /// this is called; the future waits for a run in progress. Until it completes or
+    /// is dropped, queue calls on the item fail with [`Error::Canceling`].
+    pub fn cancel_sync_async(&self) -> Waiting<Result<bool, Error>> {
+        let removed = match RunQueue::begin_cancel(&self.inner) {
+            Err(e) => return Waiting::ready(Err(e)),
+            Ok(r) => r,
+        };
+        let Some(q) = self.inner.bound_queue() else {
+            RunQueue::end_cancel(&self.inner);
+            return Waiting::ready(Ok(removed));
+        };
+        let (work, end) = (self.inner.clone(), self.inner.clone());
+        let watched = q.clone();
+        Waiting::on(
+            q,
+            Box::new(move |_| not_running(&work, &watched).then_some(Ok(removed))),
+            Some(Box::new(move || RunQueue::end_cancel(&end))),
+        )
+    }
+}
+
+impl Worker {
+    /// The async form of [`Worker::flush`].
+    pub fn flush_async(&self) -> Waiting<Result<bool, Error>> {
+        flush_queue(self.run_queue())
+    }
+
+    /// The async form of [`Worker::drain`].
+    pub fn drain_async(&self) -> Waiting<Result<(), Error>> {
+        drain_queue(self.run_queue())
+    }
+}
+
+impl Pool {
+    /// The async form of [`Pool::flush`].
+    pub fn flush_async(&self) -> Waiting<Result<bool, Error>> {
+        flush_queue(&self.handle.queue)
+    }
+
+    /// The async form of [`Pool::drain`].
+    pub fn drain_async(&self) -> Waiting<Result<(), Error>> {
+        drain_queue(&self.handle.queue)
+    }
+}
+
+impl WorkQueue {
+    /// The async form of [`WorkQueue::flush`].
+    pub fn flush_async(&self) -> Waiting<Result<bool, Error>> {
+        flush_queue(self.run_queue())
+    }
+
+    /// The async form of [`WorkQueue::drain`].
+    pub fn drain_async(&self) -> Waiting<Result<(), Error>> {
+        drain_queue(self.run_queue())
+    }
+
+    /// The async form of [`WorkQueue::queue`]: on a bounded queue that is full, the
+    /// future waits for room instead of blocking a thread. Queueing an item that is
+    /// already pending never waits.
+    pub fn queue_async(&self, work: &Work) -> QueueAsync {
+        QueueAsync {
+            queue: self.run_queue().clone(),
+            work: work.clone(),
+            wait: None,
+        }
+    }
+}
+
+impl Owner {
+    /// The async form of [`Owner::unregister`].
+    pub fn unregister_async(self) -> Waiting<Result<(), Error>> {
+        let (q, id) = match self.give_up() {
+            Err(e) => return Waiting::ready(Err(e)),
+            Ok(p) => p,
+        };
+        Waiting::on(
+            q,
+            Box::new(move |g| (g.owned(id) == 0).then_some(Ok(()))),
+            None,
+        )
+    }
+}
+
+/// The future of [`WorkQueue::queue_async`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct QueueAsync {
+    queue: Arc<RunQueue>,
+    work: Work,
+    wait: Option<Waiting<()>>,
+}
+
+impl Future for QueueAsync {
+    type Output = Result<Queued, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            if let Some(w) = &mut this.wait {
+                match Pin::new(w).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) => this.wait = None,
+                }
+            }
+            match RunQueue::enqueue_with(&this.queue, &this.work.inner, None, 0, Limit::Try) {
+                Err(Error::Full { .. }) => {
+                    let (q, work) = (this.queue.clone(), this.work.inner.clone());
+                    let watched = q.clone();
+                    this.wait = Some(Waiting::on(
+                        q,
+                        Box::new(move |g| (!watched.is_full(g, &work)).then_some(())),
+                        None,
+                    ));
+                }
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+}
+
+impl fmt::Debug for QueueAsync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueueAsync")
+            .field("queue", &&*self.queue.name)
+            .field("work", &self.work)
+            .finish()
+    }
+}
