@@ -71,6 +71,8 @@ pub(crate) struct Elastic {
     pub(crate) stack_size: Option<usize>,
     pub(crate) spawner: Spawner,
     pub(crate) on_spawn_failure: SpawnHook,
+    /// Set once the minimum number of threads has been reached.
+    pub(crate) started: std::sync::atomic::AtomicBool,
 }
 
 impl RunQueue {
@@ -124,7 +126,12 @@ impl RunQueue {
     /// Makes sure an elastic queue has threads before it accepts work: at first use
     /// it starts the minimum number. Fails only when no thread could be started.
     pub(crate) fn ensure_consumers(this: &Arc<Self>) -> Result<(), Error> {
-        if this.elastic.is_none() {
+        let Some(elastic) = &this.elastic else {
+            return Ok(());
+        };
+        // Once the minimum was reached, the pool never drops below it (culling
+        // stops there) until shutdown, which `admit` reports: no lock needed.
+        if elastic.started.load(std::sync::atomic::Ordering::Acquire) {
             return Ok(());
         }
         loop {
@@ -136,6 +143,9 @@ impl RunQueue {
                 g.min_threads.max(1).saturating_sub(g.threads)
             };
             if want == 0 {
+                elastic
+                    .started
+                    .store(true, std::sync::atomic::Ordering::Release);
                 return Ok(());
             }
             match Self::spawn_consumer(this, Reach::Min) {

@@ -262,6 +262,7 @@ impl PoolBuilder {
                 stack_size: self.stack_size,
                 spawner,
                 on_spawn_failure,
+                started: std::sync::atomic::AtomicBool::new(false),
             }),
             feeder: None,
             threads: (self.min, self.max, self.very_slow_percent),
