@@ -54,6 +54,22 @@ fn events_reach_the_subscriber() {
     worker.queue(&fine).unwrap();
     worker.queue(&boom).unwrap();
     worker.flush().unwrap();
+    // The panic is reported right after its run has finished (so that the hook
+    // sees the item idle): it may come just after the flush returns.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !collect
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(l, _)| *l == Level::ERROR)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no error event after 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
     let events = collect.0.lock().unwrap().clone();
     let has = |level: Level, needle: &str| {
         events
