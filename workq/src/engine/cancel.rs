@@ -159,7 +159,9 @@ impl RunQueue {
             if target == finished {
                 return Ok(None);
             }
-            if q.single_consumer && crate::current::running_on(q.id) {
+            if q.single_consumer
+                && (crate::current::running_on(q.id) || crate::current::consuming(q.id))
+            {
                 return Err(Error::WouldDeadlock {
                     what: "flushing an item pending on the single-thread worker running the caller",
                 });

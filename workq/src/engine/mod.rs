@@ -424,7 +424,9 @@ impl RunQueue {
     }
 
     pub(crate) fn refuse_own(&self, what: &'static str) -> Result<(), Error> {
-        if current::running_on(self.id) {
+        // From one of the queue's own items, or from one of its threads outside a
+        // run (a panic hook): the wait could need this very thread.
+        if current::running_on(self.id) || current::consuming(self.id) {
             Err(Error::WouldDeadlock { what })
         } else {
             Ok(())

@@ -75,7 +75,15 @@ impl RunQueue {
     /// Ends a run (lock held): clears `RUNNING`; if the item was queued during the
     /// run, puts it back on its list (or leaves it to the timer, if armed),
     /// otherwise returns it to idle and unbinds it.
-    pub(crate) fn finish(&self, g: &mut QueueState, work: &Arc<WorkInner>, slot: Option<usize>) {
+    /// With `count_done` false the run is not yet counted as done for flushes (the
+    /// caller reports a panic first, then calls `count_done`).
+    pub(crate) fn finish(
+        &self,
+        g: &mut QueueState,
+        work: &Arc<WorkInner>,
+        slot: Option<usize>,
+        count_done: bool,
+    ) {
         g.running -= 1;
         if work.class == Class::VerySlow && self.elastic.is_some() {
             g.running_vslow -= 1;
@@ -84,14 +92,13 @@ impl RunQueue {
             // Not the last reference: the caller holds one.
             s.current = None;
         }
-        work.finished.fetch_add(1, Ordering::Relaxed);
         crate::log::event!(
             trace,
             "finish '{}' on '{}'",
             work.name().unwrap_or("<unnamed>"),
             self.name
         );
-        g.colors.remove(work.run_color.load(Ordering::Relaxed));
+        let color = work.run_color.load(Ordering::Relaxed);
         let mut binding = lock(&work.binding);
         let mut cur = work.state.load(Ordering::Relaxed);
         loop {
@@ -119,6 +126,15 @@ impl RunQueue {
             }
         }
         drop(binding);
+        if count_done {
+            self.count_done(g, work, color);
+        }
+    }
+
+    /// Counts a finished run for item and queue flushes, and wakes the waiters.
+    pub(crate) fn count_done(&self, g: &mut QueueState, work: &WorkInner, color: u64) {
+        work.finished.fetch_add(1, Ordering::Relaxed);
+        g.colors.remove(color);
         self.notify_done(g);
     }
 
@@ -131,11 +147,18 @@ impl RunQueue {
     ) -> QueueGuard<'a> {
         let panicked = Self::run(this, work);
         let mut g = this.lock();
-        this.finish(&mut g, work, slot);
-        if let Some(payload) = panicked {
-            drop(g);
-            this.report_panic(work, payload);
-            g = this.lock();
+        match panicked {
+            None => this.finish(&mut g, work, slot, true),
+            Some(payload) => {
+                // The hook sees the item idle (or queued again), and flushes
+                // return only once the report is made.
+                let color = work.run_color.load(Ordering::Relaxed);
+                this.finish(&mut g, work, slot, false);
+                drop(g);
+                this.report_panic(work, payload);
+                g = this.lock();
+                this.count_done(&mut g, work, color);
+            }
         }
         g
     }
