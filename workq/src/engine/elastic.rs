@@ -309,7 +309,10 @@ impl RunQueue {
         let deadline = Instant::now().checked_add(timeout);
         let mut g = self.lock();
         loop {
-            let needed = g.has_runnable() && g.idle_consumers <= g.notified;
+            // Needed by other work, or the queue is shutting down (the item should
+            // wrap up rather than hold the drain for its whole timeout).
+            let needed =
+                (g.has_runnable() && g.idle_consumers <= g.notified) || g.closed || g.stopping;
             if needed {
                 return true;
             }

@@ -518,6 +518,7 @@ impl RunQueue {
             g.closed = true;
             g.frozen = false;
             self.work_cv.notify_all();
+            self.needed_cv.notify_all();
         }
         self.disarm_all();
         if !on_consumer && !current::running_on(self.id) {

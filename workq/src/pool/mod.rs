@@ -304,7 +304,13 @@ impl Pool {
     /// ```
     pub fn set_max_threads(&self, max: usize) -> Result<(), Error> {
         let min = self.handle.queue.lock().min_threads;
-        builder::check_threads(min, max)?;
+        builder::check_threads(min, max).map_err(|e| match e {
+            Error::InvalidConfig { reason, .. } => Error::InvalidConfig {
+                setting: "max_threads",
+                reason,
+            },
+            other => other,
+        })?;
         RunQueue::retune(&self.handle.queue, None, Some(max), None)
     }
 

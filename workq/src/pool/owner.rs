@@ -15,8 +15,10 @@ static NEXT_OWNER: AtomicU32 = AtomicU32::new(1);
 
 /// A registered user of a [`Pool`], made by [`Pool::register`].
 ///
-/// Every item queued through the owner is counted for it from the queue call until
-/// the item is idle again (queued, armed, running, or re-queueing itself).
+/// An idle item queued through the owner is counted for it from that queue call
+/// until the item is idle again (queued, armed, running, or re-queueing itself).
+/// A queue call through the owner on an item that is already pending or running
+/// (for another owner or none) does not move it to this owner.
 /// [`unregister`](Owner::unregister) (or dropping the owner) waits until the count
 /// is zero; other owners are untouched.
 ///

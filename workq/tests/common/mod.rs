@@ -30,6 +30,14 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Writes a line straight to the process's standard error. `eprintln!` would not
+/// do: the test harness captures it (also on threads spawned by a test) and only
+/// shows it when the test ends, so it is lost if the process has to be ended.
+pub fn say(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
 /// Reports a hang: arms a last-resort exit of the whole process (once), then
 /// panics with a clear message so the test fails.
 pub fn hung(what: &str, secs: u64) -> ! {
@@ -37,14 +45,14 @@ pub fn hung(what: &str, secs: u64) -> ! {
     let msg = format!(
         "WATCHDOG: `{what}` did not finish within {secs} s: hung (deadlock or lost wake-up?)"
     );
-    eprintln!("{msg}");
+    say(&msg);
     if !ARMED.swap(true, Ordering::SeqCst) {
         let what = what.to_string();
         thread::spawn(move || {
             thread::sleep(Duration::from_secs(GRACE_SECS));
-            eprintln!(
+            say(&format!(
                 "WATCHDOG: the process is still running {GRACE_SECS} s after `{what}` hung; exiting"
-            );
+            ));
             std::process::exit(101);
         });
     }
@@ -213,11 +221,54 @@ pub fn watchdog(secs: u64, what: &str) -> Watchdog {
     let what = what.to_string();
     thread::spawn(move || {
         if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_secs(secs)) {
-            eprintln!("WATCHDOG: `{what}` still running after {secs} s: hung; exiting");
+            say(&format!(
+                "WATCHDOG: `{what}` still running after {secs} s: hung; exiting"
+            ));
             std::process::exit(101);
         }
     });
     Watchdog { _disarm: tx }
+}
+
+/// How long one behaviour test may take in all before [`test_guard`] ends the
+/// process. Generous: the tests take well under a second each.
+pub const TEST_SECS: u64 = 120;
+
+thread_local! {
+    /// Set on a test's own thread by [`test_guard`].
+    static GUARDED_TEST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The first line of every behaviour test. A library bug that hangs often hangs a
+/// second time while the failing test unwinds (dropping a `Worker` drains it), so
+/// the failure would never be reported. The guard
+/// * arms a [`watchdog`] for the whole test ([`TEST_SECS`]), named after the test;
+/// * echoes a panic of the test's own thread straight to standard error (see
+///   [`say`]), so the assertion that failed is visible even if the watchdog has to
+///   end the process afterwards.
+pub fn test_guard() -> Watchdog {
+    test_guard_for(TEST_SECS)
+}
+
+/// [`test_guard`] with a time limit of `secs` seconds.
+pub fn test_guard_for(secs: u64) -> Watchdog {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if GUARDED_TEST.with(std::cell::Cell::get) {
+                let name = thread::current().name().unwrap_or("<unnamed>").to_string();
+                say(&format!("test thread '{name}' panicked: {info}"));
+            }
+            previous(info);
+        }));
+    });
+    GUARDED_TEST.with(|g| g.set(true));
+    let name = thread::current()
+        .name()
+        .unwrap_or("<unnamed test>")
+        .to_string();
+    watchdog(secs, &name)
 }
 
 /// Increments a shared counter when dropped. Move one into a work item's closure
@@ -537,4 +588,225 @@ impl Rng {
         // n is small in the tests; the modulo bias is irrelevant.
         (self.next_u64() % n as u64) as usize
     }
+}
+
+// ---------------------------------------------------------------------------
+// Pool helpers (tests/pool.rs, tests/pool_stress.rs).
+// ---------------------------------------------------------------------------
+
+/// `pool.flush()` under the watchdog.
+pub fn flush_pool(pool: &workq::Pool) -> bool {
+    let p = pool.clone();
+    bounded30("Pool::flush", move || p.flush()).expect("Pool::flush")
+}
+
+/// `pool.drain()` under the watchdog.
+pub fn drain_pool(pool: &workq::Pool) {
+    let p = pool.clone();
+    bounded30("Pool::drain", move || p.drain()).expect("Pool::drain");
+}
+
+/// `pool.destroy()` under the watchdog.
+pub fn destroy_pool(pool: &workq::Pool) {
+    let p = pool.clone();
+    bounded30("Pool::destroy", move || p.destroy()).expect("Pool::destroy");
+}
+
+/// Drops what is probably the last handle of a pool (which drains it, stops its
+/// threads and joins them) under the watchdog.
+pub fn drop_pool(pool: workq::Pool) {
+    bounded30("drop of the last Pool handle", move || drop(pool));
+}
+
+/// One call of a [`PoolSpawns`] spawner: when it was made (after the pool decided
+/// to start a thread) and whether the start succeeded.
+#[derive(Clone, Copy, Debug)]
+pub struct SpawnCall {
+    /// When the spawner decided (after any delay; for a failure: before the pool
+    /// saw it).
+    pub at: Instant,
+    /// Whether the thread was started.
+    pub ok: bool,
+}
+
+/// Counts and controls the thread starts of a pool: pass [`PoolSpawns::spawner`]
+/// to `PoolBuilder::spawner`. Every call is logged; calls from number
+/// `fail_from` on (0-based) fail until [`heal`](PoolSpawns::heal); the thread
+/// body is wrapped so that thread exits are counted too.
+#[derive(Debug)]
+pub struct PoolSpawns {
+    fail_from: AtomicUsize,
+    delay_us: std::sync::atomic::AtomicU64,
+    calls: Mutex<Vec<SpawnCall>>,
+    started: AtomicUsize,
+    exited: AtomicUsize,
+    live: AtomicUsize,
+    peak_live: AtomicUsize,
+    in_flight: AtomicUsize,
+}
+
+/// Marks the end of a spawner call when dropped.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Counts a pool thread's exit when dropped (also on unwind).
+struct PoolThreadExit(Arc<PoolSpawns>);
+
+impl Drop for PoolThreadExit {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::SeqCst);
+        self.0.exited.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl PoolSpawns {
+    /// A spawner whose starts all succeed.
+    pub fn new() -> Arc<PoolSpawns> {
+        PoolSpawns::failing_from(usize::MAX)
+    }
+
+    /// A spawner whose calls number `k` and later (0-based) fail: `k` starts
+    /// succeed, then every start fails until [`heal`](PoolSpawns::heal).
+    pub fn failing_from(k: usize) -> Arc<PoolSpawns> {
+        Arc::new(PoolSpawns {
+            fail_from: AtomicUsize::new(k),
+            delay_us: std::sync::atomic::AtomicU64::new(0),
+            calls: Mutex::new(Vec::new()),
+            started: AtomicUsize::new(0),
+            exited: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
+            peak_live: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+        })
+    }
+
+    /// From now on every start succeeds.
+    pub fn heal(&self) {
+        self.fail_from.store(usize::MAX, Ordering::SeqCst);
+    }
+
+    /// From now on every start fails.
+    pub fn break_now(&self) {
+        self.fail_from.store(0, Ordering::SeqCst);
+    }
+
+    /// Each call sleeps this long before it decides (to widen race windows).
+    pub fn set_delay(&self, delay: Duration) {
+        let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.delay_us.store(us, Ordering::SeqCst);
+    }
+
+    /// The spawner to give to `PoolBuilder::spawner`.
+    pub fn spawner(
+        self: &Arc<Self>,
+    ) -> impl Fn(thread::Builder, Box<dyn FnOnce() + Send>) -> std::io::Result<thread::JoinHandle<()>>
+           + Send
+           + Sync
+           + 'static {
+        let this = self.clone();
+        move |builder, body| {
+            this.in_flight.fetch_add(1, Ordering::SeqCst);
+            let _done = InFlight(&this.in_flight);
+            let us = this.delay_us.load(Ordering::SeqCst);
+            if us > 0 {
+                thread::sleep(Duration::from_micros(us));
+            }
+            let fail = {
+                let mut calls = lock(&this.calls);
+                let fail = calls.len() >= this.fail_from.load(Ordering::SeqCst);
+                calls.push(SpawnCall {
+                    at: Instant::now(),
+                    ok: !fail,
+                });
+                fail
+            };
+            if fail {
+                return Err(std::io::Error::other("PoolSpawns: thread start refused"));
+            }
+            let me = this.clone();
+            let spawned = builder.spawn(move || {
+                let live = me.live.fetch_add(1, Ordering::SeqCst) + 1;
+                me.peak_live.fetch_max(live, Ordering::SeqCst);
+                let _exit = PoolThreadExit(me);
+                body();
+            });
+            match spawned {
+                Ok(handle) => {
+                    this.started.fetch_add(1, Ordering::SeqCst);
+                    Ok(handle)
+                }
+                Err(e) => {
+                    if let Some(last) = lock(&this.calls).last_mut() {
+                        last.ok = false;
+                    }
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Every call so far, in order.
+    pub fn calls(&self) -> Vec<SpawnCall> {
+        lock(&self.calls).clone()
+    }
+
+    /// Calls so far.
+    pub fn attempts(&self) -> usize {
+        lock(&self.calls).len()
+    }
+
+    /// Calls that failed so far.
+    pub fn failures(&self) -> usize {
+        lock(&self.calls).iter().filter(|c| !c.ok).count()
+    }
+
+    /// Threads started.
+    pub fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    /// Threads whose body has returned.
+    pub fn exited(&self) -> usize {
+        self.exited.load(Ordering::SeqCst)
+    }
+
+    /// Threads running their body now.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    /// Spawner calls in progress (the pool is starting a thread right now).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The most threads that ran their body at once.
+    pub fn peak_live(&self) -> usize {
+        self.peak_live.load(Ordering::SeqCst)
+    }
+}
+
+/// The names (`comm`) of this process's OS threads, as Linux shows them (at most
+/// 15 bytes); `None` without `/proc`.
+pub fn os_thread_names() -> Option<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/task").ok()? {
+        let Ok(entry) = entry else { continue };
+        // A thread may exit between the listing and the read.
+        if let Ok(comm) = std::fs::read_to_string(entry.path().join("comm")) {
+            names.push(comm.trim_end_matches('\n').to_string());
+        }
+    }
+    Some(names)
+}
+
+/// The name Linux shows for a thread named `name`: its first 15 bytes.
+pub fn os_thread_name(name: &str) -> String {
+    let bytes = &name.as_bytes()[..name.len().min(15)];
+    String::from_utf8_lossy(bytes).into_owned()
 }
