@@ -51,6 +51,17 @@ pub(crate) fn message(payload: &(dyn Any + Send)) -> &str {
     }
 }
 
+/// Drops `value` (typically the last handle of an item, whose closure's `Drop` is
+/// user code) with a panic caught: it goes to `hook` as a report on `queue`
+/// instead of unwinding through a workq thread.
+pub(crate) fn drop_caught<T>(value: T, hook: &PanicHook, queue: &str) {
+    if let Err(payload) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(value)))
+    {
+        report(hook, Some("<closure drop>"), queue, payload);
+    }
+}
+
 /// Calls `hook`, then drops the payload; a panic in either is caught and ignored,
 /// so a faulty hook cannot take a worker thread down.
 pub(crate) fn report(

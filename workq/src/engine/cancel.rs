@@ -65,7 +65,8 @@ impl RunQueue {
             b.queue.take_pending(&mut b.guard, &mut binding, work)
         })
         .unwrap_or((false, None));
-        // The list's or the timer's reference is dropped here, outside every lock.
+        // The list's or the timer's reference is dropped here, outside every lock
+        // (never the last one: the caller holds a handle).
         drop(stash);
         removed
     }

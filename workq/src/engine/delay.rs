@@ -31,7 +31,8 @@ impl RunQueue {
             (None, Some(q.clone()))
         });
         if let Some((stash, queue)) = outcome {
-            drop(stash);
+            // On the timer thread: a panic in a closure's drop must not end it.
+            crate::panic::drop_caught(stash, &crate::panic::default_hook(), "workq-timer");
             if let Some(q) = queue {
                 RunQueue::settle(&q);
             }

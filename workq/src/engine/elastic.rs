@@ -218,7 +218,17 @@ impl RunQueue {
         }
         let q = this.clone();
         let body: Box<dyn FnOnce() + Send> = Box::new(move || RunQueue::consume(&q, Some(slot)));
-        match (elastic.spawner)(builder, body) {
+        // The spawner is user code: a panic in it counts as a failed start.
+        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (elastic.spawner)(builder, body)
+        }))
+        .unwrap_or_else(|payload| {
+            Err(io::Error::other(format!(
+                "the spawner panicked: {}",
+                crate::panic::message(&*payload)
+            )))
+        });
+        match spawned {
             Ok(handle) => {
                 this.counters
                     .threads_started

@@ -84,7 +84,7 @@ impl RunQueue {
         let mut more = false;
         while let Some(work) = this.start_next(&mut g, slot) {
             drop(g);
-            drop(last.take());
+            this.release(last.take());
             g = Self::run_and_finish(this, &work, slot);
             last = Some(work);
             if g.has_runnable() && pool.is_some_and(|p| !p.lock().lists_empty()) {
@@ -93,7 +93,7 @@ impl RunQueue {
             }
         }
         drop(g);
-        drop(last);
+        this.release(last);
         more
     }
 

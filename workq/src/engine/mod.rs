@@ -554,6 +554,6 @@ impl RunQueue {
             stash.extend(entries.into_iter().map(|(_, w)| Some(w)));
         }
         // The wheel's references are dropped here, outside every lock.
-        drop(stash);
+        self.release(stash);
     }
 }

@@ -65,6 +65,12 @@ impl RunQueue {
         Some(payload)
     }
 
+    /// Drops a handle of an item on a workq thread: a panic in the closure's `Drop`
+    /// is caught and reported through the queue's hook.
+    pub(crate) fn release<T>(&self, value: T) {
+        panic::drop_caught(value, &self.on_panic, &self.name);
+    }
+
     /// Passes a caught panic to the queue's hook. Called with no lock held, after
     /// `finish`: the hook sees the item idle (or queued again), so it may flush or
     /// cancel it.
@@ -180,14 +186,14 @@ impl RunQueue {
             }
             if let Some(work) = this.start_next(&mut g, slot) {
                 drop(g);
-                drop(last.take());
+                this.release(last.take());
                 g = Self::run_and_finish(this, &work, slot);
                 last = Some(work);
                 continue;
             }
             if last.is_some() {
                 drop(g);
-                drop(last.take());
+                this.release(last.take());
                 g = this.lock();
                 continue;
             }

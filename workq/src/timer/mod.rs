@@ -192,6 +192,9 @@ impl Timer {
         lock(&self.state).wheel.advance(now_tick, &mut expired);
         for (key, work) in expired {
             RunQueue::fire(&work, key);
+            // Possibly the last handle (a cancelled item): its closure's drop is
+            // user code, and must not end the timer thread.
+            crate::panic::drop_caught(work, &crate::panic::default_hook(), "workq-timer");
         }
     }
 
