@@ -4,7 +4,7 @@
 use crate::sync::thread_local;
 use std::cell::Cell;
 
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 thread_local! {
     /// (address of the running item, id of its queue, id of the queue of the run
     /// it is nested in); zeros outside any run. Runs nest once: a workqueue's
@@ -14,8 +14,8 @@ thread_local! {
     static CONSUMER: Cell<u32> = const { Cell::new(0) };
 }
 
-// loom's mock of `thread_local!` takes no `const` initialiser.
-#[cfg(loom)]
+// loom's and shuttle's mocks of `thread_local!` take no `const` initialiser.
+#[cfg(any(loom, shuttle))]
 thread_local! {
     static CURRENT: Cell<(usize, u32, u32)> = Cell::new((0, 0, 0));
     static CONSUMER: Cell<u32> = Cell::new(0);

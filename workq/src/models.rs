@@ -2,6 +2,10 @@
 //!
 //! * under loom (`RUSTFLAGS="--cfg loom" cargo test -p workq --lib --release models`),
 //!   which explores every interleaving up to `LOOM_MAX_PREEMPTIONS` preemptions;
+//! * under shuttle (`RUSTFLAGS="--cfg shuttle" cargo test -p workq --lib --release
+//!   models`), which runs `SHUTTLE_ITERATIONS` random schedules (default 2,000)
+//!   from the seed in `SHUTTLE_SEED` (default: from the clock, printed, so that a
+//!   failure can be replayed);
 //! * on real threads in the ordinary `cargo test`, repeated many times.
 //!
 //! Each model drives a [`RunQueue`] directly: one model thread plays the consumer
@@ -23,7 +27,20 @@ fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     builder.check(f);
 }
 
-#[cfg(not(loom))]
+#[cfg(all(shuttle, not(loom)))]
+fn model<F: Fn() + Sync + Send + 'static>(f: F) {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let seed = env("SHUTTLE_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    });
+    let iterations = env("SHUTTLE_ITERATIONS").unwrap_or(2_000) as usize;
+    eprintln!("shuttle: seed {seed} ({iterations} schedules); replay with SHUTTLE_SEED={seed}");
+    shuttle::check_random_with_seed(f, seed, iterations);
+}
+
+#[cfg(not(any(loom, shuttle)))]
 fn model<F: Fn() + Sync + Send + 'static>(f: F) {
     for _ in 0..300 {
         f();
@@ -396,5 +413,70 @@ fn models_raise_vs_take() {
         let st = events.stats();
         assert_eq!(st.raised, vec![1, 1]);
         assert_eq!(st.seen, vec![1, 1]);
+    });
+}
+
+/// A pool in miniature, for randomised schedules (shuttle) and real threads (too
+/// big for loom's exhaustive search): two consumers, two producers mixing queue,
+/// cancel, cancel_sync and flush on two items. No run overlaps another of the same
+/// item, every queue call that returned a new run is matched by a run or a cancel,
+/// and everything ends idle.
+#[cfg(not(loom))]
+#[test]
+fn models_pool_mixed_operations() {
+    model(|| {
+        let q = RunQueue::new(QueueConfig {
+            name: "pool-mixed".to_string(),
+            single_consumer: false,
+            on_panic: default_hook(),
+            timer: ManualClock::new().timer,
+            elastic: None,
+            feeder: None,
+            threads: (2, 2, 50),
+        });
+        let items = Arc::new([probe(), probe()]);
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                thread::spawn(move || {
+                    for _ in 0..4 {
+                        RunQueue::run_one(&q);
+                        thread::yield_now();
+                    }
+                })
+            })
+            .collect();
+        let producers: Vec<_> = (0..2)
+            .map(|p| {
+                let (q, items) = (q.clone(), items.clone());
+                thread::spawn(move || {
+                    for step in 0..3 {
+                        let item = &items[(p + step) % 2].work;
+                        match (p + step) % 4 {
+                            0 | 1 => {
+                                let _ = RunQueue::enqueue(&q, &item.inner);
+                            }
+                            2 => {
+                                let _ = item.cancel();
+                            }
+                            _ => {
+                                let _ = item.cancel_sync();
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in producers {
+            t.join().expect("producer");
+        }
+        for t in consumers {
+            t.join().expect("consumer");
+        }
+        drain(&q);
+        for p in items.iter() {
+            assert_idle(&q, &p.work);
+        }
+        assert_eq!(q.lock().running, 0);
     });
 }

@@ -69,7 +69,7 @@ pub(crate) fn is_idle(state: u64) -> bool {
     state & (PENDING | RUNNING) == 0
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::*;
 

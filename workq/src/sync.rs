@@ -1,7 +1,7 @@
 //! Every synchronisation primitive the state machine uses, from one place.
 //!
-//! Under `--cfg loom` these are loom's model-checked versions; otherwise they are
-//! `std`'s. Code elsewhere in the crate imports from here and never from `std::sync`
+//! Under `--cfg loom` these are loom's model-checked versions; under
+//! `--cfg shuttle`, shuttle's randomly scheduled ones; otherwise they are `std`'s. Code elsewhere in the crate imports from here and never from `std::sync`
 //! directly, so every model in `models.rs` exercises the real code paths.
 
 #[cfg(loom)]
@@ -10,7 +10,15 @@ pub(crate) use loom::sync::{
     Arc, Condvar, Mutex, MutexGuard,
 };
 
-#[cfg(not(loom))]
+#[cfg(all(shuttle, not(loom)))]
+pub(crate) use shuttle::sync::{
+    atomic::{AtomicU32, AtomicU64, Ordering},
+    Condvar, Mutex, MutexGuard,
+};
+#[cfg(all(shuttle, not(loom)))]
+pub(crate) use std::sync::Arc;
+
+#[cfg(not(any(loom, shuttle)))]
 pub(crate) use std::sync::{
     atomic::{AtomicU32, AtomicU64, Ordering},
     Arc, Condvar, Mutex, MutexGuard,
@@ -18,13 +26,17 @@ pub(crate) use std::sync::{
 
 #[cfg(loom)]
 pub(crate) use loom::thread_local;
-#[cfg(not(loom))]
+#[cfg(all(shuttle, not(loom)))]
+pub(crate) use shuttle::thread_local;
+#[cfg(not(any(loom, shuttle)))]
 pub(crate) use std::thread_local;
 
 /// Threads and counters for the models in `models.rs`.
 #[cfg(all(test, loom))]
 pub(crate) use loom::{sync::atomic::AtomicUsize, thread};
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, shuttle, not(loom)))]
+pub(crate) use shuttle::{sync::atomic::AtomicUsize, thread};
+#[cfg(all(test, not(any(loom, shuttle))))]
 pub(crate) use std::{sync::atomic::AtomicUsize, thread};
 
 /// Locks `m`, ignoring poisoning.

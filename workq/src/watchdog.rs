@@ -3,12 +3,17 @@
 //! reports, once per episode, an item running longer than the threshold, or items
 //! waiting with nothing started for longer than the threshold.
 
-use crate::engine::{unstamp, RunQueue};
+use crate::engine::RunQueue;
 use crate::sync::Arc;
-use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(not(loom))]
+use {
+    crate::engine::unstamp,
+    std::collections::HashSet,
+    std::sync::{Mutex, OnceLock, PoisonError},
+    std::time::Instant,
+};
 
 /// What the watchdog saw.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -60,7 +60,10 @@ pub(crate) struct WorkInner {
     pub(crate) color: AtomicU64,
     /// Flush colour of the run in progress (written under the bound queue's lock).
     pub(crate) run_color: AtomicU64,
-    /// Runs finished so far (written under the bound queue's lock).
+    /// Runs started so far (written under the bound queue's lock).
+    pub(crate) started: AtomicU64,
+    /// Runs done so far: finished and, for a run that panicked, reported
+    /// (written under the lock of the queue that ran it).
     pub(crate) finished: AtomicU64,
     /// Where the pending run waits, written under the bound queue's lock: while
     /// `ARMED`, its timer entry (a packed `TimerKey`); while on a run list, when it
@@ -203,6 +206,7 @@ impl Work {
                 binding: Mutex::new(None),
                 color: AtomicU64::new(0),
                 run_color: AtomicU64::new(0),
+                started: AtomicU64::new(0),
                 finished: AtomicU64::new(0),
                 wait_tag: AtomicU64::new(0),
                 owner: AtomicU32::new(0),

@@ -155,11 +155,14 @@ impl RunQueue {
             let q = b.queue;
             let mut g = b.guard;
             let s = work.state.load(Ordering::Acquire);
-            let finished = work.finished.load(Ordering::Relaxed);
-            let target = finished + u64::from(s & RUNNING != 0) + u64::from(s & PENDING != 0);
-            if target == finished {
+            if state::is_idle(s) {
                 return Ok(None);
             }
+            // Wait until every run started so far, and the pending one, is done.
+            // Counting from `started` (not `finished`) keeps a run that has ended
+            // but is not yet counted as done (its panic being reported, possibly on
+            // another queue) from satisfying the wait for a later run.
+            let target = work.started.load(Ordering::Relaxed) + u64::from(s & PENDING != 0);
             if q.single_consumer
                 && (crate::current::running_on(q.id) || crate::current::consuming(q.id))
             {
@@ -205,8 +208,8 @@ impl RunQueue {
     }
 }
 
-/// Whether an item flush that waits for `target` finished runs on `q` is over: the
-/// runs finished, or the item became idle (cancelled) or left the queue.
+/// Whether an item flush that waits for `target` done runs on `q` is over: the
+/// runs are done, or the item became idle (cancelled) or left the queue.
 pub(crate) fn flushed(work: &WorkInner, q: &RunQueue, target: u64) -> bool {
     let s = work.state.load(Ordering::Acquire);
     work.finished.load(Ordering::Relaxed) >= target || state::is_idle(s) || !bound_to(s, q)

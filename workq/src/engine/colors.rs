@@ -79,7 +79,7 @@ impl FlushColors {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::FlushColors;
 

@@ -30,6 +30,7 @@ impl RunQueue {
         debug_assert_eq!(before & (PENDING | RUNNING | ARMED), PENDING);
         work.run_color
             .store(work.color.load(Ordering::Relaxed), Ordering::Relaxed);
+        work.started.fetch_add(1, Ordering::Relaxed);
         g.running += 1;
         if very_slow {
             g.running_vslow += 1;
@@ -105,6 +106,11 @@ impl RunQueue {
             self.name
         );
         let color = work.run_color.load(Ordering::Relaxed);
+        if count_done {
+            // Before the item can go idle and be queued elsewhere: a flush there
+            // must not see this run's count arrive late.
+            self.count_done(g, work, color);
+        }
         let mut binding = lock(&work.binding);
         let mut cur = work.state.load(Ordering::Relaxed);
         loop {
@@ -132,9 +138,7 @@ impl RunQueue {
             }
         }
         drop(binding);
-        if count_done {
-            self.count_done(g, work, color);
-        }
+        self.notify_done(g);
     }
 
     /// Counts a finished run for item and queue flushes, and wakes the waiters.
@@ -164,6 +168,17 @@ impl RunQueue {
                 this.report_panic(work, payload);
                 g = this.lock();
                 this.count_done(&mut g, work, color);
+                // The item may have moved to another queue meanwhile: its item
+                // flushes wait there, for this count too.
+                if let Some(other) = work.bound_queue() {
+                    if !Arc::ptr_eq(&other, this) {
+                        drop(g);
+                        let mut og = other.lock();
+                        other.notify_done(&mut og);
+                        drop(og);
+                        g = this.lock();
+                    }
+                }
             }
         }
         g
