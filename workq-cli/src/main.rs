@@ -3,12 +3,14 @@
 //! `workq demo` runs a small real scenario on a dedicated worker and prints what
 //! happened, then checks the library's guarantees and exits non-zero if one failed.
 
+mod bench;
 mod demo;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "usage: workq demo [--duration <time>]   (time like 3s, 500ms; default 3s)
+       workq bench [options]             (workq against its peers; workq bench --help)
        workq help";
 
 fn main() -> ExitCode {
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("bench") => bench::run(&args[1..]),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             ExitCode::SUCCESS

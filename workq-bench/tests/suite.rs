@@ -1,0 +1,51 @@
+//! Every scenario at tiny sizes: nothing panics, workq keeps its guarantees, and
+//! the report renders as a table, markdown, JSON that parses, and an SVG plot.
+
+use workq_bench::report::{to_json, to_markdown, to_table};
+use workq_bench::{Options, Scenario, Sizes};
+
+/// The counting allocator, so the memory rows have numbers.
+#[global_allocator]
+static GLOBAL: &workq_bench::StatsAlloc<std::alloc::System> = &workq_bench::INSTRUMENTED_SYSTEM;
+
+#[test]
+fn every_scenario_at_tiny_sizes() {
+    let options = Options {
+        scenarios: Scenario::ALL.to_vec(),
+        sizes: Sizes::tiny(),
+        quick: true,
+        progress: false,
+    };
+    let report = workq_bench::run(&options, "tests/suite.rs");
+    assert_eq!(report.sections.len(), Scenario::ALL.len());
+    let table = to_table(&report);
+    assert_eq!(report.workq_violations(), 0, "{table}");
+    assert!(report.counting_allocator);
+    for s in &report.sections {
+        assert!(!s.rows.is_empty(), "{}", s.scenario);
+        for r in &s.rows {
+            assert_eq!(r.values.len(), s.systems.len(), "{}", r.metric);
+        }
+    }
+    let memory = &report.sections[5];
+    let armed = memory
+        .rows
+        .iter()
+        .find(|r| r.metric.starts_with("armed item: arming"))
+        .and_then(|r| r.workq())
+        .expect("bytes per armed item");
+    assert!(armed.is_finite() && armed > 0.0, "{table}");
+
+    let json = serde_json::to_string(&to_json(&report)).expect("JSON");
+    let parsed: serde_json::Value = serde_json::from_str(&json).expect("JSON parses");
+    assert_eq!(parsed["scenarios"][2]["name"], "coalescing");
+    assert_eq!(parsed["workq_violations"], 0);
+
+    let md = to_markdown(&report, Some("benchmarks.svg"));
+    assert!(md.contains("## Targets") && md.contains("![workq vs the best peer"));
+    let svg = std::env::temp_dir().join(format!("workq-bench-{}.svg", std::process::id()));
+    workq_bench::plot::write_svg(&report, &svg).expect("plot");
+    let text = std::fs::read_to_string(&svg).expect("read the plot");
+    let _ = std::fs::remove_file(&svg);
+    assert!(text.starts_with("<svg") && text.contains("workq"), "{text}");
+}
