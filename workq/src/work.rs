@@ -482,6 +482,7 @@ impl WorkCtx<'_> {
     /// assert_eq!(left.load(Ordering::SeqCst), 0);
     /// # Ok::<(), workq::Error>(())
     /// ```
+    #[inline]
     pub fn requeue(&self) -> Result<Queued, Error> {
         RunQueue::enqueue(self.queue, self.work)
     }

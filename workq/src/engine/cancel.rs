@@ -175,7 +175,8 @@ impl RunQueue {
                 let key = TimerKey::from_bits(work.wait_tag.load(Ordering::Relaxed));
                 stash = q.timer.remove(key);
                 work.state.fetch_and(!ARMED, Ordering::AcqRel);
-                q.make_runnable(&mut g, work, s & RUNNING != 0);
+                let now = super::stamp(std::time::Instant::now());
+                q.make_runnable(&mut g, work, s & RUNNING != 0, now);
                 if g.settle_owed {
                     // A thread or a pump is owed: provide it before waiting.
                     drop(g);

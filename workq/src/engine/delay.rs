@@ -15,6 +15,7 @@ impl RunQueue {
     /// is ignored; a firing that meets a `cancel_sync` in progress, or a stopped
     /// queue, cancels the run instead.
     pub(crate) fn fire(work: &Arc<WorkInner>, key: TimerKey) {
+        let now = super::stamp(std::time::Instant::now());
         let outcome = with_bound(work, |mut b| {
             let q = b.queue;
             let g = &mut *b.guard;
@@ -27,7 +28,7 @@ impl RunQueue {
                 return (q.take_pending(g, &mut binding, work).1, None);
             }
             work.state.fetch_and(!ARMED, Ordering::AcqRel);
-            q.make_runnable(g, work, s & RUNNING != 0);
+            q.make_runnable(g, work, s & RUNNING != 0, now);
             (None, Some(q.clone()))
         });
         if let Some((stash, queue)) = outcome {
@@ -53,6 +54,7 @@ impl RunQueue {
         }
         Self::ensure_consumers(this)?;
         this.check_pool()?;
+        let now = super::stamp(std::time::Instant::now());
         let (result, stash) = {
             let mut g = this.lock();
             this.admit(&g)?;
@@ -70,7 +72,7 @@ impl RunQueue {
                 });
             }
             let (was_pending, stash) = this.take_pending(&mut g, &mut binding, work);
-            let added = Self::add_run(this, &mut g, &mut binding, work, at, owner);
+            let added = Self::add_run(this, &mut g, &mut binding, work, at, owner, now);
             (added.map(|_| was_pending), stash)
         };
         drop(stash);

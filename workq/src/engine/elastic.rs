@@ -82,7 +82,8 @@ impl RunQueue {
     pub(crate) fn wake_or_grow(&self, g: &mut QueueState) {
         if g.idle_consumers > g.notified {
             g.notified += 1;
-            self.work_cv.notify_one();
+            // Sent by the guard once the lock is released.
+            g.to_notify += 1;
             return;
         }
         if g.needed_sleepers > 0 {

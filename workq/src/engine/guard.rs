@@ -1,26 +1,27 @@
-//! The queue lock's guard. It wakes the async waiters that a change made while
-//! it was held, *after* releasing the lock: an executor's waker is user code and
-//! never runs under a workq lock.
+//! The queue lock's guard. After releasing the lock it wakes the consumers and
+//! the async waiters that a change made while it was held asked for: a woken
+//! consumer does not then block on the lock the waker still holds, and an
+//! executor's waker (user code) never runs under a workq lock.
 
-use super::QueueState;
-use crate::sync::{wait, wait_timeout, Condvar, Mutex, MutexGuard};
+use super::{QueueState, RunQueue};
+use crate::sync::{wait, wait_timeout, Condvar, MutexGuard};
 use std::ops::{Deref, DerefMut};
 use std::task::Waker;
 use std::time::Duration;
 
 /// A held queue lock.
 pub(crate) struct QueueGuard<'a> {
-    mutex: &'a Mutex<QueueState>,
+    queue: &'a RunQueue,
     /// Always `Some` until the guard is consumed (by a wait or its drop).
     inner: Option<MutexGuard<'a, QueueState>>,
 }
 
 impl<'a> QueueGuard<'a> {
-    /// Locks `mutex`.
-    pub(crate) fn lock(mutex: &'a Mutex<QueueState>) -> QueueGuard<'a> {
+    /// Locks `queue`.
+    pub(crate) fn lock(queue: &'a RunQueue) -> QueueGuard<'a> {
         QueueGuard {
-            mutex,
-            inner: Some(crate::sync::lock(mutex)),
+            queue,
+            inner: Some(crate::sync::lock(&queue.state)),
         }
     }
 
@@ -31,11 +32,12 @@ impl<'a> QueueGuard<'a> {
         let Some(mut g) = self.inner.take() else {
             return self;
         };
-        if !g.to_wake.is_empty() {
+        if !g.to_wake.is_empty() || g.to_notify > 0 {
             let wake = std::mem::take(&mut g.to_wake);
+            let notify = std::mem::take(&mut g.to_notify);
             drop(g);
-            wake_all(wake);
-            return QueueGuard::lock(self.mutex);
+            self.wake(wake, notify);
+            return QueueGuard::lock(self.queue);
         }
         let g = match timeout {
             Some(t) => wait_timeout(cv, g, t),
@@ -46,9 +48,15 @@ impl<'a> QueueGuard<'a> {
     }
 }
 
-fn wake_all(wakers: Vec<Waker>) {
-    for w in wakers {
-        w.wake();
+impl QueueGuard<'_> {
+    /// Wakes `notify` idle consumers and the `wakers` (no lock held).
+    fn wake(&self, wakers: Vec<Waker>, notify: usize) {
+        for _ in 0..notify {
+            self.queue.work_cv.notify_one();
+        }
+        for w in wakers {
+            w.wake();
+        }
     }
 }
 
@@ -75,9 +83,13 @@ impl DerefMut for QueueGuard<'_> {
 impl Drop for QueueGuard<'_> {
     fn drop(&mut self) {
         if let Some(mut g) = self.inner.take() {
+            if g.to_wake.is_empty() && g.to_notify == 0 {
+                return;
+            }
             let wake = std::mem::take(&mut g.to_wake);
+            let notify = std::mem::take(&mut g.to_notify);
             drop(g);
-            wake_all(wake);
+            self.wake(wake, notify);
         }
     }
 }

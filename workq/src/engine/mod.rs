@@ -134,7 +134,7 @@ impl RunQueue {
     }
 
     pub(crate) fn lock(&self) -> QueueGuard<'_> {
-        QueueGuard::lock(&self.state)
+        QueueGuard::lock(self)
     }
 
     /// What a queue call on this queue must answer for an item in state `s`
@@ -167,12 +167,14 @@ impl RunQueue {
     }
 
     /// Queues `work` now, following the kernel's contract (see `state.rs`).
+    #[inline]
     pub(crate) fn enqueue(this: &Arc<Self>, work: &Arc<WorkInner>) -> Result<Queued, Error> {
         Self::enqueue_at(this, work, None, 0)
     }
 
     /// Queues `work` now (`at` is `None`) or arms it on the timer for tick `at`;
     /// an idle item is counted for `owner` until it is idle again.
+    #[inline]
     pub(crate) fn enqueue_at(
         this: &Arc<Self>,
         work: &Arc<WorkInner>,
@@ -183,6 +185,7 @@ impl RunQueue {
     }
 
     /// Queues `work`, honouring the queue's bound on waiting items as `limit` says.
+    #[inline]
     pub(crate) fn enqueue_with(
         this: &Arc<Self>,
         work: &Arc<WorkInner>,
@@ -194,6 +197,25 @@ impl RunQueue {
         // the release sequence that the runner's acquire RMW reads when it clears
         // PENDING, so a pending run found here sees the caller's earlier writes.
         let seen = work.state.fetch_or(0, Ordering::AcqRel);
+        if seen & (PENDING | CANCEL_MASK | DISABLE_MASK) == PENDING
+            && state::queue_of(seen) == this.id
+        {
+            return Ok(Queued::AlreadyPending);
+        }
+        Self::enqueue_slow(this, work, at, owner, limit, seen)
+    }
+
+    /// Everything but the already-pending case of a queue call.
+    #[cold]
+    #[inline(never)]
+    fn enqueue_slow(
+        this: &Arc<Self>,
+        work: &Arc<WorkInner>,
+        at: Option<u64>,
+        owner: u32,
+        limit: Limit,
+        seen: u64,
+    ) -> Result<Queued, Error> {
         if let Some(verdict) = this.verdict(seen) {
             return verdict;
         }
@@ -202,6 +224,8 @@ impl RunQueue {
         }
         Self::ensure_consumers(this)?;
         this.check_pool()?;
+        // Read the clock before taking the lock: the critical section stays short.
+        let now = stamp(Instant::now());
         let (outcome, owed) = {
             let mut g = this.lock();
             this.admit(&g)?;
@@ -218,7 +242,7 @@ impl RunQueue {
                 }
             }
             let mut binding = lock(&work.binding);
-            let outcome = Self::add_run(this, &mut g, &mut binding, work, at, owner);
+            let outcome = Self::add_run(this, &mut g, &mut binding, work, at, owner, now);
             (outcome, g.settle_owed)
         };
         if owed {
@@ -279,6 +303,7 @@ impl RunQueue {
         work: &Arc<WorkInner>,
         at: Option<u64>,
         owner: u32,
+        now: u64,
     ) -> Result<Queued, Error> {
         let add = if at.is_some() {
             PENDING | ARMED
@@ -314,7 +339,7 @@ impl RunQueue {
                 let key = this.timer.insert(tick, work.clone());
                 work.wait_tag.store(key.to_bits(), Ordering::Relaxed);
             }
-            None => this.make_runnable(g, work, running),
+            None => this.make_runnable(g, work, running, now),
         }
         let outcome = if running {
             this.counters.reruns.fetch_add(1, Ordering::Relaxed);
@@ -336,17 +361,23 @@ impl RunQueue {
 
     /// A pending run that no longer waits for a timer: counted for flushes and, unless
     /// the item is running (its runner then puts it back), put on the list.
-    pub(crate) fn make_runnable(&self, g: &mut QueueState, work: &Arc<WorkInner>, running: bool) {
+    /// `now` is the current `stamp` (read before taking the lock where possible).
+    pub(crate) fn make_runnable(
+        &self,
+        g: &mut QueueState,
+        work: &Arc<WorkInner>,
+        running: bool,
+        now: u64,
+    ) {
         work.color.store(g.colors.add(), Ordering::Relaxed);
         if !running {
-            self.push_runnable(g, work.clone());
+            self.push_runnable(g, work.clone(), now);
         }
     }
 
     /// Puts a runnable item at the tail of its list and finds a thread for it.
-    pub(crate) fn push_runnable(&self, g: &mut QueueState, work: Arc<WorkInner>) {
-        work.wait_tag
-            .store(stamp(Instant::now()), Ordering::Relaxed);
+    pub(crate) fn push_runnable(&self, g: &mut QueueState, work: Arc<WorkInner>, now: u64) {
+        work.wait_tag.store(now, Ordering::Relaxed);
         match (work.class, self.elastic.is_some()) {
             (Class::VerySlow, true) => g.vslow.push_back(work),
             (Class::High, true) => g.hi.push_back(work),

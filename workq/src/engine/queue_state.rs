@@ -80,6 +80,8 @@ pub(crate) struct QueueState {
     /// woken once the lock is released.
     pub(crate) wakers: Vec<(u64, std::task::Waker)>,
     pub(crate) to_wake: Vec<std::task::Waker>,
+    /// Idle consumers to wake once the lock is released.
+    pub(crate) to_notify: usize,
     pub(crate) next_waker: u64,
     /// Items bound to the queue per owner (0: no owner).
     pub(crate) owners: std::collections::HashMap<u32, usize>,
@@ -118,6 +120,7 @@ impl QueueState {
             owners: std::collections::HashMap::new(),
             wakers: Vec::new(),
             to_wake: Vec::new(),
+            to_notify: 0,
             next_waker: 0,
         }
     }
@@ -174,13 +177,18 @@ impl QueueState {
         None
     }
 
-    /// Counts an item bound to the queue for `owner`.
+    /// Counts an item bound to the queue for `owner` (0: no owner, not counted).
     pub(crate) fn own(&mut self, owner: u32) {
-        *self.owners.entry(owner).or_insert(0) += 1;
+        if owner != 0 {
+            *self.owners.entry(owner).or_insert(0) += 1;
+        }
     }
 
     /// Uncounts an item of `owner` that went back to idle.
     pub(crate) fn disown(&mut self, owner: u32) {
+        if owner == 0 {
+            return;
+        }
         if let Some(n) = self.owners.get_mut(&owner) {
             *n = n.saturating_sub(1);
             if *n == 0 && owner != 0 {

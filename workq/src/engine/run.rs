@@ -130,7 +130,7 @@ impl RunQueue {
                         *binding = None;
                         g.disown(work.owner.load(Ordering::Relaxed));
                     } else if cur & ARMED == 0 {
-                        self.push_runnable(g, work.clone());
+                        self.push_runnable(g, work.clone(), super::stamp(Instant::now()));
                     }
                     break;
                 }

@@ -135,6 +135,7 @@ impl Pool {
     /// assert!(pool.queue(&work)?.added_run());
     /// # Ok::<(), workq::Error>(())
     /// ```
+    #[inline]
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
         RunQueue::enqueue_at(&self.handle.queue, &work.inner, None, 0)
     }

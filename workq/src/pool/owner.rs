@@ -71,6 +71,7 @@ impl Owner {
     ///
     /// # Errors
     /// As [`Pool::queue`].
+    #[inline]
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
         let q = &self.pool.handle.queue;
         crate::engine::RunQueue::enqueue_at(q, &work.inner, None, self.id)

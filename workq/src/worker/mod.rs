@@ -101,6 +101,7 @@ impl Worker {
     /// worker.thaw()?;
     /// # Ok::<(), workq::Error>(())
     /// ```
+    #[inline]
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
         RunQueue::enqueue(&self.handle.queue, &work.inner)
     }

@@ -121,6 +121,7 @@ impl WorkQueue {
     /// # Errors
     /// As [`Worker::queue`](crate::Worker::queue); [`Error::Disabled`] for a
     /// disabled item.
+    #[inline]
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
         RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, 0, Limit::Block)
     }
