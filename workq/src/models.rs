@@ -85,6 +85,7 @@ fn queue_on(name: &str, clock: ManualClock) -> Arc<RunQueue> {
     RunQueue::new(QueueConfig {
         name: name.to_string(),
         single_consumer: true,
+        freezable: false,
         on_panic: default_hook(),
         timer: clock.timer,
         elastic: None,
@@ -428,6 +429,7 @@ fn models_pool_mixed_operations() {
         let q = RunQueue::new(QueueConfig {
             name: "pool-mixed".to_string(),
             single_consumer: false,
+            freezable: false,
             on_panic: default_hook(),
             timer: ManualClock::new().timer,
             elastic: None,

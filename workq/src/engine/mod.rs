@@ -50,6 +50,8 @@ pub(crate) struct RunQueue {
     pub(crate) name: std::sync::Arc<str>,
     /// One consumer thread: an item of this queue waiting for another would deadlock.
     pub(crate) single_consumer: bool,
+    /// Whether `freeze` / `thaw` are allowed.
+    pub(crate) freezable: bool,
     pub(crate) on_panic: PanicHook,
     /// Where this queue's delayed items wait.
     pub(crate) timer: Arc<Timer>,
@@ -83,6 +85,7 @@ pub(crate) enum Limit {
 pub(crate) struct QueueConfig {
     pub(crate) name: String,
     pub(crate) single_consumer: bool,
+    pub(crate) freezable: bool,
     pub(crate) on_panic: PanicHook,
     pub(crate) timer: Arc<Timer>,
     pub(crate) elastic: Option<Elastic>,
@@ -121,6 +124,7 @@ impl RunQueue {
             id: next_queue_id(),
             name: std::sync::Arc::from(config.name.as_str()),
             single_consumer: config.single_consumer,
+            freezable: config.freezable,
             on_panic: config.on_panic,
             timer: config.timer,
             elastic: config.elastic,
@@ -504,6 +508,7 @@ impl RunQueue {
 
     /// Stops consumers from taking items and waits for the runs in progress.
     pub(crate) fn freeze(&self) -> Result<(), Error> {
+        self.check_freezable()?;
         self.refuse_own("freezing a queue from one of its own items")?;
         let mut g = self.lock();
         g.frozen = true;
@@ -513,8 +518,19 @@ impl RunQueue {
         Ok(())
     }
 
+    fn check_freezable(&self) -> Result<(), Error> {
+        if self.freezable {
+            Ok(())
+        } else {
+            Err(Error::NotFreezable {
+                queue: self.name.to_string(),
+            })
+        }
+    }
+
     /// Lets consumers take items again.
-    pub(crate) fn thaw(this: &Arc<Self>) {
+    pub(crate) fn thaw(this: &Arc<Self>) -> Result<(), Error> {
+        this.check_freezable()?;
         {
             let mut g = this.lock();
             if g.frozen {
@@ -529,6 +545,7 @@ impl RunQueue {
             }
         }
         Self::settle(this);
+        Ok(())
     }
 
     pub(crate) fn is_frozen(&self) -> bool {

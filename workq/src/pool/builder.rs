@@ -254,6 +254,7 @@ impl PoolBuilder {
         let queue = RunQueue::new(QueueConfig {
             name: self.name,
             single_consumer: false,
+            freezable: false,
             on_panic: self.on_panic.unwrap_or_else(default_hook),
             timer,
             elastic: Some(Elastic {

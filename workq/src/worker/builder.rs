@@ -148,6 +148,7 @@ impl WorkerBuilder {
         let queue = RunQueue::new(QueueConfig {
             name: self.name.clone(),
             single_consumer: true,
+            freezable: self.freezable,
             on_panic: self.on_panic.unwrap_or_else(default_hook),
             timer,
             elastic: None,
@@ -186,7 +187,6 @@ impl WorkerBuilder {
         Ok(Worker {
             handle: Arc::new(Handle {
                 queue,
-                freezable: self.freezable,
                 thread_id: join.thread().id(),
                 thread: Mutex::new(Some(join)),
             }),

@@ -41,7 +41,6 @@ pub struct Worker {
 /// Shared by the handles; its drop destroys the worker.
 struct Handle {
     queue: Arc<RunQueue>,
-    freezable: bool,
     thread_id: ThreadId,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -188,7 +187,6 @@ impl Worker {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn freeze(&self) -> Result<(), Error> {
-        self.check_freezable()?;
         self.handle.queue.freeze()
     }
 
@@ -203,9 +201,7 @@ impl Worker {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn thaw(&self) -> Result<(), Error> {
-        self.check_freezable()?;
-        RunQueue::thaw(&self.handle.queue);
-        Ok(())
+        RunQueue::thaw(&self.handle.queue)
     }
 
     /// Whether the worker is frozen.
@@ -250,16 +246,6 @@ impl Worker {
     pub(crate) fn run_queue(&self) -> &Arc<RunQueue> {
         &self.handle.queue
     }
-
-    fn check_freezable(&self) -> Result<(), Error> {
-        if self.handle.freezable {
-            Ok(())
-        } else {
-            Err(Error::NotFreezable {
-                queue: self.name().to_string(),
-            })
-        }
-    }
 }
 
 impl Handle {
@@ -291,7 +277,7 @@ impl fmt::Debug for Worker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Worker")
             .field("name", &self.name())
-            .field("freezable", &self.handle.freezable)
+            .field("freezable", &self.handle.queue.freezable)
             .field("stats", &self.stats())
             .finish()
     }

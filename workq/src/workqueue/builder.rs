@@ -234,6 +234,7 @@ impl WorkQueueBuilder {
         let queue = RunQueue::new(QueueConfig {
             name: self.name.clone(),
             single_consumer: max_active == 1,
+            freezable: self.freezable,
             on_panic: self.on_panic.clone().unwrap_or_else(default_hook),
             timer: pool_queue.timer.clone(),
             elastic: None,
@@ -299,7 +300,6 @@ impl WorkQueueBuilder {
             handle: Arc::new(Handle {
                 queue,
                 pool,
-                freezable: self.freezable,
                 rescuer: Mutex::new(rescuer),
             }),
         }

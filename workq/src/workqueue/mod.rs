@@ -64,7 +64,6 @@ pub struct WorkQueue {
 struct Handle {
     queue: Arc<RunQueue>,
     pool: Pool,
-    freezable: bool,
     rescuer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -200,7 +199,6 @@ impl WorkQueue {
     /// [`Error::NotFreezable`] unless built freezable; [`Error::WouldDeadlock`]
     /// from one of the queue's items.
     pub fn freeze(&self) -> Result<(), Error> {
-        self.check_freezable()?;
         self.handle.queue.freeze()
     }
 
@@ -209,24 +207,12 @@ impl WorkQueue {
     /// # Errors
     /// [`Error::NotFreezable`] unless built freezable.
     pub fn thaw(&self) -> Result<(), Error> {
-        self.check_freezable()?;
-        RunQueue::thaw(&self.handle.queue);
-        Ok(())
+        RunQueue::thaw(&self.handle.queue)
     }
 
     /// The queue's engine.
     pub(crate) fn run_queue(&self) -> &Arc<RunQueue> {
         &self.handle.queue
-    }
-
-    fn check_freezable(&self) -> Result<(), Error> {
-        if self.handle.freezable {
-            Ok(())
-        } else {
-            Err(Error::NotFreezable {
-                queue: self.name().to_string(),
-            })
-        }
     }
 
     /// Drains the queue and releases it; queueing afterwards fails with
