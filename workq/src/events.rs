@@ -234,7 +234,7 @@ impl Core {
             kinds: detail,
         };
         if let Some(hook) = &self.on_backlog {
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&report)));
+            crate::panic::quietly(|| hook(&report));
         }
         let now = Instant::now();
         let mut last = self.last_log.lock().unwrap_or_else(|p| p.into_inner());

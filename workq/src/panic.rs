@@ -62,6 +62,24 @@ pub(crate) fn drop_caught<T>(value: T, hook: &PanicHook, queue: &str) {
     }
 }
 
+/// Runs user code (a hook) with any panic caught and swallowed, including a panic
+/// in the drop of that panic's payload.
+pub(crate) fn quietly(f: impl FnOnce()) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        swallow(payload);
+    }
+}
+
+/// Drops a panic payload; if its drop panics too, that payload is leaked rather
+/// than dropped (a payload whose drop panics again would never end).
+pub(crate) fn swallow(payload: Box<dyn Any + Send>) {
+    if let Err(again) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)))
+    {
+        std::mem::forget(again);
+    }
+}
+
 /// Calls `hook`, then drops the payload; a panic in either is caught and ignored,
 /// so a faulty hook cannot take a worker thread down.
 pub(crate) fn report(
@@ -76,6 +94,6 @@ pub(crate) fn report(
         queue,
         message: msg,
     };
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&report)));
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+    quietly(|| hook(&report));
+    swallow(payload);
 }

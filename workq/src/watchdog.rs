@@ -131,8 +131,7 @@ fn patrol() {
                 };
                 crate::log::trouble!(warn, "{report}");
                 if let Some(hook) = hook {
-                    let _ =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&report)));
+                    crate::panic::quietly(|| hook(&report));
                 }
             }
             let watched = registry().lock().unwrap_or_else(PoisonError::into_inner);

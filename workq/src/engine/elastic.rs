@@ -136,26 +136,35 @@ impl RunQueue {
             return Ok(());
         }
         loop {
-            let want = {
-                let g = this.lock();
-                if g.stopping {
-                    return Ok(()); // admit() reports it
-                }
-                g.min_threads.max(1).saturating_sub(g.threads)
-            };
-            if want == 0 {
+            let g = this.lock();
+            if g.stopping {
+                return Ok(()); // admit() reports it
+            }
+            // Threads counted but still being started are not there yet: a queue
+            // call must not be accepted on the strength of a start that may fail.
+            let live = g.threads - g.starting;
+            if live >= g.min_threads.max(1) {
                 elastic
                     .started
                     .store(true, std::sync::atomic::Ordering::Release);
                 return Ok(());
             }
-            match Self::spawn_consumer(this, Reach::Min) {
-                Ok(true) => continue,
-                Ok(false) => return Ok(()),
-                Err(e) => {
-                    if this.lock().threads > 0 {
-                        return Ok(());
-                    }
+            if live == 0 && g.starting > 0 {
+                // Another caller's start decides: wait for it.
+                drop(this.wait_done(g));
+                continue;
+            }
+            if live > 0 && g.threads >= g.min_threads.max(1) {
+                // One thread runs; the others are on their way.
+                return Ok(());
+            }
+            drop(g);
+            if let Err(e) = Self::spawn_consumer(this, Reach::Min) {
+                let g = this.lock();
+                if g.threads - g.starting > 0 {
+                    return Ok(());
+                }
+                if g.starting == 0 {
                     return Err(e);
                 }
             }
@@ -224,10 +233,9 @@ impl RunQueue {
             (elastic.spawner)(builder, body)
         }))
         .unwrap_or_else(|payload| {
-            Err(io::Error::other(format!(
-                "the spawner panicked: {}",
-                crate::panic::message(&*payload)
-            )))
+            let msg = format!("the spawner panicked: {}", crate::panic::message(&*payload));
+            crate::panic::swallow(payload);
+            Err(io::Error::other(msg))
         });
         match spawned {
             Ok(handle) => {
@@ -265,7 +273,7 @@ impl RunQueue {
                     backoff: elastic.backoff,
                 };
                 let hook = &elastic.on_spawn_failure;
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(&report)));
+                crate::panic::quietly(|| hook(&report));
                 Err(Error::Spawn {
                     thread: thread_name.to_string(),
                     source: error,

@@ -59,14 +59,20 @@ impl RunQueue {
             if kicked >= want {
                 break;
             }
-            match RunQueue::enqueue(&feeder.pool, pump) {
+            match RunQueue::enqueue_with(&feeder.pool, pump, None, 0, super::Limit::Internal) {
                 Ok(_) => kicked += 1,
                 Err(_) => {
                     // The pool could not take it (no thread and none can start, or
-                    // it is going away): call the rescuer.
-                    let mut g = this.lock();
-                    g.kick_failed = true;
-                    this.needed_cv.notify_all();
+                    // it has stopped): the rescuer steps in; without one, the items
+                    // this queue accepted run here, on the caller's thread, rather
+                    // than being stranded.
+                    if feeder.rescue_after.is_some() {
+                        let mut g = this.lock();
+                        g.kick_failed = true;
+                        this.needed_cv.notify_all();
+                    } else {
+                        Self::pump(this, None, None);
+                    }
                     break;
                 }
             }

@@ -79,6 +79,10 @@ pub(crate) enum Limit {
     Try,
     /// A full queue blocks the call until there is room.
     Block,
+    /// A workq-internal item (a workqueue's pump): no bound applies, and a queue
+    /// that is closing or draining still takes it (it carries work the queue
+    /// accepted earlier); only a stopped queue refuses it.
+    Internal,
 }
 
 /// How to build a [`RunQueue`].
@@ -232,8 +236,16 @@ impl RunQueue {
         let now = stamp(Instant::now());
         let (outcome, owed) = {
             let mut g = this.lock();
-            this.admit(&g)?;
-            if at.is_none() && limit != Limit::Ignore {
+            if limit == Limit::Internal {
+                if g.stopping {
+                    return Err(Error::Destroyed {
+                        queue: this.name.to_string(),
+                    });
+                }
+            } else {
+                this.admit(&g)?;
+            }
+            if at.is_none() && matches!(limit, Limit::Try | Limit::Block) {
                 while this.is_full(&g, work) {
                     if limit == Limit::Try {
                         return Err(Error::Full {
@@ -271,7 +283,11 @@ impl RunQueue {
         let Some(f) = &self.feeder else {
             return Ok(());
         };
-        if f.pool.lock().stopping {
+        let closing = {
+            let pg = f.pool.lock();
+            pg.stopping || pg.closed
+        };
+        if closing {
             return Err(Error::Destroyed {
                 queue: f.pool.name.to_string(),
             });
@@ -559,15 +575,30 @@ impl RunQueue {
     /// instance dropping the last handle of a worker, held by an item's closure):
     /// it cannot wait for itself, so the queue is only closed and the consumers
     /// finish the list by themselves before they exit.
-    pub(crate) fn shut_down(&self, on_consumer: bool) {
-        let on_consumer = on_consumer || current::consuming(self.id);
-        {
-            let mut g = self.lock();
+    pub(crate) fn shut_down(this: &Arc<Self>, on_consumer: bool) {
+        let on_consumer = on_consumer || current::consuming(this.id);
+        let owed = {
+            let mut g = this.lock();
             g.closed = true;
-            g.frozen = false;
-            self.work_cv.notify_all();
-            self.needed_cv.notify_all();
+            if g.frozen {
+                // Thaw: what was held runs now (a fed queue's pumps are kicked).
+                g.frozen = false;
+                if g.has_runnable() && (this.elastic.is_some() || this.feeder.is_some()) {
+                    g.settle_owed = true;
+                }
+            }
+            this.work_cv.notify_all();
+            this.needed_cv.notify_all();
+            g.settle_owed
+        };
+        if owed {
+            Self::settle(this);
         }
+        let this: &RunQueue = this;
+        this.shut_down_rest(on_consumer);
+    }
+
+    fn shut_down_rest(&self, on_consumer: bool) {
         self.disarm_all();
         if !on_consumer && !current::running_on(self.id) {
             drop(self.drain_locked(self.lock()));

@@ -67,7 +67,7 @@ pub(crate) struct Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.queue.shut_down(false);
+        RunQueue::shut_down(&self.queue, false);
     }
 }
 
@@ -269,7 +269,7 @@ impl Pool {
                 what: "destroying a pool from one of its own threads",
             });
         }
-        self.handle.queue.shut_down(false);
+        RunQueue::shut_down(&self.handle.queue, false);
         Ok(())
     }
 

@@ -254,7 +254,7 @@ impl Handle {
     /// itself); the thread then exits after its current list.
     fn shut_down(&self) {
         let on_worker = std::thread::current().id() == self.thread_id;
-        self.queue.shut_down(on_worker);
+        RunQueue::shut_down(&self.queue, on_worker);
         if on_worker {
             return;
         }

@@ -74,7 +74,7 @@ impl Drop for Handle {
 }
 
 fn shut_down(h: &Handle) {
-    h.queue.shut_down(false);
+    RunQueue::shut_down(&h.queue, false);
     if let Some(feeder) = &h.queue.feeder {
         // End the queue <-> pump reference cycle; a pump still queued on the pool
         // finds the queue stopped and returns.
