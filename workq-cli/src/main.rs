@@ -1,7 +1,9 @@
 //! The `workq` command: a live demonstration of the workq library.
 //!
-//! `workq demo` runs a small real scenario on a dedicated worker and prints what
-//! happened, then checks the library's guarantees and exits non-zero if one failed.
+//! `workq demo` runs a realistic scenario (a network device on a worker, a cache
+//! filler on a pool, an ordered workqueue) with a live terminal view (or a
+//! periodic text view), then checks the library's guarantees and exits non-zero
+//! if one failed.
 
 mod bench;
 mod demo;
@@ -9,7 +11,12 @@ mod demo;
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: workq demo [--duration <time>]   (time like 3s, 500ms; default 3s)
+const USAGE: &str = "usage: workq demo [--duration <time>] [--plain] [--log]
+           --duration  how long the producers run (like 20s, 500ms, 2m; default 20s)
+           --plain     print a text view every second instead of the live view
+                       (chosen by itself when standard output is not a terminal)
+           --log       trace events to workq-demo.log (live view) or standard error
+                       (--plain); filter with RUST_LOG (default workq=debug)
        workq bench [options]             (workq against its peers; workq bench --help)
        workq help";
 
@@ -39,6 +46,7 @@ fn main() -> ExitCode {
     }
 }
 
+/// Reads the options of `workq demo`.
 fn parse_demo(args: &[String]) -> Result<demo::Options, String> {
     let mut opts = demo::Options::default();
     let mut it = args.iter();
@@ -48,7 +56,12 @@ fn parse_demo(args: &[String]) -> Result<demo::Options, String> {
                 let value = it.next().ok_or("--duration needs a value")?;
                 opts.duration = parse_duration(value)?;
             }
-            other => return Err(format!("unknown option '{other}'")),
+            "--plain" => opts.plain = true,
+            "--log" => opts.log = true,
+            other => match other.strip_prefix("--duration=") {
+                Some(value) => opts.duration = parse_duration(value)?,
+                None => return Err(format!("unknown option '{other}'")),
+            },
         }
     }
     Ok(opts)
@@ -76,8 +89,30 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{parse_demo, parse_duration};
     use std::time::Duration;
+
+    fn demo_args(args: &[&str]) -> Result<super::demo::Options, String> {
+        parse_demo(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn demo_options() {
+        let d = demo_args(&[]).expect("no options");
+        assert_eq!(
+            (d.duration, d.plain, d.log),
+            (Duration::from_secs(20), false, false)
+        );
+        let d = demo_args(&["--plain", "--log", "--duration", "3s"]).expect("all options");
+        assert_eq!(
+            (d.duration, d.plain, d.log),
+            (Duration::from_secs(3), true, true)
+        );
+        let d = demo_args(&["--duration=500ms"]).expect("--duration=");
+        assert_eq!(d.duration, Duration::from_millis(500));
+        assert!(demo_args(&["--duration"]).is_err());
+        assert!(demo_args(&["--fast"]).is_err());
+    }
 
     #[test]
     fn durations() {

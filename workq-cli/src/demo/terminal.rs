@@ -1,0 +1,114 @@
+//! The terminal while the live view is on: raw mode and the alternate screen,
+//! restored on every way out (the guard's drop, and the panic hook for a panic on
+//! the view's thread, which restores before the message is printed).
+//!
+//! One demo item panics on purpose on a pool thread. workq catches that panic and
+//! reports it through the pool's hook, but std's panic hook runs first and would
+//! print over the live view: the hook installed here prints nothing for panics on
+//! other threads while the view is on (it routes them to the log with `--log`).
+
+use ratatui::crossterm::{cursor, execute, terminal};
+use std::any::Any;
+use std::io::{self, Write};
+use std::panic;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+/// Whether the terminal is in raw mode on the alternate screen (the live view is
+/// on).
+static RAW: AtomicBool = AtomicBool::new(false);
+
+/// Keeps the terminal set up for the live view; dropping it restores it.
+pub struct TerminalGuard(());
+
+impl TerminalGuard {
+    /// Enters raw mode and the alternate screen, and hides the cursor.
+    ///
+    /// # Errors
+    /// The terminal could not be set up (it is restored again).
+    pub fn enter() -> io::Result<TerminalGuard> {
+        terminal::enable_raw_mode()?;
+        RAW.store(true, Ordering::SeqCst);
+        if let Err(e) = execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide) {
+            restore();
+            return Err(e);
+        }
+        Ok(TerminalGuard(()))
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Leaves the alternate screen and raw mode and shows the cursor, if the live
+/// view had set them up; does nothing otherwise (so calling it twice is fine).
+pub fn restore() {
+    if RAW.swap(false, Ordering::SeqCst) {
+        let _ = execute!(io::stdout(), terminal::LeaveAlternateScreen, cursor::Show);
+        let _ = terminal::disable_raw_mode();
+    }
+}
+
+/// Whether the live view is on.
+pub fn tui_active() -> bool {
+    RAW.load(Ordering::SeqCst)
+}
+
+/// A flag set by SIGTERM or SIGHUP from now on (unix), so the live view can wind
+/// the demo down and restore the terminal instead of the process dying in raw
+/// mode. Where the handlers cannot be installed the flag just stays unset.
+pub fn quit_on_signals() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        let _ = signal_hook::flag::register(signal, flag.clone());
+    }
+    flag
+}
+
+/// The message of a panic payload.
+fn message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "<non-string panic payload>"
+    }
+}
+
+/// Installs the demo's panic hook; call it on the thread that runs the view.
+///
+/// * A panic on this thread restores the terminal, then std's usual report is
+///   printed (so it is readable, and the program's exit is not left in raw mode).
+/// * A panic on another thread (such as the item that panics on purpose on a pool
+///   thread, which workq catches and reports itself) goes to the log with `--log`;
+///   without it, it prints nothing while the live view is on and one line on
+///   standard error otherwise.
+pub fn install_panic_hook(log: bool) {
+    let view_thread = thread::current().id();
+    let previous = panic::take_hook();
+    panic::set_hook(Box::new(move |info| {
+        let current = thread::current();
+        if current.id() == view_thread {
+            restore();
+            previous(info);
+            return;
+        }
+        let name = current.name().unwrap_or("<unnamed>");
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let msg = message(info.payload());
+        if log {
+            tracing::error!(target: "workq::demo", "thread '{name}' panicked{place}: {msg}");
+        } else if !tui_active() {
+            let _ = writeln!(io::stderr(), "(std) thread '{name}' panicked{place}: {msg}");
+        }
+    }));
+}
