@@ -75,9 +75,9 @@ fn plain_demo_passes_its_own_checks() {
     // The periodic view: each queue's snapshot, the counters, the reports.
     for part in [
         "--- 1.0s of 3.0s: ",
-        "demo-pool: ",
-        "netdev: 1 thread(s)",
-        "metadata-writes: ",
+        "pool demo-pool: ",
+        "worker netdev",
+        "workqueue metadata-writes (max_active 1)",
         "counters:\n  events (raised/seen): rx ",
         "reports:\n",
         "suspend: froze 'netdev' and 'metadata-writes'",

@@ -120,12 +120,12 @@ impl fmt::Display for BacklogReport<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "workq: events '{}' backlogged (", self.events)?;
         match self.reason {
-            BacklogReason::Waited(d) => write!(f, "an event waited {d:?}")?,
+            BacklogReason::Waited(d) => write!(f, "an event waited {d:.1?}")?,
             BacklogReason::Folded(n) => write!(f, "{n} raises folded into one run")?,
         }
         write!(f, "); nothing lost:")?;
         for (kind, count, waited) in self.kinds {
-            write!(f, " kind {kind} x{count} waited {waited:?};")?;
+            write!(f, " kind {kind} x{count} waited {waited:.1?};")?;
         }
         Ok(())
     }

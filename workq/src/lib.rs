@@ -72,7 +72,7 @@ pub use events::{
 pub use panic::{PanicHook, PanicReport};
 pub use periodic::{Periodic, Repeat};
 pub use pool::{Owner, Pool, PoolBuilder};
-pub use snapshot::{ItemView, Snapshot, Stats, ThreadView, WaitingView};
+pub use snapshot::{ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView};
 pub use submit::Submit;
 pub use timer::ManualClock;
 pub use wait::{QueueAsync, Waiting};

@@ -23,8 +23,12 @@ use std::time::{Duration, Instant};
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Snapshot {
-    /// The pool's or worker's name.
+    /// The pool's, worker's or workqueue's name.
     pub name: String,
+    /// What kind of queue it is.
+    pub kind: QueueKind,
+    /// A workqueue's `max_active` (`None` elsewhere).
+    pub max_active: Option<usize>,
     /// Sizing tunables at the time of the picture.
     pub min_threads: usize,
     /// See [`min_threads`](Snapshot::min_threads).
@@ -39,6 +43,19 @@ pub struct Snapshot {
     pub frozen: bool,
     /// Counters since the queue was built.
     pub stats: Stats,
+}
+
+/// What a [`Snapshot`] pictures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub enum QueueKind {
+    /// A [`Worker`](crate::Worker): one thread.
+    Worker,
+    /// A [`Pool`](crate::Pool): threads sized by demand (the sizing fields apply).
+    Pool,
+    /// A [`WorkQueue`](crate::WorkQueue): its "threads" are its run slots on the pool.
+    WorkQueue,
 }
 
 /// One thread in a [`Snapshot`].
@@ -142,8 +159,17 @@ impl RunQueue {
                 waited: now.saturating_duration_since(unstamp(w.wait_tag.load(Ordering::Relaxed))),
             })
             .collect();
+        let kind = if self.elastic.is_some() {
+            QueueKind::Pool
+        } else if self.feeder.is_some() {
+            QueueKind::WorkQueue
+        } else {
+            QueueKind::Worker
+        };
         Snapshot {
             name: self.name.to_string(),
+            kind,
+            max_active: (kind == QueueKind::WorkQueue).then_some(g.max_running),
             min_threads: g.min_threads,
             max_threads: g.max_threads,
             very_slow_percent: g.vslow_percent,
@@ -157,22 +183,28 @@ impl RunQueue {
 
 impl fmt::Display for Snapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{}: {} thread(s) (min {}, max {}, very slow share {}%){}",
-            self.name,
-            self.threads.len(),
-            self.min_threads,
-            self.max_threads,
-            self.very_slow_percent,
-            if self.frozen { ", FROZEN" } else { "" }
-        )?;
+        let frozen = if self.frozen { ", FROZEN" } else { "" };
+        match (self.kind, self.max_active) {
+            (QueueKind::Pool, _) => writeln!(
+                f,
+                "pool {}: {} thread(s) (min {}, max {}, very slow share {}%){frozen}",
+                self.name,
+                self.threads.len(),
+                self.min_threads,
+                self.max_threads,
+                self.very_slow_percent,
+            )?,
+            (QueueKind::WorkQueue, Some(n)) => {
+                writeln!(f, "workqueue {} (max_active {n}){frozen}", self.name)?
+            }
+            _ => writeln!(f, "worker {}{frozen}", self.name)?,
+        }
         for t in &self.threads {
             match &t.running {
                 None => writeln!(f, "  {:<20} idle", t.name)?,
                 Some(r) => writeln!(
                     f,
-                    "  {:<20} {}{} for {:?}",
+                    "  {:<20} {}{} for {:.1?}",
                     t.name,
                     r.work.as_deref().unwrap_or("<unnamed>"),
                     if r.very_slow { " (very slow)" } else { "" },
@@ -186,7 +218,7 @@ impl fmt::Display for Snapshot {
         for w in &self.waiting {
             writeln!(
                 f,
-                "  waiting: {}{} for {:?}",
+                "  waiting: {}{} for {:.1?}",
                 w.work.as_deref().unwrap_or("<unnamed>"),
                 if w.very_slow { " (very slow)" } else { "" },
                 w.waited

@@ -50,13 +50,13 @@ impl fmt::Display for StallReport<'_> {
         match &self.stall {
             Stall::Running { work, running_for } => write!(
                 f,
-                "workq: stall on '{}': item '{}' has been running for {running_for:?}",
+                "workq: stall on '{}': item '{}' has been running for {running_for:.1?}",
                 self.queue,
                 work.as_deref().unwrap_or("<unnamed>")
             ),
             Stall::Waiting { waiting, oldest } => write!(
                 f,
-                "workq: stall on '{}': {waiting} item(s) waiting, the oldest for {oldest:?}, with nothing started",
+                "workq: stall on '{}': {waiting} item(s) waiting, the oldest for {oldest:.1?}, with nothing started",
                 self.queue
             ),
         }

@@ -210,10 +210,14 @@ impl RunQueue {
 }
 
 /// Whether an item flush that waits for `target` done runs on `q` is over: the
-/// runs are done, or the item became idle (cancelled) or left the queue.
+/// runs are done, or the item became idle (cancelled) or left the queue, with no
+/// run of it still being wrapped up (a panic report in progress).
 pub(crate) fn flushed(work: &WorkInner, q: &RunQueue, target: u64) -> bool {
     let s = work.state.load(Ordering::Acquire);
-    work.finished.load(Ordering::Relaxed) >= target || state::is_idle(s) || !bound_to(s, q)
+    let finished = work.finished.load(Ordering::Relaxed);
+    finished >= target
+        || ((state::is_idle(s) || !bound_to(s, q))
+            && finished >= work.started.load(Ordering::Relaxed))
 }
 
 /// Whether no run of `work` is in progress on `q`.

@@ -46,7 +46,7 @@ impl fmt::Display for SpawnFailure<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "workq: pool '{}' could not start thread '{}': {} ({} thread(s) left; next try in {:?})",
+            "workq: pool '{}' could not start thread '{}': {} ({} thread(s) left; next try in {:.1?})",
             self.pool, self.thread, self.error, self.threads, self.backoff
         )
     }

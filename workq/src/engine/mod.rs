@@ -551,6 +551,8 @@ impl RunQueue {
             let mut g = this.lock();
             if g.frozen {
                 g.frozen = false;
+                // For the stall watchdog: the time frozen is not a stall.
+                g.last_start = Some(Instant::now());
                 this.work_cv.notify_all();
                 if g.has_runnable()
                     && g.idle_consumers == 0
