@@ -38,6 +38,67 @@
 //! run, queueing an item that is busy on another worker, queueing on a destroyed
 //! worker. A panic inside a run is caught and reported through a hook.
 //!
+//! ## The parts
+//!
+//! * [`Work`]: the item; [`Queued`] says what a queue call did.
+//! * [`Worker`]: one dedicated thread (the kernel's `kthread_worker`).
+//! * Delayed work on a timing wheel: [`Worker::queue_after`], [`Worker::modify`],
+//!   [`Periodic`]; a [`ManualClock`] for tests.
+//! * [`Pool`]: threads sized by demand (the kernel's slow-work), with [`Owner`]s,
+//!   a very slow class ([`Work::very_slow`]) and a runqueue view ([`Snapshot`]).
+//! * [`WorkQueue`]: named queues sharing a pool (the kernel's cmwq); [`queue`] and
+//!   [`system`] for the process-wide default.
+//! * [`Events`]: never-lost events (the kevent pattern).
+//!
+//! ## Async callers
+//!
+//! Every waiting call has a future: [`Work::flush_async`],
+//! [`Work::cancel_sync_async`], [`Worker::drain_async`], [`Pool::flush_async`],
+//! [`WorkQueue::queue_async`], [`Owner::unregister_async`], ... They use nothing but
+//! the std `Waker` (any executor), are woken exactly when the blocking form would
+//! return, and may be dropped at any time (cancel-safe).
+//!
+//! ```
+//! # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+//! # rt.block_on(async {
+//! let worker = workq::Worker::new("async-example")?;
+//! let work = workq::Work::new(|_| {});
+//! worker.queue(&work)?;
+//! work.flush_async().await?; // no executor thread is blocked
+//! worker.drain_async().await?;
+//! # Ok::<(), workq::Error>(())
+//! # })?;
+//! # Ok::<(), workq::Error>(())
+//! ```
+//!
+//! ## Back-pressure
+//!
+//! A [`WorkQueue`] can bound its waiting items: a queue call on a full queue then
+//! waits ([`WorkQueue::queue`]), fails at once ([`WorkQueue::try_queue`]) or is
+//! awaited ([`WorkQueue::queue_async`]). Queueing an item that is already pending
+//! never counts against the bound.
+//!
+//! ```
+//! use workq::{Error, Pool, Work, WorkQueue};
+//! let pool = Pool::new("bounded-pool")?;
+//! let wq = WorkQueue::builder("bounded").pool(&pool).max_waiting(2).freezable(true).build()?;
+//! wq.freeze()?; // hold everything so the queue fills up
+//! let items: Vec<Work> = (0..3).map(|_| Work::new(|_| {})).collect();
+//! wq.try_queue(&items[0])?;
+//! wq.try_queue(&items[1])?;
+//! assert!(matches!(wq.try_queue(&items[2]), Err(Error::Full { .. })));
+//! assert!(wq.try_queue(&items[0]).is_ok()); // already pending: free
+//! wq.thaw()?;
+//! wq.queue(&items[2])?; // room again (or it would wait for room)
+//! wq.flush()?;
+//! # Ok::<(), workq::Error>(())
+//! ```
+//!
+//! ## Features
+//!
+//! * `tracing` (default): trace events and trouble reports through `tracing`.
+//! * `serde`: `Serialize` for the runqueue view ([`Snapshot`]).
+//!
 //! See `ARCHITECTURE.md` in the repository for the state machine and invariants.
 
 mod current;
@@ -80,3 +141,8 @@ pub use watchdog::{Stall, StallHook, StallReport};
 pub use work::{Queued, Work, WorkCtx};
 pub use worker::{Worker, WorkerBuilder};
 pub use workqueue::{queue, system, system_long, WorkQueue, WorkQueueBuilder};
+
+/// The README's examples are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
