@@ -55,7 +55,9 @@ impl QueueGuard<'_> {
             self.queue.work_cv.notify_one();
         }
         for w in wakers {
-            w.wake();
+            // An executor's waker is user code: a panic in it must not end a
+            // workq thread.
+            crate::panic::quietly(move || w.wake());
         }
     }
 }
