@@ -39,6 +39,16 @@ pub(crate) use shuttle::{sync::atomic::AtomicUsize, thread};
 #[cfg(all(test, not(any(loom, shuttle))))]
 pub(crate) use std::{sync::atomic::AtomicUsize, thread};
 
+/// Gives up the CPU for a moment (loom's and shuttle's versions in models).
+pub(crate) fn yield_now() {
+    #[cfg(loom)]
+    loom::thread::yield_now();
+    #[cfg(all(shuttle, not(loom)))]
+    shuttle::thread::yield_now();
+    #[cfg(not(any(loom, shuttle)))]
+    std::thread::yield_now();
+}
+
 /// Locks `m`, ignoring poisoning.
 ///
 /// No user code runs while one of workq's locks is held (closures, hooks and

@@ -88,7 +88,7 @@ impl RunQueue {
         let mut g = this.lock();
         let mut last: Option<Arc<WorkInner>> = None;
         let mut more = false;
-        while let Some(work) = this.start_next(&mut g, slot) {
+        while let Some(work) = this.start_next(&mut g, slot, std::time::Instant::now()) {
             drop(g);
             this.release(last.take());
             g = Self::run_and_finish(this, &work, slot);

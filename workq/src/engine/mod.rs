@@ -26,7 +26,7 @@ use crate::current;
 use crate::error::Error;
 use crate::panic::PanicHook;
 use crate::state::{self, ARMED, CANCEL_MASK, DISABLE_MASK, PENDING, RUNNING};
-use crate::sync::{lock, Arc, Condvar, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicU64, Condvar, Mutex, Ordering};
 use crate::timer::{Timer, TimerKey};
 use crate::work::{Class, Queued, WorkInner};
 use std::time::Instant;
@@ -68,6 +68,8 @@ pub(crate) struct RunQueue {
     pub(crate) done_cv: Condvar,
     /// Items in `sleep_till_thread_needed` wait here.
     pub(crate) needed_cv: Condvar,
+    /// Items put on a run list so far: idle consumers watch it before sleeping.
+    pub(crate) pushes: AtomicU64,
 }
 
 /// What a queue call does about a bound on waiting items.
@@ -138,6 +140,7 @@ impl RunQueue {
             work_cv: Condvar::new(),
             done_cv: Condvar::new(),
             needed_cv: Condvar::new(),
+            pushes: AtomicU64::new(0),
         })
     }
 
@@ -398,6 +401,7 @@ impl RunQueue {
     /// Puts a runnable item at the tail of its list and finds a thread for it.
     pub(crate) fn push_runnable(&self, g: &mut QueueState, work: Arc<WorkInner>, now: u64) {
         work.wait_tag.store(now, Ordering::Relaxed);
+        self.pushes.fetch_add(1, Ordering::Relaxed);
         match (work.class, self.elastic.is_some()) {
             (Class::VerySlow, true) => g.vslow.push_back(work),
             (Class::High, true) => g.hi.push_back(work),

@@ -40,6 +40,9 @@ pub(crate) struct QueueState {
     pub(crate) max_waiting: usize,
     /// When the last run started (stall detection).
     pub(crate) last_start: Option<Instant>,
+    /// A clock reading taken just before the lock was last taken by a consumer
+    /// (so that the run it starts next needs no clock read under the lock).
+    pub(crate) clock: Option<Instant>,
     /// A settle is owed: a thread start (elastic) or a pump kick (fed queues).
     pub(crate) settle_owed: bool,
     /// A pump could not be queued on the pool: the rescuer should step in.
@@ -96,6 +99,7 @@ impl QueueState {
             max_running: usize::MAX,
             max_waiting: usize::MAX,
             last_start: None,
+            clock: None,
             settle_owed: false,
             kick_failed: false,
             colors: FlushColors::new(),

@@ -17,10 +17,12 @@ impl RunQueue {
     /// Takes the next item off its list and marks it running, on consumer `slot`.
     /// `PENDING` is cleared here, before the run starts: a queue call from now on
     /// adds a run.
+    /// `now` is the time to record as the run's start (read before taking the lock).
     pub(crate) fn start_next(
         &self,
         g: &mut QueueState,
         slot: Option<usize>,
+        now: Instant,
     ) -> Option<Arc<WorkInner>> {
         let (work, very_slow) = g.pick()?;
         // Items on a list have PENDING set and RUNNING clear (lock held), so one
@@ -35,7 +37,7 @@ impl RunQueue {
         if very_slow {
             g.running_vslow += 1;
         }
-        g.last_start = Some(Instant::now());
+        g.last_start = Some(now);
         if g.max_waiting != usize::MAX {
             // A bounded queue: room for one more waiting item.
             self.notify_done(g);
@@ -47,7 +49,7 @@ impl RunQueue {
             self.name
         );
         if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
-            s.current = Some((work.clone(), Instant::now()));
+            s.current = Some((work.clone(), now));
         }
         Some(work)
     }
@@ -157,6 +159,7 @@ impl RunQueue {
     ) -> QueueGuard<'a> {
         let panicked = Self::run(this, work);
         let mut g = this.lock();
+        g.clock = Some(Instant::now());
         match panicked {
             None => this.finish(&mut g, work, slot, true),
             Some(payload) => {
@@ -191,6 +194,10 @@ impl RunQueue {
         let idle_timeout = this.elastic.as_ref().map(|e| e.idle_timeout);
         crate::current::become_consumer(this.id);
         let mut g = this.lock();
+        // Before sleeping, a consumer that ran out of work watches the queue for a
+        // moment without the lock: under a steady stream it takes the next item
+        // without a sleep and a wake-up (a futex call for the producer).
+        let mut may_spin = true;
         // The item of the previous run, dropped outside the lock: dropping the last
         // handle runs the closure's destructor, which is user code.
         let mut last: Option<Arc<WorkInner>> = None;
@@ -199,11 +206,13 @@ impl RunQueue {
             if this.elastic.is_some() && g.threads > g.max_threads && last.is_none() {
                 break;
             }
-            if let Some(work) = this.start_next(&mut g, slot) {
+            let now = g.clock.take().unwrap_or_else(Instant::now);
+            if let Some(work) = this.start_next(&mut g, slot, now) {
                 drop(g);
                 this.release(last.take());
                 g = Self::run_and_finish(this, &work, slot);
                 last = Some(work);
+                may_spin = true;
                 continue;
             }
             if last.is_some() {
@@ -218,10 +227,19 @@ impl RunQueue {
             if this.should_retire(&g, false) {
                 break;
             }
+            if may_spin && !g.stopping {
+                may_spin = false;
+                let seen = this.pushes.load(Ordering::Relaxed);
+                drop(g);
+                spin_until_changed(&this.pushes, seen);
+                g = this.lock();
+                continue;
+            }
             g.idle_consumers += 1;
             let before = Instant::now();
             g = g.wait(&this.work_cv, idle_timeout);
             g.idle_consumers -= 1;
+            may_spin = true;
             if g.notified > 0 {
                 g.notified -= 1;
             }
@@ -252,7 +270,7 @@ impl RunQueue {
     pub(crate) fn run_one(this: &Arc<Self>) -> bool {
         let work = {
             let mut g = this.lock();
-            match this.start_next(&mut g, None) {
+            match this.start_next(&mut g, None, Instant::now()) {
                 Some(w) => w,
                 None => return false,
             }
@@ -260,5 +278,20 @@ impl RunQueue {
         drop(Self::run_and_finish(this, &work, None));
         drop(work);
         true
+    }
+}
+
+/// Watches `counter` for a change from `seen` for a few microseconds: spins
+/// briefly, then yields the CPU a few times.
+fn spin_until_changed(counter: &crate::sync::AtomicU64, seen: u64) {
+    for i in 0..96u32 {
+        if counter.load(Ordering::Relaxed) != seen {
+            return;
+        }
+        if i < 64 {
+            std::hint::spin_loop();
+        } else {
+            crate::sync::yield_now();
+        }
     }
 }
