@@ -236,7 +236,12 @@ impl RunQueue {
         Self::ensure_consumers(this)?;
         this.check_pool()?;
         // Read the clock before taking the lock: the critical section stays short.
-        let now = stamp(Instant::now());
+        // (An armed item gets its queue time when it fires.)
+        let now = if at.is_none() {
+            stamp(Instant::now())
+        } else {
+            0
+        };
         let (outcome, owed) = {
             let mut g = this.lock();
             if limit == Limit::Internal {
