@@ -134,3 +134,33 @@ impl std::error::Error for Error {
         }
     }
 }
+
+/// An `InvalidConfig` error.
+pub(crate) fn invalid(setting: &'static str, reason: impl Into<String>) -> Error {
+    Error::InvalidConfig {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+/// Checks a name for a queue or its threads: non-empty, no NUL byte.
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() || name.contains('\0') {
+        return Err(invalid("name", "must be non-empty and contain no NUL byte"));
+    }
+    Ok(())
+}
+
+/// The smallest stack a workq thread may ask for.
+pub(crate) const MIN_STACK: usize = 16 * 1024;
+
+/// Checks a thread stack size.
+pub(crate) fn check_stack(bytes: Option<usize>) -> Result<(), Error> {
+    match bytes {
+        Some(b) if b < MIN_STACK => Err(invalid(
+            "stack_size",
+            format!("{b} bytes is below the minimum of {MIN_STACK}"),
+        )),
+        _ => Ok(()),
+    }
+}

@@ -2,7 +2,7 @@
 
 use super::{Handle, Pool};
 use crate::engine::{Elastic, QueueConfig, RunQueue, SpawnFailure, Spawner};
-use crate::error::Error;
+use crate::error::{check_name, check_stack, Error};
 use crate::panic::{default_hook, PanicHook, PanicReport};
 use crate::sync::Arc;
 use crate::timer::{ManualClock, Timer};
@@ -214,12 +214,7 @@ impl PoolBuilder {
     /// assert!(matches!(err, workq::Error::InvalidConfig { setting: "min_threads", .. }));
     /// ```
     pub fn build(self) -> Result<Pool, Error> {
-        if self.name.is_empty() || self.name.contains('\0') {
-            return Err(Error::InvalidConfig {
-                setting: "name",
-                reason: "must be non-empty and contain no NUL byte".to_string(),
-            });
-        }
+        check_name(&self.name)?;
         check_threads(self.min, self.max)?;
         check_percent(self.very_slow_percent)?;
         if self.idle_timeout.is_zero() {
@@ -228,14 +223,7 @@ impl PoolBuilder {
                 reason: "must be greater than zero".to_string(),
             });
         }
-        if let Some(bytes) = self.stack_size {
-            if bytes < 16 * 1024 {
-                return Err(Error::InvalidConfig {
-                    setting: "stack_size",
-                    reason: format!("{bytes} bytes is below the minimum of 16384"),
-                });
-            }
-        }
+        check_stack(self.stack_size)?;
         Ok(self.make())
     }
 

@@ -2,7 +2,7 @@
 
 use super::{Handle, Worker};
 use crate::engine::{QueueConfig, RunQueue, Slot};
-use crate::error::Error;
+use crate::error::{check_name, check_stack, Error};
 use crate::panic::{default_hook, PanicHook, PanicReport};
 use crate::sync::{Arc, Mutex};
 use crate::timer::{ManualClock, Timer};
@@ -30,9 +30,6 @@ pub struct WorkerBuilder {
     on_panic: Option<PanicHook>,
     clock: Option<ManualClock>,
 }
-
-/// Smallest stack a worker thread may ask for.
-const MIN_STACK: usize = 16 * 1024;
 
 impl WorkerBuilder {
     /// Default settings: name `"workq-worker"`, not freezable, the platform's
@@ -123,20 +120,8 @@ impl WorkerBuilder {
     /// assert!(matches!(err, workq::Error::InvalidConfig { setting: "name", .. }));
     /// ```
     pub fn build(self) -> Result<Worker, Error> {
-        if self.name.is_empty() || self.name.contains('\0') {
-            return Err(Error::InvalidConfig {
-                setting: "name",
-                reason: "must be non-empty and contain no NUL byte".to_string(),
-            });
-        }
-        if let Some(bytes) = self.stack_size {
-            if bytes < MIN_STACK {
-                return Err(Error::InvalidConfig {
-                    setting: "stack_size",
-                    reason: format!("{bytes} bytes is below the minimum of {MIN_STACK}"),
-                });
-            }
-        }
+        check_name(&self.name)?;
+        check_stack(self.stack_size)?;
         let core = match self.cpu {
             None => None,
             Some(cpu) => Some(find_cpu(cpu)?),

@@ -2,7 +2,7 @@
 
 use super::{Handle, WorkQueue};
 use crate::engine::{Feeder, QueueConfig, RunQueue, Slot};
-use crate::error::Error;
+use crate::error::{check_name, invalid, Error};
 use crate::panic::{default_hook, PanicHook, PanicReport};
 use crate::pool::Pool;
 use crate::sync::{Arc, Mutex};
@@ -163,9 +163,7 @@ impl WorkQueueBuilder {
     /// assert!(matches!(err, workq::Error::InvalidConfig { setting: "max_active", .. }));
     /// ```
     pub fn build(self) -> Result<WorkQueue, Error> {
-        if self.name.is_empty() || self.name.contains('\0') {
-            return Err(invalid("name", "must be non-empty and contain no NUL byte"));
-        }
+        check_name(&self.name)?;
         if !(1..=MAX_ACTIVE).contains(&self.max_active) {
             return Err(invalid("max_active", "must be 1 to 512"));
         }
@@ -303,13 +301,6 @@ impl WorkQueueBuilder {
                 rescuer: Mutex::new(rescuer),
             }),
         }
-    }
-}
-
-fn invalid(setting: &'static str, reason: &str) -> Error {
-    Error::InvalidConfig {
-        setting,
-        reason: reason.to_string(),
     }
 }
 
