@@ -1,0 +1,175 @@
+//! A queue's life beyond single items: flush, drain, freeze / thaw, and the
+//! orderly shutdown that front ends run on destroy and on drop of their last handle.
+
+use super::{QueueGuard, RunQueue};
+use crate::current;
+use crate::error::Error;
+use crate::state::{self, ARMED};
+use crate::sync::{lock, Arc, Ordering};
+use std::time::Instant;
+
+impl RunQueue {
+    pub(crate) fn refuse_own(&self, what: &'static str) -> Result<(), Error> {
+        // From one of the queue's own items, or from one of its threads outside a
+        // run (a panic hook): the wait could need this very thread.
+        if current::running_on(self.id) || current::consuming(self.id) {
+            Err(Error::WouldDeadlock { what })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Waits until every run scheduled before the call has finished or been
+    /// cancelled. Returns whether it had to wait.
+    pub(crate) fn flush(&self) -> Result<bool, Error> {
+        self.refuse_own("flushing a queue from one of its own items")?;
+        let g = self.lock();
+        Ok(self.flush_locked(g).1)
+    }
+
+    fn flush_locked<'a>(&'a self, mut g: QueueGuard<'a>) -> (QueueGuard<'a>, bool) {
+        let color = g.colors.cut();
+        let mut waited = false;
+        while !g.colors.is_done(color) {
+            waited = true;
+            g = self.wait_done(g);
+        }
+        (g, waited)
+    }
+
+    /// Flushes until nothing is pending or running. While it runs, only the queue's
+    /// own items may queue onto it.
+    pub(crate) fn drain(&self) -> Result<(), Error> {
+        self.refuse_own("draining a queue from one of its own items")?;
+        let mut g = self.lock();
+        g.draining += 1;
+        let mut g = self.drain_locked(g);
+        g.draining -= 1;
+        Ok(())
+    }
+
+    fn drain_locked<'a>(&'a self, mut g: QueueGuard<'a>) -> QueueGuard<'a> {
+        loop {
+            g = self.flush_locked(g).0;
+            if g.colors.outstanding() == 0 {
+                return g;
+            }
+        }
+    }
+
+    /// Stops consumers from taking items and waits for the runs in progress.
+    pub(crate) fn freeze(&self) -> Result<(), Error> {
+        self.check_freezable()?;
+        self.refuse_own("freezing a queue from one of its own items")?;
+        let mut g = self.lock();
+        g.frozen = true;
+        while g.running > 0 {
+            g = self.wait_done(g);
+        }
+        Ok(())
+    }
+
+    fn check_freezable(&self) -> Result<(), Error> {
+        if self.freezable {
+            Ok(())
+        } else {
+            Err(Error::NotFreezable {
+                queue: self.name.to_string(),
+            })
+        }
+    }
+
+    /// Lets consumers take items again.
+    pub(crate) fn thaw(this: &Arc<Self>) -> Result<(), Error> {
+        this.check_freezable()?;
+        {
+            let mut g = this.lock();
+            if g.frozen {
+                g.frozen = false;
+                // For the stall watchdog: the time frozen is not a stall.
+                g.last_start = Some(Instant::now());
+                this.work_cv.notify_all();
+                if g.has_runnable()
+                    && g.idle_consumers == 0
+                    && (this.elastic.is_some() || this.feeder.is_some())
+                {
+                    g.settle_owed = true;
+                }
+            }
+        }
+        Self::settle(this);
+        Ok(())
+    }
+
+    pub(crate) fn is_frozen(&self) -> bool {
+        self.lock().frozen
+    }
+
+    /// Closes the queue to outside work, thaws it, drains it and tells consumers to
+    /// exit. Safe to call more than once and from several threads.
+    ///
+    /// `on_consumer` says the caller is one of the queue's consumer threads (for
+    /// instance dropping the last handle of a worker, held by an item's closure):
+    /// it cannot wait for itself, so the queue is only closed and the consumers
+    /// finish the list by themselves before they exit.
+    pub(crate) fn shut_down(this: &Arc<Self>, on_consumer: bool) {
+        let on_consumer = on_consumer || current::consuming(this.id);
+        let owed = {
+            let mut g = this.lock();
+            g.closed = true;
+            if g.frozen {
+                // Thaw: what was held runs now (a fed queue's pumps are kicked).
+                g.frozen = false;
+                if g.has_runnable() && (this.elastic.is_some() || this.feeder.is_some()) {
+                    g.settle_owed = true;
+                }
+            }
+            this.work_cv.notify_all();
+            this.needed_cv.notify_all();
+            g.settle_owed
+        };
+        if owed {
+            Self::settle(this);
+        }
+        let this: &RunQueue = this;
+        this.shut_down_rest(on_consumer);
+    }
+
+    fn shut_down_rest(&self, on_consumer: bool) {
+        self.disarm_all();
+        if !on_consumer && !current::running_on(self.id) {
+            drop(self.drain_locked(self.lock()));
+        }
+        {
+            let mut g = self.lock();
+            g.stopping = true;
+            self.work_cv.notify_all();
+            self.needed_cv.notify_all();
+        }
+        // Items armed by the queue's own items while it drained.
+        self.disarm_all();
+        if !on_consumer {
+            self.join_consumers();
+        }
+    }
+
+    /// Cancels every item of this queue that waits on the timer.
+    fn disarm_all(&self) {
+        let mut stash = Vec::new();
+        {
+            let mut g = self.lock();
+            let entries = self.timer.remove_queue(self.id);
+            for (_, work) in &entries {
+                let mut binding = lock(&work.binding);
+                let s = work.state.load(Ordering::Relaxed);
+                if s & ARMED != 0 && state::queue_of(s) == self.id {
+                    stash.push(self.take_pending(&mut g, &mut binding, work).1);
+                }
+            }
+            stash.push(None);
+            stash.extend(entries.into_iter().map(|(_, w)| Some(w)));
+        }
+        // The wheel's references are dropped here, outside every lock.
+        self.release(stash);
+    }
+}
