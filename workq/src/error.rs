@@ -6,6 +6,22 @@ use std::fmt;
 ///
 /// Misuse is reported as one of these values: no method panics or blocks forever
 /// because it was called at the wrong time or from the wrong place.
+///
+/// The enum is `#[non_exhaustive]`: a `match` on it needs a `_` arm.
+///
+/// ```
+/// use workq::{Error, Work, Worker};
+/// let worker = Worker::new("gone")?;
+/// worker.destroy()?;
+/// let err = worker.queue(&Work::new(|_| {})).unwrap_err();
+/// match &err {
+///     Error::Destroyed { queue } => assert_eq!(queue, "gone"),
+///     other => panic!("unexpected: {other}"),
+/// }
+/// assert_eq!(err.to_string(), "'gone' has been destroyed and takes no more work");
+/// let _: Box<dyn std::error::Error + Send + Sync> = err.into(); // a std error
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

@@ -9,6 +9,25 @@ use std::sync::Arc;
 /// The queue that ran the item has already recovered when the hook sees this: the
 /// item is idle again (or queued again, if it was queued during the run), and
 /// flushes and cancels of it return normally.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// let reports = Arc::new(Mutex::new(Vec::new()));
+/// let r = reports.clone();
+/// let worker = workq::Worker::builder()
+///     .name("panicky")
+///     .on_panic(move |report: &workq::PanicReport<'_>| {
+///         r.lock().expect("lock").push((report.message.to_string(), report.to_string()));
+///     })
+///     .build()?;
+/// let work = workq::Work::named("bad", |_| panic!("oops"));
+/// worker.queue(&work)?;
+/// work.flush()?; // returns once the hook has run
+/// let reports = reports.lock().expect("lock");
+/// assert_eq!(reports[0].0, "oops");
+/// assert_eq!(reports[0].1, "workq: work item 'bad' on 'panicky' panicked: oops");
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct PanicReport<'a> {
     /// The item's name, if it has one.
@@ -32,6 +51,32 @@ impl fmt::Display for PanicReport<'_> {
 }
 
 /// A panic hook: called once for every caught panic, on the thread that ran the item.
+///
+/// The builders' `on_panic` take any closure; keep a hook in this type to share one
+/// between several queues.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use workq::{PanicHook, Pool, Work, Worker};
+///
+/// let panics = Arc::new(AtomicUsize::new(0));
+/// let p = panics.clone();
+/// let hook: PanicHook = Arc::new(move |_report| {
+///     p.fetch_add(1, Ordering::SeqCst);
+/// });
+/// let h = hook.clone();
+/// let worker = Worker::builder().name("w").on_panic(move |r| h(r)).build()?;
+/// let h = hook.clone();
+/// let pool = Pool::builder().name("p").on_panic(move |r| h(r)).build()?;
+/// let bad = Work::new(|_| panic!("bad"));
+/// worker.queue(&bad)?;
+/// bad.flush()?;
+/// pool.queue(&bad)?;
+/// bad.flush()?;
+/// assert_eq!(panics.load(Ordering::SeqCst), 2);
+/// # Ok::<(), workq::Error>(())
+/// ```
 pub type PanicHook = Arc<dyn Fn(&PanicReport<'_>) + Send + Sync + 'static>;
 
 /// The default hook: an error event (with the `tracing` feature; a line on

@@ -10,6 +10,38 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How a [`Periodic`] item repeats.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use workq::{ManualClock, Repeat, WorkCtx, Worker};
+///
+/// fn counter(n: &Arc<AtomicUsize>) -> impl Fn(&WorkCtx<'_>) + Send + Sync + 'static {
+///     let n = n.clone();
+///     move |_| {
+///         n.fetch_add(1, Ordering::SeqCst);
+///     }
+/// }
+/// let clock = ManualClock::new();
+/// let worker = Worker::builder().name("repeat").manual_clock(&clock).build()?;
+/// let (rate, delay) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+/// let period = Duration::from_secs(10);
+/// let _r = worker.periodic("rate", Repeat::FixedRate(period), counter(&rate))?;
+/// let _d = worker.periodic("delay", Repeat::FixedDelay(period), counter(&delay))?;
+/// let runs = || (rate.load(Ordering::SeqCst), delay.load(Ordering::SeqCst));
+///
+/// clock.advance(Duration::from_secs(25)); // both were due at 10 s: one run each
+/// worker.flush()?;
+/// assert_eq!(runs(), (1, 1));
+/// clock.advance(Duration::from_secs(5)); // 30 s: the rate's next start (20 s was skipped)
+/// worker.flush()?;
+/// assert_eq!(runs(), (2, 1));
+/// clock.advance(Duration::from_secs(5)); // 35 s: 10 s after the delay's run ended
+/// worker.flush()?;
+/// assert_eq!(runs(), (2, 2));
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Repeat {
     /// The next run starts this long after the previous run *ended*.
@@ -155,6 +187,16 @@ impl Periodic {
     ///
     /// # Errors
     /// As [`Work::cancel_sync`] (for example when called from the item's own run).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let worker = workq::Worker::new("stoppable")?;
+    /// let p = worker.periodic("poll", workq::Repeat::FixedDelay(Duration::from_secs(3600)), |_| {})?;
+    /// assert!(p.stop()?); // the armed next run was cancelled
+    /// assert!(!p.work().is_pending());
+    /// assert!(!p.stop()?); // nothing left to stop
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn stop(&self) -> Result<bool, Error> {
         self.work.cancel_sync()
     }
@@ -183,6 +225,16 @@ impl Periodic {
     }
 
     /// The underlying work item (to flush it, or look at its state).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let worker = workq::Worker::new("poller")?;
+    /// let p = worker.periodic("poll", workq::Repeat::FixedDelay(Duration::from_secs(3600)), |_| {})?;
+    /// assert_eq!(p.work().name(), Some("poll"));
+    /// assert!(p.work().is_pending()); // armed for its first run
+    /// p.stop()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn work(&self) -> &Work {
         &self.work
     }

@@ -46,6 +46,16 @@ pub struct Snapshot {
 }
 
 /// What a [`Snapshot`] pictures.
+///
+/// ```
+/// use workq::{Pool, QueueKind, WorkQueue, Worker};
+/// let pool = Pool::new("kinds-pool")?;
+/// assert_eq!(pool.snapshot().kind, QueueKind::Pool);
+/// assert_eq!(Worker::new("kinds-worker")?.snapshot().kind, QueueKind::Worker);
+/// let wq = WorkQueue::builder("kinds-wq").pool(&pool).build()?;
+/// assert_eq!(wq.snapshot().kind, QueueKind::WorkQueue);
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -59,6 +69,17 @@ pub enum QueueKind {
 }
 
 /// One thread in a [`Snapshot`].
+///
+/// ```
+/// let pool = workq::Pool::builder().name("tv").min_threads(2).max_threads(2).build()?;
+/// pool.queue(&workq::Work::new(|_| {}))?; // first use: the threads start
+/// pool.flush()?;
+/// let snap = pool.snapshot();
+/// let names: Vec<&str> = snap.threads.iter().map(|t| t.name.as_str()).collect();
+/// assert_eq!(names, ["tv/0", "tv/1"]);
+/// assert!(snap.threads.iter().all(|t| t.running.is_none())); // both idle
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -70,6 +91,28 @@ pub struct ThreadView {
 }
 
 /// A running item in a [`ThreadView`].
+///
+/// ```
+/// use std::sync::{mpsc, Mutex};
+/// let worker = workq::Worker::new("viewed")?;
+/// let (started_tx, started) = mpsc::channel();
+/// let (release, released) = mpsc::channel::<()>();
+/// let released = Mutex::new(released);
+/// let work = workq::Work::named("long", move |_| {
+///     let _ = started_tx.send(());
+///     let _ = released.lock().expect("lock").recv(); // runs until released
+/// });
+/// worker.queue(&work)?;
+/// started.recv().expect("started");
+/// let snap = worker.snapshot();
+/// let item = snap.threads[0].running.as_ref().expect("a run in progress");
+/// assert_eq!(item.work.as_deref(), Some("long"));
+/// assert!(!item.very_slow);
+/// release.send(()).expect("release");
+/// work.flush()?;
+/// assert!(worker.snapshot().threads[0].running.is_none());
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -83,6 +126,19 @@ pub struct ItemView {
 }
 
 /// A waiting item in a [`Snapshot`].
+///
+/// ```
+/// use workq::{Work, Worker};
+/// let worker = Worker::builder().name("wv").freezable(true).build()?;
+/// worker.freeze()?; // queued items wait
+/// worker.queue(&Work::named("first", |_| {}))?;
+/// worker.queue(&Work::named("second", |_| {}))?;
+/// let snap = worker.snapshot();
+/// let waiting: Vec<_> = snap.waiting.iter().map(|w| w.work.as_deref()).collect();
+/// assert_eq!(waiting, [Some("first"), Some("second")]);
+/// worker.thaw()?;
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -96,6 +152,20 @@ pub struct WaitingView {
 }
 
 /// Counters of a pool or worker, all monotonic since it was built.
+///
+/// ```
+/// use workq::{Stats, Work, Worker};
+/// let worker = Worker::builder().name("stats").freezable(true).build()?;
+/// worker.freeze()?;
+/// let work = Work::new(|_| {});
+/// worker.queue(&work)?; // scheduled
+/// worker.queue(&work)?; // already pending: not counted
+/// worker.thaw()?;
+/// work.flush()?;
+/// let st: Stats = worker.stats();
+/// assert_eq!((st.scheduled, st.reruns, st.runs, st.panics), (1, 0, 1, 0));
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]

@@ -29,6 +29,29 @@ type Cleanup = Box<dyn FnOnce() + Send>;
 /// Dropping it before it completes is safe: the wait is abandoned and whatever the
 /// call had set up is undone (a drain stops holding the queue, a `cancel_sync`
 /// stops blocking queue calls), as if the blocking form had returned.
+///
+/// The call that makes the future starts the wait at once (a flush is cut at that
+/// point, a drain starts holding the queue, a cancel removes the pending run); the
+/// future only waits for it to end.
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+/// # rt.block_on(async {
+/// use workq::{Error, Work, Worker};
+/// let worker = Worker::builder().name("waiting").freezable(true).build()?;
+/// worker.freeze()?; // a drain now would wait for the thaw
+/// let drain = worker.drain_async();
+/// let other = Work::new(|_| {});
+/// assert!(matches!(worker.queue(&other), Err(Error::Draining { .. })));
+/// drop(drain); // abandoned: the worker stops draining
+/// worker.queue(&other)?;
+/// worker.thaw()?;
+/// worker.flush_async().await?;
+/// assert!(!other.is_pending());
+/// # Ok::<(), workq::Error>(())
+/// # })?;
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Waiting<T> {
     state: State<T>,
@@ -184,6 +207,9 @@ fn drain_queue(q: &Arc<RunQueue>) -> Waiting<Result<(), Error>> {
 impl Work {
     /// The async form of [`Work::flush`].
     ///
+    /// # Errors
+    /// The future resolves to the errors of [`Work::flush`].
+    ///
     /// ```
     /// # let worker = workq::Worker::new("af")?;
     /// let work = workq::Work::new(|_| {});
@@ -211,6 +237,37 @@ impl Work {
     /// The async form of [`Work::cancel_sync`]: the pending run is cancelled when
     /// this is called; the future waits for a run in progress. Until it completes or
     /// is dropped, queue calls on the item fail with [`Error::Canceling`].
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`Work::cancel_sync`] (known when this is
+    /// called: the future is then ready at once).
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// use std::sync::{mpsc, Mutex};
+    /// use workq::{Error, Work, Worker};
+    /// let worker = Worker::new("cancel-async")?;
+    /// let (started_tx, started) = mpsc::channel();
+    /// let (release, released) = mpsc::channel::<()>();
+    /// let released = Mutex::new(released);
+    /// let work = Work::new(move |_| {
+    ///     let _ = started_tx.send(());
+    ///     let _ = released.lock().expect("lock").recv(); // runs until released
+    /// });
+    /// worker.queue(&work)?;
+    /// started.recv().expect("started");
+    /// let cancel = work.cancel_sync_async(); // waits for the run in progress
+    /// assert!(matches!(worker.queue(&work), Err(Error::Canceling)));
+    /// release.send(()).expect("release");
+    /// assert!(!cancel.await?); // the run ended; there was no pending run to remove
+    /// assert!(!work.is_running());
+    /// assert!(worker.queue(&work)?.added_run()); // queueable again
+    /// drop(release); // lets that run end at once
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn cancel_sync_async(&self) -> Waiting<Result<bool, Error>> {
         let removed = match RunQueue::begin_cancel(&self.inner) {
             Err(e) => return Waiting::ready(Err(e)),
@@ -232,11 +289,52 @@ impl Work {
 
 impl Worker {
     /// The async form of [`Worker::flush`].
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`Worker::flush`].
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// let worker = workq::Worker::new("flush-async")?;
+    /// let work = workq::Work::new(|_| {});
+    /// worker.queue(&work)?;
+    /// worker.flush_async().await?;
+    /// assert!(!work.is_pending());
+    /// assert_eq!(worker.stats().runs, 1);
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn flush_async(&self) -> Waiting<Result<bool, Error>> {
         flush_queue(self.run_queue())
     }
 
     /// The async form of [`Worker::drain`].
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`Worker::drain`].
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let left = Arc::new(AtomicUsize::new(3));
+    /// let l = left.clone();
+    /// let chain = workq::Work::new(move |ctx| {
+    ///     if l.fetch_sub(1, Ordering::SeqCst) > 1 {
+    ///         ctx.requeue().expect("requeue"); // chained work: drain waits for it too
+    ///     }
+    /// });
+    /// let worker = workq::Worker::new("drain-async")?;
+    /// worker.queue(&chain)?;
+    /// worker.drain_async().await?;
+    /// assert_eq!(left.load(Ordering::SeqCst), 0);
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn drain_async(&self) -> Waiting<Result<(), Error>> {
         drain_queue(self.run_queue())
     }
@@ -244,11 +342,63 @@ impl Worker {
 
 impl Pool {
     /// The async form of [`Pool::flush`].
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`Pool::flush`].
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let pool = workq::Pool::new("flush-async")?;
+    /// let done = Arc::new(AtomicUsize::new(0));
+    /// let items: Vec<workq::Work> = (0..4)
+    ///     .map(|_| {
+    ///         let d = done.clone();
+    ///         workq::Work::new(move |_| {
+    ///             d.fetch_add(1, Ordering::SeqCst);
+    ///         })
+    ///     })
+    ///     .collect();
+    /// for w in &items {
+    ///     pool.queue(w)?;
+    /// }
+    /// pool.flush_async().await?;
+    /// assert_eq!(done.load(Ordering::SeqCst), 4);
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn flush_async(&self) -> Waiting<Result<bool, Error>> {
         flush_queue(&self.handle.queue)
     }
 
     /// The async form of [`Pool::drain`].
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`Pool::drain`].
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let left = Arc::new(AtomicUsize::new(3));
+    /// let l = left.clone();
+    /// let chain = workq::Work::new(move |ctx| {
+    ///     if l.fetch_sub(1, Ordering::SeqCst) > 1 {
+    ///         ctx.requeue().expect("requeue"); // chained work: drain waits for it too
+    ///     }
+    /// });
+    /// let pool = workq::Pool::new("drain-async")?;
+    /// pool.queue(&chain)?;
+    /// pool.drain_async().await?;
+    /// assert_eq!(left.load(Ordering::SeqCst), 0);
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn drain_async(&self) -> Waiting<Result<(), Error>> {
         drain_queue(&self.handle.queue)
     }
@@ -256,11 +406,51 @@ impl Pool {
 
 impl WorkQueue {
     /// The async form of [`WorkQueue::flush`].
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`WorkQueue::flush`].
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// let wq = workq::WorkQueue::builder("flush-async").build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// wq.queue(&work)?;
+    /// wq.flush_async().await?; // waits for this queue's runs only
+    /// assert!(!work.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn flush_async(&self) -> Waiting<Result<bool, Error>> {
         flush_queue(self.run_queue())
     }
 
     /// The async form of [`WorkQueue::drain`].
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`WorkQueue::drain`].
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let left = Arc::new(AtomicUsize::new(3));
+    /// let l = left.clone();
+    /// let chain = workq::Work::new(move |ctx| {
+    ///     if l.fetch_sub(1, Ordering::SeqCst) > 1 {
+    ///         ctx.requeue().expect("requeue"); // chained work: drain waits for it too
+    ///     }
+    /// });
+    /// let wq = workq::WorkQueue::builder("drain-async").build()?;
+    /// wq.queue(&chain)?;
+    /// wq.drain_async().await?;
+    /// assert_eq!(left.load(Ordering::SeqCst), 0);
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn drain_async(&self) -> Waiting<Result<(), Error>> {
         drain_queue(self.run_queue())
     }
@@ -268,6 +458,34 @@ impl WorkQueue {
     /// The async form of [`WorkQueue::queue`]: on a bounded queue that is full, the
     /// future waits for room instead of blocking a thread. Queueing an item that is
     /// already pending never waits.
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`WorkQueue::try_queue`], except
+    /// [`Error::Full`]: it waits for room instead.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// use std::future::{poll_fn, Future};
+    /// use std::pin::Pin;
+    /// use std::task::Poll;
+    /// use workq::{Pool, Queued, Work, WorkQueue};
+    /// let pool = Pool::new("bounded-pool")?;
+    /// let wq = WorkQueue::builder("bounded").pool(&pool).max_waiting(1).freezable(true).build()?;
+    /// wq.freeze()?; // hold the items, so the queue fills up
+    /// let (a, b) = (Work::new(|_| {}), Work::new(|_| {}));
+    /// assert_eq!(wq.queue_async(&a).await?, Queued::Scheduled); // room: at once
+    /// let mut queue_b = wq.queue_async(&b);
+    /// // Polled once, it finds the queue full and waits (no thread is blocked).
+    /// let waits = poll_fn(|cx| Poll::Ready(Pin::new(&mut queue_b).poll(cx).is_pending())).await;
+    /// assert!(waits);
+    /// wq.thaw()?; // `a` runs: room for `b`
+    /// assert_eq!(queue_b.await?, Queued::Scheduled);
+    /// wq.flush_async().await?;
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn queue_async(&self, work: &Work) -> QueueAsync {
         QueueAsync {
             queue: self.run_queue().clone(),
@@ -279,6 +497,28 @@ impl WorkQueue {
 
 impl Owner {
     /// The async form of [`Owner::unregister`].
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`Owner::unregister`].
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let pool = workq::Pool::new("owners")?;
+    /// let owner = pool.register("module");
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let r = runs.clone();
+    /// owner.queue(&workq::Work::new(move |_| {
+    ///     r.fetch_add(1, Ordering::SeqCst);
+    /// }))?;
+    /// owner.unregister_async().await?; // waits for the owner's items
+    /// assert_eq!(runs.load(Ordering::SeqCst), 1);
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn unregister_async(self) -> Waiting<Result<(), Error>> {
         let (q, id) = match self.give_up() {
             Err(e) => return Waiting::ready(Err(e)),
@@ -292,7 +532,26 @@ impl Owner {
     }
 }
 
-/// The future of [`WorkQueue::queue_async`].
+/// The future of [`WorkQueue::queue_async`]. Its output is what
+/// [`WorkQueue::queue`] returns.
+///
+/// Like any future it does nothing until polled; dropping it before it resolves
+/// (for example while it waits for room) leaves the item as it was, not queued by it.
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+/// # rt.block_on(async {
+/// use workq::{Queued, QueueAsync, Work, WorkQueue};
+/// let wq = WorkQueue::builder("lazy").build()?;
+/// let work = Work::new(|_| {});
+/// let fut: QueueAsync = wq.queue_async(&work);
+/// assert!(!work.is_pending()); // not polled yet: nothing queued
+/// assert_eq!(fut.await?, Queued::Scheduled);
+/// wq.flush_async().await?;
+/// # Ok::<(), workq::Error>(())
+/// # })?;
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct QueueAsync {
     queue: Arc<RunQueue>,

@@ -16,6 +16,39 @@ use {
 };
 
 /// What the watchdog saw.
+///
+/// ```
+/// use std::sync::{mpsc, Mutex};
+/// use std::time::Duration;
+/// use workq::{Stall, Work, WorkQueue};
+///
+/// let (report_tx, reports) = mpsc::channel();
+/// let wq = WorkQueue::builder("watched")
+///     .watchdog(Some(Duration::from_millis(1)))
+///     .on_stall(move |report| match &report.stall {
+///         Stall::Running { work, running_for } => {
+///             let _ = report_tx.send((work.clone(), *running_for));
+///         }
+///         // Items waiting with nothing of the queue started (here: if the pool
+///         // was slow to start a thread).
+///         Stall::Waiting { .. } => {}
+///         _ => {} // the enum is non-exhaustive
+///     })
+///     .build()?;
+/// let (release, released) = mpsc::channel::<()>();
+/// let released = Mutex::new(released);
+/// let stuck = Work::named("stuck", move |_| {
+///     // Runs until released: longer than the watchdog's threshold.
+///     let _ = released.lock().expect("lock").recv();
+/// });
+/// wq.queue(&stuck)?;
+/// let (work, running_for) = reports.recv_timeout(Duration::from_secs(10)).expect("a report");
+/// release.send(()).expect("release");
+/// wq.flush()?;
+/// assert_eq!(work.as_deref(), Some("stuck"));
+/// assert!(running_for > Duration::from_millis(1));
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Stall {
@@ -37,6 +70,35 @@ pub enum Stall {
 }
 
 /// A stall report, passed to the hook.
+///
+/// ```
+/// use std::sync::{mpsc, Mutex};
+/// use std::time::Duration;
+/// use workq::{Stall, StallReport, Work, WorkQueue};
+///
+/// let (report_tx, reports) = mpsc::channel();
+/// let wq = WorkQueue::builder("watched")
+///     .watchdog(Some(Duration::from_millis(1)))
+///     .on_stall(move |report: &StallReport<'_>| {
+///         if matches!(report.stall, Stall::Running { .. }) {
+///             let _ = report_tx.send((report.queue.to_string(), report.to_string()));
+///         }
+///     })
+///     .build()?;
+/// let (release, released) = mpsc::channel::<()>();
+/// let released = Mutex::new(released);
+/// let stuck = Work::named("stuck", move |_| {
+///     // Runs until released: longer than the watchdog's threshold.
+///     let _ = released.lock().expect("lock").recv();
+/// });
+/// wq.queue(&stuck)?;
+/// let (queue, line) = reports.recv_timeout(Duration::from_secs(10)).expect("a stall report");
+/// release.send(()).expect("release");
+/// wq.flush()?;
+/// assert_eq!(queue, "watched");
+/// assert!(line.starts_with("workq: stall on 'watched': item 'stuck' has been running for"));
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct StallReport<'a> {
     /// The queue's name.
@@ -64,6 +126,36 @@ impl fmt::Display for StallReport<'_> {
 }
 
 /// The stall hook.
+///
+/// [`WorkQueueBuilder::on_stall`](crate::WorkQueueBuilder::on_stall) takes any
+/// closure; keep a hook in this type to share one between several queues.
+///
+/// ```
+/// use std::sync::{mpsc, Arc, Mutex};
+/// use std::time::Duration;
+/// use workq::{StallHook, Work, WorkQueue};
+///
+/// let (report_tx, reports) = mpsc::channel();
+/// let hook: StallHook = Arc::new(move |report| {
+///     let _ = report_tx.send(report.queue.to_string());
+/// });
+/// let watchdog = Some(Duration::from_millis(1));
+/// let (h1, h2) = (hook.clone(), hook.clone());
+/// let disk = WorkQueue::builder("disk").watchdog(watchdog).on_stall(move |r| h1(r)).build()?;
+/// let net = WorkQueue::builder("net").watchdog(watchdog).on_stall(move |r| h2(r)).build()?;
+/// let (release, released) = mpsc::channel::<()>();
+/// let released = Mutex::new(released);
+/// let stuck = Work::named("stuck", move |_| {
+///     // Runs until released: longer than the watchdog's threshold.
+///     let _ = released.lock().expect("lock").recv();
+/// });
+/// net.queue(&stuck)?;
+/// let stalled = reports.recv_timeout(Duration::from_secs(10)).expect("a stall report");
+/// release.send(()).expect("release");
+/// net.flush()?;
+/// assert_eq!(stalled, "net");
+/// # Ok::<(), workq::Error>(())
+/// ```
 pub type StallHook = std::sync::Arc<dyn Fn(&StallReport<'_>) + Send + Sync>;
 
 /// One watched queue.

@@ -113,6 +113,25 @@ pub(crate) enum Class {
 ///
 /// All three mean the same for correctness: a run of the item will start after the
 /// call. They differ in whether the call added a run.
+///
+/// ```
+/// use std::sync::{Arc, OnceLock};
+/// use workq::{Queued, Work, Worker};
+///
+/// let worker = Worker::builder().name("queued").freezable(true).build()?;
+/// worker.freeze()?; // hold runs, so the item stays pending
+/// let from_run = Arc::new(OnceLock::new());
+/// let f = from_run.clone();
+/// let work = Work::new(move |ctx| {
+///     f.get_or_init(|| ctx.requeue().expect("requeue")); // first run only
+/// });
+/// assert_eq!(worker.queue(&work)?, Queued::Scheduled); // idle: a run is added
+/// assert_eq!(worker.queue(&work)?, Queued::AlreadyPending); // coalesced
+/// worker.thaw()?;
+/// worker.drain()?; // the first run and the one it asked for
+/// assert_eq!(from_run.get(), Some(&Queued::Rerun)); // queued while running
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Queued {
     /// The item was idle; a run is now scheduled.
@@ -412,6 +431,21 @@ impl fmt::Debug for Work {
 /// What a running item can see and do about its own run.
 ///
 /// Passed to the closure on every run.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// let seen = Arc::new(Mutex::new(String::new()));
+/// let s = seen.clone();
+/// let work = workq::Work::named("report", move |ctx| {
+///     let name = ctx.name().unwrap_or("<unnamed>");
+///     *s.lock().expect("lock") = format!("{name} on {}", ctx.queue_name());
+/// });
+/// let worker = workq::Worker::new("ctx-demo")?;
+/// worker.queue(&work)?;
+/// work.flush()?;
+/// assert_eq!(*seen.lock().expect("lock"), "report on ctx-demo");
+/// # Ok::<(), workq::Error>(())
+/// ```
 pub struct WorkCtx<'a> {
     pub(crate) work: &'a Arc<WorkInner>,
     pub(crate) queue: &'a Arc<RunQueue>,

@@ -21,6 +21,33 @@ use std::time::{Duration, Instant};
 
 /// Starts a thread: given a builder with the thread's name (and stack size) and its
 /// body, spawns it. The default is `builder.spawn(body)`.
+///
+/// [`PoolBuilder::spawner`](crate::PoolBuilder::spawner) takes any closure; keep a
+/// spawner in this type to share one between several pools.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use std::thread::Builder;
+/// use workq::{Pool, Spawner, Work};
+///
+/// let starts = Arc::new(AtomicUsize::new(0));
+/// let s = starts.clone();
+/// let spawner: Spawner = Arc::new(move |builder: Builder, body: Box<dyn FnOnce() + Send>| {
+///     s.fetch_add(1, Ordering::SeqCst);
+///     builder.spawn(body)
+/// });
+/// let pool = Pool::builder()
+///     .name("counted")
+///     .min_threads(1)
+///     .max_threads(1)
+///     .spawner(move |builder, body| spawner(builder, body))
+///     .build()?;
+/// pool.queue(&Work::new(|_| {}))?;
+/// pool.flush()?;
+/// assert_eq!(starts.load(Ordering::SeqCst), 1);
+/// # Ok::<(), workq::Error>(())
+/// ```
 pub type Spawner = std::sync::Arc<
     dyn Fn(std::thread::Builder, Box<dyn FnOnce() + Send>) -> io::Result<JoinHandle<()>>
         + Send
@@ -28,6 +55,27 @@ pub type Spawner = std::sync::Arc<
 >;
 
 /// A failed thread start, as passed to the spawn-failure hook.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use workq::{Error, Pool, SpawnFailure, Work};
+///
+/// let failures = Arc::new(Mutex::new(Vec::new()));
+/// let f = failures.clone();
+/// let pool = Pool::builder()
+///     .name("starved")
+///     .spawner(|_, _| Err(std::io::Error::other("out of threads")))
+///     .on_spawn_failure(move |failure: &SpawnFailure<'_>| {
+///         let what = (failure.thread.to_string(), failure.threads, failure.error.to_string());
+///         f.lock().expect("lock").push(what);
+///     })
+///     .build()?;
+/// assert!(matches!(pool.queue(&Work::new(|_| {})), Err(Error::Spawn { .. })));
+/// let failures = failures.lock().expect("lock");
+/// assert_eq!(failures.len(), 1);
+/// assert_eq!(failures[0], ("starved/0".to_string(), 0, "out of threads".to_string()));
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct SpawnFailure<'a> {
     /// The pool's name.
@@ -53,6 +101,34 @@ impl fmt::Display for SpawnFailure<'_> {
 }
 
 /// The hook called for every failed thread start.
+///
+/// [`PoolBuilder::on_spawn_failure`](crate::PoolBuilder::on_spawn_failure) takes any
+/// closure; keep a hook in this type to share one between several pools.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use workq::{Pool, SpawnHook, Work};
+///
+/// let failed = Arc::new(AtomicUsize::new(0));
+/// let f = failed.clone();
+/// let hook: SpawnHook = Arc::new(move |_failure| {
+///     f.fetch_add(1, Ordering::SeqCst);
+/// });
+/// let starved = |name: &str, hook: SpawnHook| {
+///     Pool::builder()
+///         .name(name)
+///         .spawner(|_, _| Err(std::io::Error::other("no threads")))
+///         .on_spawn_failure(move |failure| hook(failure))
+///         .build()
+/// };
+/// let a = starved("a", hook.clone())?;
+/// let b = starved("b", hook.clone())?;
+/// assert!(a.queue(&Work::new(|_| {})).is_err());
+/// assert!(b.queue(&Work::new(|_| {})).is_err());
+/// assert_eq!(failed.load(Ordering::SeqCst), 2);
+/// # Ok::<(), workq::Error>(())
+/// ```
 pub type SpawnHook = std::sync::Arc<dyn Fn(&SpawnFailure<'_>) + Send + Sync>;
 
 /// How far a thread start may take the thread count.

@@ -104,24 +104,72 @@ impl PoolBuilder {
     }
 
     /// The pool's name; threads are named `name/N`.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let pool = workq::Pool::builder().name("fscache").build()?;
+    /// assert_eq!(pool.name(), "fscache");
+    /// let thread = Arc::new(Mutex::new(String::new()));
+    /// let t = thread.clone();
+    /// let work = workq::Work::new(move |_| {
+    ///     *t.lock().expect("lock") = std::thread::current().name().unwrap_or("").to_string();
+    /// });
+    /// pool.queue(&work)?;
+    /// work.flush()?;
+    /// assert!(thread.lock().expect("lock").starts_with("fscache/"));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> PoolBuilder {
         self.name = name.into();
         self
     }
 
     /// Threads kept once the pool is in use (at least 1; default 2).
+    ///
+    /// ```
+    /// let pool = workq::Pool::builder().name("warm").min_threads(3).max_threads(4).build()?;
+    /// assert!(pool.snapshot().threads.is_empty()); // unused: no threads yet
+    /// pool.queue(&workq::Work::new(|_| {}))?; // first use starts the minimum
+    /// assert!(pool.snapshot().threads.len() >= 3);
+    /// assert_eq!(pool.snapshot().min_threads, 3);
+    /// assert!(workq::Pool::builder().min_threads(0).build().is_err());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn min_threads(mut self, n: usize) -> PoolBuilder {
         self.min = n;
         self
     }
 
     /// Threads the pool may grow to (default: the larger of 4 and the CPU count).
+    ///
+    /// ```
+    /// let pool = workq::Pool::builder().name("capped").min_threads(1).max_threads(2).build()?;
+    /// let items: Vec<workq::Work> = (0..8).map(|_| workq::Work::new(|_| {})).collect();
+    /// for w in &items {
+    ///     pool.queue(w)?;
+    /// }
+    /// pool.flush()?;
+    /// let snap = pool.snapshot();
+    /// assert_eq!(snap.max_threads, 2);
+    /// assert!(snap.threads.len() <= 2); // never more
+    /// assert!(workq::Pool::builder().min_threads(3).max_threads(2).build().is_err());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn max_threads(mut self, n: usize) -> PoolBuilder {
         self.max = n;
         self
     }
 
     /// How long a thread may stay idle before it exits (default 5 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = workq::Pool::builder().name("brief").idle_timeout(Duration::from_millis(200)).build()?;
+    /// # drop(pool);
+    /// let err = workq::Pool::builder().idle_timeout(Duration::ZERO).build().unwrap_err();
+    /// assert!(matches!(err, workq::Error::InvalidConfig { setting: "idle_timeout", .. }));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn idle_timeout(mut self, timeout: Duration) -> PoolBuilder {
         self.idle_timeout = timeout;
         self
@@ -130,6 +178,14 @@ impl PoolBuilder {
     /// Share of the threads that may run very slow items at once, in percent
     /// (1 to 99; default 50). At least one very slow item may always run, and while
     /// the pool may have two or more threads one is always left for ordinary items.
+    ///
+    /// ```
+    /// let pool = workq::Pool::builder().name("mostly-fast").very_slow_percent(25).build()?;
+    /// assert_eq!(pool.snapshot().very_slow_percent, 25);
+    /// let err = workq::Pool::builder().very_slow_percent(100).build().unwrap_err();
+    /// assert!(matches!(err, workq::Error::InvalidConfig { setting: "very_slow_percent", .. }));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn very_slow_percent(mut self, percent: usize) -> PoolBuilder {
         self.very_slow_percent = percent;
         self
@@ -137,18 +193,58 @@ impl PoolBuilder {
 
     /// How long the pool waits after a failed thread start before trying again
     /// (default 5 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workq::{Error, Pool, Work};
+    /// let pool = Pool::builder()
+    ///     .name("starved")
+    ///     .spawner(|_, _| Err(std::io::Error::other("no threads")))
+    ///     .on_spawn_failure(|_| {})
+    ///     .spawn_backoff(Duration::from_secs(60))
+    ///     .build()?;
+    /// assert!(matches!(pool.queue(&Work::new(|_| {})), Err(Error::Spawn { .. })));
+    /// // No new try for 60 s: queue calls fail at once, without calling the spawner.
+    /// let err = pool.queue(&Work::new(|_| {})).unwrap_err();
+    /// assert!(matches!(err, Error::NoThreads { retry_in, .. } if retry_in <= Duration::from_secs(60)));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn spawn_backoff(mut self, backoff: Duration) -> PoolBuilder {
         self.backoff = backoff;
         self
     }
 
     /// Stack size of the pool's threads in bytes (at least 16 KiB).
+    ///
+    /// ```
+    /// let pool = workq::Pool::builder().name("small-stacks").stack_size(64 * 1024).build()?;
+    /// pool.queue(&workq::Work::new(|_| {}))?;
+    /// pool.flush()?;
+    /// let err = workq::Pool::builder().stack_size(1024).build().unwrap_err();
+    /// assert!(matches!(err, workq::Error::InvalidConfig { setting: "stack_size", .. }));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> PoolBuilder {
         self.stack_size = Some(bytes);
         self
     }
 
     /// Called once for every run that panics (default: one line on stderr).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let reports = Arc::new(Mutex::new(Vec::new()));
+    /// let r = reports.clone();
+    /// let pool = workq::Pool::builder()
+    ///     .name("guarded")
+    ///     .on_panic(move |report| r.lock().expect("lock").push(report.message.to_string()))
+    ///     .build()?;
+    /// let bad = workq::Work::new(|_| panic!("disk gone"));
+    /// pool.queue(&bad)?;
+    /// bad.flush()?; // returns once the hook has run
+    /// assert_eq!(*reports.lock().expect("lock"), ["disk gone"]);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn on_panic<F>(mut self, hook: F) -> PoolBuilder
     where
         F: Fn(&PanicReport<'_>) + Send + Sync + 'static,
@@ -159,6 +255,24 @@ impl PoolBuilder {
 
     /// Called once for every thread that could not be started (default: one line
     /// on stderr).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let failures = Arc::new(AtomicUsize::new(0));
+    /// let f = failures.clone();
+    /// let pool = workq::Pool::builder()
+    ///     .name("starved")
+    ///     .spawner(|_, _| Err(std::io::Error::other("no threads")))
+    ///     .on_spawn_failure(move |failure| {
+    ///         assert_eq!(failure.pool, "starved");
+    ///         f.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// assert!(pool.queue(&workq::Work::new(|_| {})).is_err());
+    /// assert_eq!(failures.load(Ordering::SeqCst), 1);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn on_spawn_failure<F>(mut self, hook: F) -> PoolBuilder
     where
         F: Fn(&SpawnFailure<'_>) + Send + Sync + 'static,
@@ -197,6 +311,20 @@ impl PoolBuilder {
     }
 
     /// Drives the pool's delayed items by a [`ManualClock`] (for tests).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let clock = workq::ManualClock::new();
+    /// let pool = workq::Pool::builder().name("timed").manual_clock(&clock).build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// pool.queue_after(&work, Duration::from_secs(60))?;
+    /// clock.advance(Duration::from_secs(59));
+    /// assert!(work.is_pending()); // not yet
+    /// clock.advance(Duration::from_secs(1));
+    /// pool.flush()?; // fired at 60 s
+    /// assert!(!work.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn manual_clock(mut self, clock: &ManualClock) -> PoolBuilder {
         self.clock = Some(clock.clone());
         self

@@ -58,11 +58,24 @@ impl Owner {
     }
 
     /// The owner's name.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("shared")?;
+    /// assert_eq!(pool.register("cache").name(), "cache");
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The pool the owner belongs to.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("shared")?;
+    /// let owner = pool.register("cache");
+    /// assert_eq!(owner.pool().name(), "shared");
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
@@ -71,6 +84,16 @@ impl Owner {
     ///
     /// # Errors
     /// As [`Pool::queue`].
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("shared")?;
+    /// let owner = pool.register("cache");
+    /// let work = workq::Work::new(|_| {});
+    /// assert!(owner.queue(&work)?.added_run());
+    /// work.flush()?;
+    /// assert_eq!(owner.outstanding(), 0); // idle again: no longer counted
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     #[inline]
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
         let q = &self.pool.handle.queue;
@@ -81,6 +104,18 @@ impl Owner {
     ///
     /// # Errors
     /// As [`Pool::queue_at`].
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let pool = workq::Pool::new("shared")?;
+    /// let owner = pool.register("cache");
+    /// let work = workq::Work::new(|_| {});
+    /// owner.queue_at(&work, Instant::now() + Duration::from_secs(3600))?;
+    /// assert_eq!(owner.outstanding(), 1); // armed items count too
+    /// assert!(work.cancel());
+    /// assert_eq!(owner.outstanding(), 0);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
         self.pool.queue_at_for(work, deadline, self.id)
     }
@@ -89,6 +124,18 @@ impl Owner {
     ///
     /// # Errors
     /// As [`Pool::queue_at`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let clock = workq::ManualClock::new();
+    /// let pool = workq::Pool::builder().name("timed").manual_clock(&clock).build()?;
+    /// let owner = pool.register("retries");
+    /// let work = workq::Work::new(|_| {});
+    /// owner.queue_after(&work, Duration::from_secs(5))?;
+    /// clock.advance(Duration::from_secs(5)); // due: queued on the pool
+    /// owner.unregister()?; // waits for the run
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
         self.pool.queue_after_for(work, delay, self.id)
     }
@@ -97,6 +144,19 @@ impl Owner {
     ///
     /// # Errors
     /// As [`Pool::queue_at`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = workq::Pool::new("shared")?;
+    /// let owner = pool.register("retries");
+    /// let retry = workq::Work::new(|_| {});
+    /// assert!(!owner.modify(&retry, Duration::from_secs(10))?); // idle: armed
+    /// assert!(owner.modify(&retry, Duration::from_secs(30))?); // re-armed later
+    /// assert_eq!(owner.outstanding(), 1);
+    /// retry.cancel();
+    /// owner.unregister()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
         self.pool.modify_for(work, delay, self.id)
     }
@@ -119,6 +179,28 @@ impl Owner {
     /// # Errors
     /// [`Error::WouldDeadlock`] when called from one of the pool's threads (the
     /// owner is then given up without waiting).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let pool = workq::Pool::new("shared")?;
+    /// let owner = pool.register("module");
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let items: Vec<workq::Work> = (0..3)
+    ///     .map(|_| {
+    ///         let r = runs.clone();
+    ///         workq::Work::new(move |_| {
+    ///             r.fetch_add(1, Ordering::SeqCst);
+    ///         })
+    ///     })
+    ///     .collect();
+    /// for w in &items {
+    ///     owner.queue(w)?;
+    /// }
+    /// owner.unregister()?; // waits for the three runs
+    /// assert_eq!(runs.load(Ordering::SeqCst), 3);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn unregister(mut self) -> Result<(), Error> {
         self.wait_for_items()
     }

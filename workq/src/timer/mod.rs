@@ -264,6 +264,17 @@ pub struct ManualClock {
 
 impl ManualClock {
     /// A clock standing at the current instant.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let before = Instant::now();
+    /// let clock = workq::ManualClock::new();
+    /// assert!(clock.now() >= before); // starts at the current instant...
+    /// clock.advance(Duration::from_secs(3600));
+    /// assert!(clock.now() >= before + Duration::from_secs(3600)); // ...and moves only by hand
+    /// assert_eq!(clock.armed(), 0);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn new() -> ManualClock {
         ManualClock {
             timer: Timer::new(Drive::Manual),

@@ -52,18 +52,54 @@ impl WorkerBuilder {
     }
 
     /// The worker's name, also given to its thread (Linux shows the first 15 bytes).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let worker = workq::Worker::builder().name("disk-flusher").build()?;
+    /// assert_eq!(worker.name(), "disk-flusher");
+    /// let thread = Arc::new(Mutex::new(None));
+    /// let t = thread.clone();
+    /// let work = workq::Work::new(move |_| {
+    ///     *t.lock().expect("lock") = std::thread::current().name().map(String::from);
+    /// });
+    /// worker.queue(&work)?;
+    /// work.flush()?;
+    /// assert_eq!(thread.lock().expect("lock").as_deref(), Some("disk-flusher"));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> WorkerBuilder {
         self.name = name.into();
         self
     }
 
     /// Whether [`Worker::freeze`] is allowed (default: no).
+    ///
+    /// ```
+    /// use workq::{Error, Worker};
+    /// let plain = Worker::new("plain")?;
+    /// assert!(matches!(plain.freeze(), Err(Error::NotFreezable { .. })));
+    /// let freezable = Worker::builder().name("freezable").freezable(true).build()?;
+    /// freezable.freeze()?;
+    /// assert!(freezable.is_frozen());
+    /// freezable.thaw()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn freezable(mut self, freezable: bool) -> WorkerBuilder {
         self.freezable = freezable;
         self
     }
 
     /// Stack size of the thread in bytes (at least 16 KiB).
+    ///
+    /// ```
+    /// use workq::{Error, Worker};
+    /// let worker = Worker::builder().name("small-stack").stack_size(64 * 1024).build()?;
+    /// worker.queue(&workq::Work::new(|_| {}))?;
+    /// worker.flush()?;
+    /// let tiny = Worker::builder().name("tiny-stack").stack_size(1024).build();
+    /// assert!(matches!(tiny, Err(Error::InvalidConfig { setting: "stack_size", .. })));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> WorkerBuilder {
         self.stack_size = Some(bytes);
         self
@@ -98,6 +134,27 @@ impl WorkerBuilder {
     }
 
     /// Called once for every run that panics (default: one line on standard error).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let panics = Arc::new(AtomicUsize::new(0));
+    /// let p = panics.clone();
+    /// let worker = workq::Worker::builder()
+    ///     .name("guarded")
+    ///     .on_panic(move |_report| {
+    ///         p.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()?;
+    /// let bad = workq::Work::new(|_| panic!("bad"));
+    /// worker.queue(&bad)?;
+    /// bad.flush()?; // returns once the hook has run
+    /// assert_eq!(panics.load(Ordering::SeqCst), 1);
+    /// worker.queue(&bad)?; // the worker goes on
+    /// bad.flush()?;
+    /// assert_eq!(panics.load(Ordering::SeqCst), 2);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn on_panic<F>(mut self, hook: F) -> WorkerBuilder
     where
         F: Fn(&PanicReport<'_>) + Send + Sync + 'static,

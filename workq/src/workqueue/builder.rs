@@ -12,6 +12,15 @@ use std::fmt;
 use std::time::Duration;
 
 /// The largest `max_active` (as the kernel's `WQ_MAX_ACTIVE`).
+///
+/// ```
+/// use workq::{Error, WorkQueue};
+/// let wide = WorkQueue::builder("wide").max_active(512).build()?; // MAX_ACTIVE
+/// assert_eq!(wide.snapshot().max_active, Some(512));
+/// let err = WorkQueue::builder("too-wide").max_active(513).build().unwrap_err();
+/// assert!(matches!(err, Error::InvalidConfig { setting: "max_active", .. }));
+/// # Ok::<(), workq::Error>(())
+/// ```
 pub const MAX_ACTIVE: usize = 512;
 
 /// Settings of a [`WorkQueue`].
@@ -68,24 +77,84 @@ impl WorkQueueBuilder {
 
     /// The pool whose threads run the queue's items (default: the process-wide
     /// default pool, started on first use).
+    ///
+    /// ```
+    /// let io = workq::Pool::new("io")?;
+    /// let wq = workq::WorkQueue::builder("writeback").pool(&io).build()?;
+    /// assert_eq!(wq.pool().name(), "io");
+    /// let default = workq::WorkQueue::builder("elsewhere").build()?;
+    /// assert_eq!(default.pool().name(), "workq"); // the process-wide default pool
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn pool(mut self, pool: &Pool) -> WorkQueueBuilder {
         self.pool = Some(pool.clone());
         self
     }
 
     /// At most this many of the queue's items run at once, 1 to 512 (default 256).
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("narrow").max_active(4).build()?;
+    /// assert_eq!(wq.snapshot().max_active, Some(4));
+    /// assert!(workq::WorkQueue::builder("none").max_active(0).build().is_err());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn max_active(mut self, n: usize) -> WorkQueueBuilder {
         self.max_active = n;
         self
     }
 
     /// Strict FIFO, one item at a time (`max_active` 1).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let wq = workq::WorkQueue::builder("journal").ordered().build()?;
+    /// assert_eq!(wq.snapshot().max_active, Some(1));
+    /// let order = Arc::new(Mutex::new(Vec::new()));
+    /// let items: Vec<workq::Work> = (0..5)
+    ///     .map(|i| {
+    ///         let o = order.clone();
+    ///         workq::Work::new(move |_| o.lock().expect("lock").push(i))
+    ///     })
+    ///     .collect();
+    /// for w in &items {
+    ///     wq.queue(w)?;
+    /// }
+    /// wq.flush()?;
+    /// assert_eq!(*order.lock().expect("lock"), [0, 1, 2, 3, 4]);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn ordered(mut self) -> WorkQueueBuilder {
         self.ordered = true;
         self
     }
 
     /// The queue's items are taken before the pool's other waiting work.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use workq::{Pool, Work, WorkQueue};
+    /// let pool = Pool::builder().name("one-thread").min_threads(1).max_threads(1).build()?;
+    /// let urgent = WorkQueue::builder("urgent").pool(&pool).high_priority(true).build()?;
+    /// let order = Arc::new(Mutex::new(Vec::new()));
+    /// let log = |name: &'static str| {
+    ///     let o = order.clone();
+    ///     Work::new(move |_| o.lock().expect("lock").push(name))
+    /// };
+    /// let (normal, high) = (log("normal"), log("high"));
+    /// let (p, u, n, h) = (pool.clone(), urgent.clone(), normal.clone(), high.clone());
+    /// let first = Work::new(move |_| {
+    ///     // The pool's only thread is busy here: both wait, `normal` first.
+    ///     p.queue(&n).expect("queue");
+    ///     u.queue(&h).expect("queue");
+    /// });
+    /// pool.queue(&first)?;
+    /// first.flush()?; // both are queued now
+    /// urgent.flush()?;
+    /// pool.flush()?;
+    /// assert_eq!(*order.lock().expect("lock"), ["high", "normal"]);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn high_priority(mut self, high: bool) -> WorkQueueBuilder {
         self.high_priority = high;
         self
@@ -93,6 +162,26 @@ impl WorkQueueBuilder {
 
     /// The queue's items may block for long: they run in the pool's very slow
     /// class, which can never take every thread.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use workq::{Pool, Work, WorkQueue};
+    /// let pool = Pool::builder().name("one-thread").min_threads(1).max_threads(1).build()?;
+    /// let scans = WorkQueue::builder("scans").pool(&pool).very_slow(true).build()?;
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let (p, s, v) = (pool.clone(), scans.clone(), seen.clone());
+    /// let probe = Work::new(move |_| {
+    ///     // The pool's only thread is busy here: the queue's run waits on the pool.
+    ///     s.queue(&Work::new(|_| {})).expect("queue");
+    ///     *v.lock().expect("lock") = p.snapshot().waiting;
+    /// });
+    /// pool.queue(&probe)?;
+    /// probe.flush()?;
+    /// scans.flush()?;
+    /// let seen = seen.lock().expect("lock");
+    /// assert!(seen.len() == 1 && seen[0].very_slow); // in the pool's very slow class
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn very_slow(mut self, very_slow: bool) -> WorkQueueBuilder {
         self.very_slow = very_slow;
         self
@@ -101,12 +190,35 @@ impl WorkQueueBuilder {
     /// Bound the items waiting in the queue (back-pressure): a queue call on a full
     /// queue waits ([`WorkQueue::queue`]), fails ([`WorkQueue::try_queue`]) or is
     /// awaited ([`WorkQueue::queue_async`]). Default: no bound.
+    ///
+    /// ```
+    /// use workq::{Error, Work, WorkQueue};
+    /// let wq = WorkQueue::builder("bounded").max_waiting(1).freezable(true).build()?;
+    /// wq.freeze()?; // hold the items, so the queue fills up
+    /// let (a, b) = (Work::new(|_| {}), Work::new(|_| {}));
+    /// wq.try_queue(&a)?;
+    /// assert!(matches!(wq.try_queue(&b), Err(Error::Full { max_waiting: 1, .. })));
+    /// wq.thaw()?;
+    /// wq.queue(&b)?; // waits for room if needed
+    /// wq.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn max_waiting(mut self, n: usize) -> WorkQueueBuilder {
         self.max_waiting = Some(n);
         self
     }
 
     /// Whether [`WorkQueue::freeze`] is allowed (default: no).
+    ///
+    /// ```
+    /// use workq::{Error, WorkQueue};
+    /// let plain = WorkQueue::builder("plain").build()?;
+    /// assert!(matches!(plain.freeze(), Err(Error::NotFreezable { .. })));
+    /// let wq = WorkQueue::builder("freezable").freezable(true).build()?;
+    /// wq.freeze()?;
+    /// wq.thaw()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn freezable(mut self, freezable: bool) -> WorkQueueBuilder {
         self.freezable = freezable;
         self
@@ -114,6 +226,28 @@ impl WorkQueueBuilder {
 
     /// Reserve one thread for this queue, started by `build`, that runs its items
     /// when the pool cannot (default: no).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use workq::{Pool, Work, WorkQueue};
+    /// let starved = Pool::builder() // a pool that cannot start a thread
+    ///     .name("starved")
+    ///     .spawner(|_, _| Err(std::io::Error::other("no threads")))
+    ///     .on_spawn_failure(|_| {})
+    ///     .build()?;
+    /// let wq = WorkQueue::builder("must-progress").pool(&starved).rescuer(true).build()?;
+    /// let thread = Arc::new(Mutex::new(None));
+    /// let t = thread.clone();
+    /// let work = Work::new(move |_| {
+    ///     *t.lock().expect("lock") = std::thread::current().name().map(String::from);
+    /// });
+    /// wq.queue(&work)?;
+    /// work.flush()?;
+    /// assert_eq!(thread.lock().expect("lock").as_deref(), Some("must-progress/rescuer"));
+    /// let plain = WorkQueue::builder("no-rescuer").pool(&starved).build()?;
+    /// assert!(plain.queue(&Work::new(|_| {})).is_err()); // nothing could run it
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn rescuer(mut self, rescuer: bool) -> WorkQueueBuilder {
         self.rescuer = rescuer;
         self
@@ -121,6 +255,19 @@ impl WorkQueueBuilder {
 
     /// How long runnable items may wait with nothing of the queue started before
     /// the rescuer steps in (default 100 ms).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workq::{Error, WorkQueue};
+    /// let wq = WorkQueue::builder("impatient")
+    ///     .rescuer(true)
+    ///     .rescue_after(Duration::from_millis(20))
+    ///     .build()?;
+    /// # drop(wq);
+    /// let err = WorkQueue::builder("zero").rescue_after(Duration::ZERO).build().unwrap_err();
+    /// assert!(matches!(err, Error::InvalidConfig { setting: "rescue_after", .. }));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn rescue_after(mut self, after: Duration) -> WorkQueueBuilder {
         self.rescue_after = after;
         self
@@ -128,12 +275,48 @@ impl WorkQueueBuilder {
 
     /// Report an item that runs longer than `threshold`, or items waiting with
     /// nothing started for longer than `threshold`, once per episode (default: off).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workq::{Error, WorkQueue};
+    /// let wq = WorkQueue::builder("watched").watchdog(Some(Duration::from_secs(30))).build()?;
+    /// # drop(wq);
+    /// let err = WorkQueue::builder("zero").watchdog(Some(Duration::ZERO)).build().unwrap_err();
+    /// assert!(matches!(err, Error::InvalidConfig { setting: "watchdog", .. }));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn watchdog(mut self, threshold: Option<Duration>) -> WorkQueueBuilder {
         self.watchdog = threshold;
         self
     }
 
     /// Called for every stall report (besides a log line).
+    ///
+    /// ```
+    /// use std::sync::{mpsc, Mutex};
+    /// use std::time::Duration;
+    /// use workq::{Stall, Work, WorkQueue};
+    /// let (report_tx, reports) = mpsc::channel();
+    /// let wq = WorkQueue::builder("watched")
+    ///     .watchdog(Some(Duration::from_millis(1)))
+    ///     .on_stall(move |report| {
+    ///         if matches!(report.stall, Stall::Running { .. }) {
+    ///             let _ = report_tx.send(report.to_string());
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// let (release, released) = mpsc::channel::<()>();
+    /// let released = Mutex::new(released);
+    /// let stuck = Work::named("stuck", move |_| {
+    ///     let _ = released.lock().expect("lock").recv(); // runs until released
+    /// });
+    /// wq.queue(&stuck)?;
+    /// let line = reports.recv_timeout(Duration::from_secs(10)).expect("a stall report");
+    /// release.send(()).expect("release");
+    /// wq.flush()?;
+    /// assert!(line.contains("item 'stuck' has been running"));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn on_stall<F>(mut self, hook: F) -> WorkQueueBuilder
     where
         F: Fn(&StallReport<'_>) + Send + Sync + 'static,
@@ -143,6 +326,20 @@ impl WorkQueueBuilder {
     }
 
     /// Called once for every run that panics (default: one line on stderr).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// let reports = Arc::new(Mutex::new(Vec::new()));
+    /// let r = reports.clone();
+    /// let wq = workq::WorkQueue::builder("guarded")
+    ///     .on_panic(move |report| r.lock().expect("lock").push(report.queue.to_string()))
+    ///     .build()?;
+    /// let bad = workq::Work::new(|_| panic!("bad"));
+    /// wq.queue(&bad)?;
+    /// bad.flush()?; // returns once the hook has run
+    /// assert_eq!(*reports.lock().expect("lock"), ["guarded"]);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn on_panic<F>(mut self, hook: F) -> WorkQueueBuilder
     where
         F: Fn(&PanicReport<'_>) + Send + Sync + 'static,

@@ -102,11 +102,24 @@ impl WorkQueue {
     }
 
     /// The queue's name.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("events").build()?;
+    /// assert_eq!(wq.name(), "events");
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.handle.queue.name
     }
 
     /// The pool the queue's items run on.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("io")?;
+    /// let wq = workq::WorkQueue::builder("writeback").pool(&pool).build()?;
+    /// assert_eq!(wq.pool().name(), "io");
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn pool(&self) -> &Pool {
         &self.handle.pool
     }
@@ -120,6 +133,18 @@ impl WorkQueue {
     /// # Errors
     /// As [`Worker::queue`](crate::Worker::queue); [`Error::Disabled`] for a
     /// disabled item.
+    ///
+    /// ```
+    /// use workq::{Queued, Work, WorkQueue};
+    /// let wq = WorkQueue::builder("q").freezable(true).build()?;
+    /// wq.freeze()?;
+    /// let work = Work::new(|_| {});
+    /// assert_eq!(wq.queue(&work)?, Queued::Scheduled);
+    /// assert_eq!(wq.queue(&work)?, Queued::AlreadyPending); // coalesced
+    /// wq.thaw()?;
+    /// work.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     #[inline]
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
         RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, 0, Limit::Block)
@@ -150,6 +175,18 @@ impl WorkQueue {
     ///
     /// # Errors
     /// As [`WorkQueue::queue`], and [`Error::Spawn`] if the timer thread cannot start.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let wq = workq::WorkQueue::builder("at").build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// wq.queue_at(&work, Instant::now() + Duration::from_secs(3600))?;
+    /// assert!(work.is_pending()); // armed
+    /// assert!(work.cancel());
+    /// wq.queue_at(&work, Instant::now())?; // due: queued now
+    /// wq.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
         let q = &self.handle.queue;
         RunQueue::enqueue_at(q, &work.inner, when(q, deadline), 0)
@@ -159,6 +196,22 @@ impl WorkQueue {
     ///
     /// # Errors
     /// As [`WorkQueue::queue_at`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workq::{ManualClock, Pool, Work, WorkQueue};
+    /// let clock = ManualClock::new(); // the queue's timers follow its pool's clock
+    /// let pool = Pool::builder().name("timed").manual_clock(&clock).build()?;
+    /// let wq = WorkQueue::builder("after").pool(&pool).build()?;
+    /// let work = Work::new(|_| {});
+    /// wq.queue_after(&work, Duration::from_secs(60))?;
+    /// clock.advance(Duration::from_secs(59));
+    /// assert!(work.is_pending()); // not yet
+    /// clock.advance(Duration::from_secs(1));
+    /// wq.flush()?; // fired at 60 s
+    /// assert!(!work.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
         let q = &self.handle.queue;
         RunQueue::enqueue_at(q, &work.inner, when_after(q, delay), 0)
@@ -169,6 +222,18 @@ impl WorkQueue {
     ///
     /// # Errors
     /// As [`WorkQueue::queue_at`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let wq = workq::WorkQueue::builder("retries").build()?;
+    /// let retry = workq::Work::new(|_| {});
+    /// assert!(!wq.modify(&retry, Duration::from_secs(10))?); // idle: armed
+    /// assert!(wq.modify(&retry, Duration::from_secs(30))?); // pending: re-armed later
+    /// assert!(wq.modify(&retry, Duration::ZERO)?); // run it now instead
+    /// wq.flush()?;
+    /// assert!(!retry.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
         let q = &self.handle.queue;
         RunQueue::modify(q, &work.inner, when_after(q, delay), 0)
@@ -179,6 +244,21 @@ impl WorkQueue {
     ///
     /// # Errors
     /// [`Error::WouldDeadlock`] when called from one of this queue's items.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let wq = workq::WorkQueue::builder("flushed").build()?;
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let r = runs.clone();
+    /// let work = workq::Work::new(move |_| {
+    ///     r.fetch_add(1, Ordering::SeqCst);
+    /// });
+    /// wq.queue(&work)?;
+    /// wq.flush()?;
+    /// assert_eq!(runs.load(Ordering::SeqCst), 1);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn flush(&self) -> Result<bool, Error> {
         self.handle.queue.flush()
     }
@@ -188,6 +268,23 @@ impl WorkQueue {
     ///
     /// # Errors
     /// [`Error::WouldDeadlock`] when called from one of this queue's items.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let wq = workq::WorkQueue::builder("drained").build()?;
+    /// let left = Arc::new(AtomicUsize::new(3));
+    /// let l = left.clone();
+    /// let chain = workq::Work::new(move |ctx| {
+    ///     if l.fetch_sub(1, Ordering::SeqCst) > 1 {
+    ///         ctx.requeue().expect("requeue"); // chained work: drain waits for it too
+    ///     }
+    /// });
+    /// wq.queue(&chain)?;
+    /// wq.drain()?;
+    /// assert_eq!(left.load(Ordering::SeqCst), 0);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn drain(&self) -> Result<(), Error> {
         self.handle.queue.drain()
     }
@@ -198,6 +295,19 @@ impl WorkQueue {
     /// # Errors
     /// [`Error::NotFreezable`] unless built freezable; [`Error::WouldDeadlock`]
     /// from one of the queue's items.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("fz").freezable(true).build()?;
+    /// wq.freeze()?;
+    /// let work = workq::Work::new(|_| {});
+    /// wq.queue(&work)?;
+    /// assert!(work.is_pending()); // held until the thaw
+    /// assert!(wq.snapshot().frozen);
+    /// wq.thaw()?;
+    /// work.flush()?;
+    /// assert!(!work.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn freeze(&self) -> Result<(), Error> {
         self.handle.queue.freeze()
     }
@@ -206,6 +316,14 @@ impl WorkQueue {
     ///
     /// # Errors
     /// [`Error::NotFreezable`] unless built freezable.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("th").freezable(true).build()?;
+    /// wq.thaw()?; // thawing a queue that is not frozen does nothing
+    /// let plain = workq::WorkQueue::builder("plain").build()?;
+    /// assert!(matches!(plain.thaw(), Err(workq::Error::NotFreezable { .. })));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn thaw(&self) -> Result<(), Error> {
         RunQueue::thaw(&self.handle.queue)
     }
@@ -220,6 +338,18 @@ impl WorkQueue {
     ///
     /// # Errors
     /// [`Error::WouldDeadlock`] when called from one of the queue's items.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("short-lived").build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// wq.queue(&work)?;
+    /// wq.destroy()?; // drains first: the item has run
+    /// assert!(!work.is_pending());
+    /// wq.destroy()?;
+    /// assert!(matches!(wq.queue(&work), Err(workq::Error::Destroyed { .. })));
+    /// assert_eq!(wq.pool().name(), "workq"); // the pool lives on
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn destroy(&self) -> Result<(), Error> {
         if current::running_on(self.handle.queue.id) {
             return Err(Error::WouldDeadlock {
@@ -232,6 +362,17 @@ impl WorkQueue {
 
     /// A picture of the queue: its runs in progress (one line per pump or the
     /// rescuer), waiting items and counters.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("shared")?;
+    /// let wq = workq::WorkQueue::builder("disk-io").pool(&pool).max_active(2).build()?;
+    /// let snap = wq.snapshot();
+    /// assert_eq!(snap.kind, workq::QueueKind::WorkQueue);
+    /// assert_eq!(snap.max_active, Some(2));
+    /// assert_eq!(snap.threads.len(), 2); // one run slot per max_active
+    /// assert!(snap.waiting.is_empty());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
     pub fn snapshot(&self) -> Snapshot {
         self.handle.queue.snapshot()
     }
