@@ -286,6 +286,7 @@ pub enum BacklogReason {
 /// # Ok::<(), workq::Error>(())
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct BacklogReport<'a> {
     /// The events' name.
     pub events: &'a str,
@@ -369,8 +370,9 @@ pub struct EventStats {
     pub runs: u64,
     /// Raises per kind.
     pub raised: Vec<u64>,
-    /// Raises per kind seen by handler runs so far (equals `raised` once the handler
-    /// has caught up).
+    /// In counted mode, raises per kind seen by handler runs so far (equals
+    /// `raised` once the handler has caught up); in plain mode, handler runs that
+    /// saw the kind (each folds one or more raises).
     pub seen: Vec<u64>,
     /// Raises per kind that were folded into a run shared with earlier raises.
     pub folded: Vec<u64>,

@@ -140,7 +140,7 @@ pub use wait::{QueueAsync, Waiting};
 pub use watchdog::{Stall, StallHook, StallReport};
 pub use work::{Queued, Work, WorkCtx};
 pub use worker::{Worker, WorkerBuilder};
-pub use workqueue::{queue, system, system_long, WorkQueue, WorkQueueBuilder};
+pub use workqueue::{queue, system, system_long, WorkQueue, WorkQueueBuilder, MAX_ACTIVE};
 
 /// The README's examples are compiled and run as doc tests.
 #[cfg(doctest)]

@@ -29,6 +29,7 @@ use std::sync::Arc;
 /// # Ok::<(), workq::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct PanicReport<'a> {
     /// The item's name, if it has one.
     pub work: Option<&'a str>,

@@ -69,6 +69,9 @@ struct Shared {
 
 /// A work item that repeats on a [`Worker`] until stopped.
 ///
+/// Dropping the handle does not stop the repetition (the worker keeps the item);
+/// call [`stop`](Periodic::stop), or destroy the worker.
+///
 /// Built by [`Worker::periodic`]. If a run panics, the repetition stops: the panic
 /// goes to the worker's panic hook like any other, and
 /// [`failure`](Periodic::failure) returns its message. Nothing fails silently.

@@ -312,6 +312,10 @@ impl Worker {
 
     /// The async form of [`Worker::drain`].
     ///
+    /// The drain begins when this is called (other callers get
+    /// [`Error::Draining`] from then on), not when the future is first polled;
+    /// dropping the future ends it.
+    ///
     /// # Errors
     /// The future resolves to the errors of [`Worker::drain`].
     ///
@@ -376,6 +380,10 @@ impl Pool {
 
     /// The async form of [`Pool::drain`].
     ///
+    /// The drain begins when this is called (other callers get
+    /// [`Error::Draining`] from then on), not when the future is first polled;
+    /// dropping the future ends it.
+    ///
     /// # Errors
     /// The future resolves to the errors of [`Pool::drain`].
     ///
@@ -427,6 +435,10 @@ impl WorkQueue {
     }
 
     /// The async form of [`WorkQueue::drain`].
+    ///
+    /// The drain begins when this is called (other callers get
+    /// [`Error::Draining`] from then on), not when the future is first polled;
+    /// dropping the future ends it.
     ///
     /// # Errors
     /// The future resolves to the errors of [`WorkQueue::drain`].

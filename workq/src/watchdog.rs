@@ -100,6 +100,7 @@ pub enum Stall {
 /// # Ok::<(), workq::Error>(())
 /// ```
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct StallReport<'a> {
     /// The queue's name.
     pub queue: &'a str,

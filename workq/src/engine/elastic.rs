@@ -77,6 +77,7 @@ pub type Spawner = std::sync::Arc<
 /// # Ok::<(), workq::Error>(())
 /// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct SpawnFailure<'a> {
     /// The pool's name.
     pub pool: &'a str,

@@ -5,7 +5,7 @@
 mod builder;
 mod system;
 
-pub use builder::WorkQueueBuilder;
+pub use builder::{WorkQueueBuilder, MAX_ACTIVE};
 pub use system::{queue, system, system_long};
 
 use crate::current;
