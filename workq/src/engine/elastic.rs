@@ -157,6 +157,11 @@ impl RunQueue {
     /// start when none is idle and the queue may grow; wake items sleeping in
     /// `sleep_till_thread_needed` when no thread is free.
     pub(crate) fn wake_or_grow(&self, g: &mut QueueState) {
+        if g.spinning > g.spin_claims {
+            // A consumer watching the queue will see it and take it.
+            g.spin_claims += 1;
+            return;
+        }
         if g.idle_consumers > g.notified {
             g.notified += 1;
             // Sent by the guard once the lock is released.

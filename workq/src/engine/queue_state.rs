@@ -62,6 +62,10 @@ pub(crate) struct QueueState {
     /// Consumers waiting on `work_cv`, and wake-ups sent to them not yet taken.
     pub(crate) idle_consumers: usize,
     pub(crate) notified: usize,
+    /// Consumers watching the queue without the lock before they sleep, and items
+    /// pushed meanwhile that one of them will take (no wake-up, no new thread).
+    pub(crate) spinning: usize,
+    pub(crate) spin_claims: usize,
     /// Callers waiting on `done_cv`.
     pub(crate) waiters: usize,
     /// Items sleeping in `sleep_till_thread_needed`.
@@ -111,6 +115,8 @@ impl QueueState {
             stopping: false,
             idle_consumers: 0,
             notified: 0,
+            spinning: 0,
+            spin_claims: 0,
             waiters: 0,
             needed_sleepers: 0,
             threads,

@@ -230,9 +230,12 @@ impl RunQueue {
             if may_spin && !g.stopping {
                 may_spin = false;
                 let seen = this.pushes.load(Ordering::Relaxed);
+                g.spinning += 1;
                 drop(g);
                 spin_until_changed(&this.pushes, seen);
                 g = this.lock();
+                g.spinning -= 1;
+                g.spin_claims = g.spin_claims.min(g.spinning);
                 continue;
             }
             g.idle_consumers += 1;
@@ -249,6 +252,10 @@ impl RunQueue {
             }
         }
         g.threads = g.threads.saturating_sub(1);
+        if g.has_runnable() {
+            // Leaving with work waiting (the maximum was lowered): hand it on.
+            this.wake_or_grow(&mut g);
+        }
         if let Some(s) = slot.and_then(|i| g.slots.get_mut(i)) {
             *s = None;
         }
