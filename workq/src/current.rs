@@ -12,6 +12,8 @@ thread_local! {
     static CURRENT: Cell<(usize, u32, u32)> = const { Cell::new((0, 0, 0)) };
     /// Id of the queue this thread is a consumer of (0: none).
     static CONSUMER: Cell<u32> = const { Cell::new(0) };
+    /// Already-pending calls not yet added to their queue's counter: (queue, count).
+    static MERGES: Cell<(u32, u64)> = const { Cell::new((0, 0)) };
 }
 
 // loom's and shuttle's mocks of `thread_local!` take no `const` initialiser.
@@ -19,6 +21,28 @@ thread_local! {
 thread_local! {
     static CURRENT: Cell<(usize, u32, u32)> = Cell::new((0, 0, 0));
     static CONSUMER: Cell<u32> = Cell::new(0);
+    static MERGES: Cell<(u32, u64)> = Cell::new((0, 0));
+}
+
+/// How many already-pending queue calls the thread counts before it adds them to
+/// the queue's shared counter: the fast path stays one shared atomic operation.
+const MERGE_BATCH: u64 = 64;
+
+/// Counts an already-pending queue call on `queue`, adding to `shared` once per
+/// `MERGE_BATCH` calls (a batch of another queue is dropped when the thread moves
+/// on: the count is exact to within 63 per thread and queue switch).
+#[inline]
+pub(crate) fn count_merge(queue: u32, shared: &crate::sync::AtomicU64) {
+    MERGES.with(|m| {
+        let (q, n) = m.get();
+        let n = if q == queue { n + 1 } else { 1 };
+        if n == MERGE_BATCH {
+            shared.fetch_add(MERGE_BATCH, crate::sync::Ordering::Relaxed);
+            m.set((queue, 0));
+        } else {
+            m.set((queue, n));
+        }
+    });
 }
 
 /// Marks the current thread as a consumer of `queue` for the rest of its life.

@@ -172,6 +172,9 @@ pub struct WaitingView {
 pub struct Stats {
     /// Queue calls that scheduled a run of an idle item.
     pub scheduled: u64,
+    /// Queue calls that found the item already pending (coalesced), counted in
+    /// batches of 64 per thread: exact to within 63 per thread.
+    pub merged: u64,
     /// Queue calls that asked a running item to run again.
     pub reruns: u64,
     /// Runs finished (including those that panicked).
@@ -192,6 +195,7 @@ impl RunQueue {
         let c = &self.counters;
         Stats {
             scheduled: c.scheduled.load(Ordering::Relaxed),
+            merged: c.merged.load(Ordering::Relaxed),
             reruns: c.reruns.load(Ordering::Relaxed),
             runs: c.runs.load(Ordering::Relaxed),
             panics: c.panics.load(Ordering::Relaxed),
@@ -297,8 +301,8 @@ impl fmt::Display for Snapshot {
         let s = &self.stats;
         write!(
             f,
-            "  scheduled {}, reruns {}, runs {}, panics {}, threads started {}, exited {}, spawn failures {}",
-            s.scheduled, s.reruns, s.runs, s.panics, s.threads_started, s.threads_exited, s.spawn_failures
+            "  scheduled {}, merged ~{}, reruns {}, runs {}, panics {}, threads started {}, exited {}, spawn failures {}",
+            s.scheduled, s.merged, s.reruns, s.runs, s.panics, s.threads_started, s.threads_exited, s.spawn_failures
         )
     }
 }

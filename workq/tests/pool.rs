@@ -1981,3 +1981,24 @@ fn builder_validation_errors() {
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     drop_pool(small);
 }
+
+/// The snapshot counts coalesced (already pending) queue calls, in batches of 64
+/// per thread.
+#[test]
+fn snapshot_counts_merged_queue_calls() {
+    let clock = ManualClock::new();
+    let pool = Pool::builder()
+        .name("merged-count")
+        .min_threads(1)
+        .max_threads(1)
+        .manual_clock(&clock)
+        .build()
+        .unwrap();
+    let (w, _) = counting_work("merged");
+    pool.queue_after(&w, Duration::from_secs(60)).unwrap();
+    for _ in 0..640 {
+        assert!(matches!(pool.queue(&w), Ok(Queued::AlreadyPending)));
+    }
+    assert_eq!(pool.snapshot().stats.merged, 640);
+    assert!(w.cancel());
+}

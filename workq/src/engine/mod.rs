@@ -212,6 +212,7 @@ impl RunQueue {
         if seen & (PENDING | CANCEL_MASK | DISABLE_MASK) == PENDING
             && state::queue_of(seen) == this.id
         {
+            current::count_merge(this.id, &this.counters.merged);
             return Ok(Queued::AlreadyPending);
         }
         Self::enqueue_slow(this, work, at, owner, limit, seen)

@@ -11,6 +11,8 @@ use std::time::Instant;
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) scheduled: AtomicU64,
+    /// Already-pending queue calls, counted in batches (see `count_merge`).
+    pub(crate) merged: AtomicU64,
     pub(crate) reruns: AtomicU64,
     pub(crate) runs: AtomicU64,
     pub(crate) panics: AtomicU64,
