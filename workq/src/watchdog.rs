@@ -9,7 +9,6 @@ use std::fmt;
 use std::time::Duration;
 #[cfg(not(loom))]
 use {
-    crate::engine::unstamp,
     std::collections::HashSet,
     std::sync::{Mutex, OnceLock, PoisonError},
     std::time::Instant,
@@ -270,17 +269,8 @@ fn inspect(q: &RunQueue, w: &mut Watched, out: &mut Pending) {
     if w.waiting_reported.is_some() && g.last_start != w.waiting_reported {
         w.waiting_reported = None;
     }
-    let oldest = [&g.list, &g.vslow, &g.hi]
-        .iter()
-        .filter_map(|l| l.front())
-        .map(|x| {
-            now.saturating_duration_since(unstamp(x.wait_tag.load(crate::sync::Ordering::Relaxed)))
-        })
-        .max();
-    let quiet = g
-        .last_start
-        .map_or(true, |t| now.saturating_duration_since(t) > w.threshold);
-    if let Some(oldest) = oldest {
+    let quiet = g.quiet_for(now).map_or(true, |d| d > w.threshold);
+    if let Some(oldest) = g.oldest_wait(now) {
         if quiet && oldest > w.threshold && w.waiting_reported.is_none() && !g.frozen {
             w.waiting_reported = Some(g.last_start.unwrap_or(now));
             out.push((

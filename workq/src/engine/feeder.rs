@@ -135,13 +135,6 @@ impl RunQueue {
 /// Whether runnable items have waited `after` with no run started meanwhile.
 fn stalled(g: &QueueGuard<'_>, after: Duration) -> bool {
     let now = Instant::now();
-    let quiet = g
-        .last_start
-        .map_or(true, |t| now.saturating_duration_since(t) >= after);
-    let oldest = [&g.list, &g.vslow, &g.hi]
-        .iter()
-        .filter_map(|l| l.front())
-        .map(|w| super::unstamp(w.wait_tag.load(crate::sync::Ordering::Relaxed)))
-        .min();
-    quiet && oldest.is_some_and(|t| now.saturating_duration_since(t) >= after)
+    let quiet = g.quiet_for(now).map_or(true, |d| d >= after);
+    quiet && g.oldest_wait(now).is_some_and(|d| d >= after)
 }

@@ -158,6 +158,23 @@ impl QueueState {
         self.list.len() + self.vslow.len() + self.hi.len()
     }
 
+    /// How long the oldest waiting item has waited, at `now` (`None`: nothing waits).
+    pub(crate) fn oldest_wait(&self, now: Instant) -> Option<std::time::Duration> {
+        [&self.list, &self.vslow, &self.hi]
+            .iter()
+            .filter_map(|l| l.front())
+            .map(|w| {
+                let queued = super::unstamp(w.wait_tag.load(crate::sync::Ordering::Relaxed));
+                now.saturating_duration_since(queued)
+            })
+            .max()
+    }
+
+    /// How long no run has started, at `now` (`None`: none ever started).
+    pub(crate) fn quiet_for(&self, now: Instant) -> Option<std::time::Duration> {
+        self.last_start.map(|t| now.saturating_duration_since(t))
+    }
+
     /// Whether nothing is waiting on the lists.
     pub(crate) fn lists_empty(&self) -> bool {
         self.waiting() == 0
