@@ -107,6 +107,7 @@ mod log;
 mod engine;
 mod error;
 mod events;
+mod padded;
 mod panic;
 mod periodic;
 mod pool;

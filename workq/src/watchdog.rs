@@ -208,7 +208,14 @@ fn patrol() {
     loop {
         let period = {
             let mut watched = registry().lock().unwrap_or_else(PoisonError::into_inner);
-            watched.retain(|w| w.queue.strong_count() > 0);
+            // A queue is dropped with its last handle, or stopped (idle items
+            // bound to it last may keep its memory a while).
+            watched.retain(|w| {
+                w.queue.upgrade().is_some_and(|q| {
+                    let g = q.lock();
+                    !(g.stopping && g.threads == 0)
+                })
+            });
             let mut reports = Vec::new();
             for w in watched.iter_mut() {
                 if let Some(q) = w.queue.upgrade() {

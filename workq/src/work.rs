@@ -53,8 +53,11 @@ pub struct Work {
 pub(crate) struct WorkInner {
     /// The state word; see `state.rs` for its table.
     pub(crate) state: AtomicU64,
-    /// The queue the item is pending or running on. Changes together with the
-    /// state word's queue bits, under the queue's lock and this lock.
+    /// The queue the item is pending or running on, or was last: it counts only
+    /// while the state word's queue bits are non-zero (`bound_queue`). Set
+    /// together with those bits, under this lock; a run that returns the item to
+    /// idle leaves it in place, so that neither the run's end nor the next queue
+    /// call on the same queue touches the queue's shared reference count.
     pub(crate) binding: Mutex<Option<Arc<RunQueue>>>,
     /// Flush colour of the pending run (written under the bound queue's lock).
     pub(crate) color: AtomicU64,
@@ -95,7 +98,21 @@ impl WorkInner {
 
     /// The queue the item is bound to right now, if any.
     pub(crate) fn bound_queue(&self) -> Option<Arc<RunQueue>> {
-        lock(&self.binding).clone()
+        let binding = lock(&self.binding);
+        // The queue bits change only under the binding lock: stable here.
+        if crate::state::queue_of(self.state.load(Ordering::Acquire)) == 0 {
+            return None;
+        }
+        binding.clone()
+    }
+
+    /// Records `queue` as the item's binding (binding lock held, the state word's
+    /// queue bits just set to its id). Keeps the reference already there when it
+    /// is the same queue: a re-queue touches no shared reference count.
+    pub(crate) fn bind(binding: &mut Option<Arc<RunQueue>>, queue: &Arc<RunQueue>) {
+        if !binding.as_ref().is_some_and(|b| Arc::ptr_eq(b, queue)) {
+            *binding = Some(Arc::clone(queue));
+        }
     }
 }
 

@@ -25,9 +25,11 @@ pub(crate) fn with_bound<R>(work: &Arc<WorkInner>, f: impl FnOnce(Bound<'_>) -> 
     loop {
         let queue = work.bound_queue()?;
         let guard = queue.lock();
-        let still = lock(&work.binding)
-            .as_ref()
-            .is_some_and(|b| Arc::ptr_eq(b, &queue));
+        let still = {
+            let binding = lock(&work.binding);
+            binding.as_ref().is_some_and(|b| Arc::ptr_eq(b, &queue))
+                && state::queue_of(work.state.load(Ordering::Acquire)) == queue.id
+        };
         if still {
             return Some(f(Bound {
                 queue: &queue,

@@ -19,6 +19,17 @@ pub(crate) struct QueueGuard<'a> {
 impl<'a> QueueGuard<'a> {
     /// Locks `queue`.
     pub(crate) fn lock(queue: &'a RunQueue) -> QueueGuard<'a> {
+        let mut g = crate::sync::lock(&queue.state);
+        // Items queued through the inbox since the last lock: onto the lists.
+        queue.unshelve(&mut g);
+        QueueGuard {
+            queue,
+            inner: Some(g),
+        }
+    }
+
+    /// Locks `queue` without emptying its inbox (the consumer loop's lock).
+    pub(crate) fn lock_consumer(queue: &'a RunQueue) -> QueueGuard<'a> {
         QueueGuard {
             queue,
             inner: Some(crate::sync::lock(&queue.state)),
@@ -32,7 +43,10 @@ impl<'a> QueueGuard<'a> {
         let Some(mut g) = self.inner.take() else {
             return self;
         };
-        if !g.to_wake.is_empty() || g.to_notify > 0 {
+        // The inbox opens or closes with the lock released; if closing it moved
+        // items onto the lists, the caller looks again instead of waiting.
+        let moved = self.queue.sync_inbox(&mut g);
+        if moved || !g.to_wake.is_empty() || g.to_notify > 0 {
             let wake = std::mem::take(&mut g.to_wake);
             let notify = std::mem::take(&mut g.to_notify);
             drop(g);
@@ -85,6 +99,7 @@ impl DerefMut for QueueGuard<'_> {
 impl Drop for QueueGuard<'_> {
     fn drop(&mut self) {
         if let Some(mut g) = self.inner.take() {
+            self.queue.sync_inbox(&mut g);
             if g.to_wake.is_empty() && g.to_notify == 0 {
                 return;
             }

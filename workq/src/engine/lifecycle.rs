@@ -150,6 +150,9 @@ impl RunQueue {
         self.disarm_all();
         if !on_consumer {
             self.join_consumers();
+            // Idle items may keep this queue's memory alive (their binding): give
+            // the room of the lists back.
+            self.release_memory(&mut self.lock());
         }
     }
 

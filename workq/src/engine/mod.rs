@@ -12,6 +12,7 @@ mod delay;
 mod elastic;
 mod feeder;
 mod guard;
+mod inbox;
 mod lifecycle;
 mod queue_state;
 mod run;
@@ -25,11 +26,12 @@ pub(crate) use queue_state::{Counters, QueueState, Slot};
 
 use crate::current;
 use crate::error::Error;
+use crate::padded::Padded;
 use crate::panic::PanicHook;
 use crate::state::{self, ARMED, CANCEL_MASK, DISABLE_MASK, PENDING, RUNNING};
 use crate::sync::{lock, Arc, AtomicU64, Condvar, Mutex, Ordering};
 use crate::timer::{Timer, TimerKey};
-use crate::work::{Class, Queued, WorkInner};
+use crate::work::{Queued, WorkInner};
 use std::time::Instant;
 
 /// Source of queue ids (0 means "no queue").
@@ -70,7 +72,9 @@ pub(crate) struct RunQueue {
     /// Items in `sleep_till_thread_needed` wait here.
     pub(crate) needed_cv: Condvar,
     /// Items put on a run list so far: idle consumers watch it before sleeping.
-    pub(crate) pushes: AtomicU64,
+    pub(crate) pushes: Padded<AtomicU64>,
+    /// Idle items queued without the lock, on their way to the lists.
+    pub(crate) inbox: Padded<inbox::Inbox>,
 }
 
 /// What a queue call does about a bound on waiting items.
@@ -141,12 +145,20 @@ impl RunQueue {
             work_cv: Condvar::new(),
             done_cv: Condvar::new(),
             needed_cv: Condvar::new(),
-            pushes: AtomicU64::new(0),
+            pushes: Padded(AtomicU64::new(0)),
+            inbox: Padded(inbox::Inbox::new()),
         })
     }
 
+    /// Locks the queue; items queued through the inbox are on the lists then.
     pub(crate) fn lock(&self) -> QueueGuard<'_> {
         QueueGuard::lock(self)
+    }
+
+    /// Locks the queue for its consumer loop, leaving the inbox alone: the loop
+    /// empties it only when the lists run dry (`start_next`), in larger batches.
+    pub(crate) fn lock_consumer(&self) -> QueueGuard<'_> {
+        QueueGuard::lock_consumer(self)
     }
 
     /// What a queue call on this queue must answer for an item in state `s`
@@ -239,6 +251,18 @@ impl RunQueue {
         this.check_pool()?;
         // Read the clock before taking the lock: the critical section stays short.
         // (An armed item gets its queue time when it fires.)
+        if at.is_none() && owner == 0 && limit == Limit::Ignore {
+            if let Some(outcome) = Self::shelve(this, work) {
+                crate::log::event!(
+                    trace,
+                    "queue '{}' on '{}': {:?} (inbox)",
+                    work.name().unwrap_or("<unnamed>"),
+                    this.name,
+                    outcome
+                );
+                return Ok(outcome);
+            }
+        }
         let now = if at.is_none() {
             stamp(Instant::now())
         } else {
@@ -360,7 +384,7 @@ impl RunQueue {
             }
         };
         if !running {
-            *binding = Some(Arc::clone(this));
+            WorkInner::bind(binding, this);
             work.owner.store(owner, Ordering::Relaxed);
             g.own(owner);
         }
@@ -409,11 +433,7 @@ impl RunQueue {
     pub(crate) fn push_runnable(&self, g: &mut QueueState, work: Arc<WorkInner>, now: u64) {
         work.wait_tag.store(now, Ordering::Relaxed);
         self.pushes.fetch_add(1, Ordering::Relaxed);
-        match (work.class, self.elastic.is_some()) {
-            (Class::VerySlow, true) => g.vslow.push_back(work),
-            (Class::High, true) => g.hi.push_back(work),
-            _ => g.list.push_back(work),
-        }
+        g.push(work, self.elastic.is_some());
         self.wake_or_grow(g);
     }
 
@@ -427,6 +447,9 @@ impl RunQueue {
         binding: &mut Option<Arc<RunQueue>>,
         work: &Arc<WorkInner>,
     ) -> (bool, Option<Arc<WorkInner>>) {
+        // A queue call that shelved the item before the caller took the binding
+        // lock left it on the shelf: onto the lists with it first.
+        self.unshelve(g);
         let mut cur = work.state.load(Ordering::Relaxed);
         loop {
             if cur & PENDING == 0 {

@@ -1,8 +1,9 @@
 //! What lives behind a run queue's lock, and the choice of the next item.
 
 use super::colors::FlushColors;
+use crate::padded::Padded;
 use crate::sync::{Arc, AtomicU64};
-use crate::work::WorkInner;
+use crate::work::{Class, WorkInner};
 use std::collections::VecDeque;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -14,7 +15,8 @@ pub(crate) struct Counters {
     /// Already-pending queue calls, counted in batches (see `count_merge`).
     pub(crate) merged: AtomicU64,
     pub(crate) reruns: AtomicU64,
-    pub(crate) runs: AtomicU64,
+    /// Counted by consumers: on lines of its own, away from the queue calls' counters.
+    pub(crate) runs: Padded<AtomicU64>,
     pub(crate) panics: AtomicU64,
     pub(crate) threads_started: AtomicU64,
     pub(crate) threads_exited: AtomicU64,
@@ -94,6 +96,10 @@ pub(crate) struct QueueState {
     pub(crate) next_waker: u64,
     /// Items bound to the queue per owner (0: no owner).
     pub(crate) owners: std::collections::HashMap<u32, usize>,
+    /// Whether the inbox's shelf is open (its mirror, see `inbox.rs`).
+    pub(crate) shelf_open: bool,
+    /// An empty vector swapped with the shelf to move it (keeps its capacity).
+    pub(crate) shelf_spare: Vec<Arc<WorkInner>>,
 }
 
 impl QueueState {
@@ -134,6 +140,8 @@ impl QueueState {
             to_wake: Vec::new(),
             to_notify: 0,
             next_waker: 0,
+            shelf_open: false,
+            shelf_spare: Vec::new(),
         }
     }
 
@@ -194,6 +202,16 @@ impl QueueState {
             return self.vslow.pop_front().map(|w| (w, true));
         }
         self.list.pop_front().map(|w| (w, false))
+    }
+
+    /// Puts a runnable item at the tail of the list for its class (`elastic`: the
+    /// queue keeps separate lists for very slow and high-priority items).
+    pub(crate) fn push(&mut self, work: Arc<WorkInner>, elastic: bool) {
+        match (work.class, elastic) {
+            (Class::VerySlow, true) => self.vslow.push_back(work),
+            (Class::High, true) => self.hi.push_back(work),
+            _ => self.list.push_back(work),
+        }
     }
 
     /// Removes `work` from whichever list holds it.

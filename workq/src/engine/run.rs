@@ -24,7 +24,12 @@ impl RunQueue {
         slot: Option<usize>,
         now: Instant,
     ) -> Option<Arc<WorkInner>> {
-        let (work, very_slow) = g.pick()?;
+        let (work, very_slow) = match g.pick() {
+            Some(next) => next,
+            // The lists ran dry: take the inbox's items in one batch.
+            None if self.unshelve(g) => g.pick()?,
+            None => return None,
+        };
         // Items on a list have PENDING set and RUNNING clear (lock held), so one
         // xor flips both. Acquire: the run sees every write made before any queue
         // call that found the item pending.
@@ -113,7 +118,7 @@ impl RunQueue {
             // must not see this run's count arrive late.
             self.count_done(g, work, color);
         }
-        let mut binding = lock(&work.binding);
+        let binding = lock(&work.binding);
         let mut cur = work.state.load(Ordering::Relaxed);
         loop {
             let pending = cur & PENDING != 0;
@@ -128,8 +133,8 @@ impl RunQueue {
             {
                 Ok(_) => {
                     if !pending {
-                        // Not the last reference to this queue: the caller holds one.
-                        *binding = None;
+                        // The binding stays (see `WorkInner::binding`): with the
+                        // queue bits cleared it no longer counts.
                         g.disown(work.owner.load(Ordering::Relaxed));
                     } else if cur & ARMED == 0 {
                         self.push_runnable(g, work.clone(), super::stamp(Instant::now()));
@@ -158,8 +163,11 @@ impl RunQueue {
         slot: Option<usize>,
     ) -> QueueGuard<'a> {
         let panicked = Self::run(this, work);
-        let mut g = this.lock();
-        g.clock = Some(Instant::now());
+        // The clock is read before the lock is taken: the critical section of
+        // the other consumers stays short.
+        let now = Instant::now();
+        let mut g = this.lock_consumer();
+        g.clock = Some(now);
         match panicked {
             None => this.finish(&mut g, work, slot, true),
             Some(payload) => {
@@ -193,7 +201,7 @@ impl RunQueue {
     pub(crate) fn consume(this: &Arc<Self>, slot: Option<usize>) {
         let idle_timeout = this.elastic.as_ref().map(|e| e.idle_timeout);
         crate::current::become_consumer(this.id);
-        let mut g = this.lock();
+        let mut g = this.lock_consumer();
         // Before sleeping, a consumer that ran out of work watches the queue for a
         // moment without the lock: under a steady stream it takes the next item
         // without a sleep and a wake-up (a futex call for the producer).
@@ -218,7 +226,7 @@ impl RunQueue {
             if last.is_some() {
                 drop(g);
                 this.release(last.take());
-                g = this.lock();
+                g = this.lock_consumer();
                 continue;
             }
             if g.stopping && g.lists_empty() {
@@ -232,8 +240,8 @@ impl RunQueue {
                 let seen = this.pushes.load(Ordering::Relaxed);
                 g.spinning += 1;
                 drop(g);
-                spin_until_changed(&this.pushes, seen);
-                g = this.lock();
+                spin_until_changed(&this.pushes.0, seen);
+                g = this.lock_consumer();
                 g.spinning -= 1;
                 g.spin_claims = g.spin_claims.min(g.spinning);
                 continue;
@@ -252,6 +260,7 @@ impl RunQueue {
             }
         }
         g.threads = g.threads.saturating_sub(1);
+        this.unshelve(&mut g);
         if g.has_runnable() {
             // Leaving with work waiting (the maximum was lowered): hand it on.
             this.wake_or_grow(&mut g);

@@ -1,0 +1,164 @@
+//! The inbox: where a queue call puts an idle item without taking the queue's lock.
+//!
+//! Under a steady stream of new items the queue's lock is what the producer and
+//! the consumers fight over. The inbox takes the producer off it: a queue call on
+//! an idle item, while nothing needs the queue's bookkeeping (no consumer asleep,
+//! no thread to start, no drain or shutdown in progress, no owner or bound on
+//! waiting items involved), marks the item pending and puts it on the inbox's
+//! shelf, under the item's binding lock and the shelf's own short lock.
+//! Whoever takes the queue's lock next moves the shelf onto the run lists in one
+//! batch (`QueueGuard::lock`), giving the items their flush colours there.
+//!
+//! The rules that keep this safe (ARCHITECTURE.md, invariant I22):
+//! - The shelf is *open* only while the queue's state says a queue call needs
+//!   nothing but a list push: `RunQueue::inbox_may_open`. The lock guard
+//!   re-decides it each time the queue's lock is released or waited on, and
+//!   closing the shelf moves what is on it onto the lists at once. So a consumer
+//!   that goes to sleep closes the shelf first (and does not sleep if that moved
+//!   items), and a queue call that finds it closed takes the locked path, which
+//!   wakes a consumer or starts a thread.
+//! - Every lock of the queue first empties the shelf (a relaxed length hint,
+//!   written under the shelf lock, says whether there is anything): code under
+//!   the queue's lock sees every item whose queue call has returned on its lists.
+//! - A queue call holds the item's binding lock while it marks the item pending
+//!   and shelves it, and a cancel takes the binding lock after the queue's lock
+//!   and empties the shelf again: a pending item is always on a list when a
+//!   cancel looks for it.
+//! - Lock order: queue lock, then binding lock, then shelf lock.
+
+use super::{QueueState, RunQueue};
+use crate::state::{self, PENDING};
+use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
+use crate::work::{Queued, WorkInner};
+use std::time::Instant;
+
+/// Items queued without the queue's lock, not yet on a run list.
+pub(crate) struct Inbox {
+    shelf: Mutex<Shelf>,
+    /// Non-zero while items are on the shelf (written under the shelf lock; read
+    /// without it as a hint).
+    len: AtomicU64,
+}
+
+struct Shelf {
+    items: Vec<Arc<WorkInner>>,
+    /// Whether a queue call may shelve an item (see the module docs).
+    open: bool,
+}
+
+impl Inbox {
+    pub(crate) fn new() -> Inbox {
+        Inbox {
+            shelf: Mutex::new(Shelf {
+                items: Vec::new(),
+                open: false,
+            }),
+            len: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RunQueue {
+    /// Whether a queue call on an idle item may skip the queue's lock: nothing but
+    /// a list push would be needed under it.
+    pub(crate) fn inbox_may_open(&self, g: &QueueState) -> bool {
+        self.feeder.is_none()
+            && !g.stopping
+            && !g.closed
+            && g.draining == 0
+            && g.idle_consumers <= g.notified
+            && g.needed_sleepers == 0
+            && g.threads > 0
+            && (self.elastic.is_none() || g.threads >= g.max_threads)
+    }
+
+    /// The queue call of an idle item `work` through the inbox. `None`: the shelf is closed or the item is not idle; the caller
+    /// takes the locked path.
+    pub(crate) fn shelve(this: &Arc<Self>, work: &Arc<WorkInner>) -> Option<Queued> {
+        let mut binding = lock(&work.binding);
+        {
+            let mut shelf = lock(&this.inbox.shelf);
+            if !shelf.open {
+                return None;
+            }
+            let cur = work.state.load(Ordering::Relaxed);
+            if cur & !state::QUEUE_MASK != 0 || state::queue_of(cur) != 0 {
+                // Pending, running, armed, cancelling or disabled: the locked path
+                // decides.
+                return None;
+            }
+            let new = state::with_queue(cur | PENDING, this.id);
+            // AcqRel like every other state change: a run that clears PENDING sees
+            // what the caller wrote before this call.
+            if work
+                .state
+                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
+                return None;
+            }
+            work.owner.store(0, Ordering::Relaxed);
+            shelf.items.push(Arc::clone(work));
+            this.inbox.len.store(1, Ordering::Relaxed);
+        }
+        WorkInner::bind(&mut binding, this);
+        drop(binding);
+        // After the push: a consumer watching `pushes` then finds the item.
+        this.pushes.fetch_add(1, Ordering::Relaxed);
+        this.counters.scheduled.fetch_add(1, Ordering::Relaxed);
+        Some(Queued::Scheduled)
+    }
+
+    /// Moves the shelf onto the run lists (queue lock held). Returns whether it
+    /// moved anything.
+    pub(crate) fn unshelve(&self, g: &mut QueueState) -> bool {
+        if self.inbox.len.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        let mut batch = std::mem::take(&mut g.shelf_spare);
+        {
+            let mut shelf = lock(&self.inbox.shelf);
+            std::mem::swap(&mut shelf.items, &mut batch);
+            self.inbox.len.store(0, Ordering::Relaxed);
+        }
+        let moved = !batch.is_empty();
+        // One clock read per batch: an item's wait (the runqueue view, the stall
+        // checks) counts from when it reached the lists.
+        let now = if moved { super::stamp(Instant::now()) } else { 0 };
+        for work in batch.drain(..) {
+            work.color.store(g.colors.add(), Ordering::Relaxed);
+            work.wait_tag.store(now, Ordering::Relaxed);
+            g.push(work, self.elastic.is_some());
+        }
+        g.shelf_spare = batch;
+        moved
+    }
+
+    /// Gives back the room of empty lists and of the shelf (queue lock held): a
+    /// stopped queue may be kept alive by idle items that were bound to it.
+    pub(crate) fn release_memory(&self, g: &mut QueueState) {
+        self.unshelve(g);
+        let mut shelf = lock(&self.inbox.shelf);
+        if shelf.items.is_empty() {
+            shelf.items = Vec::new();
+        }
+        drop(shelf);
+        g.shelf_spare = Vec::new();
+        for list in [&mut g.list, &mut g.vslow, &mut g.hi] {
+            list.shrink_to_fit();
+        }
+    }
+
+    /// Opens or closes the shelf as the queue's state now allows (queue lock held);
+    /// closing moves what is on it onto the lists. Returns whether it moved
+    /// anything.
+    pub(crate) fn sync_inbox(&self, g: &mut QueueState) -> bool {
+        let open = self.inbox_may_open(g);
+        if open == g.shelf_open {
+            return false;
+        }
+        g.shelf_open = open;
+        lock(&self.inbox.shelf).open = open;
+        !open && self.unshelve(g)
+    }
+}
