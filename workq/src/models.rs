@@ -370,6 +370,72 @@ fn models_two_consumers_no_overlap() {
     });
 }
 
+/// A consumer loop that may go to sleep racing a queue call of an idle item: the
+/// call either puts the item on the inbox while the consumer is awake (which then
+/// takes it before it sleeps) or finds the inbox closed and wakes the consumer.
+/// An item left on the inbox with the consumer asleep would hang the flush below
+/// (loom reports it as a deadlock; elsewhere the test watchdog fails it) (I22).
+#[test]
+fn models_inbox_vs_sleeping_consumer() {
+    model(|| {
+        let q = queue();
+        let p = probe();
+        // A lock released with the one consumer counted and awake opens the inbox.
+        drop(q.lock());
+        let q1 = q.clone();
+        let consumer = thread::spawn(move || RunQueue::consume(&q1, None));
+        p.data.store(1, Ordering::Relaxed);
+        assert_eq!(
+            RunQueue::enqueue(&q, &p.work.inner).ok(),
+            Some(Queued::Scheduled)
+        );
+        RunQueue::flush_item(&p.work.inner).expect("flush");
+        assert_eq!(p.runs.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            p.seen.load(Ordering::Relaxed),
+            1,
+            "the run missed the write"
+        );
+        {
+            let mut g = q.lock();
+            g.stopping = true;
+            q.work_cv.notify_all();
+        }
+        consumer.join().expect("consumer");
+        assert_idle(&q, &p.work);
+    });
+}
+
+/// A cancel racing a run's end and a new queue call of the item: whether the new
+/// run is on the list or still on the inbox when the cancel looks, every run added
+/// is either run or removed by the cancel, exactly once (I22).
+#[test]
+fn models_cancel_vs_requeue_through_inbox() {
+    model(|| {
+        let q = queue();
+        let p = probe();
+        assert_eq!(
+            RunQueue::enqueue(&q, &p.work.inner).ok(),
+            Some(Queued::Scheduled)
+        );
+        let q1 = q.clone();
+        let runner = thread::spawn(move || RunQueue::run_one(&q1));
+        let (q2, w2) = (q.clone(), p.work.clone());
+        let producer = thread::spawn(move || RunQueue::enqueue(&q2, &w2.inner));
+        let cancelled = p.work.cancel();
+        runner.join().expect("runner");
+        let outcome = producer.join().expect("producer").expect("queue call");
+        drain(&q);
+        let added = 1 + usize::from(outcome.added_run());
+        assert_eq!(
+            p.runs.load(Ordering::Relaxed) + usize::from(cancelled),
+            added,
+            "a run was lost or ran twice"
+        );
+        assert_idle(&q, &p.work);
+    });
+}
+
 /// Lets events queue their handler straight onto a model queue.
 struct ModelTarget(Arc<RunQueue>);
 

@@ -121,7 +121,10 @@ pub struct ItemView {
     pub work: Option<String>,
     /// Whether it is of the very slow class.
     pub very_slow: bool,
-    /// How long it has been running.
+    /// How long it has been running, counted from the first time a runqueue view
+    /// or the stall watchdog saw the run: workq reads no clock per run (the read
+    /// can cost more than the rest of a tiny item's run), so a run seen for the
+    /// first time shows zero.
     pub running_for: Duration,
 }
 
@@ -147,7 +150,10 @@ pub struct WaitingView {
     pub work: Option<String>,
     /// Whether it is of the very slow class.
     pub very_slow: bool,
-    /// How long it has been waiting for a thread.
+    /// How long it has been waiting for a thread. An item queued without the
+    /// queue's lock (an idle item on a busy worker or pool) counts from when it
+    /// reached the run list, in a batch, which is at the latest when this view
+    /// was taken.
     pub waited: Duration,
 }
 
@@ -208,17 +214,17 @@ impl RunQueue {
     /// A [`Snapshot`] of the queue.
     pub(crate) fn snapshot(&self) -> Snapshot {
         let now = Instant::now();
-        let g = self.lock();
+        let mut g = self.lock();
         let threads = g
             .slots
-            .iter()
+            .iter_mut()
             .flatten()
             .map(|slot| ThreadView {
                 name: slot.thread.to_string(),
-                running: slot.current.as_ref().map(|(w, since)| ItemView {
+                running: slot.running_since(now).map(|(w, since)| ItemView {
                     work: w.name().map(str::to_string),
                     very_slow: w.class == Class::VerySlow,
-                    running_for: now.saturating_duration_since(*since),
+                    running_for: now.saturating_duration_since(since),
                 }),
             })
             .collect();

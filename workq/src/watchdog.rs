@@ -166,8 +166,9 @@ struct Watched {
     hook: Option<StallHook>,
     /// Runs already reported: (item address, start).
     reported: HashSet<(usize, Instant)>,
-    /// The waiting episode already reported (until a run starts).
-    waiting_reported: Option<Instant>,
+    /// The waiting episode already reported (until a run starts): the queue's
+    /// count of started runs when it was.
+    waiting_reported: Option<u64>,
 }
 
 #[cfg(not(loom))]
@@ -252,13 +253,13 @@ type Pending = Vec<(Option<StallHook>, String, Stall)>;
 #[cfg(not(loom))]
 fn inspect(q: &RunQueue, w: &mut Watched, out: &mut Pending) {
     let now = Instant::now();
-    let g = q.lock();
+    let mut g = q.lock();
     let mut still_running = HashSet::new();
-    for slot in g.slots.iter().flatten() {
-        if let Some((work, since)) = &slot.current {
-            let key = (Arc::as_ptr(work) as *const () as usize, *since);
+    for slot in g.slots.iter_mut().flatten() {
+        if let Some((work, since)) = slot.running_since(now) {
+            let key = (Arc::as_ptr(work) as *const () as usize, since);
             still_running.insert(key);
-            let running_for = now.saturating_duration_since(*since);
+            let running_for = now.saturating_duration_since(since);
             if running_for > w.threshold && w.reported.insert(key) {
                 out.push((
                     w.hook.clone(),
@@ -273,13 +274,13 @@ fn inspect(q: &RunQueue, w: &mut Watched, out: &mut Pending) {
     }
     w.reported.retain(|k| still_running.contains(k));
     // Waiting with nothing started: a new episode begins at each run start.
-    if w.waiting_reported.is_some() && g.last_start != w.waiting_reported {
+    if w.waiting_reported.is_some() && Some(g.starts) != w.waiting_reported {
         w.waiting_reported = None;
     }
     let quiet = g.quiet_for(now).map_or(true, |d| d > w.threshold);
     if let Some(oldest) = g.oldest_wait(now) {
         if quiet && oldest > w.threshold && w.waiting_reported.is_none() && !g.frozen {
-            w.waiting_reported = Some(g.last_start.unwrap_or(now));
+            w.waiting_reported = Some(g.starts);
             out.push((
                 w.hook.clone(),
                 q.name.to_string(),

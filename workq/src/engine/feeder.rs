@@ -88,7 +88,7 @@ impl RunQueue {
         let mut g = this.lock();
         let mut last: Option<Arc<WorkInner>> = None;
         let mut more = false;
-        while let Some(work) = this.start_next(&mut g, slot, std::time::Instant::now()) {
+        while let Some(work) = this.start_next(&mut g, slot) {
             drop(g);
             this.release(last.take());
             g = Self::run_and_finish(this, &work, slot);
@@ -118,7 +118,7 @@ impl RunQueue {
             if g.stopping && g.lists_empty() {
                 break;
             }
-            if g.has_runnable() && (g.kick_failed || stalled(&g, after)) {
+            if g.has_runnable() && (g.kick_failed || stalled(&mut g, after)) {
                 g.kick_failed = false;
                 drop(g);
                 Self::pump(this, Some(slot), None);
@@ -133,7 +133,7 @@ impl RunQueue {
 }
 
 /// Whether runnable items have waited `after` with no run started meanwhile.
-fn stalled(g: &QueueGuard<'_>, after: Duration) -> bool {
+fn stalled(g: &mut QueueGuard<'_>, after: Duration) -> bool {
     let now = Instant::now();
     let quiet = g.quiet_for(now).map_or(true, |d| d >= after);
     quiet && g.oldest_wait(now).is_some_and(|d| d >= after)

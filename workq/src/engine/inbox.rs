@@ -124,7 +124,11 @@ impl RunQueue {
         let moved = !batch.is_empty();
         // One clock read per batch: an item's wait (the runqueue view, the stall
         // checks) counts from when it reached the lists.
-        let now = if moved { super::stamp(Instant::now()) } else { 0 };
+        let now = if moved {
+            super::stamp(Instant::now())
+        } else {
+            0
+        };
         for work in batch.drain(..) {
             work.color.store(g.colors.add(), Ordering::Relaxed);
             work.wait_tag.store(now, Ordering::Relaxed);

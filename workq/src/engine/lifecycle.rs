@@ -87,7 +87,7 @@ impl RunQueue {
             if g.frozen {
                 g.frozen = false;
                 // For the stall watchdog: the time frozen is not a stall.
-                g.last_start = Some(Instant::now());
+                g.reset_quiet(Instant::now());
                 this.work_cv.notify_all();
                 if g.has_runnable()
                     && g.idle_consumers == 0

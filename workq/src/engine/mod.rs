@@ -431,6 +431,8 @@ impl RunQueue {
 
     /// Puts a runnable item at the tail of its list and finds a thread for it.
     pub(crate) fn push_runnable(&self, g: &mut QueueState, work: Arc<WorkInner>, now: u64) {
+        // Items on the inbox were queued earlier: they go first (FIFO).
+        self.unshelve(g);
         work.wait_tag.store(now, Ordering::Relaxed);
         self.pushes.fetch_add(1, Ordering::Relaxed);
         g.push(work, self.elastic.is_some());

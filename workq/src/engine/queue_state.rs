@@ -26,8 +26,20 @@ pub(crate) struct Counters {
 /// One consumer thread, as the runqueue view shows it.
 pub(crate) struct Slot {
     pub(crate) thread: std::sync::Arc<str>,
-    /// The item it runs and since when.
-    pub(crate) current: Option<(Arc<WorkInner>, Instant)>,
+    /// The item it runs and since when. The consumer reads no clock per run (on a
+    /// virtual machine the read can cost more than the rest of a tiny item's
+    /// run): the start time is filled in by the first observer that looks
+    /// (`running_since`: the runqueue view, the stall watchdog).
+    pub(crate) current: Option<(Arc<WorkInner>, Option<Instant>)>,
+}
+
+impl Slot {
+    /// The item this thread runs and since when, at the latest `now`: the first
+    /// observer of a run records `now` as its start.
+    pub(crate) fn running_since(&mut self, now: Instant) -> Option<(&Arc<WorkInner>, Instant)> {
+        let (work, since) = self.current.as_mut()?;
+        Some((work, *since.get_or_insert(now)))
+    }
 }
 
 /// Everything behind the queue's lock.
@@ -42,11 +54,12 @@ pub(crate) struct QueueState {
     pub(crate) max_running: usize,
     /// Bound on waiting items for bounded queue calls (`usize::MAX`: none).
     pub(crate) max_waiting: usize,
-    /// When the last run started (stall detection).
-    pub(crate) last_start: Option<Instant>,
-    /// A clock reading taken just before the lock was last taken by a consumer
-    /// (so that the run it starts next needs no clock read under the lock).
-    pub(crate) clock: Option<Instant>,
+    /// Runs started so far (stall detection: no clock is read per run).
+    pub(crate) starts: u64,
+    /// No run has started since this instant, as far as an observer has seen
+    /// (`quiet_for`), and the value of `starts` it saw then.
+    pub(crate) quiet_since: Option<Instant>,
+    pub(crate) quiet_starts: u64,
     /// A settle is owed: a thread start (elastic) or a pump kick (fed queues).
     pub(crate) settle_owed: bool,
     /// A pump could not be queued on the pool: the rescuer should step in.
@@ -110,8 +123,9 @@ impl QueueState {
             hi: VecDeque::new(),
             max_running: usize::MAX,
             max_waiting: usize::MAX,
-            last_start: None,
-            clock: None,
+            starts: 0,
+            quiet_since: None,
+            quiet_starts: 0,
             settle_owed: false,
             kick_failed: false,
             colors: FlushColors::new(),
@@ -178,9 +192,21 @@ impl QueueState {
             .max()
     }
 
-    /// How long no run has started, at `now` (`None`: none ever started).
-    pub(crate) fn quiet_for(&self, now: Instant) -> Option<std::time::Duration> {
-        self.last_start.map(|t| now.saturating_duration_since(t))
+    /// How long no run has started, at `now` (`None`: none ever started), as
+    /// far as the observers that call this have seen: a start is noticed at the
+    /// next call, so the answer is short by at most the time between two calls.
+    pub(crate) fn quiet_for(&mut self, now: Instant) -> Option<std::time::Duration> {
+        if self.starts != self.quiet_starts {
+            self.quiet_starts = self.starts;
+            self.quiet_since = Some(now);
+        }
+        self.quiet_since.map(|t| now.saturating_duration_since(t))
+    }
+
+    /// Counts the time from `now` as not quiet (the queue was frozen until now).
+    pub(crate) fn reset_quiet(&mut self, now: Instant) {
+        self.quiet_starts = self.starts;
+        self.quiet_since = Some(now);
     }
 
     /// Whether nothing is waiting on the lists.

@@ -17,12 +17,11 @@ impl RunQueue {
     /// Takes the next item off its list and marks it running, on consumer `slot`.
     /// `PENDING` is cleared here, before the run starts: a queue call from now on
     /// adds a run.
-    /// `now` is the time to record as the run's start (read before taking the lock).
+    /// No clock is read (see `Slot::current`).
     pub(crate) fn start_next(
         &self,
         g: &mut QueueState,
         slot: Option<usize>,
-        now: Instant,
     ) -> Option<Arc<WorkInner>> {
         let (work, very_slow) = match g.pick() {
             Some(next) => next,
@@ -42,7 +41,7 @@ impl RunQueue {
         if very_slow {
             g.running_vslow += 1;
         }
-        g.last_start = Some(now);
+        g.starts += 1;
         if g.max_waiting != usize::MAX {
             // A bounded queue: room for one more waiting item.
             self.notify_done(g);
@@ -54,7 +53,7 @@ impl RunQueue {
             self.name
         );
         if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
-            s.current = Some((work.clone(), now));
+            s.current = Some((work.clone(), None));
         }
         Some(work)
     }
@@ -163,11 +162,7 @@ impl RunQueue {
         slot: Option<usize>,
     ) -> QueueGuard<'a> {
         let panicked = Self::run(this, work);
-        // The clock is read before the lock is taken: the critical section of
-        // the other consumers stays short.
-        let now = Instant::now();
         let mut g = this.lock_consumer();
-        g.clock = Some(now);
         match panicked {
             None => this.finish(&mut g, work, slot, true),
             Some(payload) => {
@@ -214,8 +209,7 @@ impl RunQueue {
             if this.elastic.is_some() && g.threads > g.max_threads && last.is_none() {
                 break;
             }
-            let now = g.clock.take().unwrap_or_else(Instant::now);
-            if let Some(work) = this.start_next(&mut g, slot, now) {
+            if let Some(work) = this.start_next(&mut g, slot) {
                 drop(g);
                 this.release(last.take());
                 g = Self::run_and_finish(this, &work, slot);
@@ -286,7 +280,7 @@ impl RunQueue {
     pub(crate) fn run_one(this: &Arc<Self>) -> bool {
         let work = {
             let mut g = this.lock();
-            match this.start_next(&mut g, None, Instant::now()) {
+            match this.start_next(&mut g, None) {
                 Some(w) => w,
                 None => return false,
             }
@@ -300,11 +294,17 @@ impl RunQueue {
 /// Watches `counter` for a change from `seen` for a few microseconds: spins
 /// briefly, then yields the CPU a few times.
 fn spin_until_changed(counter: &crate::sync::AtomicU64, seen: u64) {
-    for i in 0..96u32 {
+    // In the models a short watch covers the same interleavings.
+    let (spins, rounds) = if cfg!(any(loom, shuttle)) {
+        (1, 2)
+    } else {
+        (64, 96)
+    };
+    for i in 0..rounds {
         if counter.load(Ordering::Relaxed) != seen {
             return;
         }
-        if i < 64 {
+        if i < spins {
             std::hint::spin_loop();
         } else {
             crate::sync::yield_now();
