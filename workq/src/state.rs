@@ -8,15 +8,16 @@
 //!
 //! | bits   | name        | meaning                                                        | who may change them |
 //! |--------|-------------|----------------------------------------------------------------|---------------------|
-//! | 0      | `PENDING`   | a run is scheduled and has not started                          | set: a queue call (under the bound queue's lock); cleared: the runner when the run starts, or a cancel (both under that lock) |
+//! | 0      | `PENDING`   | a run is scheduled and has not started                          | set: a queue call (under the bound queue's lock; for an idle item through the inbox, under the item's binding lock and the inbox's shelf lock instead); cleared: the runner when the run starts, or a cancel (both under the queue's lock) |
 //! | 1      | `RUNNING`   | a run is in progress                                            | the runner, under the bound queue's lock, at start and end of a run |
 //! | 2      | `ARMED`     | the pending run waits on the timer, not on the list (set only with `PENDING`) | set by a delayed queue call or modify; cleared when the timer fires, by flush (fires it now), modify or cancel; all under the bound queue's lock |
 //! | 3..8   | —           | reserved                                                        | — |
 //! | 8..20  | `CANCELING` | number of `cancel_sync` calls in progress; queueing fails while non-zero | `cancel_sync`, lock-free, +1 on entry and -1 on exit |
 //! | 20..32 | `DISABLED`  | disable depth: queueing fails while non-zero (disables nest) | `disable` +1, `enable` -1, lock-free |
-//! | 32..64 | `QUEUE`     | id of the queue the item is bound to; 0 when idle               | the queue call that moves the item out of idle, and the step that returns it to idle (under the queue's lock and the item's binding lock) |
+//! | 32..64 | `QUEUE`     | id of the queue the item is bound to; 0 when idle               | the queue call that moves the item out of idle, and the step that returns it to idle (always under the item's binding lock; also under the queue's lock except through the inbox) |
 //!
-//! Transitions (all under the bound queue's lock except the fast path and `CANCELING`):
+//! Transitions (all under the bound queue's lock except the already-pending fast
+//! path, the inbox's idle-to-pending step and `CANCELING`):
 //!
 //! | from                 | event                        | to                    | queue call reports |
 //! |----------------------|------------------------------|-----------------------|--------------------|

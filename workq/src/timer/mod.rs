@@ -20,6 +20,10 @@ use wheel::Wheel;
 
 /// Length of one tick.
 const TICK: Duration = Duration::from_millis(1);
+/// TICK in nanoseconds, and ticks per second (TICK divides a second exactly).
+const NANOS_PER_TICK: u64 = 1_000_000;
+const TICKS_PER_SEC: u64 = 1_000;
+const _: () = assert!(TICK.as_nanos() == NANOS_PER_TICK as u128 && NANOS_PER_TICK * TICKS_PER_SEC == 1_000_000_000);
 
 /// What drives a timer.
 enum Drive {
@@ -91,14 +95,21 @@ impl Timer {
     /// any nearer deadline).
     pub(crate) fn tick_of(&self, deadline: Instant) -> u64 {
         let since = deadline.saturating_duration_since(self.origin);
-        let ticks = since.as_nanos().div_ceil(TICK.as_nanos());
-        u64::try_from(ticks).unwrap_or(u64::MAX)
+        // TICK is one millisecond: whole seconds are whole ticks, so only the
+        // sub-second part is rounded up (no 128-bit division on the arm path).
+        since
+            .as_secs()
+            .saturating_mul(TICKS_PER_SEC)
+            .saturating_add(u64::from(since.subsec_nanos()).div_ceil(NANOS_PER_TICK))
     }
 
     /// The last tick that has fully passed.
     fn now_tick(&self, now: Instant) -> u64 {
-        let ticks = now.saturating_duration_since(self.origin).as_nanos() / TICK.as_nanos();
-        u64::try_from(ticks).unwrap_or(u64::MAX)
+        let since = now.saturating_duration_since(self.origin);
+        since
+            .as_secs()
+            .saturating_mul(TICKS_PER_SEC)
+            .saturating_add(u64::from(since.subsec_nanos()) / NANOS_PER_TICK)
     }
 
     /// The instant at which `tick` begins.
