@@ -1,7 +1,6 @@
 //! Delayed work: the timer's delivery of an armed item, and modify (the kernel's
 //! `mod_delayed_work`). Arming itself is `add_run` with a deadline.
 
-use super::cancel::with_bound;
 use super::RunQueue;
 use crate::error::Error;
 use crate::state::{ARMED, CANCEL_MASK, PENDING, RUNNING};
@@ -10,33 +9,66 @@ use crate::timer::{Timer, TimerKey};
 use crate::work::WorkInner;
 
 impl RunQueue {
-    /// The timer reached the deadline of entry `key` of `work`: make its pending run
-    /// runnable. A stale entry (the item was disarmed, re-armed or cancelled since)
-    /// is ignored; a firing that meets a `cancel_sync` in progress, or a stopped
-    /// queue, cancels the run instead.
-    pub(crate) fn fire(work: &Arc<WorkInner>, key: TimerKey) {
+    /// The timer reached the deadlines of `expired` (in deadline order): makes each
+    /// pending run runnable. A stale entry (the item was disarmed, re-armed or
+    /// cancelled since) is ignored; a firing that meets a `cancel_sync` in progress,
+    /// or a stopped queue, cancels the run instead. Consecutive entries bound to the
+    /// same queue are delivered under one lock of it (one wake-up, one thread start
+    /// decision), so a tick that fires thousands of items costs little more than
+    /// their list pushes. The timer's references are dropped afterwards, with no
+    /// lock held.
+    pub(crate) fn fire_all(expired: Vec<(TimerKey, Arc<WorkInner>)>) {
         let now = super::stamp(std::time::Instant::now());
-        let outcome = with_bound(work, |mut b| {
-            let q = b.queue;
-            let g = &mut *b.guard;
-            let mut binding = lock(&work.binding);
-            let s = work.state.load(Ordering::Relaxed);
-            if s & ARMED == 0 || work.wait_tag.load(Ordering::Relaxed) != key.to_bits() {
-                return (None, None);
+        let mut stash = Vec::new();
+        let mut fired: Vec<Arc<RunQueue>> = Vec::new();
+        let mut i = 0;
+        while let Some((_, first)) = expired.get(i) {
+            let Some(q) = first.bound_queue() else {
+                // Idle: cancelled since it was armed.
+                i += 1;
+                continue;
+            };
+            let mut g = q.lock();
+            let mut any = false;
+            while let Some((key, work)) = expired.get(i) {
+                let mut binding = lock(&work.binding);
+                let s = work.state.load(Ordering::Relaxed);
+                let here = binding.as_ref().is_some_and(|b| Arc::ptr_eq(b, &q))
+                    && crate::state::queue_of(s) == q.id;
+                if !here {
+                    if crate::state::queue_of(s) == 0 {
+                        i += 1; // idle: stale
+                        continue;
+                    }
+                    break; // bound elsewhere: the outer loop locks that queue
+                }
+                i += 1;
+                if s & ARMED == 0 || work.wait_tag.load(Ordering::Relaxed) != key.to_bits() {
+                    continue;
+                }
+                if s & CANCEL_MASK != 0 || g.stopping {
+                    stash.push(q.take_pending(&mut g, &mut binding, work).1);
+                    continue;
+                }
+                work.state.fetch_and(!ARMED, Ordering::AcqRel);
+                q.make_runnable(&mut g, work, s & RUNNING != 0, now);
+                any = true;
             }
-            if s & CANCEL_MASK != 0 || g.stopping {
-                return (q.take_pending(g, &mut binding, work).1, None);
+            drop(g);
+            if any && !fired.iter().any(|f| Arc::ptr_eq(f, &q)) {
+                fired.push(q);
             }
-            work.state.fetch_and(!ARMED, Ordering::AcqRel);
-            q.make_runnable(g, work, s & RUNNING != 0, now);
-            (None, Some(q.clone()))
-        });
-        if let Some((stash, queue)) = outcome {
-            // On the timer thread: a panic in a closure's drop must not end it.
-            crate::panic::drop_caught(stash, &crate::panic::default_hook(), "workq-timer");
-            if let Some(q) = queue {
-                RunQueue::settle(&q);
-            }
+        }
+        for q in &fired {
+            RunQueue::settle(q);
+        }
+        // On the timer thread: a panic in a closure's drop must not end it. One at a
+        // time, so that two panicking drops are two caught panics, not an abort.
+        let hook = crate::panic::default_hook();
+        let handles = stash.into_iter().flatten();
+        for work in handles.chain(expired.into_iter().map(|(_, w)| w)) {
+            // Possibly the last handle (a cancelled item).
+            crate::panic::drop_caught(work, &hook, "workq-timer");
         }
     }
 

@@ -2,9 +2,11 @@
 //! items, driven either by one process-wide thread that sleeps until the next
 //! deadline, or by a [`ManualClock`] that tests move forward by hand.
 //!
-//! Time is counted in ticks of one millisecond since the clock's origin. A deadline
+//! Time is counted in ticks of 250 microseconds since the clock's origin. A deadline
 //! is rounded *up* to a tick and an entry fires only once the clock has reached
-//! that tick, so nothing fires early.
+//! that tick, so nothing fires early, and rounding adds at most one tick of
+//! lateness. (The thread wakes only for ticks that have something to fire, so a
+//! finer tick costs wake-ups only while timers are due every tick.)
 
 mod wheel;
 
@@ -19,11 +21,13 @@ use std::time::{Duration, Instant};
 use wheel::Wheel;
 
 /// Length of one tick.
-const TICK: Duration = Duration::from_millis(1);
+const TICK: Duration = Duration::from_micros(250);
 /// TICK in nanoseconds, and ticks per second (TICK divides a second exactly).
-const NANOS_PER_TICK: u64 = 1_000_000;
-const TICKS_PER_SEC: u64 = 1_000;
-const _: () = assert!(TICK.as_nanos() == NANOS_PER_TICK as u128 && NANOS_PER_TICK * TICKS_PER_SEC == 1_000_000_000);
+const NANOS_PER_TICK: u64 = 250_000;
+const TICKS_PER_SEC: u64 = 4_000;
+const _: () = assert!(
+    TICK.as_nanos() == NANOS_PER_TICK as u128 && NANOS_PER_TICK * TICKS_PER_SEC == 1_000_000_000
+);
 
 /// What drives a timer.
 enum Drive {
@@ -95,7 +99,7 @@ impl Timer {
     /// any nearer deadline).
     pub(crate) fn tick_of(&self, deadline: Instant) -> u64 {
         let since = deadline.saturating_duration_since(self.origin);
-        // TICK is one millisecond: whole seconds are whole ticks, so only the
+        // TICK divides a second: whole seconds are whole ticks, so only the
         // sub-second part is rounded up (no 128-bit division on the arm path).
         since
             .as_secs()
@@ -114,9 +118,8 @@ impl Timer {
 
     /// The instant at which `tick` begins.
     fn instant_of(&self, tick: u64) -> Instant {
-        // TICK is one millisecond.
         self.origin
-            .checked_add(Duration::from_millis(tick))
+            .checked_add(Duration::from_nanos(tick.saturating_mul(NANOS_PER_TICK)))
             .unwrap_or_else(|| far_future(self.origin))
     }
 
@@ -201,12 +204,9 @@ impl Timer {
     fn fire_due(&self, now_tick: u64) {
         let mut expired = Vec::new();
         lock(&self.state).wheel.advance(now_tick, &mut expired);
-        for (key, work) in expired {
-            RunQueue::fire(&work, key);
-            // Possibly the last handle (a cancelled item): its closure's drop is
-            // user code, and must not end the timer thread.
-            crate::panic::drop_caught(work, &crate::panic::default_hook(), "workq-timer");
-        }
+        RunQueue::fire_all(expired);
+        // Early cascading, once what was due is delivered.
+        lock(&self.state).wheel.prepare();
     }
 
     /// The system timer thread: fire what is due, sleep until the next deadline.
@@ -304,7 +304,7 @@ impl ManualClock {
         self.timer.now()
     }
 
-    /// Moves the clock forward by `by` (in whole milliseconds, rounded down) and
+    /// Moves the clock forward by `by` (in whole ticks of 250 µs, rounded down) and
     /// queues every item whose deadline has been reached, before returning.
     ///
     /// ```
@@ -312,7 +312,7 @@ impl ManualClock {
     /// clock.advance(std::time::Duration::from_secs(3600));
     /// ```
     pub fn advance(&self, by: Duration) {
-        let ticks = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        let ticks = u64::try_from(by.as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX);
         let now = {
             let mut g = lock(&self.timer.state);
             g.manual_now = g.manual_now.saturating_add(ticks);

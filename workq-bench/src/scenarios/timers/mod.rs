@@ -146,7 +146,7 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
         .decimals(0),
     );
     s.note(
-        "workq: one Worker (1 thread) + the process-wide workq-timer thread (1 ms ticks). tokio: \
+        "workq: one Worker (1 thread) + the process-wide workq-timer thread (250 us ticks). tokio: \
          tokio::time::sleep_until tasks on a 2-worker multi-thread runtime, cancelled with \
          JoinHandle::abort (arm = spawn). tokio-dq: tokio-util DelayQueue, single owner (&mut); \
          arm/cancel on a current-thread runtime context, lateness polled by one task on it. \
