@@ -228,17 +228,16 @@ impl RunQueue {
                 }),
             })
             .collect();
-        let waiting = g
-            .hi
-            .iter()
-            .chain(g.vslow.iter())
-            .chain(g.list.iter())
-            .map(|w| WaitingView {
-                work: w.name().map(str::to_string),
-                very_slow: w.class == Class::VerySlow,
-                waited: now.saturating_duration_since(unstamp(w.wait_tag.load(Ordering::Relaxed))),
-            })
-            .collect();
+        let waiting =
+            g.hi.iter()
+                .chain(g.vslow.iter())
+                .chain(g.list.iter())
+                .map(|w| WaitingView {
+                    work: w.work.name().map(str::to_string),
+                    very_slow: w.work.class == Class::VerySlow,
+                    waited: now.saturating_duration_since(unstamp(w.since)),
+                })
+                .collect();
         let kind = if self.elastic.is_some() {
             QueueKind::Pool
         } else if self.feeder.is_some() {

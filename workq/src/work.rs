@@ -59,7 +59,9 @@ pub(crate) struct WorkInner {
     /// idle leaves it in place, so that neither the run's end nor the next queue
     /// call on the same queue touches the queue's shared reference count.
     pub(crate) binding: Mutex<Option<Arc<RunQueue>>>,
-    /// Flush colour of the pending run (written under the bound queue's lock).
+    /// Flush colour of the pending run (written under the bound queue's lock); read
+    /// for a run queued behind the one in progress, which its runner puts on the
+    /// list (a run on a list carries its colour in its `Waiting` entry).
     pub(crate) color: AtomicU64,
     /// Flush colour of the run in progress (written under the bound queue's lock).
     pub(crate) run_color: AtomicU64,
@@ -68,9 +70,9 @@ pub(crate) struct WorkInner {
     /// Runs done so far: finished and, for a run that panicked, reported
     /// (written under the lock of the queue that ran it).
     pub(crate) finished: AtomicU64,
-    /// Where the pending run waits, written under the bound queue's lock: while
-    /// `ARMED`, its timer entry (a packed `TimerKey`); while on a run list, when it
-    /// was put there (a `stamp`, for the runqueue view).
+    /// While `ARMED`, the pending run's timer entry (a packed `TimerKey`), written
+    /// under the bound queue's lock. (On a run list, the list entry keeps the flush
+    /// colour and the queue time: `Waiting`.)
     pub(crate) wait_tag: AtomicU64,
     /// The owner the item is counted for while bound (pools; 0: none).
     pub(crate) owner: AtomicU32,

@@ -31,8 +31,13 @@ impl FlushColors {
 
     /// Counts one more scheduled run under the current colour and returns it.
     pub(crate) fn add(&mut self) -> u64 {
+        self.add_many(1)
+    }
+
+    /// Counts `n` more scheduled runs under the current colour and returns it.
+    pub(crate) fn add_many(&mut self, n: u64) -> u64 {
         if let Some(last) = self.counts.back_mut() {
-            *last += 1;
+            *last += n;
         }
         self.current()
     }

@@ -26,10 +26,10 @@
 //!   cancel looks for it.
 //! - Lock order: queue lock, then binding lock, then shelf lock.
 
-use super::{QueueState, RunQueue};
+use super::{QueueState, RunQueue, Waiting};
 use crate::state::{self, PENDING};
 use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
-use crate::work::{Queued, WorkInner};
+use crate::work::{Class, Queued, WorkInner};
 use std::time::Instant;
 
 /// Items queued without the queue's lock, not yet on a run list.
@@ -82,6 +82,11 @@ impl RunQueue {
                 return None;
             }
             let cur = work.state.load(Ordering::Relaxed);
+            if this.elastic.is_some() && work.class != Class::Normal {
+                // The very slow and high-priority lists keep their order under
+                // the lock.
+                return None;
+            }
             if cur & !state::QUEUE_MASK != 0 || state::queue_of(cur) != 0 {
                 // Pending, running, armed, cancelling or disabled: the locked path
                 // decides.
@@ -121,21 +126,20 @@ impl RunQueue {
             std::mem::swap(&mut shelf.items, &mut batch);
             self.inbox.len.store(0, Ordering::Relaxed);
         }
-        let moved = !batch.is_empty();
-        // One clock read per batch: an item's wait (the runqueue view, the stall
-        // checks) counts from when it reached the lists.
-        let now = if moved {
-            super::stamp(Instant::now())
-        } else {
-            0
-        };
-        for work in batch.drain(..) {
-            work.color.store(g.colors.add(), Ordering::Relaxed);
-            work.wait_tag.store(now, Ordering::Relaxed);
-            g.push(work, self.elastic.is_some());
+        if batch.is_empty() {
+            g.shelf_spare = batch;
+            return false;
         }
+        // One clock read and one flush colour per batch, and no item touched: an
+        // item's wait (the runqueue view, the stall checks) counts from when it
+        // reached the list. Only ordinary items are shelved on an elastic queue
+        // (`shelve`), so the batch belongs on `list`.
+        let since = super::stamp(Instant::now());
+        let color = g.colors.add_many(batch.len() as u64);
+        g.list
+            .extend(batch.drain(..).map(|work| Waiting { work, color, since }));
         g.shelf_spare = batch;
-        moved
+        true
     }
 
     /// Gives back the room of empty lists and of the shelf (queue lock held): a

@@ -22,7 +22,7 @@ pub(crate) use elastic::Elastic;
 pub use elastic::{SpawnFailure, SpawnHook, Spawner};
 pub(crate) use feeder::Feeder;
 pub(crate) use guard::QueueGuard;
-pub(crate) use queue_state::{Counters, QueueState, Slot};
+pub(crate) use queue_state::{Counters, QueueState, Slot, Waiting};
 
 use crate::current;
 use crate::error::Error;
@@ -423,19 +423,33 @@ impl RunQueue {
         running: bool,
         now: u64,
     ) {
-        work.color.store(g.colors.add(), Ordering::Relaxed);
+        let color = g.colors.add();
+        // Kept in the item for a run behind the one in progress: its runner puts
+        // it on the list with this colour.
+        work.color.store(color, Ordering::Relaxed);
         if !running {
-            self.push_runnable(g, work.clone(), now);
+            self.push_runnable(g, work.clone(), color, now);
         }
     }
 
-    /// Puts a runnable item at the tail of its list and finds a thread for it.
-    pub(crate) fn push_runnable(&self, g: &mut QueueState, work: Arc<WorkInner>, now: u64) {
+    /// Puts a runnable item (its pending run of flush colour `color`) at the tail
+    /// of its list and finds a thread for it.
+    pub(crate) fn push_runnable(
+        &self,
+        g: &mut QueueState,
+        work: Arc<WorkInner>,
+        color: u64,
+        now: u64,
+    ) {
         // Items on the inbox were queued earlier: they go first (FIFO).
         self.unshelve(g);
-        work.wait_tag.store(now, Ordering::Relaxed);
         self.pushes.fetch_add(1, Ordering::Relaxed);
-        g.push(work, self.elastic.is_some());
+        let entry = Waiting {
+            work,
+            color,
+            since: now,
+        };
+        g.push(entry, self.elastic.is_some());
         self.wake_or_grow(g);
     }
 
@@ -475,12 +489,16 @@ impl RunQueue {
         if cur & ARMED != 0 {
             let key = TimerKey::from_bits(work.wait_tag.load(Ordering::Relaxed));
             stash = self.timer.remove(key);
-        } else {
-            g.colors.remove(work.color.load(Ordering::Relaxed));
-            if cur & RUNNING == 0 {
-                stash = g.unlist(work);
-                debug_assert!(stash.is_some(), "a runnable pending item is on a list");
+        } else if cur & RUNNING == 0 {
+            let entry = g.unlist(work);
+            debug_assert!(entry.is_some(), "a runnable pending item is on a list");
+            if let Some(entry) = entry {
+                g.colors.remove(entry.color);
+                stash = Some(entry.work);
             }
+        } else {
+            // Behind the run in progress: not on a list yet.
+            g.colors.remove(work.color.load(Ordering::Relaxed));
         }
         if cur & RUNNING == 0 {
             *binding = None;

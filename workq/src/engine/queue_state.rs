@@ -42,14 +42,23 @@ impl Slot {
     }
 }
 
+/// A runnable item on a run list, with the flush colour of its pending run and
+/// when it was put there (a `stamp`). Kept beside the item, not in it, so that
+/// moving a batch from the inbox onto a list touches no item.
+pub(crate) struct Waiting {
+    pub(crate) work: Arc<WorkInner>,
+    pub(crate) color: u64,
+    pub(crate) since: u64,
+}
+
 /// Everything behind the queue's lock.
 pub(crate) struct QueueState {
     /// Runnable items (`PENDING`, not `RUNNING`, not `ARMED`) in queueing order.
-    pub(crate) list: VecDeque<Arc<WorkInner>>,
+    pub(crate) list: VecDeque<Waiting>,
     /// Runnable very slow items (elastic queues only; elsewhere they use `list`).
-    pub(crate) vslow: VecDeque<Arc<WorkInner>>,
+    pub(crate) vslow: VecDeque<Waiting>,
     /// Runnable high-priority items, taken first (elastic queues only).
-    pub(crate) hi: VecDeque<Arc<WorkInner>>,
+    pub(crate) hi: VecDeque<Waiting>,
     /// At most this many runs at once (a workqueue's `max_active`).
     pub(crate) max_running: usize,
     /// Bound on waiting items for bounded queue calls (`usize::MAX`: none).
@@ -185,10 +194,7 @@ impl QueueState {
         [&self.list, &self.vslow, &self.hi]
             .iter()
             .filter_map(|l| l.front())
-            .map(|w| {
-                let queued = super::unstamp(w.wait_tag.load(crate::sync::Ordering::Relaxed));
-                now.saturating_duration_since(queued)
-            })
+            .map(|w| now.saturating_duration_since(super::unstamp(w.since)))
             .max()
     }
 
@@ -217,7 +223,7 @@ impl QueueState {
     /// Takes the next item to run: a high-priority one, else a very slow one while
     /// under the cap, else the oldest ordinary one; nothing while frozen or at
     /// `max_running`. Returns it and whether it counts as very slow.
-    pub(crate) fn pick(&mut self) -> Option<(Arc<WorkInner>, bool)> {
+    pub(crate) fn pick(&mut self) -> Option<(Waiting, bool)> {
         if self.frozen || self.running >= self.max_running {
             return None;
         }
@@ -232,18 +238,18 @@ impl QueueState {
 
     /// Puts a runnable item at the tail of the list for its class (`elastic`: the
     /// queue keeps separate lists for very slow and high-priority items).
-    pub(crate) fn push(&mut self, work: Arc<WorkInner>, elastic: bool) {
-        match (work.class, elastic) {
-            (Class::VerySlow, true) => self.vslow.push_back(work),
-            (Class::High, true) => self.hi.push_back(work),
-            _ => self.list.push_back(work),
+    pub(crate) fn push(&mut self, entry: Waiting, elastic: bool) {
+        match (entry.work.class, elastic) {
+            (Class::VerySlow, true) => self.vslow.push_back(entry),
+            (Class::High, true) => self.hi.push_back(entry),
+            _ => self.list.push_back(entry),
         }
     }
 
     /// Removes `work` from whichever list holds it.
-    pub(crate) fn unlist(&mut self, work: &Arc<WorkInner>) -> Option<Arc<WorkInner>> {
+    pub(crate) fn unlist(&mut self, work: &Arc<WorkInner>) -> Option<Waiting> {
         for list in [&mut self.list, &mut self.vslow, &mut self.hi] {
-            if let Some(at) = list.iter().position(|w| Arc::ptr_eq(w, work)) {
+            if let Some(at) = list.iter().position(|w| Arc::ptr_eq(&w.work, work)) {
                 return list.remove(at);
             }
         }

@@ -23,19 +23,19 @@ impl RunQueue {
         g: &mut QueueState,
         slot: Option<usize>,
     ) -> Option<Arc<WorkInner>> {
-        let (work, very_slow) = match g.pick() {
+        let (entry, very_slow) = match g.pick() {
             Some(next) => next,
             // The lists ran dry: take the inbox's items in one batch.
             None if self.unshelve(g) => g.pick()?,
             None => return None,
         };
+        let work = entry.work;
         // Items on a list have PENDING set and RUNNING clear (lock held), so one
         // xor flips both. Acquire: the run sees every write made before any queue
         // call that found the item pending.
         let before = work.state.fetch_xor(PENDING | RUNNING, Ordering::AcqRel);
         debug_assert_eq!(before & (PENDING | RUNNING | ARMED), PENDING);
-        work.run_color
-            .store(work.color.load(Ordering::Relaxed), Ordering::Relaxed);
+        work.run_color.store(entry.color, Ordering::Relaxed);
         work.started.fetch_add(1, Ordering::Relaxed);
         g.running += 1;
         if very_slow {
@@ -136,7 +136,9 @@ impl RunQueue {
                         // queue bits cleared it no longer counts.
                         g.disown(work.owner.load(Ordering::Relaxed));
                     } else if cur & ARMED == 0 {
-                        self.push_runnable(g, work.clone(), super::stamp(Instant::now()));
+                        let color = work.color.load(Ordering::Relaxed);
+                        let now = super::stamp(Instant::now());
+                        self.push_runnable(g, work.clone(), color, now);
                     }
                     break;
                 }
