@@ -13,8 +13,9 @@
 
 mod common;
 
+use common::epoch_item::{assert_dropped_once, EpochItem as Item};
 use common::*;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use workq::{Error, Owner, Pool, Queued, Work};
@@ -22,22 +23,6 @@ use workq::{Error, Owner, Pool, Queued, Work};
 const PRODUCERS: usize = 4;
 const ITEMS: usize = 16;
 const MAX_THREADS: usize = 4;
-
-/// One item and everything the checks need about it.
-struct Item {
-    work: Work,
-    overlap: Arc<OverlapDetector>,
-    drops: Arc<AtomicUsize>,
-    /// Bumped before every queue call (the "x = i" the run must see).
-    epoch: Arc<AtomicU64>,
-    /// The epoch read at the start of the latest run.
-    seen: Arc<AtomicU64>,
-    runs: Arc<AtomicU64>,
-    /// cancel / cancel_sync calls begun and ended, so that a queue + flush pair can
-    /// tell whether a cancel may have removed its run.
-    cancels_begun: AtomicU64,
-    cancels_ended: AtomicU64,
-}
 
 /// Errors seen where none were allowed.
 type Bad = Arc<Mutex<Vec<String>>>;
@@ -49,67 +34,38 @@ struct Load {
     peak: AtomicUsize,
 }
 
+/// Item `i`: its epoch is bumped before every queue call (see [`queue`]), and
+/// cancel / cancel_sync calls are counted as cancels, so that a queue + flush pair
+/// can tell whether a cancel may have removed its run. Its runs count themselves in
+/// `load` while they are in progress.
 fn make_item(i: usize, bad: &Bad, load: &Arc<Load>) -> Item {
-    let overlap = Arc::new(OverlapDetector::default());
-    let (token, drops) = DropCounter::new();
-    let epoch = Arc::new(AtomicU64::new(0));
-    let seen = Arc::new(AtomicU64::new(0));
-    let runs = Arc::new(AtomicU64::new(0));
-    let work = {
-        let (overlap, epoch, seen, runs, bad, load) = (
-            overlap.clone(),
-            epoch.clone(),
-            seen.clone(),
-            runs.clone(),
-            bad.clone(),
-            load.clone(),
-        );
-        let f = move |ctx: &workq::WorkCtx<'_>| {
-            let _held = &token;
-            let _inside = overlap.enter();
-            let at_once = load.now.fetch_add(1, Ordering::SeqCst) + 1;
-            load.peak.fetch_max(at_once, Ordering::SeqCst);
-            seen.store(epoch.load(Ordering::SeqCst), Ordering::SeqCst);
-            let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
-            match n % 8 {
-                // Every 8th run requeues itself (the next run does not).
-                0 => match ctx.requeue() {
-                    Ok(Queued::Rerun | Queued::AlreadyPending) | Err(Error::Canceling) => {}
-                    other => lock(&bad).push(format!("requeue from {i}: {other:?}")),
-                },
-                // Every 8th run, another one re-arms itself shortly.
-                4 => match ctx.requeue_after(Duration::from_micros(500)) {
-                    Ok(Queued::Rerun | Queued::AlreadyPending) | Err(Error::Canceling) => {}
-                    other => lock(&bad).push(format!("requeue_after from {i}: {other:?}")),
-                },
-                // Some runs take a little longer, so that other threads find the item
-                // running.
-                1 | 2 => {
-                    for _ in 0..50 {
-                        std::thread::yield_now();
-                    }
+    let (bad, load) = (bad.clone(), load.clone());
+    // A few very slow items: they share the same contract.
+    Item::new(format!("pool-stress-{i}"), i % 5 == 0, move |ctx, n| {
+        let at_once = load.now.fetch_add(1, Ordering::SeqCst) + 1;
+        load.peak.fetch_max(at_once, Ordering::SeqCst);
+        match n % 8 {
+            // Every 8th run requeues itself (the next run does not).
+            0 => match ctx.requeue() {
+                Ok(Queued::Rerun | Queued::AlreadyPending) | Err(Error::Canceling) => {}
+                other => lock(&bad).push(format!("requeue from {i}: {other:?}")),
+            },
+            // Every 8th run, another one re-arms itself shortly.
+            4 => match ctx.requeue_after(Duration::from_micros(500)) {
+                Ok(Queued::Rerun | Queued::AlreadyPending) | Err(Error::Canceling) => {}
+                other => lock(&bad).push(format!("requeue_after from {i}: {other:?}")),
+            },
+            // Some runs take a little longer, so that other threads find the item
+            // running.
+            1 | 2 => {
+                for _ in 0..50 {
+                    std::thread::yield_now();
                 }
-                _ => {}
             }
-            load.now.fetch_sub(1, Ordering::SeqCst);
-        };
-        // A few very slow items: they share the same contract.
-        if i % 5 == 0 {
-            Work::very_slow(format!("pool-stress-{i}"), f)
-        } else {
-            Work::named(format!("pool-stress-{i}"), f)
+            _ => {}
         }
-    };
-    Item {
-        work,
-        overlap,
-        drops,
-        epoch,
-        seen,
-        runs,
-        cancels_begun: AtomicU64::new(0),
-        cancels_ended: AtomicU64::new(0),
-    }
+        load.now.fetch_sub(1, Ordering::SeqCst);
+    })
 }
 
 /// What one producer counted.
@@ -146,7 +102,7 @@ enum How<'a> {
 
 /// A queue call as the contract describes it: bump the epoch, then queue.
 fn queue(item: &Item, pool: &Pool, how: &How<'_>) -> (u64, Result<(), Error>) {
-    let v = item.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+    let v = item.bump_epoch();
     let r = match how {
         How::Now => pool.queue(&item.work).map(drop),
         How::After(d) => pool.queue_after(&item.work, *d).map(drop),
@@ -189,8 +145,7 @@ fn hammer(
             // cancel may be in progress or begin until the flush returned, or it
             // could legitimately remove the run.
             let check = rng.below(2) == 0;
-            let ended = item.cancels_ended.load(Ordering::SeqCst);
-            let begun = item.cancels_begun.load(Ordering::SeqCst);
+            let watch = item.watch_cancels();
             let (v, r) = queue(item, pool, &how);
             match r {
                 Ok(()) => {
@@ -200,11 +155,8 @@ fn hammer(
                         if let Err(e) = item.work.flush() {
                             report(format!("flush: {e:?}"));
                         }
-                        let clean =
-                            begun == ended && item.cancels_begun.load(Ordering::SeqCst) == begun;
-                        if clean {
+                        if let Some(seen) = item.seen_if_undisturbed(&watch) {
                             t.checked += 1;
-                            let seen = item.seen.load(Ordering::SeqCst);
                             if seen < v {
                                 report(format!(
                                     "{:?}: queue returned Ok at epoch {v}, but after the \
@@ -222,20 +174,13 @@ fn hammer(
         }
         match op {
             57..=66 => {
-                item.cancels_begun.fetch_add(1, Ordering::SeqCst);
-                item.work.cancel();
-                item.cancels_ended.fetch_add(1, Ordering::SeqCst);
+                item.cancelling(Work::cancel);
                 t.cancels += 1;
             }
-            67..=76 => {
-                item.cancels_begun.fetch_add(1, Ordering::SeqCst);
-                let r = item.work.cancel_sync();
-                item.cancels_ended.fetch_add(1, Ordering::SeqCst);
-                match r {
-                    Ok(_) => t.cancels += 1,
-                    Err(e) => report(format!("cancel_sync: {e:?}")),
-                }
-            }
+            67..=76 => match item.cancelling(Work::cancel_sync) {
+                Ok(_) => t.cancels += 1,
+                Err(e) => report(format!("cancel_sync: {e:?}")),
+            },
             77..=94 => match item.work.flush() {
                 Ok(_) => t.flushes += 1,
                 Err(e) => report(format!("Work::flush: {e:?}")),
@@ -314,18 +259,7 @@ fn hammer_pool_no_overlap_nothing_lost_every_closure_dropped_once() {
     // The last operation on each item: a plain queue + flush, alone. The latest run
     // must have seen the final epoch.
     for (i, item) in items.iter().enumerate() {
-        assert!(
-            !item.work.is_pending() && !item.work.is_running(),
-            "item {i} idle"
-        );
-        let (v, r) = queue(item, &pool, &How::Now);
-        assert!(r.is_ok(), "item {i}: {r:?}");
-        flush_work(&item.work);
-        assert_eq!(
-            item.seen.load(Ordering::SeqCst),
-            v,
-            "item {i}: the run after the last queue call missed it"
-        );
+        item.assert_final_queue_seen(i, |item| queue(item, &pool, &How::Now), |()| true);
         settle_item(item);
     }
     flush_pool(&pool);
@@ -339,18 +273,7 @@ fn hammer_pool_no_overlap_nothing_lost_every_closure_dropped_once() {
     );
     let mut runs = 0;
     for (i, item) in items.iter().enumerate() {
-        assert_eq!(item.overlap.violations(), 0, "item {i}: runs overlapped");
-        assert!(item.runs.load(Ordering::SeqCst) >= 1, "item {i} ran");
-        assert_eq!(
-            item.overlap.entries() as u64,
-            item.runs.load(Ordering::SeqCst),
-            "item {i}"
-        );
-        assert_eq!(
-            item.drops.load(Ordering::SeqCst),
-            0,
-            "item {i} dropped early"
-        );
+        item.assert_sound(i);
         runs += item.runs.load(Ordering::SeqCst);
     }
     assert!(total.queue_ok > 0 && total.checked > 0, "{total:?}");
@@ -380,12 +303,5 @@ fn hammer_pool_no_overlap_nothing_lost_every_closure_dropped_once() {
     }
     drop_pool(pool);
     let items = Arc::try_unwrap(items).unwrap_or_else(|_| panic!("item handles leaked"));
-    let mut counters = Vec::new();
-    for item in items {
-        counters.push(item.drops.clone());
-        drop(item);
-    }
-    for (i, d) in counters.iter().enumerate() {
-        assert_eq!(d.load(Ordering::SeqCst), 1, "item {i}: closure drops");
-    }
+    assert_dropped_once(items);
 }

@@ -33,6 +33,7 @@
 
 mod common;
 
+use common::epoch_item::EpochItem as Item;
 use common::*;
 use std::future::Future;
 use std::pin::pin;
@@ -190,22 +191,6 @@ impl Spawns {
 // Items.
 // ---------------------------------------------------------------------------
 
-/// One item and everything the checks need about it.
-struct Item {
-    work: Work,
-    overlap: Arc<OverlapDetector>,
-    drops: Arc<AtomicUsize>,
-    /// Bumped by a producer after each `Ok` queue call.
-    epoch: Arc<AtomicU64>,
-    /// The epoch read at the start of the latest run.
-    seen: Arc<AtomicU64>,
-    runs: Arc<AtomicU64>,
-    /// cancel / cancel_sync / disable calls begun and ended (a queue + flush
-    /// check is skipped when one may have removed the run).
-    cancels_begun: AtomicU64,
-    cancels_ended: AtomicU64,
-}
-
 /// Counters shared by the whole soak.
 #[derive(Default)]
 struct Shared {
@@ -233,67 +218,37 @@ impl Shared {
     }
 }
 
+/// Item `i`: a producer bumps its epoch after each `Ok` queue call, and cancel /
+/// cancel_sync / disable calls are counted as cancels (a queue + flush check is
+/// skipped when one may have removed the run).
 fn make_item(i: usize, seed: u64, shared: &Arc<Shared>) -> Item {
-    let overlap = Arc::new(OverlapDetector::default());
-    let (token, drops) = DropCounter::new();
-    let epoch = Arc::new(AtomicU64::new(0));
-    let seen = Arc::new(AtomicU64::new(0));
-    let runs = Arc::new(AtomicU64::new(0));
-    let body = {
-        let (overlap, epoch, seen, runs, shared) = (
-            overlap.clone(),
-            epoch.clone(),
-            seen.clone(),
-            runs.clone(),
-            shared.clone(),
-        );
-        move |ctx: &workq::WorkCtx<'_>| {
-            let _held = &token;
-            let _inside = overlap.enter();
-            seen.store(epoch.load(Ordering::SeqCst), Ordering::SeqCst);
-            let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
-            let roll = mix(seed, i as u64, n) % 100;
-            match roll {
-                0..=3 => {
-                    shared.injected.fetch_add(1, Ordering::SeqCst);
-                    panic!("{INJECTED}: item {i} run {n}");
-                }
-                4..=8 => match ctx.requeue() {
-                    Ok(_) | Err(Error::Canceling | Error::Disabled) => {}
-                    Err(e) => shared.bad(format!("requeue of item {i}: {e:?}")),
-                },
-                9..=10 => match ctx.requeue_after(Duration::from_millis(1)) {
-                    Ok(_) | Err(Error::Canceling | Error::Disabled) => {}
-                    Err(e) => shared.bad(format!("requeue_after of item {i}: {e:?}")),
-                },
-                11..=13 => {
-                    let _ = ctx.sleep_till_thread_needed(Duration::from_micros(200));
-                }
-                14..=25 => {
-                    for _ in 0..20 {
-                        thread::yield_now();
-                    }
-                }
-                _ => {}
+    let shared = shared.clone();
+    Item::new(format!("soak-{i}"), i % 8 == 7, move |ctx, n| {
+        let roll = mix(seed, i as u64, n) % 100;
+        match roll {
+            0..=3 => {
+                shared.injected.fetch_add(1, Ordering::SeqCst);
+                panic!("{INJECTED}: item {i} run {n}");
             }
+            4..=8 => match ctx.requeue() {
+                Ok(_) | Err(Error::Canceling | Error::Disabled) => {}
+                Err(e) => shared.bad(format!("requeue of item {i}: {e:?}")),
+            },
+            9..=10 => match ctx.requeue_after(Duration::from_millis(1)) {
+                Ok(_) | Err(Error::Canceling | Error::Disabled) => {}
+                Err(e) => shared.bad(format!("requeue_after of item {i}: {e:?}")),
+            },
+            11..=13 => {
+                let _ = ctx.sleep_till_thread_needed(Duration::from_micros(200));
+            }
+            14..=25 => {
+                for _ in 0..20 {
+                    thread::yield_now();
+                }
+            }
+            _ => {}
         }
-    };
-    let name = format!("soak-{i}");
-    let work = if i % 8 == 7 {
-        Work::very_slow(name, body)
-    } else {
-        Work::named(name, body)
-    };
-    Item {
-        work,
-        overlap,
-        drops,
-        epoch,
-        seen,
-        runs,
-        cancels_begun: AtomicU64::new(0),
-        cancels_ended: AtomicU64::new(0),
-    }
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -490,13 +445,12 @@ impl World {
             // A queue call, sometimes checked with a flush.
             0..=34 => {
                 beat.begin("queue");
-                let cancels = item.cancels_begun.load(Ordering::SeqCst);
-                let quiet = cancels == item.cancels_ended.load(Ordering::SeqCst);
+                let watch = item.watch_cancels();
                 let e0 = item.epoch.load(Ordering::SeqCst);
                 let (r, try_call) = self.queue_on(target, owner.as_ref(), &item.work, rng.below(3));
                 match r {
                     Ok(q) => {
-                        item.epoch.fetch_add(1, Ordering::SeqCst);
+                        item.bump_epoch();
                         t.ok += 1;
                         match q {
                             Queued::Scheduled => t.scheduled += 1,
@@ -513,20 +467,18 @@ impl World {
                             if let Err(e) = r {
                                 self.shared.bad(format!("Work::flush: {e:?}"));
                             }
-                            let undisturbed = quiet
-                                && item.cancels_begun.load(Ordering::SeqCst) == cancels
-                                && item.cancels_ended.load(Ordering::SeqCst) == cancels;
-                            if undisturbed {
-                                t.checked += 1;
-                                let seen = item.seen.load(Ordering::SeqCst);
-                                if seen < e0 {
-                                    self.shared.bad(format!(
-                                        "item {i}: an Ok queue call on {target:?} (epoch {e0}) \
-                                         was not followed by a run (latest run saw {seen})"
-                                    ));
+                            match item.seen_if_undisturbed(&watch) {
+                                Some(seen) => {
+                                    t.checked += 1;
+                                    if seen < e0 {
+                                        self.shared.bad(format!(
+                                            "item {i}: an Ok queue call on {target:?} (epoch \
+                                             {e0}) was not followed by a run (latest run saw \
+                                             {seen})"
+                                        ));
+                                    }
                                 }
-                            } else {
-                                t.unchecked += 1;
+                                None => t.unchecked += 1,
                             }
                         }
                     }
@@ -540,7 +492,7 @@ impl World {
                 let delay = Duration::from_millis(rng.below(4) as u64);
                 match self.delayed_on(target, owner.as_ref(), &item.work, delay, roll >= 40) {
                     Ok(()) => {
-                        item.epoch.fetch_add(1, Ordering::SeqCst);
+                        item.bump_epoch();
                         t.ok += 1;
                     }
                     Err(e) if allowed(&e, false) => t.refuse(&e),
@@ -549,22 +501,20 @@ impl World {
             }
             45..=51 => {
                 beat.begin("cancel");
-                item.cancels_begun.fetch_add(1, Ordering::SeqCst);
-                let _ = item.work.cancel();
-                item.cancels_ended.fetch_add(1, Ordering::SeqCst);
+                let _ = item.cancelling(Work::cancel);
             }
             52..=55 => {
                 beat.begin("cancel_sync");
-                item.cancels_begun.fetch_add(1, Ordering::SeqCst);
-                let r = if rng.below(2) == 0 {
-                    item.work.cancel_sync()
-                } else {
-                    block_on(item.work.cancel_sync_async())
-                };
+                let r = item.cancelling(|work| {
+                    if rng.below(2) == 0 {
+                        work.cancel_sync()
+                    } else {
+                        block_on(work.cancel_sync_async())
+                    }
+                });
                 if let Err(e) = r {
                     self.shared.bad(format!("cancel_sync: {e:?}"));
                 }
-                item.cancels_ended.fetch_add(1, Ordering::SeqCst);
             }
             56..=62 => {
                 beat.begin("Work::flush");
@@ -574,26 +524,27 @@ impl World {
             }
             63..=65 => {
                 beat.begin("disable / enable");
-                item.cancels_begun.fetch_add(1, Ordering::SeqCst);
-                let sync = rng.below(2) == 0;
-                let r = if sync {
-                    item.work.disable_sync()
-                } else {
-                    item.work.disable()
-                };
-                if let Err(e) = r {
-                    self.shared.bad(format!("disable: {e:?}"));
-                }
-                match self.queue_on(target, owner.as_ref(), &item.work, 0).0 {
-                    Err(Error::Disabled) => {}
-                    other => self
-                        .shared
-                        .bad(format!("queue of a disabled item: {other:?}")),
-                }
-                if let Err(e) = item.work.enable() {
-                    self.shared.bad(format!("enable: {e:?}"));
-                }
-                item.cancels_ended.fetch_add(1, Ordering::SeqCst);
+                // Counted as a cancel: the disable may remove a queued run.
+                item.cancelling(|work| {
+                    let sync = rng.below(2) == 0;
+                    let r = if sync {
+                        work.disable_sync()
+                    } else {
+                        work.disable()
+                    };
+                    if let Err(e) = r {
+                        self.shared.bad(format!("disable: {e:?}"));
+                    }
+                    match self.queue_on(target, owner.as_ref(), work, 0).0 {
+                        Err(Error::Disabled) => {}
+                        other => self
+                            .shared
+                            .bad(format!("queue of a disabled item: {other:?}")),
+                    }
+                    if let Err(e) = work.enable() {
+                        self.shared.bad(format!("enable: {e:?}"));
+                    }
+                });
             }
             66..=71 => {
                 beat.begin("raise");
@@ -718,7 +669,7 @@ impl World {
                 // A plain queue on the worker, the common case.
                 match self.worker.queue(&item.work) {
                     Ok(_) => {
-                        item.epoch.fetch_add(1, Ordering::SeqCst);
+                        item.bump_epoch();
                         t.ok += 1;
                     }
                     Err(e) if allowed(&e, false) => t.refuse(&e),

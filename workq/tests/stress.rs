@@ -10,8 +10,9 @@
 
 mod common;
 
+use common::epoch_item::{assert_dropped_once, EpochItem as Item};
 use common::*;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use workq::{Error, Queued, Work, Worker};
@@ -20,71 +21,31 @@ const THREADS: usize = 4;
 const ITEMS: usize = 8;
 const WORKERS: usize = 2;
 
-/// One item and everything the checks need about it.
-struct Item {
-    work: Work,
-    overlap: Arc<OverlapDetector>,
-    drops: Arc<AtomicUsize>,
-    /// Bumped before every queue call (the "x = i" the run must see).
-    epoch: Arc<AtomicU64>,
-    /// The epoch read at the start of the latest run.
-    seen: Arc<AtomicU64>,
-    runs: Arc<AtomicU64>,
-    /// cancel / cancel_sync calls begun and ended, so that a queue + flush pair can
-    /// tell whether a cancel may have removed its run.
-    cancels_begun: AtomicU64,
-    cancels_ended: AtomicU64,
-}
-
 /// Errors seen where none were allowed.
 type Bad = Arc<Mutex<Vec<String>>>;
 
+/// Item `i`: its epoch is bumped before every queue call (see [`queue`]), and
+/// cancel / cancel_sync calls are counted as cancels, so that a queue + flush pair
+/// can tell whether a cancel may have removed its run.
 fn make_item(i: usize, bad: &Bad) -> Item {
-    let overlap = Arc::new(OverlapDetector::default());
-    let (token, drops) = DropCounter::new();
-    let epoch = Arc::new(AtomicU64::new(0));
-    let seen = Arc::new(AtomicU64::new(0));
-    let runs = Arc::new(AtomicU64::new(0));
-    let work = {
-        let (overlap, epoch, seen, runs, bad) = (
-            overlap.clone(),
-            epoch.clone(),
-            seen.clone(),
-            runs.clone(),
-            bad.clone(),
-        );
-        Work::named(format!("stress-{i}"), move |ctx| {
-            let _held = &token;
-            let _inside = overlap.enter();
-            seen.store(epoch.load(Ordering::SeqCst), Ordering::SeqCst);
-            let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
-            match n % 8 {
-                // Every 8th run requeues itself (the next run does not).
-                0 => match ctx.requeue() {
-                    Ok(Queued::Rerun | Queued::AlreadyPending) | Err(Error::Canceling) => {}
-                    other => lock(&bad).push(format!("requeue from {}: {other:?}", i)),
-                },
-                // Some runs take a little longer, so that other threads find the item
-                // running.
-                1 | 2 => {
-                    for _ in 0..50 {
-                        std::thread::yield_now();
-                    }
+    let bad = bad.clone();
+    Item::new(format!("stress-{i}"), false, move |ctx, n| {
+        match n % 8 {
+            // Every 8th run requeues itself (the next run does not).
+            0 => match ctx.requeue() {
+                Ok(Queued::Rerun | Queued::AlreadyPending) | Err(Error::Canceling) => {}
+                other => lock(&bad).push(format!("requeue from {}: {other:?}", i)),
+            },
+            // Some runs take a little longer, so that other threads find the item
+            // running.
+            1 | 2 => {
+                for _ in 0..50 {
+                    std::thread::yield_now();
                 }
-                _ => {}
             }
-        })
-    };
-    Item {
-        work,
-        overlap,
-        drops,
-        epoch,
-        seen,
-        runs,
-        cancels_begun: AtomicU64::new(0),
-        cancels_ended: AtomicU64::new(0),
-    }
+            _ => {}
+        }
+    })
 }
 
 /// What one hammering thread counted.
@@ -105,7 +66,7 @@ fn env_u64(name: &str) -> Option<u64> {
 
 /// A queue call as the contract describes it: bump the epoch, then queue.
 fn queue(item: &Item, worker: &Worker) -> (u64, Result<Queued, Error>) {
-    let v = item.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+    let v = item.bump_epoch();
     (v, worker.queue(&item.work))
 }
 
@@ -122,8 +83,7 @@ fn hammer(seed: u64, items: &[Item], workers: &[Worker], until: Instant, bad: &B
                 let check = rng.below(2) == 0;
                 // No cancel may be in progress or begin until the flush returned,
                 // or it could legitimately remove the run.
-                let ended = item.cancels_ended.load(Ordering::SeqCst);
-                let begun = item.cancels_begun.load(Ordering::SeqCst);
+                let watch = item.watch_cancels();
                 let runs_before = item.runs.load(Ordering::SeqCst);
                 let (v, r) = queue(item, worker);
                 match r {
@@ -134,11 +94,8 @@ fn hammer(seed: u64, items: &[Item], workers: &[Worker], until: Instant, bad: &B
                             if let Err(e) = &flushed {
                                 report(format!("flush: {e:?}"));
                             }
-                            let clean = begun == ended
-                                && item.cancels_begun.load(Ordering::SeqCst) == begun;
-                            if clean {
+                            if let Some(seen) = item.seen_if_undisturbed(&watch) {
                                 t.checked += 1;
-                                let seen = item.seen.load(Ordering::SeqCst);
                                 if seen < v {
                                     report(format!(
                                         "{:?}: queue on {} returned Ok({q:?}) at epoch {v}, \
@@ -161,20 +118,13 @@ fn hammer(seed: u64, items: &[Item], workers: &[Worker], until: Instant, bad: &B
                 }
             }
             50..=64 => {
-                item.cancels_begun.fetch_add(1, Ordering::SeqCst);
-                item.work.cancel();
-                item.cancels_ended.fetch_add(1, Ordering::SeqCst);
+                item.cancelling(Work::cancel);
                 t.cancels += 1;
             }
-            65..=79 => {
-                item.cancels_begun.fetch_add(1, Ordering::SeqCst);
-                let r = item.work.cancel_sync();
-                item.cancels_ended.fetch_add(1, Ordering::SeqCst);
-                match r {
-                    Ok(_) => t.cancels += 1,
-                    Err(e) => report(format!("cancel_sync: {e:?}")),
-                }
-            }
+            65..=79 => match item.cancelling(Work::cancel_sync) {
+                Ok(_) => t.cancels += 1,
+                Err(e) => report(format!("cancel_sync: {e:?}")),
+            },
             80..=94 => match item.work.flush() {
                 Ok(_) => t.flushes += 1,
                 Err(e) => report(format!("Work::flush: {e:?}")),
@@ -262,17 +212,10 @@ fn hammer_queue_cancel_flush_on_two_workers() {
     // The last operation on each item: a plain queue + flush, alone. The latest run
     // must have seen the final epoch.
     for (i, item) in items.iter().enumerate() {
-        assert!(
-            !item.work.is_pending() && !item.work.is_running(),
-            "item {i} idle"
-        );
-        let (v, r) = queue(item, &workers[i % WORKERS]);
-        assert!(matches!(r, Ok(Queued::Scheduled)), "item {i}: {r:?}");
-        flush_work(&item.work);
-        assert_eq!(
-            item.seen.load(Ordering::SeqCst),
-            v,
-            "item {i}: the run after the last queue call missed it"
+        item.assert_final_queue_seen(
+            i,
+            |item| queue(item, &workers[i % WORKERS]),
+            |q| matches!(q, Queued::Scheduled),
         );
     }
     for w in workers.iter() {
@@ -287,18 +230,7 @@ fn hammer_queue_cancel_flush_on_two_workers() {
         bad_now
     );
     for (i, item) in items.iter().enumerate() {
-        assert_eq!(item.overlap.violations(), 0, "item {i}: runs overlapped");
-        assert!(item.runs.load(Ordering::SeqCst) >= 1, "item {i} ran");
-        assert_eq!(
-            item.overlap.entries() as u64,
-            item.runs.load(Ordering::SeqCst),
-            "item {i}"
-        );
-        assert_eq!(
-            item.drops.load(Ordering::SeqCst),
-            0,
-            "item {i} dropped early"
-        );
+        item.assert_sound(i);
     }
     assert!(total.queue_ok > 0);
 
@@ -308,12 +240,5 @@ fn hammer_queue_cancel_flush_on_two_workers() {
         drop_worker(w);
     }
     let items = Arc::try_unwrap(items).unwrap_or_else(|_| panic!("item handles leaked"));
-    let mut counters = Vec::new();
-    for item in items {
-        counters.push(item.drops.clone());
-        drop(item);
-    }
-    for (i, d) in counters.iter().enumerate() {
-        assert_eq!(d.load(Ordering::SeqCst), 1, "item {i}: closure drops");
-    }
+    assert_dropped_once(items);
 }

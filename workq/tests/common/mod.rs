@@ -16,6 +16,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 use workq::{Work, Worker};
 
+pub mod epoch_item;
+
 /// How long a blocking call may take before the watchdog calls it hung.
 pub const WATCHDOG_SECS: u64 = 30;
 
