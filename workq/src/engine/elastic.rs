@@ -208,15 +208,23 @@ impl RunQueue {
 
     /// Makes sure an elastic queue has threads before it accepts work: at first use
     /// it starts the minimum number. Fails only when no thread could be started.
+    #[inline]
     pub(crate) fn ensure_consumers(this: &Arc<Self>) -> Result<(), Error> {
+        match &this.elastic {
+            None => Ok(()),
+            // Once the minimum was reached, the pool never drops below it (culling
+            // stops there) until shutdown, which `admit` reports: no lock needed.
+            Some(e) if e.started.load(std::sync::atomic::Ordering::Acquire) => Ok(()),
+            Some(_) => Self::start_minimum(this),
+        }
+    }
+
+    /// The first use of an elastic queue: starts its minimum number of threads.
+    #[cold]
+    fn start_minimum(this: &Arc<Self>) -> Result<(), Error> {
         let Some(elastic) = &this.elastic else {
             return Ok(());
         };
-        // Once the minimum was reached, the pool never drops below it (culling
-        // stops there) until shutdown, which `admit` reports: no lock needed.
-        if elastic.started.load(std::sync::atomic::Ordering::Acquire) {
-            return Ok(());
-        }
         loop {
             let g = this.lock();
             if g.stopping {

@@ -61,6 +61,7 @@ impl Inbox {
 impl RunQueue {
     /// Whether a queue call on an idle item may skip the queue's lock: nothing but
     /// a list push would be needed under it.
+    #[inline]
     pub(crate) fn inbox_may_open(&self, g: &QueueState) -> bool {
         self.feeder.is_none()
             && !g.stopping
@@ -116,10 +117,16 @@ impl RunQueue {
 
     /// Moves the shelf onto the run lists (queue lock held). Returns whether it
     /// moved anything.
+    #[inline]
     pub(crate) fn unshelve(&self, g: &mut QueueState) -> bool {
         if self.inbox.len.load(Ordering::Relaxed) == 0 {
             return false;
         }
+        self.unshelve_batch(g)
+    }
+
+    /// Moves a non-empty shelf onto the list (see `unshelve`).
+    fn unshelve_batch(&self, g: &mut QueueState) -> bool {
         let mut batch = std::mem::take(&mut g.shelf_spare);
         {
             let mut shelf = lock(&self.inbox.shelf);
@@ -160,11 +167,17 @@ impl RunQueue {
     /// Opens or closes the shelf as the queue's state now allows (queue lock held);
     /// closing moves what is on it onto the lists. Returns whether it moved
     /// anything.
+    #[inline]
     pub(crate) fn sync_inbox(&self, g: &mut QueueState) -> bool {
         let open = self.inbox_may_open(g);
         if open == g.shelf_open {
             return false;
         }
+        self.flip_shelf(g, open)
+    }
+
+    /// Opens or closes the shelf (see `sync_inbox`).
+    fn flip_shelf(&self, g: &mut QueueState, open: bool) -> bool {
         g.shelf_open = open;
         lock(&self.inbox.shelf).open = open;
         !open && self.unshelve(g)

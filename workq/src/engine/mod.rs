@@ -313,10 +313,15 @@ impl RunQueue {
 
     /// A fed queue refuses work its pool could never run: when the pool is going
     /// away, or has no thread and cannot start one (unless a rescuer stands by).
+    #[inline]
     pub(crate) fn check_pool(&self) -> Result<(), Error> {
-        let Some(f) = &self.feeder else {
-            return Ok(());
-        };
+        match &self.feeder {
+            None => Ok(()),
+            Some(f) => self.check_feeding_pool(f),
+        }
+    }
+
+    fn check_feeding_pool(&self, f: &Feeder) -> Result<(), Error> {
         let closing = {
             let pg = f.pool.lock();
             pg.stopping || pg.closed

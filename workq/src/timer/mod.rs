@@ -141,12 +141,19 @@ impl Timer {
     ///
     /// # Errors
     /// [`Error::Spawn`] when the timer thread cannot be started.
+    #[inline]
     pub(crate) fn ensure_driven(this: &Arc<Timer>) -> Result<(), Error> {
         if matches!(this.drive, Drive::Manual)
             || SYSTEM_DRIVEN.load(std::sync::atomic::Ordering::Acquire)
         {
             return Ok(());
         }
+        Self::start_thread(this)
+    }
+
+    /// The first delayed item of the process: starts the `workq-timer` thread.
+    #[cold]
+    fn start_thread(this: &Arc<Timer>) -> Result<(), Error> {
         let mut g = lock(&this.state);
         if g.thread == Thread::Running {
             return Ok(());
