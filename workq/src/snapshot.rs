@@ -1,6 +1,6 @@
 //! The runqueue view: what a pool or worker is doing right now, as data.
 
-use crate::engine::{unstamp, RunQueue};
+use crate::engine::RunQueue;
 use crate::sync::Ordering;
 use crate::work::Class;
 use std::fmt;
@@ -235,7 +235,7 @@ impl RunQueue {
                 .map(|w| WaitingView {
                     work: w.work.name().map(str::to_string),
                     very_slow: w.work.class == Class::VerySlow,
-                    waited: now.saturating_duration_since(unstamp(w.since)),
+                    waited: w.waited(now),
                 })
                 .collect();
         let kind = if self.elastic.is_some() {

@@ -55,6 +55,12 @@ impl FlushColors {
         self.trim()
     }
 
+    /// The colour whose low 32 bits are `low`, among the colours not yet done
+    /// (they span less than 2^32: one per flush in progress at most).
+    pub(crate) fn widen(&self, low: u32) -> u64 {
+        self.base + u64::from(low.wrapping_sub(self.base as u32))
+    }
+
     /// Closes the current colour and returns it: a flush waits until it is done.
     pub(crate) fn cut(&mut self) -> u64 {
         let closed = self.current();
@@ -107,5 +113,22 @@ mod tests {
         assert_eq!(c.outstanding(), 0);
         let f3 = c.cut();
         assert!(c.is_done(f3), "a flush with nothing queued is done at once");
+    }
+
+    #[test]
+    fn widen_restores_colours_across_the_32_bit_boundary() {
+        let mut c = FlushColors::new();
+        c.base = u64::from(u32::MAX) - 2;
+        let colours: Vec<u64> = (0..6)
+            .map(|_| {
+                let colour = c.add();
+                c.cut();
+                colour
+            })
+            .collect();
+        assert_eq!(colours.last(), Some(&(u64::from(u32::MAX) + 3)));
+        for colour in colours {
+            assert_eq!(c.widen(colour as u32), colour);
+        }
     }
 }

@@ -32,6 +32,9 @@ use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use crate::work::{Class, Queued, WorkInner};
 use std::time::Instant;
 
+/// The largest shelf (in items) whose room is kept for the next batch.
+const SPARE_KEPT: usize = 1024;
+
 /// Items queued without the queue's lock, not yet on a run list.
 pub(crate) struct Inbox {
     shelf: Mutex<Shelf>,
@@ -144,8 +147,12 @@ impl RunQueue {
         let since = super::stamp(Instant::now());
         let color = g.colors.add_many(batch.len() as u64);
         g.list
-            .extend(batch.drain(..).map(|work| Waiting { work, color, since }));
-        g.shelf_spare = batch;
+            .extend(batch.drain(..).map(|work| Waiting::new(work, color, since)));
+        // Keep the room of an ordinary batch for the next one; a burst's room goes
+        // back (its items are on the list now, which has room for them).
+        if batch.capacity() <= SPARE_KEPT {
+            g.shelf_spare = batch;
+        }
         true
     }
 

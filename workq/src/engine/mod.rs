@@ -449,12 +449,7 @@ impl RunQueue {
         // Items on the inbox were queued earlier: they go first (FIFO).
         self.unshelve(g);
         self.pushes.fetch_add(1, Ordering::Relaxed);
-        let entry = Waiting {
-            work,
-            color,
-            since: now,
-        };
-        g.push(entry, self.elastic.is_some());
+        g.push(Waiting::new(work, color, now), self.elastic.is_some());
         self.wake_or_grow(g);
     }
 
@@ -498,7 +493,8 @@ impl RunQueue {
             let entry = g.unlist(work);
             debug_assert!(entry.is_some(), "a runnable pending item is on a list");
             if let Some(entry) = entry {
-                g.colors.remove(entry.color);
+                let color = entry.color(&g.colors);
+                g.colors.remove(color);
                 stash = Some(entry.work);
             }
         } else {

@@ -43,12 +43,44 @@ impl Slot {
 }
 
 /// A runnable item on a run list, with the flush colour of its pending run and
-/// when it was put there (a `stamp`). Kept beside the item, not in it, so that
-/// moving a batch from the inbox onto a list touches no item.
+/// when it was put there. Kept beside the item, not in it, so that moving a batch
+/// from the inbox onto a list touches no item; 16 bytes.
 pub(crate) struct Waiting {
     pub(crate) work: Arc<WorkInner>,
-    pub(crate) color: u64,
-    pub(crate) since: u64,
+    /// The colour's low 32 bits: the colours of waiting runs span far less than
+    /// 2^32 (`FlushColors::widen` restores the rest).
+    color: u32,
+    /// When it was put on the list, in units of 2^20 ns (about a millisecond)
+    /// since the origin of `stamp`, wrapping (after 52 days; a wait is measured
+    /// modulo that).
+    since: u32,
+}
+
+/// Bits of a `stamp` below a `Waiting::since` unit.
+const SINCE_SHIFT: u32 = 20;
+
+impl Waiting {
+    /// The entry of `work`, whose pending run has flush colour `color`, put on the
+    /// list at `stamp`.
+    pub(crate) fn new(work: Arc<WorkInner>, color: u64, stamp: u64) -> Waiting {
+        Waiting {
+            work,
+            // Truncations on purpose: see the fields.
+            color: color as u32,
+            since: (stamp >> SINCE_SHIFT) as u32,
+        }
+    }
+
+    /// The flush colour of the pending run.
+    pub(crate) fn color(&self, colors: &FlushColors) -> u64 {
+        colors.widen(self.color)
+    }
+
+    /// How long it has waited at `now` (to about a millisecond).
+    pub(crate) fn waited(&self, now: Instant) -> std::time::Duration {
+        let now = (super::stamp(now) >> SINCE_SHIFT) as u32;
+        std::time::Duration::from_nanos(u64::from(now.wrapping_sub(self.since)) << SINCE_SHIFT)
+    }
 }
 
 /// Everything behind the queue's lock.
@@ -194,7 +226,7 @@ impl QueueState {
         [&self.list, &self.vslow, &self.hi]
             .iter()
             .filter_map(|l| l.front())
-            .map(|w| now.saturating_duration_since(super::unstamp(w.since)))
+            .map(|w| w.waited(now))
             .max()
     }
 

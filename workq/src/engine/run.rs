@@ -29,13 +29,14 @@ impl RunQueue {
             None if self.unshelve(g) => g.pick()?,
             None => return None,
         };
+        let color = entry.color(&g.colors);
         let work = entry.work;
         // Items on a list have PENDING set and RUNNING clear (lock held), so one
         // xor flips both. Acquire: the run sees every write made before any queue
         // call that found the item pending.
         let before = work.state.fetch_xor(PENDING | RUNNING, Ordering::AcqRel);
         debug_assert_eq!(before & (PENDING | RUNNING | ARMED), PENDING);
-        work.run_color.store(entry.color, Ordering::Relaxed);
+        work.run_color.store(color, Ordering::Relaxed);
         work.started.fetch_add(1, Ordering::Relaxed);
         g.running += 1;
         if very_slow {
