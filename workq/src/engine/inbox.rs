@@ -38,10 +38,16 @@ const SPARE_KEPT: usize = 1024;
 /// Items queued without the queue's lock, not yet on a run list.
 pub(crate) struct Inbox {
     shelf: Mutex<Shelf>,
-    /// Non-zero while items are on the shelf (written under the shelf lock; read
-    /// without it as a hint).
-    len: AtomicU64,
+    /// `HINT_ITEMS` while items are on the shelf, `HINT_OPEN` while it is open:
+    /// written under the shelf lock, read without it as a hint (a queue call on a
+    /// queue whose consumers sleep skips the shelf's lock; a queue lock with
+    /// nothing shelved skips it too).
+    hint: AtomicU64,
 }
+
+/// `Inbox::hint` bits.
+const HINT_ITEMS: u64 = 1;
+const HINT_OPEN: u64 = 2;
 
 struct Shelf {
     items: Vec<Arc<WorkInner>>,
@@ -56,7 +62,7 @@ impl Inbox {
                 items: Vec::new(),
                 open: false,
             }),
-            len: AtomicU64::new(0),
+            hint: AtomicU64::new(0),
         }
     }
 }
@@ -79,6 +85,9 @@ impl RunQueue {
     /// The queue call of an idle item `work` through the inbox. `None`: the shelf is closed or the item is not idle; the caller
     /// takes the locked path.
     pub(crate) fn shelve(this: &Arc<Self>, work: &Arc<WorkInner>) -> Option<Queued> {
+        if this.inbox.hint.load(Ordering::Relaxed) & HINT_OPEN == 0 {
+            return None;
+        }
         let mut binding = lock(&work.binding);
         {
             let mut shelf = lock(&this.inbox.shelf);
@@ -108,7 +117,9 @@ impl RunQueue {
             }
             work.owner.store(0, Ordering::Relaxed);
             shelf.items.push(Arc::clone(work));
-            this.inbox.len.store(1, Ordering::Relaxed);
+            this.inbox
+                .hint
+                .store(HINT_OPEN | HINT_ITEMS, Ordering::Relaxed);
         }
         WorkInner::bind(&mut binding, this);
         drop(binding);
@@ -122,7 +133,7 @@ impl RunQueue {
     /// moved anything.
     #[inline]
     pub(crate) fn unshelve(&self, g: &mut QueueState) -> bool {
-        if self.inbox.len.load(Ordering::Relaxed) == 0 {
+        if self.inbox.hint.load(Ordering::Relaxed) & HINT_ITEMS == 0 {
             return false;
         }
         self.unshelve_batch(g)
@@ -134,7 +145,8 @@ impl RunQueue {
         {
             let mut shelf = lock(&self.inbox.shelf);
             std::mem::swap(&mut shelf.items, &mut batch);
-            self.inbox.len.store(0, Ordering::Relaxed);
+            let open = if shelf.open { HINT_OPEN } else { 0 };
+            self.inbox.hint.store(open, Ordering::Relaxed);
         }
         if batch.is_empty() {
             g.shelf_spare = batch;
@@ -186,7 +198,17 @@ impl RunQueue {
     /// Opens or closes the shelf (see `sync_inbox`).
     fn flip_shelf(&self, g: &mut QueueState, open: bool) -> bool {
         g.shelf_open = open;
-        lock(&self.inbox.shelf).open = open;
+        {
+            let mut shelf = lock(&self.inbox.shelf);
+            shelf.open = open;
+            let items = if shelf.items.is_empty() {
+                0
+            } else {
+                HINT_ITEMS
+            };
+            let open = if open { HINT_OPEN } else { 0 };
+            self.inbox.hint.store(open | items, Ordering::Relaxed);
+        }
         !open && self.unshelve(g)
     }
 }
