@@ -230,8 +230,8 @@ impl RunQueue {
         Self::enqueue_slow(this, work, at, owner, limit, seen)
     }
 
-    /// Everything but the already-pending case of a queue call.
-    #[cold]
+    /// Everything but the already-pending case of a queue call (out of line, so
+    /// that the already-pending path inlines into the caller).
     #[inline(never)]
     fn enqueue_slow(
         this: &Arc<Self>,
