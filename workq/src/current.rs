@@ -12,8 +12,9 @@ thread_local! {
     static CURRENT: Cell<(usize, u32, u32)> = const { Cell::new((0, 0, 0)) };
     /// Id of the queue this thread is a consumer of (0: none).
     static CONSUMER: Cell<u32> = const { Cell::new(0) };
-    /// Already-pending calls not yet added to their queue's counter: (queue, count).
-    static MERGES: Cell<(u32, u64)> = const { Cell::new((0, 0)) };
+    /// Already-pending calls not yet added to their queue's counter: the queue id
+    /// in the high half, the count in the low half (one load and one store).
+    static MERGES: Cell<u64> = const { Cell::new(0) };
 }
 
 // loom's and shuttle's mocks of `thread_local!` take no `const` initialiser.
@@ -21,7 +22,7 @@ thread_local! {
 thread_local! {
     static CURRENT: Cell<(usize, u32, u32)> = Cell::new((0, 0, 0));
     static CONSUMER: Cell<u32> = Cell::new(0);
-    static MERGES: Cell<(u32, u64)> = Cell::new((0, 0));
+    static MERGES: Cell<u64> = Cell::new(0);
 }
 
 /// How many already-pending queue calls the thread counts before it adds them to
@@ -34,13 +35,18 @@ const MERGE_BATCH: u64 = 64;
 #[inline]
 pub(crate) fn count_merge(queue: u32, shared: &crate::sync::AtomicU64) {
     MERGES.with(|m| {
-        let (q, n) = m.get();
-        let n = if q == queue { n + 1 } else { 1 };
-        if n == MERGE_BATCH {
-            shared.fetch_add(MERGE_BATCH, crate::sync::Ordering::Relaxed);
-            m.set((queue, 0));
+        let tag = u64::from(queue) << 32;
+        let v = m.get();
+        let v = if v & !0xFFFF_FFFF == tag {
+            v + 1
         } else {
-            m.set((queue, n));
+            tag | 1
+        };
+        if v & 0xFFFF_FFFF == MERGE_BATCH {
+            shared.fetch_add(MERGE_BATCH, crate::sync::Ordering::Relaxed);
+            m.set(tag);
+        } else {
+            m.set(v);
         }
     });
 }
