@@ -36,7 +36,10 @@ impl RunQueue {
         // call that found the item pending.
         let before = work.state.fetch_xor(PENDING | RUNNING, Ordering::AcqRel);
         debug_assert_eq!(before & (PENDING | RUNNING | ARMED), PENDING);
-        work.run_color.store(color, Ordering::Relaxed);
+        if work.run_color.load(Ordering::Relaxed) != color {
+            // Skipped when unchanged: a producer queueing this item reads its line.
+            work.run_color.store(color, Ordering::Relaxed);
+        }
         work.started.fetch_add(1, Ordering::Relaxed);
         g.running += 1;
         if very_slow {
@@ -118,10 +121,20 @@ impl RunQueue {
             // must not see this run's count arrive late.
             self.count_done(g, work, color);
         }
-        let binding = lock(&work.binding);
+        // Under the queue's lock only the cancel and disable counters can change
+        // the state word now. A run queued again during this one keeps the queue
+        // bits, so it needs no binding lock (one line fewer of writes for a
+        // producer that keeps queueing the item); returning to idle clears them,
+        // under the binding lock.
+        let mut binding = None;
         let mut cur = work.state.load(Ordering::Relaxed);
         loop {
             let pending = cur & PENDING != 0;
+            if !pending && binding.is_none() {
+                binding = Some(lock(&work.binding));
+                cur = work.state.load(Ordering::Relaxed);
+                continue;
+            }
             let new = if pending {
                 cur & !RUNNING
             } else {
