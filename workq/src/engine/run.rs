@@ -215,13 +215,14 @@ impl RunQueue {
         let mut g = this.lock_consumer();
         // Before sleeping, a consumer that ran out of work watches the queue for a
         // moment without the lock: under a steady stream it takes the next item
-        // without a sleep and a wake-up (a futex call for the producer). Only after
-        // an item it found awake: being woken for the last one says items come
-        // further apart than a watch lasts, and a thread that spins before every
-        // sleep is no longer let to preempt the producer when it is woken (the
-        // wake-up took twice as long here, measured).
+        // without a sleep and a wake-up (a futex call for the producer). Not after
+        // an item it was woken for alone (one push while it slept): items then
+        // come further apart than a watch lasts, and a thread that spins before
+        // every sleep is no longer let to preempt the producer when it is woken
+        // (the wake-up took twice as long here, measured). A consumer woken into a
+        // stream (several pushes while it slept) keeps watching.
         let mut may_spin = true;
-        let mut woken = false;
+        let mut woken_alone = false;
         // The item of the previous run, dropped outside the lock: dropping the last
         // handle runs the closure's destructor, which is user code.
         let mut last: Option<Arc<WorkInner>> = None;
@@ -235,8 +236,8 @@ impl RunQueue {
                 this.release(last.take());
                 g = Self::run_and_finish(this, &work, slot);
                 last = Some(work);
-                may_spin = !woken;
-                woken = false;
+                may_spin = !woken_alone;
+                woken_alone = false;
                 continue;
             }
             if last.is_some() {
@@ -264,9 +265,10 @@ impl RunQueue {
             }
             g.idle_consumers += 1;
             let before = Instant::now();
+            let pushed = this.pushes.load(Ordering::Relaxed);
             g = g.wait(&this.work_cv, idle_timeout);
             g.idle_consumers -= 1;
-            woken = true;
+            woken_alone = this.pushes.load(Ordering::Relaxed).wrapping_sub(pushed) <= 1;
             if g.notified > 0 {
                 g.notified -= 1;
             }
