@@ -399,7 +399,7 @@ fn models_inbox_vs_sleeping_consumer() {
         {
             let mut g = q.lock();
             g.stopping = true;
-            q.work_cv.notify_all();
+            q.wake_all_consumers(&mut g);
         }
         consumer.join().expect("consumer");
         assert_idle(&q, &p.work);

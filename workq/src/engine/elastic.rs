@@ -162,10 +162,10 @@ impl RunQueue {
             g.spin_claims += 1;
             return;
         }
-        if g.idle_consumers > g.notified {
+        if let Some(consumer) = g.parked.pop() {
             g.notified += 1;
             // Sent by the guard once the lock is released.
-            g.to_notify += 1;
+            g.to_notify.push(consumer);
             return;
         }
         if g.needed_sleepers > 0 {
@@ -402,7 +402,7 @@ impl RunQueue {
             }
             // Idle threads re-check the limits; a larger share may let very slow
             // items start.
-            this.work_cv.notify_all();
+            this.wake_all_consumers(&mut g);
             g.threads > 0 && g.threads < g.min_threads
         };
         if start {

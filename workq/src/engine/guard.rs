@@ -4,7 +4,7 @@
 //! executor's waker (user code) never runs under a workq lock.
 
 use super::{QueueState, RunQueue};
-use crate::sync::{wait, wait_timeout, Condvar, MutexGuard};
+use crate::sync::{wait, wait_timeout, Arc, Condvar, MutexGuard};
 use std::ops::{Deref, DerefMut};
 use std::task::Waker;
 use std::time::Duration;
@@ -46,7 +46,7 @@ impl<'a> QueueGuard<'a> {
         // The inbox opens or closes with the lock released; if closing it moved
         // items onto the lists, the caller looks again instead of waiting.
         let moved = self.queue.sync_inbox(&mut g);
-        if moved || !g.to_wake.is_empty() || g.to_notify > 0 {
+        if moved || !g.to_wake.is_empty() || !g.to_notify.is_empty() {
             let wake = std::mem::take(&mut g.to_wake);
             let notify = std::mem::take(&mut g.to_notify);
             drop(g);
@@ -63,10 +63,10 @@ impl<'a> QueueGuard<'a> {
 }
 
 impl QueueGuard<'_> {
-    /// Wakes `notify` idle consumers and the `wakers` (no lock held).
-    fn wake(&self, wakers: Vec<Waker>, notify: usize) {
-        for _ in 0..notify {
-            self.queue.work_cv.notify_one();
+    /// Wakes the `notify` consumers and the `wakers` (no lock held).
+    fn wake(&self, wakers: Vec<Waker>, notify: Vec<Arc<Condvar>>) {
+        for consumer in notify {
+            consumer.notify_one();
         }
         for w in wakers {
             // An executor's waker is user code: a panic in it must not end a
@@ -100,7 +100,7 @@ impl Drop for QueueGuard<'_> {
     fn drop(&mut self) {
         if let Some(mut g) = self.inner.take() {
             self.queue.sync_inbox(&mut g);
-            if g.to_wake.is_empty() && g.to_notify == 0 {
+            if g.to_wake.is_empty() && g.to_notify.is_empty() {
                 return;
             }
             let wake = std::mem::take(&mut g.to_wake);

@@ -88,7 +88,7 @@ impl RunQueue {
                 g.frozen = false;
                 // For the stall watchdog: the time frozen is not a stall.
                 g.reset_quiet(Instant::now());
-                this.work_cv.notify_all();
+                this.wake_all_consumers(&mut g);
                 if g.has_runnable()
                     && g.idle_consumers == 0
                     && (this.elastic.is_some() || this.feeder.is_some())
@@ -124,7 +124,7 @@ impl RunQueue {
                     g.settle_owed = true;
                 }
             }
-            this.work_cv.notify_all();
+            this.wake_all_consumers(&mut g);
             this.needed_cv.notify_all();
             g.settle_owed
         };
@@ -143,7 +143,7 @@ impl RunQueue {
         {
             let mut g = self.lock();
             g.stopping = true;
-            self.work_cv.notify_all();
+            self.wake_all_consumers(&mut g);
             self.needed_cv.notify_all();
         }
         // Items armed by the queue's own items while it drained.

@@ -65,8 +65,6 @@ pub(crate) struct RunQueue {
     pub(crate) feeder: Option<Feeder>,
     pub(crate) counters: Counters,
     pub(crate) state: Mutex<QueueState>,
-    /// Consumers wait here for items.
-    pub(crate) work_cv: Condvar,
     /// Flush, drain, freeze and cancel_sync wait here for runs to end.
     pub(crate) done_cv: Condvar,
     /// Items in `sleep_till_thread_needed` wait here.
@@ -142,7 +140,6 @@ impl RunQueue {
             feeder: config.feeder,
             counters: Counters::default(),
             state: Mutex::new(state),
-            work_cv: Condvar::new(),
             done_cv: Condvar::new(),
             needed_cv: Condvar::new(),
             pushes: Padded(AtomicU64::new(0)),
@@ -507,6 +504,14 @@ impl RunQueue {
         }
         self.notify_done(g);
         (true, stash)
+    }
+
+    /// Wakes every sleeping consumer (once the lock is released): the queue's
+    /// state changed in a way each must look at (stop, thaw, new limits).
+    pub(crate) fn wake_all_consumers(&self, g: &mut QueueState) {
+        g.notified += g.parked.len();
+        let parked = std::mem::take(&mut g.parked);
+        g.to_notify.extend(parked);
     }
 
     /// Waits on `done_cv`, counted in `waiters` so that finishers know to notify.

@@ -117,9 +117,14 @@ pub(crate) struct QueueState {
     pub(crate) closed: bool,
     /// Consumers exit once nothing is runnable.
     pub(crate) stopping: bool,
-    /// Consumers waiting on `work_cv`, and wake-ups sent to them not yet taken.
+    /// Consumers sleeping, and wake-ups sent to them not yet taken.
     pub(crate) idle_consumers: usize,
     pub(crate) notified: usize,
+    /// The sleeping consumers not yet woken, each on its own condition variable,
+    /// most recent last: a wake-up goes to the consumer that slept last (its CPU
+    /// and caches are the warmest, and the others can reach their idle timeout).
+    /// `idle_consumers - notified` of them.
+    pub(crate) parked: Vec<Arc<crate::sync::Condvar>>,
     /// Consumers watching the queue without the lock before they sleep, and items
     /// pushed meanwhile that one of them will take (no wake-up, no new thread).
     pub(crate) spinning: usize,
@@ -145,8 +150,8 @@ pub(crate) struct QueueState {
     /// woken once the lock is released.
     pub(crate) wakers: Vec<(u64, std::task::Waker)>,
     pub(crate) to_wake: Vec<std::task::Waker>,
-    /// Idle consumers to wake once the lock is released.
-    pub(crate) to_notify: usize,
+    /// Consumers to wake once the lock is released.
+    pub(crate) to_notify: Vec<Arc<crate::sync::Condvar>>,
     pub(crate) next_waker: u64,
     /// Items bound to the queue per owner (0: no owner).
     pub(crate) owners: std::collections::HashMap<u32, usize>,
@@ -178,6 +183,7 @@ impl QueueState {
             stopping: false,
             idle_consumers: 0,
             notified: 0,
+            parked: Vec::new(),
             spinning: 0,
             spin_claims: 0,
             waiters: 0,
@@ -193,7 +199,7 @@ impl QueueState {
             owners: std::collections::HashMap::new(),
             wakers: Vec::new(),
             to_wake: Vec::new(),
-            to_notify: 0,
+            to_notify: Vec::new(),
             next_waker: 0,
             shelf_open: false,
             shelf_spare: Vec::new(),

@@ -223,6 +223,8 @@ impl RunQueue {
         // stream (several pushes while it slept) keeps watching.
         let mut may_spin = true;
         let mut woken_alone = false;
+        // Where this consumer sleeps (see `QueueState::parked`).
+        let park = Arc::new(crate::sync::Condvar::new());
         // The item of the previous run, dropped outside the lock: dropping the last
         // handle runs the closure's destructor, which is user code.
         let mut last: Option<Arc<WorkInner>> = None;
@@ -264,13 +266,19 @@ impl RunQueue {
                 continue;
             }
             g.idle_consumers += 1;
+            g.parked.push(park.clone());
             let before = Instant::now();
             let pushed = this.pushes.load(Ordering::Relaxed);
-            g = g.wait(&this.work_cv, idle_timeout);
+            g = g.wait(&park, idle_timeout);
             g.idle_consumers -= 1;
             woken_alone = this.pushes.load(Ordering::Relaxed).wrapping_sub(pushed) <= 1;
-            if g.notified > 0 {
-                g.notified -= 1;
+            match g.parked.iter().rposition(|p| Arc::ptr_eq(p, &park)) {
+                // Still parked: a timeout or a spurious wake-up.
+                Some(at) => {
+                    g.parked.remove(at);
+                }
+                // Taken off the stack by a wake-up: this consumer has taken it.
+                None => g.notified -= 1,
             }
             let timed_out = idle_timeout.is_some_and(|t| before.elapsed() >= t);
             if this.should_retire(&g, timed_out) {
@@ -339,3 +347,68 @@ fn spin_until_changed(counter: &crate::sync::AtomicU64, seen: u64) {
 
 /// Rounds of `spin_until_changed` on real threads.
 const SPINS: u32 = 160;
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use super::RunQueue;
+    use crate::engine::QueueConfig;
+    use crate::panic::default_hook;
+    use crate::sync::{Arc, Mutex};
+    use crate::timer::ManualClock;
+    use crate::work::Work;
+    use std::time::{Duration, Instant};
+
+    /// Waits (at most 10 s) until all `n` consumers of `q` sleep.
+    fn all_asleep(q: &RunQueue, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while q.lock().idle_consumers < n {
+            assert!(Instant::now() < deadline, "consumers never went to sleep");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Wake-ups go to the consumer that slept last: an item queued again and
+    /// again on an idle three-thread queue runs on one thread every time (the
+    /// others stay asleep, and a pool's would reach their idle timeout).
+    #[test]
+    fn the_consumer_that_slept_last_is_woken_first() {
+        let q = RunQueue::new(QueueConfig {
+            name: "lifo".to_string(),
+            single_consumer: false,
+            freezable: false,
+            on_panic: default_hook(),
+            timer: ManualClock::new().timer,
+            elastic: None,
+            feeder: None,
+            threads: (3, 3, 50),
+        });
+        let consumers: Vec<_> = (0..3)
+            .map(|_| {
+                let q = q.clone();
+                std::thread::spawn(move || RunQueue::consume(&q, None))
+            })
+            .collect();
+        let ran_on = Arc::new(Mutex::new(Vec::new()));
+        let r = ran_on.clone();
+        let work = Work::new(move |_| crate::sync::lock(&r).push(std::thread::current().id()));
+        for _ in 0..20 {
+            all_asleep(&q, 3);
+            RunQueue::enqueue(&q, &work.inner).expect("queue");
+            RunQueue::flush_item(&work.inner).expect("flush");
+        }
+        {
+            let mut g = q.lock();
+            g.stopping = true;
+            q.wake_all_consumers(&mut g);
+        }
+        for c in consumers {
+            c.join().expect("consumer");
+        }
+        let ran_on = crate::sync::lock(&ran_on);
+        assert_eq!(ran_on.len(), 20);
+        assert!(
+            ran_on.iter().all(|t| *t == ran_on[0]),
+            "runs spread over threads: {ran_on:?}"
+        );
+    }
+}
