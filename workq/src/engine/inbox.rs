@@ -17,9 +17,12 @@
 //!   that goes to sleep closes the shelf first (and does not sleep if that moved
 //!   items), and a queue call that finds it closed takes the locked path, which
 //!   wakes a consumer or starts a thread.
-//! - Every lock of the queue first empties the shelf (a relaxed length hint,
+//! - Every lock of the queue first empties the shelf (a relaxed hint word,
 //!   written under the shelf lock, says whether there is anything): code under
 //!   the queue's lock sees every item whose queue call has returned on its lists.
+//!   The consumer loop's own locks are the exception (`lock_consumer`): it
+//!   empties the shelf when its lists run dry, in larger batches, and a run's
+//!   end that puts an item back empties it first (queueing order).
 //! - A queue call holds the item's binding lock while it marks the item pending
 //!   and shelves it, and a cancel takes the binding lock after the queue's lock
 //!   and empties the shelf again: a pending item is always on a list when a
