@@ -126,7 +126,7 @@ impl Sizes {
         Sizes {
             threads: 2,
             throughput_items: 1_000_000,
-            throughput_reps: 3,
+            throughput_reps: 5,
             wake_samples: 5_000,
             wake_gap: Duration::from_micros(100),
             coalesce_calls: 10_000_000,
