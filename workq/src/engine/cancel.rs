@@ -10,14 +10,16 @@ use crate::error::Error;
 use crate::state::{
     self, ARMED, CANCEL_MASK, CANCEL_ONE, DISABLE_MASK, DISABLE_ONE, PENDING, RUNNING,
 };
-use crate::sync::{lock, Arc, Ordering};
+use crate::sync::{lock, Arc, MutexGuard, Ordering};
 use crate::timer::TimerKey;
 use crate::work::{bound_to, in_own_run, WorkInner};
 
-/// The item's queue with its lock held, while the item is bound to it.
+/// The item's queue with its lock held, while the item is bound to it, and the
+/// item's binding lock (taken after the queue's; drop it before waiting).
 pub(crate) struct Bound<'a> {
     pub(crate) queue: &'a Arc<RunQueue>,
     pub(crate) guard: QueueGuard<'a>,
+    pub(crate) binding: MutexGuard<'a, Option<Arc<RunQueue>>>,
 }
 
 /// Calls `f` with the queue `work` is bound to, locked; `None` if it is unbound.
@@ -25,15 +27,14 @@ pub(crate) fn with_bound<R>(work: &Arc<WorkInner>, f: impl FnOnce(Bound<'_>) -> 
     loop {
         let queue = work.bound_queue()?;
         let guard = queue.lock();
-        let still = {
-            let binding = lock(&work.binding);
-            binding.as_ref().is_some_and(|b| Arc::ptr_eq(b, &queue))
-                && state::queue_of(work.state.load(Ordering::Acquire)) == queue.id
-        };
+        let binding = lock(&work.binding);
+        let still = binding.as_ref().is_some_and(|b| Arc::ptr_eq(b, &queue))
+            && state::queue_of(work.state.load(Ordering::Acquire)) == queue.id;
         if still {
             return Some(f(Bound {
                 queue: &queue,
                 guard,
+                binding,
             }));
         }
         // The binding changed between reading it and locking the queue: look again.
@@ -63,8 +64,7 @@ impl RunQueue {
     /// whether it did.
     pub(crate) fn cancel_pending(work: &Arc<WorkInner>) -> bool {
         let (removed, stash) = with_bound(work, |mut b| {
-            let mut binding = lock(&work.binding);
-            b.queue.take_pending(&mut b.guard, &mut binding, work)
+            b.queue.take_pending(&mut b.guard, &mut b.binding, work)
         })
         .unwrap_or((false, None));
         // The list's or the timer's reference is dropped here, outside every lock
@@ -84,6 +84,8 @@ impl RunQueue {
     /// Waits until a run of `work` in progress has finished.
     fn wait_not_running(work: &Arc<WorkInner>) {
         with_bound(work, |b| {
+            // Never held while waiting: the run's end takes it.
+            drop(b.binding);
             let q = b.queue;
             let mut g = b.guard;
             while !not_running(work, q) {
@@ -154,6 +156,8 @@ impl RunQueue {
         }
         let mut stash = None;
         let prepared = with_bound(work, |b| {
+            // Not needed here, and never held while waiting for a thread start.
+            drop(b.binding);
             let q = b.queue;
             let mut g = b.guard;
             let s = work.state.load(Ordering::Acquire);
