@@ -76,6 +76,16 @@ fn probe() -> Probe {
     }
 }
 
+/// A probe queued once on `q` (the call must schedule a run).
+fn queued_probe(q: &Arc<RunQueue>) -> Probe {
+    let p = probe();
+    assert_eq!(
+        RunQueue::enqueue(q, &p.work.inner).ok(),
+        Some(Queued::Scheduled)
+    );
+    p
+}
+
 fn queue() -> Arc<RunQueue> {
     queue_on("model", ManualClock::new())
 }
@@ -113,11 +123,7 @@ fn assert_idle(q: &Arc<RunQueue>, work: &Work) {
 fn models_queue_vs_run() {
     model(|| {
         let q = queue();
-        let p = probe();
-        assert_eq!(
-            RunQueue::enqueue(&q, &p.work.inner).ok(),
-            Some(Queued::Scheduled)
-        );
+        let p = queued_probe(&q);
         let (q2, w2, d2) = (q.clone(), p.work.clone(), p.data.clone());
         let producer = thread::spawn(move || {
             d2.store(1, Ordering::Relaxed);
@@ -144,11 +150,7 @@ fn models_queue_vs_run() {
 fn models_queue_vs_cancel() {
     model(|| {
         let q = queue();
-        let p = probe();
-        assert_eq!(
-            RunQueue::enqueue(&q, &p.work.inner).ok(),
-            Some(Queued::Scheduled)
-        );
+        let p = queued_probe(&q);
         let (q2, w2) = (q.clone(), p.work.clone());
         let producer = thread::spawn(move || RunQueue::enqueue(&q2, &w2.inner));
         let w3 = p.work.clone();
@@ -171,11 +173,7 @@ fn models_queue_vs_cancel() {
 fn models_cancel_sync_vs_cancel_sync() {
     model(|| {
         let q = queue();
-        let p = probe();
-        assert_eq!(
-            RunQueue::enqueue(&q, &p.work.inner).ok(),
-            Some(Queued::Scheduled)
-        );
+        let p = queued_probe(&q);
         let q2 = q.clone();
         let runner = thread::spawn(move || RunQueue::run_one(&q2));
         let (w1, w2) = (p.work.clone(), p.work.clone());
@@ -232,11 +230,7 @@ fn models_self_requeue_vs_cancel_sync() {
 fn models_flush_vs_run() {
     model(|| {
         let q = queue();
-        let p = probe();
-        assert_eq!(
-            RunQueue::enqueue(&q, &p.work.inner).ok(),
-            Some(Queued::Scheduled)
-        );
+        let p = queued_probe(&q);
         let q2 = q.clone();
         let runner = thread::spawn(move || RunQueue::run_one(&q2));
         let waited = p.work.flush().expect("flush");
@@ -346,11 +340,7 @@ fn models_armed_while_running() {
 fn models_two_consumers_no_overlap() {
     model(|| {
         let q = queue_on("pool-model", ManualClock::new());
-        let p = probe();
-        assert_eq!(
-            RunQueue::enqueue(&q, &p.work.inner).ok(),
-            Some(Queued::Scheduled)
-        );
+        let p = queued_probe(&q);
         let (q1, q2) = (q.clone(), q.clone());
         let a = thread::spawn(move || RunQueue::run_one(&q1));
         let b = thread::spawn(move || RunQueue::run_one(&q2));
@@ -413,11 +403,7 @@ fn models_inbox_vs_sleeping_consumer() {
 fn models_cancel_vs_requeue_through_inbox() {
     model(|| {
         let q = queue();
-        let p = probe();
-        assert_eq!(
-            RunQueue::enqueue(&q, &p.work.inner).ok(),
-            Some(Queued::Scheduled)
-        );
+        let p = queued_probe(&q);
         let q1 = q.clone();
         let runner = thread::spawn(move || RunQueue::run_one(&q1));
         let (q2, w2) = (q.clone(), p.work.clone());
