@@ -11,8 +11,7 @@
 //! Each model drives a [`RunQueue`] directly: one model thread plays the consumer
 //! by calling `run_one`, so no hidden thread is involved.
 
-use crate::engine::{QueueConfig, RunQueue};
-use crate::panic::default_hook;
+use crate::engine::RunQueue;
 use crate::state::{is_idle, PENDING, RUNNING};
 use crate::sync::{thread, Arc, AtomicUsize, Ordering};
 use crate::timer::ManualClock;
@@ -92,16 +91,7 @@ fn queue() -> Arc<RunQueue> {
 
 /// A single-consumer queue (like a worker's) whose timers `clock` drives.
 fn queue_on(name: &str, clock: ManualClock) -> Arc<RunQueue> {
-    RunQueue::new(QueueConfig {
-        name: name.to_string(),
-        single_consumer: true,
-        freezable: false,
-        on_panic: default_hook(),
-        timer: clock.timer,
-        elastic: None,
-        feeder: None,
-        threads: (1, 1, 50),
-    })
+    RunQueue::for_test(name, 1, clock.timer)
 }
 
 fn drain(q: &Arc<RunQueue>) {
@@ -386,11 +376,7 @@ fn models_inbox_vs_sleeping_consumer() {
             1,
             "the run missed the write"
         );
-        {
-            let mut g = q.lock();
-            g.stopping = true;
-            q.wake_all_consumers(&mut g);
-        }
+        q.stop_for_test();
         consumer.join().expect("consumer");
         assert_idle(&q, &p.work);
     });
@@ -478,16 +464,7 @@ fn models_raise_vs_take() {
 #[test]
 fn models_pool_mixed_operations() {
     model(|| {
-        let q = RunQueue::new(QueueConfig {
-            name: "pool-mixed".to_string(),
-            single_consumer: false,
-            freezable: false,
-            on_panic: default_hook(),
-            timer: ManualClock::new().timer,
-            elastic: None,
-            feeder: None,
-            threads: (2, 2, 50),
-        });
+        let q = RunQueue::for_test("pool-mixed", 2, ManualClock::new().timer);
         let items = Arc::new([probe(), probe()]);
         let consumers: Vec<_> = (0..2)
             .map(|_| {

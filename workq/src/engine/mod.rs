@@ -148,6 +148,31 @@ impl RunQueue {
     }
 
     /// Locks the queue; items queued through the inbox are on the lists then.
+    /// A queue with `consumers` fixed consumers (started by the caller) whose
+    /// timers `timer` drives: the queues of the models and unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(name: &str, consumers: usize, timer: Arc<Timer>) -> Arc<RunQueue> {
+        RunQueue::new(QueueConfig {
+            name: name.to_string(),
+            single_consumer: consumers == 1,
+            freezable: false,
+            on_panic: crate::panic::default_hook(),
+            timer,
+            elastic: None,
+            feeder: None,
+            threads: (consumers, consumers, 50),
+        })
+    }
+
+    /// Stops the consumer loops of a test queue (they exit once nothing is
+    /// runnable).
+    #[cfg(test)]
+    pub(crate) fn stop_for_test(&self) {
+        let mut g = self.lock();
+        g.stopping = true;
+        self.wake_all_consumers(&mut g);
+    }
+
     pub(crate) fn lock(&self) -> QueueGuard<'_> {
         QueueGuard::lock(self)
     }

@@ -351,8 +351,6 @@ const SPINS: u32 = 160;
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::RunQueue;
-    use crate::engine::QueueConfig;
-    use crate::panic::default_hook;
     use crate::sync::{Arc, Mutex};
     use crate::timer::ManualClock;
     use crate::work::Work;
@@ -372,16 +370,7 @@ mod tests {
     /// others stay asleep, and a pool's would reach their idle timeout).
     #[test]
     fn the_consumer_that_slept_last_is_woken_first() {
-        let q = RunQueue::new(QueueConfig {
-            name: "lifo".to_string(),
-            single_consumer: false,
-            freezable: false,
-            on_panic: default_hook(),
-            timer: ManualClock::new().timer,
-            elastic: None,
-            feeder: None,
-            threads: (3, 3, 50),
-        });
+        let q = RunQueue::for_test("lifo", 3, ManualClock::new().timer);
         let consumers: Vec<_> = (0..3)
             .map(|_| {
                 let q = q.clone();
@@ -396,11 +385,7 @@ mod tests {
             RunQueue::enqueue(&q, &work.inner).expect("queue");
             RunQueue::flush_item(&work.inner).expect("flush");
         }
-        {
-            let mut g = q.lock();
-            g.stopping = true;
-            q.wake_all_consumers(&mut g);
-        }
+        q.stop_for_test();
         for c in consumers {
             c.join().expect("consumer");
         }
