@@ -228,6 +228,7 @@ impl RunQueue {
                 }),
             })
             .collect();
+        let now_stamp = crate::engine::stamp(now);
         let waiting =
             g.hi.iter()
                 .chain(g.vslow.iter())
@@ -235,7 +236,7 @@ impl RunQueue {
                 .map(|w| WaitingView {
                     work: w.work.name().map(str::to_string),
                     very_slow: w.work.class == Class::VerySlow,
-                    waited: w.waited(now),
+                    waited: w.waited(now_stamp),
                 })
                 .collect();
         let kind = if self.elastic.is_some() {

@@ -76,9 +76,9 @@ impl Waiting {
         colors.widen(self.color)
     }
 
-    /// How long it has waited at `now` (to about a millisecond).
-    pub(crate) fn waited(&self, now: Instant) -> std::time::Duration {
-        let now = (super::stamp(now) >> SINCE_SHIFT) as u32;
+    /// How long it has waited at `now`, a `stamp` (to about a millisecond).
+    pub(crate) fn waited(&self, now: u64) -> std::time::Duration {
+        let now = (now >> SINCE_SHIFT) as u32;
         std::time::Duration::from_nanos(u64::from(now.wrapping_sub(self.since)) << SINCE_SHIFT)
     }
 }
@@ -229,6 +229,7 @@ impl QueueState {
 
     /// How long the oldest waiting item has waited, at `now` (`None`: nothing waits).
     pub(crate) fn oldest_wait(&self, now: Instant) -> Option<std::time::Duration> {
+        let now = super::stamp(now);
         [&self.list, &self.vslow, &self.hi]
             .iter()
             .filter_map(|l| l.front())
