@@ -200,7 +200,7 @@ impl RunQueue {
     pub(crate) fn stats(&self) -> Stats {
         let c = &self.counters;
         Stats {
-            scheduled: c.scheduled.load(Ordering::Relaxed),
+            scheduled: self.scheduled(),
             merged: c.merged.load(Ordering::Relaxed),
             reruns: c.reruns.load(Ordering::Relaxed),
             runs: c.runs.load(Ordering::Relaxed),

@@ -41,16 +41,24 @@ const SPARE_KEPT: usize = 1024;
 /// Items queued without the queue's lock, not yet on a run list.
 pub(crate) struct Inbox {
     shelf: Mutex<Shelf>,
-    /// `HINT_ITEMS` while items are on the shelf, `HINT_OPEN` while it is open:
-    /// written under the shelf lock, read without it as a hint (a queue call on a
-    /// queue whose consumers sleep skips the shelf's lock; a queue lock with
-    /// nothing shelved skips it too).
+    /// Written only under the shelf lock (plain stores, no read-modify-write),
+    /// read without it as a hint:
+    ///
+    /// | bits  | meaning                                                        |
+    /// |-------|----------------------------------------------------------------|
+    /// | 0     | `HINT_ITEMS`: items are on the shelf (a queue lock with nothing shelved skips the shelf's lock) |
+    /// | 1     | `HINT_OPEN`: the shelf is open (a queue call on a queue whose consumers sleep skips the shelf's lock) |
+    /// | 2..64 | items shelved so far, wrapping (a watching consumer sees new work by it, `RunQueue::activity`) |
     hint: AtomicU64,
 }
 
 /// `Inbox::hint` bits.
 const HINT_ITEMS: u64 = 1;
 const HINT_OPEN: u64 = 2;
+/// The shelved-items count's unit in `Inbox::hint`.
+const HINT_ONE: u64 = 4;
+/// The count's bits in `Inbox::hint`.
+const HINT_COUNT: u64 = !(HINT_ONE - 1);
 
 struct Shelf {
     items: Vec<Arc<WorkInner>>,
@@ -120,15 +128,17 @@ impl RunQueue {
             }
             work.owner.store(0, Ordering::Relaxed);
             shelf.items.push(Arc::clone(work));
-            this.inbox
-                .hint
-                .store(HINT_OPEN | HINT_ITEMS, Ordering::Relaxed);
+            // After the push, and a plain store (only the shelf lock's holder
+            // writes the hint): a consumer watching the count then finds the item.
+            // The `scheduled` counter counts the item when it leaves the shelf.
+            let count = this.inbox.hint.load(Ordering::Relaxed) & HINT_COUNT;
+            this.inbox.hint.store(
+                count.wrapping_add(HINT_ONE) | HINT_OPEN | HINT_ITEMS,
+                Ordering::Relaxed,
+            );
         }
         WorkInner::bind(&mut binding, this);
         drop(binding);
-        // After the push: a consumer watching `pushes` then finds the item.
-        this.pushes.fetch_add(1, Ordering::Relaxed);
-        this.counters.scheduled.fetch_add(1, Ordering::Relaxed);
         Some(Queued::Scheduled)
     }
 
@@ -149,7 +159,13 @@ impl RunQueue {
             let mut shelf = lock(&self.inbox.shelf);
             std::mem::swap(&mut shelf.items, &mut batch);
             let open = if shelf.open { HINT_OPEN } else { 0 };
-            self.inbox.hint.store(open, Ordering::Relaxed);
+            let count = self.inbox.hint.load(Ordering::Relaxed) & HINT_COUNT;
+            self.inbox.hint.store(count | open, Ordering::Relaxed);
+            // Under the shelf lock, so that `shelved_scheduled` never counts an
+            // item twice or not at all.
+            self.counters
+                .scheduled
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
         if batch.is_empty() {
             g.shelf_spare = batch;
@@ -169,6 +185,21 @@ impl RunQueue {
             g.shelf_spare = batch;
         }
         true
+    }
+
+    /// The `scheduled` counter, with the items on the shelf (which it counts when
+    /// they leave the shelf).
+    pub(crate) fn scheduled(&self) -> u64 {
+        let shelf = lock(&self.inbox.shelf);
+        self.counters.scheduled.load(Ordering::Relaxed) + shelf.items.len() as u64
+    }
+
+    /// A number that changes whenever an item is put on a list or on the shelf
+    /// (what a consumer watches before it sleeps, `spin_until_changed`).
+    #[inline]
+    pub(crate) fn activity(&self) -> u64 {
+        let shelved = self.inbox.hint.load(Ordering::Relaxed) / HINT_ONE;
+        self.pushes.load(Ordering::Relaxed).wrapping_add(shelved)
     }
 
     /// Gives back the room of empty lists and of the shelf (queue lock held): a
@@ -210,8 +241,48 @@ impl RunQueue {
                 HINT_ITEMS
             };
             let open = if open { HINT_OPEN } else { 0 };
-            self.inbox.hint.store(open | items, Ordering::Relaxed);
+            let count = self.inbox.hint.load(Ordering::Relaxed) & HINT_COUNT;
+            self.inbox
+                .hint
+                .store(count | open | items, Ordering::Relaxed);
         }
         !open && self.unshelve(g)
+    }
+}
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use super::{RunQueue, HINT_ITEMS};
+    use crate::sync::Ordering;
+    use crate::timer::ManualClock;
+    use crate::work::{Queued, Work};
+
+    /// An item on the shelf counts as scheduled (once, also after it moved to the
+    /// list and ran), and a consumer watching the queue sees it arrive.
+    #[test]
+    fn a_shelved_item_is_counted_once_and_seen_by_a_watching_consumer() {
+        let q = RunQueue::for_test("shelf", 1, ManualClock::new().timer);
+        // A lock released with the one consumer counted and awake opens the shelf.
+        drop(q.lock());
+        let before = q.activity();
+        let work = Work::new(|_| {});
+        assert_eq!(
+            RunQueue::enqueue(&q, &work.inner).ok(),
+            Some(Queued::Scheduled)
+        );
+        assert_eq!(
+            q.inbox.hint.load(Ordering::Relaxed) & HINT_ITEMS,
+            HINT_ITEMS,
+            "the call did not go through the inbox"
+        );
+        assert_ne!(q.activity(), before, "a watching consumer would miss it");
+        assert_eq!(q.stats().scheduled, 1);
+        // The next lock moves it to the list: still counted once.
+        drop(q.lock());
+        assert_eq!(q.inbox.hint.load(Ordering::Relaxed) & HINT_ITEMS, 0);
+        assert_eq!(q.stats().scheduled, 1);
+        assert!(RunQueue::run_one(&q));
+        assert_eq!((q.stats().scheduled, q.stats().runs), (1, 1));
+        q.stop_for_test();
     }
 }

@@ -69,7 +69,8 @@ pub(crate) struct RunQueue {
     pub(crate) done_cv: Condvar,
     /// Items in `sleep_till_thread_needed` wait here.
     pub(crate) needed_cv: Condvar,
-    /// Items put on a run list so far: idle consumers watch it before sleeping.
+    /// Items put on a run list under the lock so far: idle consumers watch it (and
+    /// the inbox's count, `RunQueue::activity`) before sleeping.
     pub(crate) pushes: Padded<AtomicU64>,
     /// Idle items queued without the lock, on their way to the lists.
     pub(crate) inbox: Padded<inbox::Inbox>,

@@ -256,10 +256,10 @@ impl RunQueue {
             }
             if may_spin && !g.stopping {
                 may_spin = false;
-                let seen = this.pushes.load(Ordering::Relaxed);
+                let seen = this.activity();
                 g.spinning += 1;
                 drop(g);
-                spin_until_changed(&this.pushes.0, seen);
+                spin_until_changed(this, seen);
                 g = this.lock_consumer();
                 g.spinning -= 1;
                 g.spin_claims = g.spin_claims.min(g.spinning);
@@ -268,10 +268,10 @@ impl RunQueue {
             g.idle_consumers += 1;
             g.parked.push(park.clone());
             let before = Instant::now();
-            let pushed = this.pushes.load(Ordering::Relaxed);
+            let pushed = this.activity();
             g = g.wait(&park, idle_timeout);
             g.idle_consumers -= 1;
-            woken_alone = this.pushes.load(Ordering::Relaxed).wrapping_sub(pushed) <= 1;
+            woken_alone = this.activity().wrapping_sub(pushed) <= 1;
             match g.parked.iter().rposition(|p| Arc::ptr_eq(p, &park)) {
                 // Still parked: a timeout or a spurious wake-up.
                 Some(at) => {
@@ -323,10 +323,10 @@ impl RunQueue {
     }
 }
 
-/// Watches `counter` for a change from `seen` for a few microseconds (about 150 pause
-/// instructions), without yielding: a yield per round made an idle consumer burn ~60 µs of
-/// CPU each time the queue ran dry, and a sleep is cheaper than that.
-fn spin_until_changed(counter: &crate::sync::AtomicU64, seen: u64) {
+/// Watches the queue's `activity` for a change from `seen` for a few microseconds (about
+/// 150 pause instructions), without yielding: a yield per round made an idle consumer burn
+/// ~60 µs of CPU each time the queue ran dry, and a sleep is cheaper than that.
+fn spin_until_changed(queue: &RunQueue, seen: u64) {
     // In the models a short watch covers the same interleavings.
     let (spins, yields) = if cfg!(any(loom, shuttle)) {
         (1, 1)
@@ -334,7 +334,7 @@ fn spin_until_changed(counter: &crate::sync::AtomicU64, seen: u64) {
         (SPINS, 0)
     };
     for i in 0..spins + yields {
-        if counter.load(Ordering::Relaxed) != seen {
+        if queue.activity() != seen {
             return;
         }
         if i < spins {
