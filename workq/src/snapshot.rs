@@ -1,6 +1,6 @@
 //! The runqueue view: what a pool or worker is doing right now, as data.
 
-use crate::engine::RunQueue;
+use crate::engine::{Counts, RunQueue};
 use crate::sync::Ordering;
 use crate::work::Class;
 use std::fmt;
@@ -196,15 +196,21 @@ pub struct Stats {
 }
 
 impl RunQueue {
-    /// The queue's counters.
+    /// The queue's counters (takes the queue's lock).
     pub(crate) fn stats(&self) -> Stats {
+        let counts = self.lock().counts;
+        self.stats_with(counts)
+    }
+
+    /// The queue's counters, with those kept under its lock read as `counts`.
+    fn stats_with(&self, counts: Counts) -> Stats {
         let c = &self.counters;
         Stats {
-            scheduled: self.scheduled(),
+            scheduled: counts.scheduled,
             merged: c.merged.load(Ordering::Relaxed),
-            reruns: c.reruns.load(Ordering::Relaxed),
-            runs: c.runs.load(Ordering::Relaxed),
-            panics: c.panics.load(Ordering::Relaxed),
+            reruns: counts.reruns,
+            runs: counts.runs,
+            panics: counts.panics,
             threads_started: c.threads_started.load(Ordering::Relaxed),
             threads_exited: c.threads_exited.load(Ordering::Relaxed),
             spawn_failures: c.spawn_failures.load(Ordering::Relaxed),
@@ -256,7 +262,7 @@ impl RunQueue {
             threads,
             waiting,
             frozen: g.frozen,
-            stats: self.stats(),
+            stats: self.stats_with(g.counts),
         }
     }
 }

@@ -22,7 +22,7 @@ pub(crate) use elastic::Elastic;
 pub use elastic::{SpawnFailure, SpawnHook, Spawner};
 pub(crate) use feeder::Feeder;
 pub(crate) use guard::QueueGuard;
-pub(crate) use queue_state::{Counters, QueueState, Slot, Waiting};
+pub(crate) use queue_state::{Counters, Counts, QueueState, Slot, Waiting};
 
 use crate::current;
 use crate::error::Error;
@@ -424,10 +424,10 @@ impl RunQueue {
             None => this.make_runnable(g, work, running, now),
         }
         let outcome = if running {
-            this.counters.reruns.fetch_add(1, Ordering::Relaxed);
+            g.counts.reruns += 1;
             Queued::Rerun
         } else {
-            this.counters.scheduled.fetch_add(1, Ordering::Relaxed);
+            g.counts.scheduled += 1;
             Queued::Scheduled
         };
         crate::log::event!(

@@ -1,26 +1,35 @@
 //! What lives behind a run queue's lock, and the choice of the next item.
 
 use super::colors::FlushColors;
-use crate::padded::Padded;
 use crate::sync::{Arc, AtomicU64};
 use crate::work::{Class, WorkInner};
 use std::collections::VecDeque;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-/// Counters of a queue, all monotonic.
+/// Counters of a queue that change without its lock, all monotonic (those that
+/// change under it are in `QueueState::counts`).
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) scheduled: AtomicU64,
     /// Already-pending queue calls, counted in batches (see `count_merge`).
     pub(crate) merged: AtomicU64,
-    pub(crate) reruns: AtomicU64,
-    /// Counted by consumers: on lines of its own, away from the queue calls' counters.
-    pub(crate) runs: Padded<AtomicU64>,
-    pub(crate) panics: AtomicU64,
     pub(crate) threads_started: AtomicU64,
     pub(crate) threads_exited: AtomicU64,
     pub(crate) spawn_failures: AtomicU64,
+}
+
+/// Counters of a queue that change only under its lock (no read-modify-write on
+/// the queue call's or the run's path), all monotonic.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counts {
+    /// Queue calls that scheduled a run of an idle item (an item queued through
+    /// the inbox is counted when it leaves the shelf; every lock but the consumer
+    /// loop's empties the shelf first).
+    pub(crate) scheduled: u64,
+    pub(crate) reruns: u64,
+    /// Runs finished, counted when the run's end is booked (`finish`).
+    pub(crate) runs: u64,
+    pub(crate) panics: u64,
 }
 
 /// One consumer thread, as the runqueue view shows it.
@@ -95,6 +104,8 @@ pub(crate) struct QueueState {
     pub(crate) max_running: usize,
     /// Bound on waiting items for bounded queue calls (`usize::MAX`: none).
     pub(crate) max_waiting: usize,
+    /// The counters that change under the lock.
+    pub(crate) counts: Counts,
     /// Runs started so far (stall detection: no clock is read per run).
     pub(crate) starts: u64,
     /// No run has started since this instant, as far as an observer has seen
@@ -169,6 +180,7 @@ impl QueueState {
             hi: VecDeque::new(),
             max_running: usize::MAX,
             max_waiting: usize::MAX,
+            counts: Counts::default(),
             starts: 0,
             quiet_since: None,
             quiet_starts: 0,

@@ -62,18 +62,15 @@ impl RunQueue {
         Some(work)
     }
 
-    /// Runs a started item once, without the lock. A panic is caught, counted and
-    /// returned, to be reported (`report_panic`) once the run is finished.
+    /// Runs a started item once, without the lock. A panic is caught and returned
+    /// (`finish` counts the run and the panic), to be reported (`report_panic`) once the run is finished.
     pub(crate) fn run(this: &Arc<Self>, work: &Arc<WorkInner>) -> Option<Box<dyn Any + Send>> {
         let ctx = WorkCtx { work, queue: this };
         let outcome = {
             let _mark = RunMark::enter(WorkInner::addr(work), this.id);
             catch_unwind(AssertUnwindSafe(|| work.call(&ctx)))
         };
-        this.counters.runs.fetch_add(1, Ordering::Relaxed);
-        let payload = outcome.err()?;
-        this.counters.panics.fetch_add(1, Ordering::Relaxed);
-        Some(payload)
+        outcome.err()
     }
 
     /// Drops a handle of an item on a workq thread: a panic in the closure's `Drop`
@@ -179,9 +176,11 @@ impl RunQueue {
     ) -> QueueGuard<'a> {
         let panicked = Self::run(this, work);
         let mut g = this.lock_consumer();
+        g.counts.runs += 1;
         match panicked {
             None => this.finish(&mut g, work, slot, true),
             Some(payload) => {
+                g.counts.panics += 1;
                 // The hook sees the item idle (or queued again), and flushes
                 // return only once the report is made.
                 let color = work.run_color.load(Ordering::Relaxed);
