@@ -61,6 +61,31 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
+/// Locks `m` like [`lock`], but first tries for a while without sleeping: a
+/// thread that sleeps on a std mutex marks it contended, and every unlock then
+/// makes a wake-up system call until nobody waits.
+pub(crate) fn lock_spinning<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    #[cfg(not(any(loom, shuttle)))]
+    for round in 0..LOCK_SPINS {
+        match m.try_lock() {
+            Ok(g) => return g,
+            Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                for _ in 0..(1u32 << round.min(LOCK_SPIN_SHIFT)) {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+    }
+    lock(m)
+}
+
+/// Rounds of `lock_spinning` before it sleeps, and the cap of its backoff.
+#[cfg(not(any(loom, shuttle)))]
+const LOCK_SPINS: u32 = 32;
+#[cfg(not(any(loom, shuttle)))]
+const LOCK_SPIN_SHIFT: u32 = 5;
+
 /// Waits on `cv` for at most `timeout`, ignoring poisoning (see [`lock`]).
 pub(crate) fn wait_timeout<'a, T>(
     cv: &Condvar,
@@ -78,5 +103,59 @@ pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<
     match cv.wait(guard) {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+#[cfg(all(test, not(any(loom, shuttle))))]
+mod tests {
+    use super::{lock_spinning, Arc, Mutex};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// Spinning gives up and sleeps on a lock held for long, and gets it once
+    /// the holder lets go; a poisoned lock is taken as if it were not.
+    #[test]
+    fn lock_spinning_waits_for_a_long_holder_and_ignores_poison() {
+        let m = Arc::new(Mutex::new(0u32));
+        let (held_tx, held_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let holder = {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                let mut g = super::lock(&m);
+                held_tx.send(()).expect("report the lock held");
+                // Held well past the spinning (the receiver hangs up at the end).
+                let _ = go_rx.recv_timeout(Duration::from_secs(10));
+                *g = 1;
+            })
+        };
+        held_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the holder took the lock");
+        let (done_tx, done_rx) = mpsc::channel();
+        let taker = {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                let v = *lock_spinning(&m);
+                done_tx.send(v).expect("report the value");
+            })
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        drop(go_tx);
+        assert_eq!(done_rx.recv_timeout(Duration::from_secs(10)), Ok(1));
+        holder.join().expect("holder");
+        taker.join().expect("taker");
+
+        let poisoner = {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                let _g = super::lock(&m);
+                panic!("poison the lock");
+            })
+        };
+        assert!(poisoner.join().is_err());
+        assert!(m.is_poisoned());
+        *lock_spinning(&m) = 2;
+        assert_eq!(*super::lock(&m), 2);
     }
 }
