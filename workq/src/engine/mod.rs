@@ -243,13 +243,6 @@ impl RunQueue {
         // The fast path: one read-modify-write. Being an RMW (not a load) it joins
         // the release sequence that the runner's acquire RMW reads when it clears
         // PENDING, so a pending run found here sees the caller's earlier writes.
-        // An item that looks idle skips it: every way out of idle is a
-        // compare-exchange (an RMW too), made by the slow path, which decides
-        // again on what that sees.
-        let looked = work.state.load(Ordering::Relaxed);
-        if looked & PENDING == 0 {
-            return Self::enqueue_slow(this, work, at, owner, limit, looked);
-        }
         let seen = work.state.fetch_or(0, Ordering::AcqRel);
         if seen & (PENDING | CANCEL_MASK | DISABLE_MASK) == PENDING
             && state::queue_of(seen) == this.id
