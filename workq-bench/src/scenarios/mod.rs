@@ -17,7 +17,7 @@ use std::time::Instant;
 pub(crate) fn run(scenario: Scenario, sizes: &Sizes, progress: &mut Progress) -> Section {
     let start = Instant::now();
     let steps = match scenario {
-        Scenario::Throughput => throughput::STEPS,
+        Scenario::Throughput => throughput::steps(sizes),
         Scenario::Wake => wake::STEPS,
         Scenario::Coalescing => coalescing::STEPS,
         Scenario::Timers => timers::STEPS,

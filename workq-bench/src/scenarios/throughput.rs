@@ -6,6 +6,7 @@
 //! only way to use them. A job is one atomic decrement of a shared countdown; the
 //! time runs from the first submit until the last job ran.
 
+use crate::measure::rounds::{in_rounds, Contender};
 use crate::measure::stats::{median, mops, ns_per};
 use crate::measure::sync::Countdown;
 use crate::options::{Scenario, Sizes};
@@ -15,8 +16,13 @@ use crate::report::{Better, Row, Section, Target};
 use std::time::{Duration, Instant};
 use workq::{Submit, Work};
 
-/// Progress steps: four workq runs and one per peer.
-pub(crate) const STEPS: usize = 4 + PeerKind::ALL.len();
+/// Systems measured: four workq runs and one per peer.
+const SYSTEMS: usize = 4 + PeerKind::ALL.len();
+
+/// Progress steps: one per system and round.
+pub(crate) fn steps(sizes: &Sizes) -> usize {
+    SYSTEMS * sizes.throughput_reps.max(1)
+}
 
 /// What the jobs count down; one run at a time.
 static DONE: Countdown = Countdown::new(0);
@@ -47,9 +53,8 @@ fn finish(start: Instant, submitted: Instant, n: usize) -> Timing {
     }
 }
 
-/// `reps` runs; the medians of the rate (M items/s) and of ns per submit.
-fn measure(reps: usize, n: usize, mut run: impl FnMut() -> Timing) -> (f64, f64) {
-    let runs: Vec<Timing> = (0..reps.max(1)).map(|_| run()).collect();
+/// The medians of the rate (M items/s) and of ns per submit over `runs`.
+fn summarize(runs: &[Timing], n: usize) -> (f64, f64) {
     (
         median(runs.iter().map(|t| mops(t.total, n)).collect()),
         median(runs.iter().map(|t| ns_per(t.submit, n)).collect()),
@@ -95,33 +100,48 @@ fn peer_run(peer: &peers::Peer, n: usize) -> Timing {
 
 pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
     let (n, threads, reps) = (sizes.throughput_items, sizes.threads, sizes.throughput_reps);
+    // Every system is built and warmed up first, then measured in rounds
+    // (`measure::rounds`): the idle ones sleep meanwhile.
     let pool = peers::workq::pool("bench-tput", threads, threads, Duration::from_secs(5));
     warm(&pool);
-    progress.step("workq Pool, pre-made items");
-    let pool_pre = measure(reps, n, || workq_premade(&pool, n));
-    progress.step("workq Pool, create-and-queue");
-    let pool_new = measure(reps, n, || workq_create(&pool, n));
-    pool.destroy().expect("destroy the pool");
     let worker = peers::workq::worker("bench-tput-w");
     warm(&worker);
-    progress.step("workq Worker, pre-made items");
-    let worker_pre = measure(reps, n, || workq_premade(&worker, n));
-    progress.step("workq Worker, create-and-queue");
-    let worker_new = measure(reps, n, || workq_create(&worker, n));
-    worker.destroy().expect("destroy the worker");
-
-    let mut peer_rate = Vec::new();
-    let mut peer_submit = Vec::new();
-    for kind in PeerKind::ALL {
-        progress.step(kind.name());
-        let peer = kind.build(threads, Duration::from_secs(10));
-        // Start the threads of the pools that start them on demand.
-        let _ = peer_run(&peer, 64);
-        let (rate, submit) = measure(reps, n, || peer_run(&peer, n));
-        peer.shutdown();
-        peer_rate.push(Some(rate));
-        peer_submit.push(Some(submit));
+    let peers: Vec<peers::Peer> = PeerKind::ALL
+        .iter()
+        .map(|kind| {
+            let peer = kind.build(threads, Duration::from_secs(10));
+            // Start the threads of the pools that start them on demand.
+            let _ = peer_run(&peer, 64);
+            peer
+        })
+        .collect();
+    let mut contenders = vec![
+        Contender::new("workq Pool, pre-made items", || workq_premade(&pool, n)),
+        Contender::new("workq Pool, create-and-queue", || workq_create(&pool, n)),
+        Contender::new("workq Worker, pre-made items", || workq_premade(&worker, n)),
+        Contender::new("workq Worker, create-and-queue", || {
+            workq_create(&worker, n)
+        }),
+    ];
+    for (kind, peer) in PeerKind::ALL.iter().zip(&peers) {
+        contenders.push(Contender::new(kind.name(), move || peer_run(peer, n)));
     }
+    let timings = in_rounds(reps.max(1), &mut contenders, progress);
+    drop(contenders);
+    pool.destroy().expect("destroy the pool");
+    worker.destroy().expect("destroy the worker");
+    for peer in peers {
+        peer.shutdown();
+    }
+    let [pool_pre, pool_new, worker_pre, worker_new] =
+        [0, 1, 2, 3].map(|i| summarize(&timings[i], n));
+    let (peer_rate, peer_submit): (Vec<_>, Vec<_>) = timings[4..]
+        .iter()
+        .map(|t| {
+            let (rate, submit) = summarize(t, n);
+            (Some(rate), Some(submit))
+        })
+        .unzip();
 
     let with = |w: f64, peers: &[Option<f64>]| {
         let mut v = vec![Some(w)];
@@ -191,8 +211,9 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
         with(pool_new.1, &peer_submit),
     ));
     s.note(format!(
-        "Rate: items / time from the first submit until the last job ran; median of {reps} run(s). \
-         A job decrements one shared atomic counter."
+        "Rate: items / time from the first submit until the last job ran; median of {reps} run(s), \
+         measured in rounds (every system once per round, the rounds repeated), so that a slow \
+         spell of the machine hits every system alike. A job decrements one shared atomic counter."
     ));
     s.note(format!(
         "Peers ({threads} threads each) take a new closure per job, so one measurement fills all \
