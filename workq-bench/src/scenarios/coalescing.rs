@@ -12,6 +12,7 @@
 //! A bare `AtomicBool::swap` loop (the same loop without a pool) is the reference
 //! for the cost of a call.
 
+use crate::measure::rounds::{in_rounds, Contender};
 use crate::measure::stats::ns_per;
 use crate::measure::sync::{busy, wait_until};
 use crate::options::{Scenario, Sizes};
@@ -23,8 +24,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use workq::{Submit, Work};
 
-/// Progress steps: the reference, workq Pool, workq Worker, one per peer.
-pub(crate) const STEPS: usize = 3 + PeerKind::ALL.len();
+/// Passes per system, measured in rounds (`measure::rounds`).
+const PASSES: usize = 3;
+
+/// Progress steps: the reference, workq Pool, workq Worker and one per peer, each
+/// once per pass.
+pub(crate) const STEPS: usize = (3 + PeerKind::ALL.len()) * PASSES;
 
 /// Keeps a value on its own cache line, so the producer's writes do not slow the
 /// consumer's counters (and the other way round).
@@ -117,16 +122,15 @@ fn drive(
     out
 }
 
-/// Three passes of `pass`: the one with the median ns per call, with the lost
-/// calls, overlapping runs and refusals of all three added up (a violation in
-/// any pass shows).
-fn median_of_3(mut pass: impl FnMut() -> Outcome) -> Outcome {
-    let mut passes: Vec<Outcome> = (0..3).map(|_| pass()).collect();
+/// Of the passes of one system, the one with the median ns per call, with the
+/// lost calls, overlapping runs and refusals of all passes added up (a violation
+/// in any pass shows).
+fn median_pass(mut passes: Vec<Outcome>) -> Outcome {
     let (lost, overlaps, refused) = passes.iter().fold((0, 0, 0), |(l, o, r), p| {
         (l + p.lost, o + p.overlaps, r + p.refused)
     });
     passes.sort_by(|a, b| a.ns_per_call.total_cmp(&b.ns_per_call));
-    let mut median = passes.swap_remove(1);
+    let mut median = passes.swap_remove(passes.len() / 2);
     median.lost = lost;
     median.overlaps = overlaps;
     median.refused = refused;
@@ -190,29 +194,39 @@ fn bare_swap(n: usize) -> f64 {
 
 pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
     let threads = sizes.threads;
-    progress.step("bare AtomicBool swap");
-    let swap_ns = {
-        // Warm-up, then the median of three.
-        bare_swap(sizes.coalesce_calls / 10);
-        let mut v: Vec<f64> = (0..3).map(|_| bare_swap(sizes.coalesce_calls)).collect();
-        v.sort_by(f64::total_cmp);
-        v[1]
-    };
-    progress.step("workq Pool");
+    // Every system is built first, then measured in rounds: a slow spell of the
+    // machine hits every system alike.
+    bare_swap(sizes.coalesce_calls / 10); // warm-up
     let pool = peers::workq::pool("bench-coal", threads, threads, Duration::from_secs(60));
-    let pool_out = median_of_3(|| workq_run(&pool, sizes));
-    pool.destroy().expect("destroy the pool");
-    progress.step("workq Worker");
     let worker = peers::workq::worker("bench-coal-w");
-    let worker_out = median_of_3(|| workq_run(&worker, sizes));
+    let peers: Vec<peers::Peer> = PeerKind::ALL
+        .iter()
+        .map(|kind| kind.build(threads, Duration::from_secs(60)))
+        .collect();
+    let mut contenders = vec![
+        Contender::new("bare AtomicBool swap", || Outcome {
+            ns_per_call: bare_swap(sizes.coalesce_calls),
+            ..Outcome::default()
+        }),
+        Contender::new("workq Pool", || workq_run(&pool, sizes)),
+        Contender::new("workq Worker", || workq_run(&worker, sizes)),
+    ];
+    for (kind, peer) in PeerKind::ALL.iter().zip(&peers) {
+        contenders.push(Contender::new(kind.name(), move || peer_run(peer, sizes)));
+    }
+    let passes = in_rounds(PASSES, &mut contenders, progress);
+    drop(contenders);
+    pool.destroy().expect("destroy the pool");
     worker.destroy().expect("destroy the worker");
-    let mut peer_out = Vec::new();
-    for kind in PeerKind::ALL {
-        progress.step(kind.name());
-        let peer = kind.build(threads, Duration::from_secs(60));
-        peer_out.push(median_of_3(|| peer_run(&peer, sizes)));
+    for peer in peers {
         peer.shutdown();
     }
+    let mut outcomes = passes.into_iter().map(median_pass);
+    let mut next = || outcomes.next().unwrap_or_default();
+    let swap_ns = next().ns_per_call;
+    let pool_out = next();
+    let worker_out = next();
+    let peer_out: Vec<Outcome> = PeerKind::ALL.iter().map(|_| next()).collect();
 
     let mut s = Section::new(
         Scenario::Coalescing,
@@ -295,9 +309,11 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
          while the first still runs: the overlapping runs.",
     );
     s.note(
-        "ns/call times only the call loops (not the flushes), median of 3 passes (runs from that \
-         pass; lost calls and overlapping runs summed over all 3); the reference is the same \
-         loop (seq store + swap) with no pool and nobody else touching the flag.",
+        "ns/call times only the call loops (not the flushes), median of 3 passes, measured in \
+         rounds (every system once per round) so that a slow spell of the machine hits every \
+         system alike (runs from the median pass; lost calls and overlapping runs summed over all \
+         3); the reference is the same loop (seq store + swap) with no pool and nobody else \
+         touching the flag.",
     );
     s
 }
