@@ -2,6 +2,7 @@
 //! the submit until the item starts. The producer sleeps between samples so that
 //! the pool's threads are asleep when the next item comes.
 
+use crate::measure::rounds::{in_rounds, Contender};
 use crate::measure::stats::{nanos, percentile};
 use crate::measure::sync::wait_until;
 use crate::options::{Scenario, Sizes};
@@ -13,8 +14,12 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 use workq::{Queued, Submit, Work};
 
-/// Progress steps: workq Pool, workq Worker, one per peer, the reference.
-pub(crate) const STEPS: usize = 3 + PeerKind::ALL.len();
+/// The samples of each system are taken in this many rounds (`measure::rounds`).
+const ROUNDS: usize = 5;
+
+/// Progress steps: workq Pool, workq Worker, one per peer and the reference, each
+/// once per round.
+pub(crate) const STEPS: usize = (3 + PeerKind::ALL.len()) * ROUNDS;
 
 /// Samples taken and thrown away before measuring.
 const WARM_UP: usize = 20;
@@ -60,42 +65,51 @@ fn sample(samples: usize, gap: Duration, mut submit: impl FnMut() -> bool) -> (V
     (lat, not_idle)
 }
 
-fn workq_sample<S: Submit>(q: &S, sizes: &Sizes) -> (Vec<u64>, usize) {
-    let w = Work::new(|_| job());
-    sample(sizes.wake_samples, sizes.wake_gap, || {
-        q.submit(&w).expect("queue") == Queued::Scheduled
-    })
-}
-
 /// The floor: a bare std `Mutex` + `Condvar` handoff to one sleeping thread (the
 /// notify after the unlock), with the same job and the same gaps.
-fn condvar_reference(sizes: &Sizes) -> Vec<u64> {
-    let pair = Arc::new((Mutex::new((false, false)), Condvar::new()));
-    let p = pair.clone();
-    let waiter = std::thread::spawn(move || {
-        let (m, cv) = &*p;
-        let mut g = m.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            while !g.0 && !g.1 {
-                g = cv.wait(g).unwrap_or_else(PoisonError::into_inner);
+struct CondvarReference {
+    /// (an item is due, stop) and the waiter's condition variable.
+    pair: Arc<(Mutex<(bool, bool)>, Condvar)>,
+    waiter: std::thread::JoinHandle<()>,
+}
+
+impl CondvarReference {
+    fn start() -> CondvarReference {
+        let pair = Arc::new((Mutex::new((false, false)), Condvar::new()));
+        let p = pair.clone();
+        let waiter = std::thread::spawn(move || {
+            let (m, cv) = &*p;
+            let mut g = m.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                while !g.0 && !g.1 {
+                    g = cv.wait(g).unwrap_or_else(PoisonError::into_inner);
+                }
+                if g.1 {
+                    return;
+                }
+                g.0 = false;
+                job();
             }
-            if g.1 {
-                return;
-            }
-            g.0 = false;
-            job();
-        }
-    });
-    let (m, cv) = &*pair;
-    let (lat, _) = sample(sizes.wake_samples, sizes.wake_gap, || {
-        m.lock().unwrap_or_else(PoisonError::into_inner).0 = true;
+        });
+        CondvarReference { pair, waiter }
+    }
+
+    fn sample(&self, samples: usize, gap: Duration) -> Vec<u64> {
+        let (m, cv) = &*self.pair;
+        sample(samples, gap, || {
+            m.lock().unwrap_or_else(PoisonError::into_inner).0 = true;
+            cv.notify_one();
+            true
+        })
+        .0
+    }
+
+    fn stop(self) {
+        let (m, cv) = &*self.pair;
+        m.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
         cv.notify_one();
-        true
-    });
-    m.lock().unwrap_or_else(PoisonError::into_inner).1 = true;
-    cv.notify_one();
-    let _ = waiter.join();
-    lat
+        let _ = self.waiter.join();
+    }
 }
 
 /// p50, p99, p99.9 in µs.
@@ -105,28 +119,66 @@ fn pcts(sorted: &[u64]) -> [f64; 3] {
 
 pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
     let threads = sizes.threads;
-    progress.step("workq Pool");
+    // Every system is built first; the samples are taken in rounds (each system's
+    // share of a round in a row), so a slow spell of the machine hits every system
+    // alike.
+    let per_round = sizes.wake_samples.div_ceil(ROUNDS);
+    let gap = sizes.wake_gap;
     let pool = peers::workq::pool("bench-wake", threads, threads, Duration::from_secs(60));
-    let (pool_lat, pool_busy) = workq_sample(&pool, sizes);
-    pool.destroy().expect("destroy the pool");
-    progress.step("workq Worker");
     let worker = peers::workq::worker("bench-wake-w");
-    let (worker_lat, worker_busy) = workq_sample(&worker, sizes);
-    worker.destroy().expect("destroy the worker");
-
-    let mut peer_pcts = Vec::new();
-    for kind in PeerKind::ALL {
-        progress.step(kind.name());
-        let peer = kind.build(threads, Duration::from_secs(60));
-        let (lat, _) = sample(sizes.wake_samples, sizes.wake_gap, || {
-            peer.spawn(job);
-            true
-        });
-        peer.shutdown();
-        peer_pcts.push(pcts(&lat));
+    let peers: Vec<peers::Peer> = PeerKind::ALL
+        .iter()
+        .map(|kind| kind.build(threads, Duration::from_secs(60)))
+        .collect();
+    let reference = CondvarReference::start();
+    let pool_item = Work::new(|_| job());
+    let worker_item = Work::new(|_| job());
+    let workq_submit = |q: &dyn Fn(&Work) -> Result<Queued, workq::Error>, w: &Work| {
+        sample(per_round, gap, || q(w).expect("queue") == Queued::Scheduled)
+    };
+    let mut contenders = vec![
+        Contender::new("workq Pool", || {
+            workq_submit(&|w| pool.submit(w), &pool_item)
+        }),
+        Contender::new("workq Worker", || {
+            workq_submit(&|w| worker.submit(w), &worker_item)
+        }),
+        Contender::new("reference: bare Condvar", || {
+            (reference.sample(per_round, gap), 0)
+        }),
+    ];
+    for (kind, peer) in PeerKind::ALL.iter().zip(&peers) {
+        contenders.push(Contender::new(kind.name(), move || {
+            sample(per_round, gap, || {
+                peer.spawn(job);
+                true
+            })
+        }));
     }
-    progress.step("reference: bare Condvar");
-    let reference = pcts(&condvar_reference(sizes));
+    let rounds = in_rounds(ROUNDS, &mut contenders, progress);
+    drop(contenders);
+    pool.destroy().expect("destroy the pool");
+    worker.destroy().expect("destroy the worker");
+    for peer in peers {
+        peer.shutdown();
+    }
+    reference.stop();
+    // Each system's samples of all rounds, sorted, and its busy submits.
+    let mut merged = rounds.into_iter().map(|parts| {
+        let mut lat: Vec<u64> = Vec::new();
+        let mut busy = 0;
+        for (part, b) in parts {
+            lat.extend(part);
+            busy += b;
+        }
+        lat.sort_unstable();
+        (lat, busy)
+    });
+    let mut next = || merged.next().unwrap_or_default();
+    let (pool_lat, pool_busy) = next();
+    let (worker_lat, worker_busy) = next();
+    let reference = pcts(&next().0);
+    let peer_pcts: Vec<[f64; 3]> = PeerKind::ALL.iter().map(|_| pcts(&next().0)).collect();
 
     let mut s = Section::new(
         Scenario::Wake,
@@ -172,6 +224,8 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
     s.note(format!(
         "Each sample: sleep {} us (the pool's threads go to sleep), read the clock, submit one \
          item, the item reads the clock first thing; {WARM_UP} warm-up samples are dropped. The \
+         samples are taken in {ROUNDS} rounds (every system's share of a round in a row, then \
+         the next system), so that a slow spell of the machine hits every system alike. The \
          reference is the floor for a sleeping thread on this machine: one waiting thread, \
          the flag set under a std Mutex, notify_one after the unlock.",
         sizes.wake_gap.as_micros()
