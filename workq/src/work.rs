@@ -50,37 +50,45 @@ pub struct Work {
 }
 
 /// The shared part of a [`Work`].
+///
+/// Laid out in this order (`repr(C)`) so that the state word, which every queue
+/// call of the item reads with a read-modify-write, sits at the end, away from
+/// what its runs write or read (the counters, the closure) and from the `Arc`'s
+/// reference counts at the start: a producer that keeps queueing a running item
+/// then loses the state word's line to the runner only when the runner changes
+/// the state word itself.
+#[repr(C)]
 pub(crate) struct WorkInner {
-    /// The state word; see `state.rs` for its table.
-    pub(crate) state: AtomicU64,
-    /// The queue the item is pending or running on, or was last: it counts only
-    /// while the state word's queue bits are non-zero (`bound_queue`). Set
-    /// together with those bits, under this lock; a run that returns the item to
-    /// idle leaves it in place, so that neither the run's end nor the next queue
-    /// call on the same queue touches the queue's shared reference count.
-    pub(crate) binding: Mutex<Option<Arc<RunQueue>>>,
-    /// Flush colour of the pending run (written under the bound queue's lock); read
-    /// for a run queued behind the one in progress, which its runner puts on the
-    /// list (a run on a list carries its colour in its `Waiting` entry).
-    pub(crate) color: AtomicU64,
-    /// Flush colour of the run in progress (written under the bound queue's lock).
-    pub(crate) run_color: AtomicU64,
     /// Runs started so far (written under the bound queue's lock).
     pub(crate) started: AtomicU64,
     /// Runs done so far: finished and, for a run that panicked, reported
     /// (written under the lock of the queue that ran it).
     pub(crate) finished: AtomicU64,
-    /// While `ARMED`, the pending run's timer entry (a packed `TimerKey`), written
-    /// under the bound queue's lock. (On a run list, the list entry keeps the flush
-    /// colour and the queue time: `Waiting`.)
-    pub(crate) wait_tag: AtomicU64,
+    /// Flush colour of the run in progress (written under the bound queue's lock).
+    pub(crate) run_color: AtomicU64,
+    func: Box<WorkFn>,
     /// The owner the item is counted for while bound (pools; 0: none).
     pub(crate) owner: AtomicU32,
     /// Ordinary, very slow (a capped share of a pool's threads) or high priority
     /// (taken first by a pool; the pumps of high-priority workqueues).
     pub(crate) class: Class,
     name: Option<Box<str>>,
-    func: Box<WorkFn>,
+    /// The queue the item is pending or running on, or was last: it counts only
+    /// while the state word's queue bits are non-zero (`bound_queue`). Set
+    /// together with those bits, under this lock; a run that returns the item to
+    /// idle leaves it in place, so that neither the run's end nor the next queue
+    /// call on the same queue touches the queue's shared reference count.
+    pub(crate) binding: Mutex<Option<Arc<RunQueue>>>,
+    /// While `ARMED`, the pending run's timer entry (a packed `TimerKey`), written
+    /// under the bound queue's lock. (On a run list, the list entry keeps the flush
+    /// colour and the queue time: `Waiting`.)
+    pub(crate) wait_tag: AtomicU64,
+    /// Flush colour of the pending run (written under the bound queue's lock); read
+    /// for a run queued behind the one in progress, which its runner puts on the
+    /// list (a run on a list carries its colour in its `Waiting` entry).
+    pub(crate) color: AtomicU64,
+    /// The state word; see `state.rs` for its table.
+    pub(crate) state: AtomicU64,
 }
 
 impl WorkInner {
