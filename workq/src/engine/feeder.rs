@@ -91,7 +91,9 @@ impl RunQueue {
         while let Some(work) = this.start_next(&mut g, slot) {
             drop(g);
             this.release(last.take());
-            g = Self::run_and_finish(this, &work, slot);
+            // Then the loop takes the next item, or the pump re-queues itself
+            // on the pool (which finds it a thread) to let other work in.
+            g = Self::run_and_finish(this, &work, slot, super::run::Then::TakeNext);
             last = Some(work);
             if g.has_runnable() && pool.is_some_and(|p| !p.lock().lists_empty()) {
                 more = true;

@@ -469,11 +469,24 @@ impl RunQueue {
         color: u64,
         now: u64,
     ) {
+        self.push_listed(g, work, color, now);
+        self.wake_or_grow(g);
+    }
+
+    /// Puts a runnable item at the tail of its list without finding a thread for
+    /// it: for a run's end whose thread takes its next item under the same lock
+    /// (`run::Then::TakeNext`).
+    pub(crate) fn push_listed(
+        &self,
+        g: &mut QueueState,
+        work: Arc<WorkInner>,
+        color: u64,
+        now: u64,
+    ) {
         // Items on the inbox were queued earlier: they go first (FIFO).
         self.unshelve(g);
         self.pushes.fetch_add(1, Ordering::Relaxed);
         g.push(Waiting::new(work, color, now), self.elastic.is_some());
-        self.wake_or_grow(g);
     }
 
     /// Removes the pending run of `work` wherever it waits: on the list, on the

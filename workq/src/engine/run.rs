@@ -13,6 +13,21 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
+/// What the caller of a run's end does next: whether an item the run's end puts
+/// back on the list (queued again during its run) needs a thread found for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Then {
+    /// The caller takes its next item under the same lock (the consumer loop, a
+    /// pump): it is the thread for the item put back (or for an earlier waiting
+    /// item, whose own thread then takes this one). No other thread is woken, and
+    /// none started, for it: a pool whose item keeps queueing itself no longer
+    /// wakes a second thread after every run.
+    TakeNext,
+    /// The caller stops after this run (or releases the lock first): an item put
+    /// back gets a thread like any queued item.
+    Stop,
+}
+
 impl RunQueue {
     /// Takes the next item off its list and marks it running, on consumer `slot`.
     /// `PENDING` is cleared here, before the run starts: a queue call from now on
@@ -97,6 +112,7 @@ impl RunQueue {
         work: &Arc<WorkInner>,
         slot: Option<usize>,
         count_done: bool,
+        then: Then,
     ) {
         g.running -= 1;
         if work.class == Class::VerySlow && self.elastic.is_some() {
@@ -149,7 +165,10 @@ impl RunQueue {
                     } else if cur & ARMED == 0 {
                         let color = work.color.load(Ordering::Relaxed);
                         let now = super::stamp(Instant::now());
-                        self.push_runnable(g, work.clone(), color, now);
+                        match then {
+                            Then::TakeNext => self.push_listed(g, work.clone(), color, now),
+                            Then::Stop => self.push_runnable(g, work.clone(), color, now),
+                        }
                     }
                     break;
                 }
@@ -173,18 +192,21 @@ impl RunQueue {
         this: &'a Arc<Self>,
         work: &Arc<WorkInner>,
         slot: Option<usize>,
+        then: Then,
     ) -> QueueGuard<'a> {
         let panicked = Self::run(this, work);
         let mut g = this.lock_consumer();
         g.counts.runs += 1;
         match panicked {
-            None => this.finish(&mut g, work, slot, true),
+            None => this.finish(&mut g, work, slot, true, then),
             Some(payload) => {
                 g.counts.panics += 1;
                 // The hook sees the item idle (or queued again), and flushes
                 // return only once the report is made.
                 let color = work.run_color.load(Ordering::Relaxed);
-                this.finish(&mut g, work, slot, false);
+                // The lock is released for the report: a run put back gets a
+                // thread now.
+                this.finish(&mut g, work, slot, false, Then::Stop);
                 drop(g);
                 this.report_panic(work, payload);
                 g = this.lock();
@@ -235,7 +257,7 @@ impl RunQueue {
             if let Some(work) = this.start_next(&mut g, slot) {
                 drop(g);
                 this.release(last.take());
-                g = Self::run_and_finish(this, &work, slot);
+                g = Self::run_and_finish(this, &work, slot, Then::TakeNext);
                 last = Some(work);
                 may_spin = !woken_alone;
                 woken_alone = false;
@@ -316,7 +338,7 @@ impl RunQueue {
                 None => return false,
             }
         };
-        drop(Self::run_and_finish(this, &work, None));
+        drop(Self::run_and_finish(this, &work, None, Then::Stop));
         drop(work);
         true
     }
