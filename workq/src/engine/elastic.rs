@@ -164,6 +164,10 @@ impl RunQueue {
         }
         if let Some(consumer) = g.parked.pop() {
             g.notified += 1;
+            #[cfg(test)]
+            {
+                g.wakeups += 1;
+            }
             // Sent by the guard once the lock is released.
             g.to_notify.push(consumer);
             return;

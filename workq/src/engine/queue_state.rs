@@ -131,6 +131,9 @@ pub(crate) struct QueueState {
     /// Consumers sleeping, and wake-ups sent to them not yet taken.
     pub(crate) idle_consumers: usize,
     pub(crate) notified: usize,
+    /// Wake-ups sent to sleeping consumers so far (tests).
+    #[cfg(test)]
+    pub(crate) wakeups: u64,
     /// The sleeping consumers not yet woken, each on its own condition variable,
     /// most recent last: a wake-up goes to the consumer that slept last (its CPU
     /// and caches are the warmest, and the others can reach their idle timeout).
@@ -195,6 +198,8 @@ impl QueueState {
             stopping: false,
             idle_consumers: 0,
             notified: 0,
+            #[cfg(test)]
+            wakeups: 0,
             parked: Vec::new(),
             spinning: 0,
             spin_claims: 0,

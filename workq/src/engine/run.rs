@@ -417,4 +417,45 @@ mod tests {
             "runs spread over threads: {ran_on:?}"
         );
     }
+
+    /// A run's end that puts its item back (queued again during the run) wakes no
+    /// other consumer: the thread that ran it takes it next (`Then::TakeNext`).
+    #[test]
+    fn an_item_put_back_at_the_end_of_its_run_wakes_no_other_consumer() {
+        let q = RunQueue::for_test("take-next", 2, ManualClock::new().timer);
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                std::thread::spawn(move || RunQueue::consume(&q, None))
+            })
+            .collect();
+        let runs = Arc::new(Mutex::new(0u32));
+        let r = runs.clone();
+        let work = Work::new(move |ctx| {
+            let mut n = crate::sync::lock(&r);
+            *n += 1;
+            if *n < 10 {
+                ctx.requeue().expect("requeue");
+            }
+        });
+        all_asleep(&q, 2);
+        let before = crate::sync::lock(&q.state).wakeups;
+        RunQueue::enqueue(&q, &work.inner).expect("queue");
+        let watchdog = Instant::now() + Duration::from_secs(10);
+        while *crate::sync::lock(&runs) < 10 {
+            assert!(Instant::now() < watchdog, "the runs did not finish");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        RunQueue::flush_item(&work.inner).expect("flush");
+        let wakeups = crate::sync::lock(&q.state).wakeups - before;
+        q.stop_for_test();
+        for c in consumers {
+            c.join().expect("consumer");
+        }
+        assert_eq!(*crate::sync::lock(&runs), 10);
+        assert_eq!(
+            wakeups, 1,
+            "only the first queue call should wake a consumer"
+        );
+    }
 }
