@@ -375,7 +375,28 @@ mod tests {
     use crate::sync::{Arc, Mutex};
     use crate::timer::ManualClock;
     use crate::work::Work;
+    use std::thread::JoinHandle;
     use std::time::{Duration, Instant};
+
+    /// A test queue with `n` consumer threads running its consumer loop.
+    fn with_consumers(name: &str, n: usize) -> (Arc<RunQueue>, Vec<JoinHandle<()>>) {
+        let q = RunQueue::for_test(name, n, ManualClock::new().timer);
+        let consumers = (0..n)
+            .map(|_| {
+                let q = q.clone();
+                std::thread::spawn(move || RunQueue::consume(&q, None))
+            })
+            .collect();
+        (q, consumers)
+    }
+
+    /// Stops `q` and joins its consumer threads.
+    fn stop(q: &RunQueue, consumers: Vec<JoinHandle<()>>) {
+        q.stop_for_test();
+        for c in consumers {
+            c.join().expect("consumer");
+        }
+    }
 
     /// Waits (at most 10 s) until all `n` consumers of `q` sleep.
     fn all_asleep(q: &RunQueue, n: usize) {
@@ -391,13 +412,7 @@ mod tests {
     /// others stay asleep, and a pool's would reach their idle timeout).
     #[test]
     fn the_consumer_that_slept_last_is_woken_first() {
-        let q = RunQueue::for_test("lifo", 3, ManualClock::new().timer);
-        let consumers: Vec<_> = (0..3)
-            .map(|_| {
-                let q = q.clone();
-                std::thread::spawn(move || RunQueue::consume(&q, None))
-            })
-            .collect();
+        let (q, consumers) = with_consumers("lifo", 3);
         let ran_on = Arc::new(Mutex::new(Vec::new()));
         let r = ran_on.clone();
         let work = Work::new(move |_| crate::sync::lock(&r).push(std::thread::current().id()));
@@ -406,10 +421,7 @@ mod tests {
             RunQueue::enqueue(&q, &work.inner).expect("queue");
             RunQueue::flush_item(&work.inner).expect("flush");
         }
-        q.stop_for_test();
-        for c in consumers {
-            c.join().expect("consumer");
-        }
+        stop(&q, consumers);
         let ran_on = crate::sync::lock(&ran_on);
         assert_eq!(ran_on.len(), 20);
         assert!(
@@ -422,13 +434,7 @@ mod tests {
     /// other consumer: the thread that ran it takes it next (`Then::TakeNext`).
     #[test]
     fn an_item_put_back_at_the_end_of_its_run_wakes_no_other_consumer() {
-        let q = RunQueue::for_test("take-next", 2, ManualClock::new().timer);
-        let consumers: Vec<_> = (0..2)
-            .map(|_| {
-                let q = q.clone();
-                std::thread::spawn(move || RunQueue::consume(&q, None))
-            })
-            .collect();
+        let (q, consumers) = with_consumers("take-next", 2);
         let runs = Arc::new(Mutex::new(0u32));
         let r = runs.clone();
         let work = Work::new(move |ctx| {
@@ -448,10 +454,7 @@ mod tests {
         }
         RunQueue::flush_item(&work.inner).expect("flush");
         let wakeups = crate::sync::lock(&q.state).wakeups - before;
-        q.stop_for_test();
-        for c in consumers {
-            c.join().expect("consumer");
-        }
+        stop(&q, consumers);
         assert_eq!(*crate::sync::lock(&runs), 10);
         assert_eq!(
             wakeups, 1,
