@@ -179,7 +179,10 @@ pub struct Stats {
     /// Queue calls that scheduled a run of an idle item.
     pub scheduled: u64,
     /// Queue calls that found the item already pending (coalesced), counted in
-    /// batches of 64 per thread: exact to within 63 per thread.
+    /// batches of 64 per thread (exact to within 63 per thread), and only on a
+    /// queue built with `count_merged(true)`
+    /// ([`WorkerBuilder::count_merged`](crate::WorkerBuilder::count_merged)):
+    /// 0 otherwise.
     pub merged: u64,
     /// Queue calls that asked a running item to run again.
     pub reruns: u64,

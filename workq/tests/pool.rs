@@ -1983,22 +1983,30 @@ fn builder_validation_errors() {
 }
 
 /// The snapshot counts coalesced (already pending) queue calls, in batches of 64
-/// per thread.
+/// per thread, on a pool built to count them; a default pool counts none.
 #[test]
 fn snapshot_counts_merged_queue_calls() {
-    let clock = ManualClock::new();
-    let pool = Pool::builder()
-        .name("merged-count")
-        .min_threads(1)
-        .max_threads(1)
-        .manual_clock(&clock)
-        .build()
-        .unwrap();
-    let (w, _) = counting_work("merged");
-    pool.queue_after(&w, Duration::from_secs(60)).unwrap();
-    for _ in 0..640 {
-        assert!(matches!(pool.queue(&w), Ok(Queued::AlreadyPending)));
+    for count in [true, false] {
+        let clock = ManualClock::new();
+        let pool = Pool::builder()
+            .name("merged-count")
+            .min_threads(1)
+            .max_threads(1)
+            .manual_clock(&clock)
+            .count_merged(count)
+            .build()
+            .unwrap();
+        let (w, _) = counting_work("merged");
+        pool.queue_after(&w, Duration::from_secs(60)).unwrap();
+        for _ in 0..640 {
+            assert!(matches!(pool.queue(&w), Ok(Queued::AlreadyPending)));
+        }
+        assert_eq!(
+            pool.snapshot().stats.merged,
+            if count { 640 } else { 0 },
+            "count_merged({count})"
+        );
+        assert!(w.cancel());
+        drop_pool(pool);
     }
-    assert_eq!(pool.snapshot().stats.merged, 640);
-    assert!(w.cancel());
 }

@@ -302,6 +302,10 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
         super::count(sizes.coalesce_epoch)
     ));
     s.note(
+        "workq's queues are built with their defaults: already-pending calls are not counted \
+         (`count_merged(false)`; counting them adds a thread-local store per call).",
+    );
+    s.note(
         "Peers have no \"queue unless pending\": they use an AtomicBool flag (swap(true) before \
          submit, submit only if it was false; the job swaps it to false first thing, both \
          acquire-release). Their rows are the same in the Pool and Worker lines. Once a job has \

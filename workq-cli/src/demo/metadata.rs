@@ -116,6 +116,7 @@ impl Metadata {
             .ordered()
             .high_priority(true)
             .freezable(true)
+            .count_merged(true)
             .watchdog(Some(STALL_THRESHOLD))
             .on_stall(move |report| {
                 bump(&sh.counters.stall_reports);

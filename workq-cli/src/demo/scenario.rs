@@ -156,11 +156,13 @@ fn play(shared: &Arc<Shared>) -> Result<Outcome, DemoError> {
         .max_threads(4)
         .idle_timeout(t.idle_timeout)
         .very_slow_percent(50)
+        .count_merged(true) // the demo shows how much coalescing happens
         .on_panic(panic_hook(shared))
         .build()?;
     let worker = Worker::builder()
         .name("netdev")
         .freezable(true)
+        .count_merged(true)
         .on_panic(panic_hook(shared))
         .build()?;
     let stall_seen = Arc::new(StallSeen::default());

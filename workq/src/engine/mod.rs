@@ -53,6 +53,10 @@ pub(crate) struct RunQueue {
     pub(crate) name: std::sync::Arc<str>,
     /// One consumer thread: an item of this queue waiting for another would deadlock.
     pub(crate) single_consumer: bool,
+    /// Whether already-pending queue calls are counted (`Stats::merged`): the
+    /// count's thread-local store took ~0.7 of ~3.3 ns per coalesced call, so it
+    /// is asked for, not paid by default.
+    pub(crate) count_merged: bool,
     /// Whether `freeze` / `thaw` are allowed.
     pub(crate) freezable: bool,
     pub(crate) on_panic: PanicHook,
@@ -95,6 +99,7 @@ pub(crate) enum Limit {
 pub(crate) struct QueueConfig {
     pub(crate) name: String,
     pub(crate) single_consumer: bool,
+    pub(crate) count_merged: bool,
     pub(crate) freezable: bool,
     pub(crate) on_panic: PanicHook,
     pub(crate) timer: Arc<Timer>,
@@ -134,6 +139,7 @@ impl RunQueue {
             id: next_queue_id(),
             name: std::sync::Arc::from(config.name.as_str()),
             single_consumer: config.single_consumer,
+            count_merged: config.count_merged,
             freezable: config.freezable,
             on_panic: config.on_panic,
             timer: config.timer,
@@ -156,6 +162,7 @@ impl RunQueue {
         RunQueue::new(QueueConfig {
             name: name.to_string(),
             single_consumer: consumers == 1,
+            count_merged: true,
             freezable: false,
             on_panic: crate::panic::default_hook(),
             timer,
@@ -247,7 +254,9 @@ impl RunQueue {
         if seen & (PENDING | CANCEL_MASK | DISABLE_MASK) == PENDING
             && state::queue_of(seen) == this.id
         {
-            current::count_merge(this.id, &this.counters.merged);
+            if this.count_merged {
+                current::count_merge(this.id, &this.counters.merged);
+            }
             return Ok(Queued::AlreadyPending);
         }
         Self::enqueue_slow(this, work, at, owner, limit, seen)

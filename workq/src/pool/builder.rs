@@ -30,6 +30,7 @@ use std::time::Duration;
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct PoolBuilder {
     name: String,
+    count_merged: bool,
     min: usize,
     max: usize,
     idle_timeout: Duration,
@@ -79,7 +80,8 @@ pub(crate) fn check_percent(percent: usize) -> Result<(), Error> {
 
 impl PoolBuilder {
     /// Defaults: name `"workq-pool"`, min 2 threads, max the larger of 4 and the
-    /// number of CPUs, idle timeout 5 s, very slow share 50 %, spawn back-off 5 s.
+    /// number of CPUs, idle timeout 5 s, very slow share 50 %, spawn back-off 5 s,
+    /// already-pending calls not counted.
     ///
     /// ```
     /// let pool = workq::PoolBuilder::new().build()?;
@@ -90,6 +92,7 @@ impl PoolBuilder {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         PoolBuilder {
             name: "workq-pool".to_string(),
+            count_merged: false,
             min: 2,
             max: cpus.max(4),
             idle_timeout: Duration::from_secs(5),
@@ -101,6 +104,20 @@ impl PoolBuilder {
             spawner: None,
             clock: None,
         }
+    }
+
+    /// Whether queue calls that find their item already pending are counted, in
+    /// [`Stats::merged`](crate::Stats::merged) (default: no; see
+    /// [`WorkerBuilder::count_merged`](crate::WorkerBuilder::count_merged)).
+    ///
+    /// ```
+    /// let pool = workq::Pool::builder().count_merged(true).build()?;
+    /// assert_eq!(pool.snapshot().stats.merged, 0);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn count_merged(mut self, count: bool) -> PoolBuilder {
+        self.count_merged = count;
+        self
     }
 
     /// The pool's name; threads are named `name/N`.
@@ -370,6 +387,7 @@ impl PoolBuilder {
         let queue = RunQueue::new(QueueConfig {
             name: self.name,
             single_consumer: false,
+            count_merged: self.count_merged,
             freezable: false,
             on_panic: self.on_panic.unwrap_or_else(default_hook),
             timer,

@@ -49,6 +49,7 @@ pub struct WorkQueueBuilder {
     very_slow: bool,
     max_waiting: Option<usize>,
     freezable: bool,
+    count_merged: bool,
     rescuer: bool,
     rescue_after: Duration,
     watchdog: Option<Duration>,
@@ -67,6 +68,7 @@ impl WorkQueueBuilder {
             very_slow: false,
             max_waiting: None,
             freezable: false,
+            count_merged: false,
             rescuer: false,
             rescue_after: Duration::from_millis(100),
             watchdog: None,
@@ -205,6 +207,20 @@ impl WorkQueueBuilder {
     /// ```
     pub fn max_waiting(mut self, n: usize) -> WorkQueueBuilder {
         self.max_waiting = Some(n);
+        self
+    }
+
+    /// Whether queue calls that find their item already pending are counted, in
+    /// [`Stats::merged`](crate::Stats::merged) (default: no; see
+    /// [`WorkerBuilder::count_merged`](crate::WorkerBuilder::count_merged)).
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("counted").count_merged(true).build()?;
+    /// assert_eq!(wq.snapshot().stats.merged, 0);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn count_merged(mut self, count: bool) -> WorkQueueBuilder {
+        self.count_merged = count;
         self
     }
 
@@ -429,6 +445,7 @@ impl WorkQueueBuilder {
         let queue = RunQueue::new(QueueConfig {
             name: self.name.clone(),
             single_consumer: max_active == 1,
+            count_merged: self.count_merged,
             freezable: self.freezable,
             on_panic: self.on_panic.clone().unwrap_or_else(default_hook),
             timer: pool_queue.timer.clone(),
