@@ -78,6 +78,22 @@ impl Inbox {
     }
 }
 
+impl Inbox {
+    /// Rewrites the hint from `shelf` (whose lock the caller holds: the hint's only
+    /// writer), counting `added` more items shelved.
+    fn publish(&self, shelf: &Shelf, added: u64) {
+        let count = (self.hint.load(Ordering::Relaxed) & HINT_COUNT)
+            .wrapping_add(added.wrapping_mul(HINT_ONE));
+        let open = if shelf.open { HINT_OPEN } else { 0 };
+        let items = if shelf.items.is_empty() {
+            0
+        } else {
+            HINT_ITEMS
+        };
+        self.hint.store(count | open | items, Ordering::Relaxed);
+    }
+}
+
 impl RunQueue {
     /// Whether a queue call on an idle item may skip the queue's lock: nothing but
     /// a list push would be needed under it.
@@ -131,11 +147,7 @@ impl RunQueue {
             // After the push, and a plain store (only the shelf lock's holder
             // writes the hint): a consumer watching the count then finds the item.
             // The `scheduled` counter counts the item when it leaves the shelf.
-            let count = this.inbox.hint.load(Ordering::Relaxed) & HINT_COUNT;
-            this.inbox.hint.store(
-                count.wrapping_add(HINT_ONE) | HINT_OPEN | HINT_ITEMS,
-                Ordering::Relaxed,
-            );
+            this.inbox.publish(&shelf, 1);
         }
         WorkInner::bind(&mut binding, this);
         drop(binding);
@@ -158,9 +170,7 @@ impl RunQueue {
         {
             let mut shelf = lock(&self.inbox.shelf);
             std::mem::swap(&mut shelf.items, &mut batch);
-            let open = if shelf.open { HINT_OPEN } else { 0 };
-            let count = self.inbox.hint.load(Ordering::Relaxed) & HINT_COUNT;
-            self.inbox.hint.store(count | open, Ordering::Relaxed);
+            self.inbox.publish(&shelf, 0);
         }
         g.counts.scheduled += batch.len() as u64;
         if batch.is_empty() {
@@ -224,16 +234,7 @@ impl RunQueue {
         {
             let mut shelf = lock(&self.inbox.shelf);
             shelf.open = open;
-            let items = if shelf.items.is_empty() {
-                0
-            } else {
-                HINT_ITEMS
-            };
-            let open = if open { HINT_OPEN } else { 0 };
-            let count = self.inbox.hint.load(Ordering::Relaxed) & HINT_COUNT;
-            self.inbox
-                .hint
-                .store(count | open | items, Ordering::Relaxed);
+            self.inbox.publish(&shelf, 0);
         }
         !open && self.unshelve(g)
     }

@@ -27,7 +27,7 @@ pub(crate) struct Counts {
     /// loop's empties the shelf first).
     pub(crate) scheduled: u64,
     pub(crate) reruns: u64,
-    /// Runs finished, counted when the run's end is booked (`finish`).
+    /// Runs finished, counted when the run's end is booked (`run_and_finish`).
     pub(crate) runs: u64,
     pub(crate) panics: u64,
 }

@@ -77,8 +77,9 @@ impl RunQueue {
         Some(work)
     }
 
-    /// Runs a started item once, without the lock. A panic is caught and returned
-    /// (`finish` counts the run and the panic), to be reported (`report_panic`) once the run is finished.
+    /// Runs a started item once, without the lock. A panic is caught and returned,
+    /// to be reported (`report_panic`) once the run is finished
+    /// (`run_and_finish` counts the run and the panic).
     pub(crate) fn run(this: &Arc<Self>, work: &Arc<WorkInner>) -> Option<Box<dyn Any + Send>> {
         let ctx = WorkCtx { work, queue: this };
         let outcome = {
