@@ -135,6 +135,37 @@ fn models_queue_vs_run() {
     });
 }
 
+/// The same race for an arm call (`queue_after` on a pending item), whose
+/// already-pending answer is checked with a load first (`enqueue_with`): the
+/// write made before the call is seen by a run that starts after it.
+#[test]
+fn models_arm_vs_run() {
+    model(|| {
+        let (q, clock) = timed_queue();
+        let p = queued_probe(&q);
+        let (q2, w2, d2) = (q.clone(), p.work.clone(), p.data.clone());
+        let producer = thread::spawn(move || {
+            d2.store(1, Ordering::Relaxed);
+            RunQueue::enqueue_at(&q2, &w2.inner, Some(1), 0)
+        });
+        let q3 = q.clone();
+        let runner = thread::spawn(move || RunQueue::run_one(&q3));
+        let outcome = producer.join().expect("producer").expect("arm call");
+        assert!(runner.join().expect("runner"));
+        clock.advance(std::time::Duration::from_millis(1));
+        drain(&q);
+        assert_eq!(
+            p.seen.load(Ordering::Relaxed),
+            1,
+            "last run missed the write"
+        );
+        let expected = 1 + usize::from(outcome.added_run());
+        assert_eq!(p.runs.load(Ordering::Relaxed), expected);
+        assert_eq!(clock.armed(), 0);
+        assert_idle(&q, &p.work);
+    });
+}
+
 /// A queue call racing a cancel of the pending run.
 #[test]
 fn models_queue_vs_cancel() {

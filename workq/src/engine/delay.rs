@@ -104,7 +104,7 @@ impl RunQueue {
                 });
             }
             let (was_pending, stash) = this.take_pending(&mut g, &mut binding, work);
-            let added = Self::add_run(this, &mut g, &mut binding, work, at, owner, now);
+            let added = Self::add_run(this, &mut g, &mut binding, work, at, owner, Some(now));
             (added.map(|_| was_pending), stash)
         };
         drop(stash);

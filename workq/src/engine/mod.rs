@@ -250,7 +250,18 @@ impl RunQueue {
         // The fast path: one read-modify-write. Being an RMW (not a load) it joins
         // the release sequence that the runner's acquire RMW reads when it clears
         // PENDING, so a pending run found here sees the caller's earlier writes.
-        let seen = work.state.fetch_or(0, Ordering::AcqRel);
+        let seen = match at {
+            None => work.state.fetch_or(0, Ordering::AcqRel),
+            // An arm call mostly finds the item idle, and the slow path changes
+            // the word with a compare-exchange under the queue's lock: the RMW is
+            // made only where its answer would be "already pending". (A pending
+            // run found later, under the lock, is started only under that lock,
+            // which orders the caller's writes before it.)
+            Some(_) => match work.state.load(Ordering::Relaxed) {
+                s if s & PENDING != 0 => work.state.fetch_or(0, Ordering::AcqRel),
+                s => s,
+            },
+        };
         if seen & (PENDING | CANCEL_MASK | DISABLE_MASK) == PENDING
             && state::queue_of(seen) == this.id
         {
@@ -283,7 +294,9 @@ impl RunQueue {
         this.check_pool()?;
         // Read the clock before taking the lock: the critical section stays short.
         // (An armed item gets its queue time when it fires.)
-        if at.is_none() && owner == 0 && limit == Limit::Ignore {
+        // The inbox takes idle items only: a running item's call (the re-queue of
+        // a coalesced item) does not lock the item and the shelf to find that out.
+        if at.is_none() && owner == 0 && limit == Limit::Ignore && state::is_idle(seen) {
             if let Some(outcome) = Self::shelve(this, work) {
                 crate::log::event!(
                     trace,
@@ -295,11 +308,10 @@ impl RunQueue {
                 return Ok(outcome);
             }
         }
-        let now = if at.is_none() {
-            stamp(Instant::now())
-        } else {
-            0
-        };
+        // Only a list entry needs the time (an armed item gets it when it fires, a
+        // running item's runner puts it on the list); `add_run` reads it under the
+        // lock if the item stopped running meanwhile.
+        let now = (at.is_none() && seen & RUNNING == 0).then(|| stamp(Instant::now()));
         let (outcome, owed) = {
             let mut g = this.lock();
             if limit == Limit::Internal {
@@ -394,7 +406,7 @@ impl RunQueue {
         work: &Arc<WorkInner>,
         at: Option<u64>,
         owner: u32,
-        now: u64,
+        now: Option<u64>,
     ) -> Result<Queued, Error> {
         let add = if at.is_some() {
             PENDING | ARMED
@@ -430,7 +442,15 @@ impl RunQueue {
                 let key = this.timer.insert(tick, work.clone());
                 work.wait_tag.store(key.to_bits(), Ordering::Relaxed);
             }
-            None => this.make_runnable(g, work, running, now),
+            None => {
+                let now = match now {
+                    Some(now) => now,
+                    // Not used: the runner puts the item on the list.
+                    None if running => 0,
+                    None => stamp(Instant::now()),
+                };
+                this.make_runnable(g, work, running, now);
+            }
         }
         let outcome = if running {
             g.counts.reruns += 1;
@@ -494,7 +514,9 @@ impl RunQueue {
     ) {
         // Items on the inbox were queued earlier: they go first (FIFO).
         self.unshelve(g);
-        self.pushes.fetch_add(1, Ordering::Relaxed);
+        // Written only under the queue's lock: a plain store (watchers only read).
+        let pushes = self.pushes.load(Ordering::Relaxed);
+        self.pushes.store(pushes.wrapping_add(1), Ordering::Relaxed);
         g.push(Waiting::new(work, color, now), self.elastic.is_some());
     }
 

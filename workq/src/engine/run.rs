@@ -55,7 +55,11 @@ impl RunQueue {
             // Skipped when unchanged: a producer queueing this item reads its line.
             work.run_color.store(color, Ordering::Relaxed);
         }
-        work.started.fetch_add(1, Ordering::Relaxed);
+        // One writer at a time, so no RMW: runs start only under the lock of the
+        // queue the item is bound to, and a move to another queue goes through
+        // RMWs of the state word, which order this store before the next one.
+        let started = work.started.load(Ordering::Relaxed);
+        work.started.store(started + 1, Ordering::Relaxed);
         g.running += 1;
         if very_slow {
             g.running_vslow += 1;

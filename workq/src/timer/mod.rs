@@ -98,7 +98,11 @@ impl Timer {
     /// Deadlines beyond the representable range saturate (they never fire before
     /// any nearer deadline).
     pub(crate) fn tick_of(&self, deadline: Instant) -> u64 {
-        let since = deadline.saturating_duration_since(self.origin);
+        Self::ticks_up(deadline.saturating_duration_since(self.origin))
+    }
+
+    /// `since` (a time after the origin) in ticks, rounded up.
+    fn ticks_up(since: Duration) -> u64 {
         // TICK divides a second: whole seconds are whole ticks, so only the
         // sub-second part is rounded up (no 128-bit division on the arm path).
         since
@@ -123,10 +127,13 @@ impl Timer {
             .unwrap_or_else(|| far_future(self.origin))
     }
 
-    /// The deadline `delay` from now, clamped to the far future when it overflows.
-    pub(crate) fn deadline_after(&self, delay: Duration) -> Instant {
-        let now = self.now();
-        now.checked_add(delay).unwrap_or_else(|| far_future(now))
+    /// The tick at which an item due `delay` from now may fire (see `tick_of`).
+    /// A delay beyond [`FAR`] counts as `FAR`: it never comes either way. The
+    /// delay is added to the time since the origin, not to an `Instant`, which
+    /// saves a normalised timespec addition on every arm.
+    pub(crate) fn tick_after(&self, delay: Duration) -> u64 {
+        let since = self.now().saturating_duration_since(self.origin);
+        Self::ticks_up(since.saturating_add(delay.min(FAR)))
     }
 
     /// Whether `deadline` has been reached, so queueing for it means queueing now.
@@ -238,6 +245,9 @@ impl Timer {
         }
     }
 }
+
+/// A delay so long it never comes (about 30 years): longer delays count as this.
+const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// A deadline so far away it never comes (about 30 years), for overflowing delays.
 fn far_future(now: Instant) -> Instant {

@@ -113,7 +113,7 @@ pub(crate) fn when_after(queue: &RunQueue, delay: Duration) -> Option<u64> {
     if delay.is_zero() {
         None
     } else {
-        Some(queue.timer.tick_of(queue.timer.deadline_after(delay)))
+        Some(queue.timer.tick_after(delay))
     }
 }
 
