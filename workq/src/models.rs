@@ -413,6 +413,54 @@ fn models_inbox_vs_sleeping_consumer() {
     });
 }
 
+/// An item that queues itself again from its first run, on a consumer loop (whose
+/// run's end starts such a run again in place, `Then::Again`), racing a queue
+/// call from another thread: runs never overlap, the last run sees the call's
+/// write, at most one run more than the two asked for by the item happens, and
+/// two flushes wait for them all.
+#[test]
+fn models_run_again_in_place_vs_queue() {
+    model(|| {
+        let q = queue();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let data = Arc::new(AtomicUsize::new(0));
+        let active = Arc::new(AtomicUsize::new(0));
+        let (r, s, d) = (runs.clone(), seen.clone(), data.clone());
+        let work = Work::new(move |ctx| {
+            assert_eq!(active.fetch_add(1, Ordering::Relaxed), 0, "runs overlapped");
+            s.store(d.load(Ordering::Relaxed), Ordering::Relaxed);
+            if r.fetch_add(1, Ordering::Relaxed) == 0 {
+                let _ = ctx.requeue();
+            }
+            active.fetch_sub(1, Ordering::Relaxed);
+        });
+        assert_eq!(
+            RunQueue::enqueue(&q, &work.inner).ok(),
+            Some(Queued::Scheduled)
+        );
+        let q1 = q.clone();
+        let consumer = thread::spawn(move || RunQueue::consume(&q1, None));
+        data.store(1, Ordering::Relaxed);
+        let outcome = RunQueue::enqueue(&q, &work.inner).expect("queue");
+        // The first flush waits for the runs queued so far; the second for the one
+        // the first run queued (queued after the first flush began).
+        RunQueue::flush_item(&work.inner).expect("flush");
+        RunQueue::flush_item(&work.inner).expect("second flush");
+        let n = runs.load(Ordering::Relaxed);
+        assert!((2..=3).contains(&n), "{n} runs ({outcome:?})");
+        assert_eq!(
+            seen.load(Ordering::Relaxed),
+            1,
+            "the last run missed the write"
+        );
+        q.stop_for_test();
+        consumer.join().expect("consumer");
+        assert_eq!(runs.load(Ordering::Relaxed), n, "a run after the flush");
+        assert_idle(&q, &work);
+    });
+}
+
 /// A cancel racing a run's end and a new queue call of the item: whether the new
 /// run is on the list or still on the inbox when the cancel looks, every run added
 /// is either run or removed by the cancel, exactly once (I22).

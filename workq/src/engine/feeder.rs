@@ -93,7 +93,7 @@ impl RunQueue {
             this.release(last.take());
             // Then the loop takes the next item, or the pump re-queues itself
             // on the pool (which finds it a thread) to let other work in.
-            g = Self::run_and_finish(this, &work, slot, super::run::Then::TakeNext);
+            (g, _) = Self::run_and_finish(this, &work, slot, super::run::Then::TakeNext);
             last = Some(work);
             if g.has_runnable() && pool.is_some_and(|p| !p.lock().lists_empty()) {
                 more = true;

@@ -276,17 +276,25 @@ impl QueueState {
         self.waiting() == 0
     }
 
+    /// Whether a run may start now: the queue is not frozen and under
+    /// `max_running`, and, for a run that counts as very slow, under that cap.
+    pub(crate) fn may_start(&self, very_slow: bool) -> bool {
+        !self.frozen
+            && self.running < self.max_running
+            && (!very_slow || self.running_vslow < self.vslow_max())
+    }
+
     /// Takes the next item to run: a high-priority one, else a very slow one while
     /// under the cap, else the oldest ordinary one; nothing while frozen or at
     /// `max_running`. Returns it and whether it counts as very slow.
     pub(crate) fn pick(&mut self) -> Option<(Waiting, bool)> {
-        if self.frozen || self.running >= self.max_running {
+        if !self.may_start(false) {
             return None;
         }
         if let Some(w) = self.hi.pop_front() {
             return Some((w, false));
         }
-        if !self.vslow.is_empty() && self.running_vslow < self.vslow_max() {
+        if !self.vslow.is_empty() && self.may_start(true) {
             return self.vslow.pop_front().map(|w| (w, true));
         }
         self.list.pop_front().map(|w| (w, false))

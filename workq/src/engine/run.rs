@@ -23,6 +23,13 @@ pub(crate) enum Then {
     /// none started, for it: a pool whose item keeps queueing itself no longer
     /// wakes a second thread after every run.
     TakeNext,
+    /// Like `TakeNext`, and when the item put back is the one the caller would
+    /// take next anyway (nothing else waits and a run may start), its next run
+    /// starts at once, in place: the caller runs it again (the consumer loop). The
+    /// outcome is the same as putting it on the list and taking it off under the
+    /// same lock, without the list entry, a second RMW of the state word, the
+    /// clock read and the handle's reference-count traffic.
+    Again,
     /// The caller stops after this run (or releases the lock first): an item put
     /// back gets a thread like any queued item.
     Stop,
@@ -51,6 +58,21 @@ impl RunQueue {
         // call that found the item pending.
         let before = work.state.fetch_xor(PENDING | RUNNING, Ordering::AcqRel);
         debug_assert_eq!(before & (PENDING | RUNNING | ARMED), PENDING);
+        self.begin(g, &work, color, very_slow, slot);
+        Some(work)
+    }
+
+    /// The bookkeeping of a run that starts (lock held, `PENDING` just cleared and
+    /// `RUNNING` set): its flush colour, the item's and the queue's counts, the
+    /// consumer's slot in the runqueue view.
+    fn begin(
+        &self,
+        g: &mut QueueState,
+        work: &Arc<WorkInner>,
+        color: u64,
+        very_slow: bool,
+        slot: Option<usize>,
+    ) {
         if work.run_color.load(Ordering::Relaxed) != color {
             // Skipped when unchanged: a producer queueing this item reads its line.
             work.run_color.store(color, Ordering::Relaxed);
@@ -76,9 +98,12 @@ impl RunQueue {
             self.name
         );
         if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
-            s.current = Some((work.clone(), None));
+            match &mut s.current {
+                // A run started again in place: the slot keeps its handle.
+                Some((current, since)) if Arc::ptr_eq(current, work) => *since = None,
+                current => *current = Some((work.clone(), None)),
+            }
         }
-        Some(work)
     }
 
     /// Runs a started item once, without the lock. A panic is caught and returned,
@@ -111,6 +136,7 @@ impl RunQueue {
     /// otherwise returns it to idle and unbinds it.
     /// With `count_done` false the run is not yet counted as done for flushes (the
     /// caller reports a panic first, then calls `count_done`).
+    /// Returns whether the item's next run started in place (`Then::Again`).
     pub(crate) fn finish(
         &self,
         g: &mut QueueState,
@@ -118,14 +144,22 @@ impl RunQueue {
         slot: Option<usize>,
         count_done: bool,
         then: Then,
-    ) {
+    ) -> bool {
+        let very_slow = work.class == Class::VerySlow && self.elastic.is_some();
         g.running -= 1;
-        if work.class == Class::VerySlow && self.elastic.is_some() {
+        if very_slow {
             g.running_vslow -= 1;
         }
-        if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
-            // Not the last reference: the caller holds one.
-            s.current = None;
+        // Under the queue's lock nothing but this run's end changes whether a
+        // running item is pending (queue calls and cancels take the lock).
+        let again = then == Then::Again
+            && work.state.load(Ordering::Relaxed) & (PENDING | ARMED) == PENDING
+            && self.would_take_next(g, very_slow);
+        if !again {
+            if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
+                // Not the last reference: the caller holds one.
+                s.current = None;
+            }
         }
         crate::log::event!(
             trace,
@@ -153,7 +187,10 @@ impl RunQueue {
                 cur = work.state.load(Ordering::Relaxed);
                 continue;
             }
-            let new = if pending {
+            let new = if again {
+                // Still RUNNING: the next run starts here (`begin` below).
+                cur & !PENDING
+            } else if pending {
                 cur & !RUNNING
             } else {
                 state::with_queue(cur & !RUNNING, 0)
@@ -167,11 +204,15 @@ impl RunQueue {
                         // The binding stays (see `WorkInner::binding`): with the
                         // queue bits cleared it no longer counts.
                         g.disown(work.owner.load(Ordering::Relaxed));
+                    } else if again {
+                        self.begin(g, work, work.color.load(Ordering::Relaxed), very_slow, slot);
                     } else if cur & ARMED == 0 {
                         let color = work.color.load(Ordering::Relaxed);
                         let now = super::stamp(Instant::now());
                         match then {
-                            Then::TakeNext => self.push_listed(g, work.clone(), color, now),
+                            Then::TakeNext | Then::Again => {
+                                self.push_listed(g, work.clone(), color, now);
+                            }
                             Then::Stop => self.push_runnable(g, work.clone(), color, now),
                         }
                     }
@@ -182,6 +223,16 @@ impl RunQueue {
         }
         drop(binding);
         self.notify_done(g);
+        again
+    }
+
+    /// Whether an item whose run just ended and that was queued again during it
+    /// would be the next item its consumer takes (lock held): nothing waits on the
+    /// lists or in the inbox (whose items go first), and `pick` would let a run
+    /// of its kind start.
+    fn would_take_next(&self, g: &mut QueueState, very_slow: bool) -> bool {
+        self.unshelve(g);
+        g.lists_empty() && g.may_start(very_slow)
     }
 
     /// Counts a finished run for item and queue flushes, and wakes the waiters.
@@ -192,18 +243,21 @@ impl RunQueue {
     }
 
     /// Runs a started item (no lock held on entry) and finishes it; a panic is
-    /// reported once the item is finished, with no lock held. Returns the lock.
+    /// reported once the item is finished, with no lock held. Returns the lock,
+    /// and whether the item's next run has started in place (only with
+    /// `Then::Again`, and never after a panic: the caller then runs it again).
     pub(crate) fn run_and_finish<'a>(
         this: &'a Arc<Self>,
         work: &Arc<WorkInner>,
         slot: Option<usize>,
         then: Then,
-    ) -> QueueGuard<'a> {
+    ) -> (QueueGuard<'a>, bool) {
         let panicked = Self::run(this, work);
         let mut g = this.lock_consumer();
         g.counts.runs += 1;
+        let mut again = false;
         match panicked {
-            None => this.finish(&mut g, work, slot, true, then),
+            None => again = this.finish(&mut g, work, slot, true, then),
             Some(payload) => {
                 g.counts.panics += 1;
                 // The hook sees the item idle (or queued again), and flushes
@@ -211,7 +265,7 @@ impl RunQueue {
                 let color = work.run_color.load(Ordering::Relaxed);
                 // The lock is released for the report: a run put back gets a
                 // thread now.
-                this.finish(&mut g, work, slot, false, Then::Stop);
+                let _ = this.finish(&mut g, work, slot, false, Then::Stop);
                 drop(g);
                 this.report_panic(work, payload);
                 g = this.lock();
@@ -229,7 +283,7 @@ impl RunQueue {
                 }
             }
         }
-        g
+        (g, again)
     }
 
     /// The consumer loop of a thread (`slot`: its place in the runqueue view): runs
@@ -254,16 +308,28 @@ impl RunQueue {
         // The item of the previous run, dropped outside the lock: dropping the last
         // handle runs the closure's destructor, which is user code.
         let mut last: Option<Arc<WorkInner>> = None;
+        // An item whose next run its last run's end started in place.
+        let mut again: Option<Arc<WorkInner>> = None;
         loop {
-            // Too many threads (the maximum was lowered): leave the rest to others.
-            if this.elastic.is_some() && g.threads > g.max_threads && last.is_none() {
+            // Too many threads (the maximum was lowered): leave the rest to others
+            // (after the run started here, if any).
+            if this.elastic.is_some()
+                && g.threads > g.max_threads
+                && last.is_none()
+                && again.is_none()
+            {
                 break;
             }
-            if let Some(work) = this.start_next(&mut g, slot) {
+            if let Some(work) = again.take().or_else(|| this.start_next(&mut g, slot)) {
                 drop(g);
                 this.release(last.take());
-                g = Self::run_and_finish(this, &work, slot, Then::TakeNext);
-                last = Some(work);
+                let restarted;
+                (g, restarted) = Self::run_and_finish(this, &work, slot, Then::Again);
+                if restarted {
+                    again = Some(work);
+                } else {
+                    last = Some(work);
+                }
                 may_spin = !woken_alone;
                 woken_alone = false;
                 continue;
@@ -343,7 +409,7 @@ impl RunQueue {
                 None => return false,
             }
         };
-        drop(Self::run_and_finish(this, &work, None, Then::Stop));
+        drop(Self::run_and_finish(this, &work, None, Then::Stop).0);
         drop(work);
         true
     }
