@@ -11,7 +11,7 @@ pub const USAGE: &str = "usage: workq bench [--quick] [--scenario NAME]... [--js
                    [--markdown FILE] [--svg FILE]
   --quick            reduced sizes (a CI smoke run, well under 15 s)
   --scenario NAME    run only this scenario (repeatable): throughput, wake,
-                     coalescing, timers, burst, memory
+                     coalescing, chain, timers, burst, memory
   --json             print the results as JSON instead of a table
   --no-progress      no progress line on standard error
   --markdown FILE    also write the report as markdown (docs/benchmarks.md)

@@ -11,6 +11,7 @@
 //! | `throughput` | 1,000,000 tiny items from one producer into 2 threads |
 //! | `wake` | idle pool, one item: submit -> start p50 / p99 / p99.9 |
 //! | `coalescing` | 10,000,000 queue calls on one item that runs ~1 µs; lost calls, overlapping runs |
+//! | `chain` | a job that queues its own next run, 1,000,000 runs: ns per run |
 //! | `timers` | 200,000 delayed items (1..200 ms), every second one cancelled |
 //! | `burst` | 2,000 items that block 1 ms, at most 16 threads; threads left after the idle timeout |
 //! | `memory` | heap bytes per idle, queued and armed item |

@@ -13,6 +13,8 @@ pub enum Scenario {
     Wake,
     /// Millions of queue calls on one item that runs for about 1 µs.
     Coalescing,
+    /// A job that queues its own next run, a million times over.
+    Chain,
     /// Delayed items: arm, cancel, lateness, idle CPU.
     Timers,
     /// Items that block 1 ms each, on a pool that may grow to 16 threads.
@@ -23,10 +25,11 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in the order a full run takes them.
-    pub const ALL: [Scenario; 6] = [
+    pub const ALL: [Scenario; 7] = [
         Scenario::Throughput,
         Scenario::Wake,
         Scenario::Coalescing,
+        Scenario::Chain,
         Scenario::Timers,
         Scenario::Burst,
         Scenario::Memory,
@@ -44,6 +47,7 @@ impl Scenario {
             Scenario::Throughput => "throughput",
             Scenario::Wake => "wake",
             Scenario::Coalescing => "coalescing",
+            Scenario::Chain => "chain",
             Scenario::Timers => "timers",
             Scenario::Burst => "burst",
             Scenario::Memory => "memory",
@@ -64,6 +68,7 @@ impl Scenario {
             Scenario::Throughput => "tiny items from one producer into 2 threads",
             Scenario::Wake => "idle pool, one item: submit -> start latency",
             Scenario::Coalescing => "queue calls on one item that runs ~1 us",
+            Scenario::Chain => "a job that queues its own next run",
             Scenario::Timers => "delayed items: arm, cancel, lateness, idle CPU",
             Scenario::Burst => "items that block 1 ms, pools of at most 16 threads",
             Scenario::Memory => "heap bytes per idle, queued and armed item",
@@ -97,6 +102,8 @@ pub struct Sizes {
     pub coalesce_epoch: usize,
     /// How long one run of the coalesced item takes (a busy loop).
     pub coalesce_run: Duration,
+    /// Runs of the chain scenario's self-queueing job.
+    pub chain_steps: usize,
     /// Delayed items per timer run (every second one is cancelled).
     pub timer_items: usize,
     /// Timer runs per system (medians of the percentiles are shown).
@@ -132,6 +139,7 @@ impl Sizes {
             coalesce_calls: 10_000_000,
             coalesce_epoch: 100_000,
             coalesce_run: Duration::from_micros(1),
+            chain_steps: 1_000_000,
             timer_items: 200_000,
             timer_reps: 3,
             idle_items: 10_000,
@@ -153,6 +161,7 @@ impl Sizes {
             wake_samples: 500,
             coalesce_calls: 1_000_000,
             coalesce_epoch: 50_000,
+            chain_steps: 100_000,
             timer_items: 20_000,
             timer_reps: 1,
             idle_items: 2_000,
@@ -172,6 +181,7 @@ impl Sizes {
             wake_samples: 50,
             coalesce_calls: 20_000,
             coalesce_epoch: 5_000,
+            chain_steps: 2_000,
             timer_items: 1_000,
             idle_items: 100,
             idle_time: Duration::from_millis(20),

@@ -27,7 +27,11 @@ fn every_scenario_at_tiny_sizes() {
             assert_eq!(r.values.len(), s.systems.len(), "{}", r.metric);
         }
     }
-    let memory = &report.sections[5];
+    let memory = report
+        .sections
+        .iter()
+        .find(|s| s.scenario == Scenario::Memory)
+        .expect("the memory section");
     let armed = memory
         .rows
         .iter()
@@ -35,6 +39,13 @@ fn every_scenario_at_tiny_sizes() {
         .and_then(|r| r.workq())
         .expect("bytes per armed item");
     assert!(armed.is_finite() && armed > 0.0, "{table}");
+    let chain = report
+        .sections
+        .iter()
+        .find(|s| s.scenario == Scenario::Chain)
+        .expect("the chain section");
+    let per_run = chain.rows[0].workq().expect("ns per chained run");
+    assert!(per_run.is_finite() && per_run > 0.0, "{table}");
 
     let json = serde_json::to_string(&to_json(&report)).expect("JSON");
     let parsed: serde_json::Value = serde_json::from_str(&json).expect("JSON parses");

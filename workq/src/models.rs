@@ -461,6 +461,36 @@ fn models_run_again_in_place_vs_queue() {
     });
 }
 
+/// A queue call racing a consumer loop's run of the item (the call may add the
+/// next run without the lock, `UNCOUNTED`), then a queue flush: the flush waits
+/// for every run the call added, and the last run sees the call's write.
+#[test]
+fn models_rerun_without_lock_vs_queue_flush() {
+    model(|| {
+        let q = queue();
+        let p = queued_probe(&q);
+        let q1 = q.clone();
+        let consumer = thread::spawn(move || RunQueue::consume(&q1, None));
+        p.data.store(1, Ordering::Relaxed);
+        let outcome = RunQueue::enqueue(&q, &p.work.inner).expect("queue");
+        q.flush().expect("flush");
+        let expected = 1 + usize::from(outcome.added_run());
+        assert_eq!(
+            p.runs.load(Ordering::Relaxed),
+            expected,
+            "the flush returned before a run queued before it ({outcome:?})"
+        );
+        assert_eq!(
+            p.seen.load(Ordering::Relaxed),
+            1,
+            "the last run missed the write"
+        );
+        q.stop_for_test();
+        consumer.join().expect("consumer");
+        assert_idle(&q, &p.work);
+    });
+}
+
 /// A cancel racing a run's end and a new queue call of the item: whether the new
 /// run is on the list or still on the inbox when the cancel looks, every run added
 /// is either run or removed by the cancel, exactly once (I22).

@@ -11,13 +11,15 @@
 //! | 0      | `PENDING`   | a run is scheduled and has not started                          | set: a queue call (under the bound queue's lock; for an idle item through the inbox, under the item's binding lock and the inbox's shelf lock instead); cleared: the runner when the run starts, or a cancel (both under the queue's lock) |
 //! | 1      | `RUNNING`   | a run is in progress                                            | the runner, under the bound queue's lock, at start and end of a run |
 //! | 2      | `ARMED`     | the pending run waits on the timer, not on the list (set only with `PENDING`) | set by a delayed queue call or modify; cleared when the timer fires, by flush (fires it now), modify or cancel; all under the bound queue's lock |
-//! | 3..8   | —           | reserved                                                        | — |
+//! | 3      | `UNCOUNTED` | the pending run (set only with `PENDING`, on a `RUNNING` item) was added by a queue call that took no lock; its flush colour and rerun count are booked when the run in progress ends | set: a queue call, by a compare-exchange from `RUNNING` on its own queue (`enqueue_slow`); cleared: the run's end, or a cancel (both under the queue's lock) |
+//! | 4..8   | —           | reserved                                                        | — |
 //! | 8..20  | `CANCELING` | number of `cancel_sync` calls in progress; queueing fails while non-zero | `cancel_sync`, lock-free, +1 on entry and -1 on exit |
 //! | 20..32 | `DISABLED`  | disable depth: queueing fails while non-zero (disables nest) | `disable` +1, `enable` -1, lock-free |
 //! | 32..64 | `QUEUE`     | id of the queue the item is bound to; 0 when idle               | the queue call that moves the item out of idle, and the step that returns it to idle (always under the item's binding lock; also under the queue's lock except through the inbox) |
 //!
 //! Transitions (all under the bound queue's lock except the already-pending fast
-//! path, the inbox's idle-to-pending step and `CANCELING`):
+//! path, the inbox's idle-to-pending step, the lock-free re-queue of a running
+//! item and `CANCELING`):
 //!
 //! | from                 | event                        | to                    | queue call reports |
 //! |----------------------|------------------------------|-----------------------|--------------------|
@@ -25,7 +27,7 @@
 //! | `PENDING`, Q         | queue on Q (one RMW, no lock) | unchanged             | `AlreadyPending`   |
 //! | `PENDING`/`RUNNING`, Q | queue on R != Q            | unchanged             | error `Busy`       |
 //! | `PENDING`, Q         | runner starts the run        | `RUNNING`, Q          | —                  |
-//! | `RUNNING`, Q         | queue on Q                   | `RUNNING`+`PENDING`, Q | `Rerun`           |
+//! | `RUNNING`, Q         | queue on Q                   | `RUNNING`+`PENDING`, Q (+`UNCOUNTED` when no lock was taken) | `Rerun` |
 //! | `RUNNING`, Q         | run ends                     | idle                  | —                  |
 //! | `RUNNING`+`PENDING`, Q | run ends                   | `PENDING`, Q (back on the list) | —        |
 //! | idle or `RUNNING`, Q | queue with a delay on Q      | +`PENDING`+`ARMED`, Q | `Scheduled` / `Rerun` |
@@ -41,6 +43,9 @@ pub(crate) const PENDING: u64 = 1 << 0;
 pub(crate) const RUNNING: u64 = 1 << 1;
 /// The pending run waits for a timer (always together with `PENDING`).
 pub(crate) const ARMED: u64 = 1 << 2;
+/// The pending run of a running item was added without the queue's lock: its
+/// flush colour and rerun count are booked when the run in progress ends.
+pub(crate) const UNCOUNTED: u64 = 1 << 3;
 /// One `cancel_sync` in progress.
 pub(crate) const CANCEL_ONE: u64 = 1 << 8;
 /// All bits of the `cancel_sync` counter.

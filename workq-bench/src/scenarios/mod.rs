@@ -1,7 +1,8 @@
-//! The six scenarios. Each runs workq and its peers and returns one report
+//! The scenarios. Each runs workq and its peers and returns one report
 //! [`Section`].
 
 mod burst;
+mod chain;
 mod coalescing;
 mod memory;
 mod throughput;
@@ -20,6 +21,7 @@ pub(crate) fn run(scenario: Scenario, sizes: &Sizes, progress: &mut Progress) ->
         Scenario::Throughput => throughput::steps(sizes),
         Scenario::Wake => wake::STEPS,
         Scenario::Coalescing => coalescing::STEPS,
+        Scenario::Chain => chain::STEPS,
         Scenario::Timers => timers::STEPS,
         Scenario::Burst => burst::STEPS,
         Scenario::Memory => memory::STEPS,
@@ -29,6 +31,7 @@ pub(crate) fn run(scenario: Scenario, sizes: &Sizes, progress: &mut Progress) ->
         Scenario::Throughput => throughput::run(sizes, progress),
         Scenario::Wake => wake::run(sizes, progress),
         Scenario::Coalescing => coalescing::run(sizes, progress),
+        Scenario::Chain => chain::run(sizes, progress),
         Scenario::Timers => timers::run(sizes, progress),
         Scenario::Burst => burst::run(sizes, progress),
         Scenario::Memory => memory::run(sizes, progress),

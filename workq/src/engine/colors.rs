@@ -25,10 +25,6 @@ impl FlushColors {
         }
     }
 
-    fn current(&self) -> u64 {
-        self.base + self.counts.len() as u64 - 1
-    }
-
     /// Counts one more scheduled run under the current colour and returns it.
     pub(crate) fn add(&mut self) -> u64 {
         self.add_many(1)
@@ -40,6 +36,27 @@ impl FlushColors {
             *last += n;
         }
         self.current()
+    }
+
+    /// The colour a scheduled run gets now.
+    pub(crate) fn current(&self) -> u64 {
+        self.base + self.counts.len() as u64 - 1
+    }
+
+    /// Counts one more scheduled run under `color`, a colour not yet done (one
+    /// with a run still counted, or a later one): the rerun of a running item that
+    /// was queued without the lock gets the colour current when the run began.
+    pub(crate) fn add_at(&mut self, color: u64) {
+        let slot = color
+            .checked_sub(self.base)
+            .and_then(|i| usize::try_from(i).ok());
+        match slot.and_then(|i| self.counts.get_mut(i)) {
+            Some(n) => *n += 1,
+            None => {
+                debug_assert!(false, "colour {color} is done or not yet current");
+                self.add();
+            }
+        }
     }
 
     /// Uncounts a run of `color` (it finished or was cancelled). Returns whether a

@@ -48,15 +48,17 @@ pub(crate) struct Inbox {
     /// |-------|----------------------------------------------------------------|
     /// | 0     | `HINT_ITEMS`: items are on the shelf (a queue lock with nothing shelved skips the shelf's lock) |
     /// | 1     | `HINT_OPEN`: the shelf is open (a queue call on a queue whose consumers sleep skips the shelf's lock) |
-    /// | 2..64 | items shelved so far, wrapping (a watching consumer sees new work by it, `RunQueue::activity`) |
+    /// | 2     | `HINT_ADMIT`: the queue takes queue calls from every thread (not stopping, closed or draining, not fed by a pool): a running item may be queued again without the lock (`RunQueue::admits_everyone`) |
+    /// | 3..64 | items shelved so far, wrapping (a watching consumer sees new work by it, `RunQueue::activity`) |
     hint: AtomicU64,
 }
 
 /// `Inbox::hint` bits.
 const HINT_ITEMS: u64 = 1;
 const HINT_OPEN: u64 = 2;
+const HINT_ADMIT: u64 = 4;
 /// The shelved-items count's unit in `Inbox::hint`.
-const HINT_ONE: u64 = 4;
+const HINT_ONE: u64 = 8;
 /// The count's bits in `Inbox::hint`.
 const HINT_COUNT: u64 = !(HINT_ONE - 1);
 
@@ -64,6 +66,8 @@ struct Shelf {
     items: Vec<Arc<WorkInner>>,
     /// Whether a queue call may shelve an item (see the module docs).
     open: bool,
+    /// What `HINT_ADMIT` says (see `RunQueue::admits_everyone`).
+    admit: bool,
 }
 
 impl Inbox {
@@ -72,6 +76,7 @@ impl Inbox {
             shelf: Mutex::new(Shelf {
                 items: Vec::new(),
                 open: false,
+                admit: false,
             }),
             hint: AtomicU64::new(0),
         }
@@ -85,12 +90,14 @@ impl Inbox {
         let count = (self.hint.load(Ordering::Relaxed) & HINT_COUNT)
             .wrapping_add(added.wrapping_mul(HINT_ONE));
         let open = if shelf.open { HINT_OPEN } else { 0 };
+        let admit = if shelf.admit { HINT_ADMIT } else { 0 };
         let items = if shelf.items.is_empty() {
             0
         } else {
             HINT_ITEMS
         };
-        self.hint.store(count | open | items, Ordering::Relaxed);
+        self.hint
+            .store(count | open | admit | items, Ordering::Relaxed);
     }
 }
 
@@ -218,25 +225,39 @@ impl RunQueue {
 
     /// Opens or closes the shelf as the queue's state now allows (queue lock held);
     /// closing moves what is on it onto the lists. Returns whether it moved
-    /// anything.
+    /// anything. Also publishes whether the queue admits every thread's calls.
     #[inline]
     pub(crate) fn sync_inbox(&self, g: &mut QueueState) -> bool {
         let open = self.inbox_may_open(g);
-        if open == g.shelf_open {
+        let admit = self.feeder.is_none() && !g.stopping && !g.closed && g.draining == 0;
+        if open == g.shelf_open && admit == g.shelf_admit {
             return false;
         }
-        self.flip_shelf(g, open)
+        self.flip_shelf(g, open, admit)
     }
 
-    /// Opens or closes the shelf (see `sync_inbox`).
-    fn flip_shelf(&self, g: &mut QueueState, open: bool) -> bool {
+    /// Opens or closes the shelf and publishes `admit` (see `sync_inbox`).
+    fn flip_shelf(&self, g: &mut QueueState, open: bool, admit: bool) -> bool {
         g.shelf_open = open;
+        g.shelf_admit = admit;
         {
             let mut shelf = lock(&self.inbox.shelf);
             shelf.open = open;
+            shelf.admit = admit;
             self.inbox.publish(&shelf, 0);
         }
         !open && self.unshelve(g)
+    }
+
+    /// Whether the queue took queue calls from every thread when its lock was
+    /// last released: not stopping, closed or draining, and not fed by a pool
+    /// (whose admission needs the pool's lock). Read without the lock by the
+    /// re-queue of a running item (`enqueue_slow`): a call that races a drain or
+    /// a destroy may still add its run, which then runs before the drain or
+    /// destroy completes, as if it had come first.
+    #[inline]
+    pub(crate) fn admits_everyone(&self) -> bool {
+        self.inbox.hint.load(Ordering::Relaxed) & HINT_ADMIT != 0
     }
 }
 

@@ -28,7 +28,7 @@ use crate::current;
 use crate::error::Error;
 use crate::padded::Padded;
 use crate::panic::PanicHook;
-use crate::state::{self, ARMED, CANCEL_MASK, DISABLE_MASK, PENDING, RUNNING};
+use crate::state::{self, ARMED, CANCEL_MASK, DISABLE_MASK, PENDING, RUNNING, UNCOUNTED};
 use crate::sync::{lock, Arc, AtomicU64, Condvar, Mutex, Ordering};
 use crate::timer::{Timer, TimerKey};
 use crate::work::{Queued, WorkInner};
@@ -287,6 +287,35 @@ impl RunQueue {
         if let Some(verdict) = this.verdict(seen) {
             return verdict;
         }
+        if at.is_none()
+            && owner == 0
+            && limit == Limit::Ignore
+            && seen & (PENDING | RUNNING) == RUNNING
+            && this.admits_everyone()
+        {
+            // Running here (the verdict refused a run elsewhere): add the next run
+            // without the lock. Its flush colour and rerun count are booked when
+            // the run in progress ends (`UNCOUNTED`, see `run::finish`); the
+            // compare-exchange fails if that end, a cancel or a disable came first.
+            if work
+                .state
+                .compare_exchange(
+                    seen,
+                    seen | PENDING | UNCOUNTED,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+            {
+                crate::log::event!(
+                    trace,
+                    "queue '{}' on '{}': Rerun (no lock)",
+                    work.name().unwrap_or("<unnamed>"),
+                    this.name
+                );
+                return Ok(Queued::Rerun);
+            }
+        }
         if at.is_some() {
             Timer::ensure_driven(&this.timer)?;
         }
@@ -538,7 +567,7 @@ impl RunQueue {
             if cur & PENDING == 0 {
                 return (false, None);
             }
-            let cleared = cur & !(PENDING | ARMED);
+            let cleared = cur & !(PENDING | ARMED | UNCOUNTED);
             let new = if cur & RUNNING != 0 {
                 cleared
             } else {
@@ -564,7 +593,7 @@ impl RunQueue {
                 g.colors.remove(color);
                 stash = Some(entry.work);
             }
-        } else {
+        } else if cur & UNCOUNTED == 0 {
             // Behind the run in progress: not on a list yet.
             g.colors.remove(work.color.load(Ordering::Relaxed));
         }

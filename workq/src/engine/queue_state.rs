@@ -171,6 +171,9 @@ pub(crate) struct QueueState {
     pub(crate) owners: std::collections::HashMap<u32, usize>,
     /// Whether the inbox's shelf is open (its mirror, see `inbox.rs`).
     pub(crate) shelf_open: bool,
+    /// What the inbox's hint last said about admitting every thread's calls
+    /// (`RunQueue::admits_everyone`).
+    pub(crate) shelf_admit: bool,
     /// An empty vector swapped with the shelf to move it (keeps its capacity).
     pub(crate) shelf_spare: Vec<Arc<WorkInner>>,
 }
@@ -219,6 +222,7 @@ impl QueueState {
             to_notify: Vec::new(),
             next_waker: 0,
             shelf_open: false,
+            shelf_admit: false,
             shelf_spare: Vec::new(),
         }
     }

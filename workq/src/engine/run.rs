@@ -6,7 +6,7 @@
 use super::{QueueGuard, QueueState, RunQueue};
 use crate::current::RunMark;
 use crate::panic;
-use crate::state::{self, ARMED, PENDING, RUNNING};
+use crate::state::{self, ARMED, PENDING, RUNNING, UNCOUNTED};
 use crate::sync::{lock, Arc, Ordering};
 use crate::work::{Class, WorkCtx, WorkInner};
 use std::any::Any;
@@ -76,6 +76,12 @@ impl RunQueue {
         if work.run_color.load(Ordering::Relaxed) != color {
             // Skipped when unchanged: a producer queueing this item reads its line.
             work.run_color.store(color, Ordering::Relaxed);
+        }
+        // The colour of a next run queued without the lock during this one
+        // (`finish`); a locked queue call overwrites it with its own.
+        let current = g.colors.current();
+        if work.color.load(Ordering::Relaxed) != current {
+            work.color.store(current, Ordering::Relaxed);
         }
         // One writer at a time, so no RMW: runs start only under the lock of the
         // queue the item is bound to, and a move to another queue goes through
@@ -150,48 +156,43 @@ impl RunQueue {
         if very_slow {
             g.running_vslow -= 1;
         }
-        // Under the queue's lock nothing but this run's end changes whether a
-        // running item is pending (queue calls and cancels take the lock).
-        let again = then == Then::Again
-            && work.state.load(Ordering::Relaxed) & (PENDING | ARMED) == PENDING
-            && self.would_take_next(g, very_slow);
-        if !again {
-            if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
-                // Not the last reference: the caller holds one.
-                s.current = None;
-            }
-        }
         crate::log::event!(
             trace,
             "finish '{}' on '{}'",
             work.name().unwrap_or("<unnamed>"),
             self.name
         );
-        let color = work.run_color.load(Ordering::Relaxed);
+        let run_color = work.run_color.load(Ordering::Relaxed);
         if count_done {
             // Before the item can go idle and be queued elsewhere: a flush there
-            // must not see this run's count arrive late.
-            self.count_done(g, work, color);
+            // must not see this run's count arrive late. (Its flush colour is
+            // uncounted below, under the same lock.)
+            work.finished.fetch_add(1, Ordering::Relaxed);
         }
-        // Under the queue's lock only the cancel and disable counters can change
-        // the state word now. A run queued again during this one keeps the queue
-        // bits, so it needs no binding lock (one line fewer of writes for a
-        // producer that keeps queueing the item); returning to idle clears them,
-        // under the binding lock.
+        // Under the queue's lock only three things can change the state word now:
+        // the cancel and disable counters, and a queue call that adds the next run
+        // without the lock (`UNCOUNTED`). A run queued again during this one
+        // keeps the queue bits, so it needs no binding lock (one line fewer of
+        // writes for a producer that keeps queueing the item); returning to idle
+        // clears them, under the binding lock.
         let mut binding = None;
+        let mut takes_next = None;
         let mut cur = work.state.load(Ordering::Relaxed);
-        loop {
+        let again = loop {
             let pending = cur & PENDING != 0;
             if !pending && binding.is_none() {
                 binding = Some(lock(&work.binding));
                 cur = work.state.load(Ordering::Relaxed);
                 continue;
             }
+            let again = then == Then::Again
+                && cur & (PENDING | ARMED) == PENDING
+                && *takes_next.get_or_insert_with(|| self.would_take_next(g, very_slow));
             let new = if again {
                 // Still RUNNING: the next run starts here (`begin` below).
-                cur & !PENDING
+                cur & !(PENDING | UNCOUNTED)
             } else if pending {
-                cur & !RUNNING
+                cur & !(RUNNING | UNCOUNTED)
             } else {
                 state::with_queue(cur & !RUNNING, 0)
             };
@@ -199,26 +200,40 @@ impl RunQueue {
                 .state
                 .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
             {
-                Ok(_) => {
-                    if !pending {
-                        // The binding stays (see `WorkInner::binding`): with the
-                        // queue bits cleared it no longer counts.
-                        g.disown(work.owner.load(Ordering::Relaxed));
-                    } else if again {
-                        self.begin(g, work, work.color.load(Ordering::Relaxed), very_slow, slot);
-                    } else if cur & ARMED == 0 {
-                        let color = work.color.load(Ordering::Relaxed);
-                        let now = super::stamp(Instant::now());
-                        match then {
-                            Then::TakeNext | Then::Again => {
-                                self.push_listed(g, work.clone(), color, now);
-                            }
-                            Then::Stop => self.push_runnable(g, work.clone(), color, now),
-                        }
-                    }
-                    break;
-                }
+                Ok(_) => break again,
                 Err(now) => cur = now,
+            }
+        };
+        if cur & UNCOUNTED != 0 {
+            // The next run was added without the lock during this one: it is
+            // counted under the colour current when this run began (`begin`),
+            // which this run's own count keeps from being done. A flush that
+            // began after the queue call waits for it; one that began during this
+            // run may wait for it too (one run, never more: it cannot livelock).
+            g.colors.add_at(work.color.load(Ordering::Relaxed));
+            g.counts.reruns += 1;
+        }
+        if count_done {
+            self.uncount(g, run_color);
+        }
+        if !again {
+            if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
+                // Not the last reference: the caller holds one.
+                s.current = None;
+            }
+        }
+        if cur & PENDING == 0 {
+            // The binding stays (see `WorkInner::binding`): with the queue bits
+            // cleared it no longer counts.
+            g.disown(work.owner.load(Ordering::Relaxed));
+        } else if again {
+            self.begin(g, work, work.color.load(Ordering::Relaxed), very_slow, slot);
+        } else if cur & ARMED == 0 {
+            let color = work.color.load(Ordering::Relaxed);
+            let now = super::stamp(Instant::now());
+            match then {
+                Then::TakeNext | Then::Again => self.push_listed(g, work.clone(), color, now),
+                Then::Stop => self.push_runnable(g, work.clone(), color, now),
             }
         }
         drop(binding);
@@ -238,6 +253,11 @@ impl RunQueue {
     /// Counts a finished run for item and queue flushes, and wakes the waiters.
     pub(crate) fn count_done(&self, g: &mut QueueState, work: &WorkInner, color: u64) {
         work.finished.fetch_add(1, Ordering::Relaxed);
+        self.uncount(g, color);
+    }
+
+    /// Uncounts a finished run of flush colour `color` and wakes the waiters.
+    fn uncount(&self, g: &mut QueueState, color: u64) {
         g.colors.remove(color);
         self.notify_done(g);
     }
