@@ -98,6 +98,18 @@ fn drain(q: &Arc<RunQueue>) {
     while RunQueue::run_one(q) {}
 }
 
+/// A consumer loop on `q` (like a worker's thread), on a thread of the model.
+fn start_consumer(q: &Arc<RunQueue>) -> thread::JoinHandle<()> {
+    let q = q.clone();
+    thread::spawn(move || RunQueue::consume(&q, None))
+}
+
+/// Stops `q` and joins its consumer loop (which runs what is left first).
+fn stop_consumer(q: &Arc<RunQueue>, consumer: thread::JoinHandle<()>) {
+    q.stop_for_test();
+    consumer.join().expect("consumer");
+}
+
 fn assert_idle(q: &Arc<RunQueue>, work: &Work) {
     let s = work.inner.state.load(Ordering::Relaxed);
     assert!(is_idle(s), "state {s:#x} is not idle");
@@ -393,8 +405,7 @@ fn models_inbox_vs_sleeping_consumer() {
         let p = probe();
         // A lock released with the one consumer counted and awake opens the inbox.
         drop(q.lock());
-        let q1 = q.clone();
-        let consumer = thread::spawn(move || RunQueue::consume(&q1, None));
+        let consumer = start_consumer(&q);
         p.data.store(1, Ordering::Relaxed);
         assert_eq!(
             RunQueue::enqueue(&q, &p.work.inner).ok(),
@@ -407,8 +418,7 @@ fn models_inbox_vs_sleeping_consumer() {
             1,
             "the run missed the write"
         );
-        q.stop_for_test();
-        consumer.join().expect("consumer");
+        stop_consumer(&q, consumer);
         assert_idle(&q, &p.work);
     });
 }
@@ -439,8 +449,7 @@ fn models_run_again_in_place_vs_queue() {
             RunQueue::enqueue(&q, &work.inner).ok(),
             Some(Queued::Scheduled)
         );
-        let q1 = q.clone();
-        let consumer = thread::spawn(move || RunQueue::consume(&q1, None));
+        let consumer = start_consumer(&q);
         data.store(1, Ordering::Relaxed);
         let outcome = RunQueue::enqueue(&q, &work.inner).expect("queue");
         // The first flush waits for the runs queued so far; the second for the one
@@ -454,8 +463,7 @@ fn models_run_again_in_place_vs_queue() {
             1,
             "the last run missed the write"
         );
-        q.stop_for_test();
-        consumer.join().expect("consumer");
+        stop_consumer(&q, consumer);
         assert_eq!(runs.load(Ordering::Relaxed), n, "a run after the flush");
         assert_idle(&q, &work);
     });
@@ -469,8 +477,7 @@ fn models_rerun_without_lock_vs_queue_flush() {
     model(|| {
         let q = queue();
         let p = queued_probe(&q);
-        let q1 = q.clone();
-        let consumer = thread::spawn(move || RunQueue::consume(&q1, None));
+        let consumer = start_consumer(&q);
         p.data.store(1, Ordering::Relaxed);
         let outcome = RunQueue::enqueue(&q, &p.work.inner).expect("queue");
         q.flush().expect("flush");
@@ -485,8 +492,7 @@ fn models_rerun_without_lock_vs_queue_flush() {
             1,
             "the last run missed the write"
         );
-        q.stop_for_test();
-        consumer.join().expect("consumer");
+        stop_consumer(&q, consumer);
         assert_idle(&q, &p.work);
     });
 }
