@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 /// "seconds", "workq_violations", "scenarios": [ { "name", "title", "systems":
 /// [...], "seconds", "notes": [...], "rows": [ { "metric", "unit", "better",
 /// "values": { system: number | null }, "best_peer", "workq_vs_best_peer",
-/// "verdict", "target": { "label", "bound", "upper", "met" } | null } ] } ] }`.
+/// "verdict", "target": { "label", "bound", "upper", "met", "context" } | null } ] } ] }`.
 pub fn to_json(report: &Report) -> Value {
     let m = &report.machine;
     json!({
@@ -55,6 +55,7 @@ fn row(s: &Section, r: &Row) -> Value {
             "bound": num(t.bound),
             "upper": t.upper,
             "met": r.target_met(),
+            "context": t.context,
         })
     });
     json!({

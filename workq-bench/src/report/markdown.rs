@@ -63,20 +63,28 @@ pub fn to_markdown(report: &Report, plot: Option<&str>) -> String {
         "How to read the tables: `workq/best` is workq's value divided by the best \
          peer's value (for times and bytes below 1 is better, for rates above 1 is \
          better; the next column says which). Targets are workq's goals; they are shown, \
-         never asserted. Rows marked *must be 0* count broken guarantees; a run in which \
+         never asserted; the last column of the targets table says what bounds each on \
+         this machine, measured in the same run where it can be. Rows marked *must be 0* count broken guarantees; a run in which \
          workq breaks one exits non-zero.\n"
     );
     let _ = writeln!(out, "## Targets\n");
-    let _ = writeln!(out, "| scenario | metric | workq | target |\n|-|-|-:|-|");
+    let _ = writeln!(
+        out,
+        "| scenario | metric | workq | target | what bounds it here |\n|-|-|-:|-|-|"
+    );
     for (s, r) in report.targets() {
         let _ = writeln!(
             out,
-            "| {} | {} | {} {} | {} |",
+            "| {} | {} | {} {} | {} | {} |",
             s.scenario,
             r.metric,
             cell(r.workq(), r.decimals),
             r.unit,
-            target_cell(r)
+            target_cell(r),
+            r.target
+                .as_ref()
+                .and_then(|t| t.context.as_deref())
+                .unwrap_or("")
         );
     }
     out.push('\n');

@@ -48,6 +48,9 @@ pub struct Target {
     pub upper: bool,
     /// How the goal reads, such as `<= 3 us` or `>= 2x best peer`.
     pub label: String,
+    /// What bounds the goal on this machine, measured in the same run where it
+    /// can be (such as the bare condition-variable handoff for a wake-up).
+    pub context: Option<String>,
 }
 
 impl Target {
@@ -57,6 +60,7 @@ impl Target {
             bound,
             upper: true,
             label: label.into(),
+            context: None,
         }
     }
 
@@ -66,7 +70,20 @@ impl Target {
             bound,
             upper: false,
             label: label.into(),
+            context: None,
         }
+    }
+
+    /// The same goal, with what bounds it on this machine.
+    ///
+    /// ```
+    /// use workq_bench::report::Target;
+    /// let t = Target::at_most(3.0, "<= 3 us").context("bare condvar handoff: 4.2 us");
+    /// assert_eq!(t.context.as_deref(), Some("bare condvar handoff: 4.2 us"));
+    /// ```
+    pub fn context(mut self, text: impl Into<String>) -> Target {
+        self.context = Some(text.into());
+        self
     }
 
     /// Whether `value` meets the goal (`None` when either is not a number).

@@ -50,6 +50,22 @@ fn passes(
     }
 }
 
+/// ns per `Instant::now()`, the median of 5 loops of 1,000,000 reads: what
+/// every arm call pays before anything else (a deadline is "now + delay").
+pub(crate) fn clock_read_ns() -> f64 {
+    const READS: usize = 1_000_000;
+    let loops = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..READS {
+                std::hint::black_box(Instant::now());
+            }
+            ns_per(t.elapsed(), READS)
+        })
+        .collect();
+    median(loops)
+}
+
 /// Arm / cancel for system `i` of [`super::SYSTEMS`].
 pub(crate) fn measure(i: usize, sizes: &crate::options::Sizes) -> ArmCancel {
     let n = sizes.timer_items;

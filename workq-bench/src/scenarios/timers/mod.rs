@@ -32,6 +32,7 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
         progress.step(&format!("arm / cancel: {sys}"));
         ac.push(arm::measure(i, sizes));
     }
+    let clock = arm::clock_read_ns();
     let mut late = Vec::new();
     for (i, sys) in SYSTEMS.iter().enumerate() {
         progress.step(&format!("lateness: {sys}"));
@@ -62,7 +63,11 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
             Better::Lower,
             all(&|i| Some(ac[i].arm_ns)),
         )
-        .target(Target::at_most(50.0, "<= 50 ns"))
+        .target(Target::at_most(50.0, "<= 50 ns").context(format!(
+            "a clock read alone (Instant::now) takes {clock:.1} ns here; tokio-dq (one owner, \
+             no locks, a clock read per insert): {:.1} ns",
+            ac[2].arm_ns
+        )))
         .headline("arm"),
     );
     s.push(
