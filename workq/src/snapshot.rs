@@ -184,7 +184,9 @@ pub struct Stats {
     /// ([`WorkerBuilder::count_merged`](crate::WorkerBuilder::count_merged)):
     /// 0 otherwise.
     pub merged: u64,
-    /// Queue calls that asked a running item to run again.
+    /// Queue calls that asked a running item to run again. A call that did so
+    /// without the queue's lock (the item ran on this queue) is counted when the
+    /// run in progress ends.
     pub reruns: u64,
     /// Runs finished (including those that panicked).
     pub runs: u64,

@@ -1206,3 +1206,84 @@ fn items_run_in_queueing_order() {
     flush_worker(&worker);
     assert_eq!(*lock(&order), vec![1000, 7, 1000]);
 }
+
+/// A queue call that asks a running item to run again takes no lock when the item
+/// runs on that worker: the worker's `reruns` count books it only when the run in
+/// progress ends (`Stats::reruns`). A worker flush that starts after the call
+/// waits for that second run too: it is still asleep while the second run is
+/// held, and returns once that run is let go.
+///
+/// Fails if the flush returns while the second run is held (the run counted under
+/// a flush colour later than the flush's), if the rerun is lost (the second run
+/// or the flush never comes: watchdog), or if the count is off.
+#[test]
+fn worker_flush_waits_for_a_rerun_asked_for_during_the_run() {
+    let _guard = test_guard();
+    let worker = Worker::new("wk-rerun").expect("worker");
+    // Each run waits for a permit of its own.
+    let permits = Arc::new((Mutex::new(0usize), std::sync::Condvar::new()));
+    let (started, finished) = (Signal::new(), Signal::new());
+    let work = {
+        let (permits, s, f) = (permits.clone(), started.clone(), finished.clone());
+        Work::named("held", move |_| {
+            s.notify();
+            let (m, cv) = &*permits;
+            let mut left = lock(m);
+            while *left == 0 {
+                left = cv.wait(left).expect("permits");
+            }
+            *left -= 1;
+            f.notify();
+        })
+    };
+    let permit = || {
+        *lock(&permits.0) += 1;
+        permits.1.notify_all();
+    };
+    // A failing assertion must not leave the worker's run held (the worker's drop
+    // would wait for it): every run goes through once this is dropped.
+    struct LetAllThrough(Arc<(Mutex<usize>, std::sync::Condvar)>);
+    impl Drop for LetAllThrough {
+        fn drop(&mut self) {
+            *lock(&self.0 .0) += 1_000;
+            self.0 .1.notify_all();
+        }
+    }
+    let _let_all_through = LetAllThrough(permits.clone());
+    assert!(matches!(worker.queue(&work), Ok(Queued::Scheduled)));
+    started.wait_for(1, "the first run started");
+    assert!(matches!(worker.queue(&work), Ok(Queued::Rerun)));
+    assert!(work.is_pending() && work.is_running());
+    assert_eq!(
+        worker.stats().reruns,
+        0,
+        "a rerun asked for without the lock is counted when the run ends"
+    );
+    let tid: Arc<Mutex<Option<Option<u64>>>> = Arc::default();
+    let flusher = {
+        let (w, t) = (worker.clone(), tid.clone());
+        spawn_bounded("Worker::flush", move || {
+            *lock(&t) = Some(current_tid());
+            w.flush()
+        })
+    };
+    wait_until("the flusher started", || lock(&tid).is_some());
+    let tid = lock(&tid).take().flatten();
+    wait_until_asleep(tid, "the flush waits");
+    permit();
+    started.wait_for(2, "the second run started");
+    wait_until_asleep(tid, "the flusher is asleep or done");
+    assert!(
+        flusher.try_join().is_none(),
+        "the flush returned while the rerun it had to wait for was held"
+    );
+    assert_eq!(worker.stats().reruns, 1);
+    permit();
+    assert!(
+        matches!(flusher.join(), Ok(true)),
+        "the flush had runs to wait for"
+    );
+    assert_eq!(finished.count(), 2);
+    assert!(!work.is_pending() && !work.is_running());
+    worker.destroy().expect("destroy");
+}
