@@ -56,15 +56,20 @@ struct Probe {
 }
 
 fn probe() -> Probe {
+    probe_then(|_, _| {})
+}
+
+/// A probe whose closure ends its run `n` (counted from 0) with `then(ctx, n)`.
+fn probe_then(then: impl Fn(&crate::WorkCtx<'_>, usize) + Send + Sync + 'static) -> Probe {
     let runs = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(AtomicUsize::new(0));
     let data = Arc::new(AtomicUsize::new(0));
     let active = Arc::new(AtomicUsize::new(0));
     let (r, s, d) = (runs.clone(), seen.clone(), data.clone());
-    let work = Work::named("probe", move |_ctx| {
+    let work = Work::named("probe", move |ctx| {
         assert_eq!(active.fetch_add(1, Ordering::Relaxed), 0, "runs overlapped");
         s.store(d.load(Ordering::Relaxed), Ordering::Relaxed);
-        r.fetch_add(1, Ordering::Relaxed);
+        then(ctx, r.fetch_add(1, Ordering::Relaxed));
         active.fetch_sub(1, Ordering::Relaxed);
     });
     Probe {
@@ -432,40 +437,32 @@ fn models_inbox_vs_sleeping_consumer() {
 fn models_run_again_in_place_vs_queue() {
     model(|| {
         let q = queue();
-        let runs = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::new(AtomicUsize::new(0));
-        let data = Arc::new(AtomicUsize::new(0));
-        let active = Arc::new(AtomicUsize::new(0));
-        let (r, s, d) = (runs.clone(), seen.clone(), data.clone());
-        let work = Work::new(move |ctx| {
-            assert_eq!(active.fetch_add(1, Ordering::Relaxed), 0, "runs overlapped");
-            s.store(d.load(Ordering::Relaxed), Ordering::Relaxed);
-            if r.fetch_add(1, Ordering::Relaxed) == 0 {
+        let p = probe_then(|ctx, n| {
+            if n == 0 {
                 let _ = ctx.requeue();
             }
-            active.fetch_sub(1, Ordering::Relaxed);
         });
         assert_eq!(
-            RunQueue::enqueue(&q, &work.inner).ok(),
+            RunQueue::enqueue(&q, &p.work.inner).ok(),
             Some(Queued::Scheduled)
         );
         let consumer = start_consumer(&q);
-        data.store(1, Ordering::Relaxed);
-        let outcome = RunQueue::enqueue(&q, &work.inner).expect("queue");
+        p.data.store(1, Ordering::Relaxed);
+        let outcome = RunQueue::enqueue(&q, &p.work.inner).expect("queue");
         // The first flush waits for the runs queued so far; the second for the one
         // the first run queued (queued after the first flush began).
-        RunQueue::flush_item(&work.inner).expect("flush");
-        RunQueue::flush_item(&work.inner).expect("second flush");
-        let n = runs.load(Ordering::Relaxed);
+        RunQueue::flush_item(&p.work.inner).expect("flush");
+        RunQueue::flush_item(&p.work.inner).expect("second flush");
+        let n = p.runs.load(Ordering::Relaxed);
         assert!((2..=3).contains(&n), "{n} runs ({outcome:?})");
         assert_eq!(
-            seen.load(Ordering::Relaxed),
+            p.seen.load(Ordering::Relaxed),
             1,
             "the last run missed the write"
         );
         stop_consumer(&q, consumer);
-        assert_eq!(runs.load(Ordering::Relaxed), n, "a run after the flush");
-        assert_idle(&q, &work);
+        assert_eq!(p.runs.load(Ordering::Relaxed), n, "a run after the flush");
+        assert_idle(&q, &p.work);
     });
 }
 
