@@ -80,6 +80,16 @@ fn probe_then(then: impl Fn(&crate::WorkCtx<'_>, usize) + Send + Sync + 'static)
     }
 }
 
+/// The probe's last run saw the value 1 its caller stored in `data` before the
+/// queue call (I2).
+fn assert_saw_the_write(p: &Probe) {
+    assert_eq!(
+        p.seen.load(Ordering::Relaxed),
+        1,
+        "the last run missed the write made before the queue call"
+    );
+}
+
 /// A probe queued once on `q` (the call must schedule a run).
 fn queued_probe(q: &Arc<RunQueue>) -> Probe {
     let p = probe();
@@ -141,11 +151,7 @@ fn models_queue_vs_run() {
         let outcome = producer.join().expect("producer").expect("queue call");
         assert!(runner.join().expect("runner"));
         drain(&q);
-        assert_eq!(
-            p.seen.load(Ordering::Relaxed),
-            1,
-            "last run missed the write"
-        );
+        assert_saw_the_write(&p);
         let expected = 1 + usize::from(outcome.added_run());
         assert_eq!(p.runs.load(Ordering::Relaxed), expected);
         assert_idle(&q, &p.work);
@@ -171,11 +177,7 @@ fn models_arm_vs_run() {
         assert!(runner.join().expect("runner"));
         clock.advance(std::time::Duration::from_millis(1));
         drain(&q);
-        assert_eq!(
-            p.seen.load(Ordering::Relaxed),
-            1,
-            "last run missed the write"
-        );
+        assert_saw_the_write(&p);
         let expected = 1 + usize::from(outcome.added_run());
         assert_eq!(p.runs.load(Ordering::Relaxed), expected);
         assert_eq!(clock.armed(), 0);
@@ -389,11 +391,7 @@ fn models_two_consumers_no_overlap() {
         let expected = 1 + usize::from(outcome.added_run());
         assert_eq!(p.runs.load(Ordering::Relaxed), expected);
         assert!(ran >= 1);
-        assert_eq!(
-            p.seen.load(Ordering::Relaxed),
-            1,
-            "last run missed the write"
-        );
+        assert_saw_the_write(&p);
         assert_idle(&q, &p.work);
     });
 }
@@ -418,11 +416,7 @@ fn models_inbox_vs_sleeping_consumer() {
         );
         RunQueue::flush_item(&p.work.inner).expect("flush");
         assert_eq!(p.runs.load(Ordering::Relaxed), 1);
-        assert_eq!(
-            p.seen.load(Ordering::Relaxed),
-            1,
-            "the run missed the write"
-        );
+        assert_saw_the_write(&p);
         stop_consumer(&q, consumer);
         assert_idle(&q, &p.work);
     });
@@ -455,11 +449,7 @@ fn models_run_again_in_place_vs_queue() {
         RunQueue::flush_item(&p.work.inner).expect("second flush");
         let n = p.runs.load(Ordering::Relaxed);
         assert!((2..=3).contains(&n), "{n} runs ({outcome:?})");
-        assert_eq!(
-            p.seen.load(Ordering::Relaxed),
-            1,
-            "the last run missed the write"
-        );
+        assert_saw_the_write(&p);
         stop_consumer(&q, consumer);
         assert_eq!(p.runs.load(Ordering::Relaxed), n, "a run after the flush");
         assert_idle(&q, &p.work);
@@ -484,11 +474,7 @@ fn models_rerun_without_lock_vs_queue_flush() {
             expected,
             "the flush returned before a run queued before it ({outcome:?})"
         );
-        assert_eq!(
-            p.seen.load(Ordering::Relaxed),
-            1,
-            "the last run missed the write"
-        );
+        assert_saw_the_write(&p);
         stop_consumer(&q, consumer);
         assert_idle(&q, &p.work);
     });

@@ -154,7 +154,6 @@ impl RunQueue {
         })
     }
 
-    /// Locks the queue; items queued through the inbox are on the lists then.
     /// A queue with `consumers` fixed consumers (started by the caller) whose
     /// timers `timer` drives: the queues of the models and unit tests.
     #[cfg(test)]
@@ -181,6 +180,7 @@ impl RunQueue {
         self.wake_all_consumers(&mut g);
     }
 
+    /// Locks the queue; items queued through the inbox are on the lists then.
     pub(crate) fn lock(&self) -> QueueGuard<'_> {
         QueueGuard::lock(self)
     }
@@ -321,8 +321,6 @@ impl RunQueue {
         }
         Self::ensure_consumers(this)?;
         this.check_pool()?;
-        // Read the clock before taking the lock: the critical section stays short.
-        // (An armed item gets its queue time when it fires.)
         // The inbox takes idle items only: a running item's call (the re-queue of
         // a coalesced item) does not lock the item and the shelf to find that out.
         if at.is_none() && owner == 0 && limit == Limit::Ignore && state::is_idle(seen) {
@@ -337,6 +335,7 @@ impl RunQueue {
                 return Ok(outcome);
             }
         }
+        // Read the clock before taking the lock: the critical section stays short.
         // Only a list entry needs the time (an armed item gets it when it fires, a
         // running item's runner puts it on the list); `add_run` reads it under the
         // lock if the item stopped running meanwhile.
