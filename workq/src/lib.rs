@@ -138,7 +138,7 @@ pub use snapshot::{ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView
 pub use submit::Submit;
 pub use timer::ManualClock;
 pub use wait::{QueueAsync, Waiting};
-pub use watchdog::{Stall, StallHook, StallReport};
+pub use watchdog::{set_watchdog_spawner, Stall, StallHook, StallReport};
 pub use work::{Queued, Work, WorkCtx};
 pub use worker::{Worker, WorkerBuilder};
 pub use workqueue::{queue, system, system_long, WorkQueue, WorkQueueBuilder, MAX_ACTIVE};

@@ -1,22 +1,41 @@
 //! The library's log lines and trace events, in one place.
 //!
-//! With the `tracing` feature (on by default) everything goes to the `tracing`
-//! crate: nothing is printed unless the application installs a subscriber. Without
-//! it, reports of trouble (panics, failed thread starts, backlogs, stalls) go to
-//! standard error and the fine-grained events are dropped.
+//! Trouble (a panic with no panic hook of the user's, a failed thread start with
+//! no spawn-failure hook, a backlog, a stall, a stall hook that does not return,
+//! a failed start of the watchdog thread) is never silent: with the `tracing`
+//! feature (on by default) it is a `warn` or `error` event of target `workq` when
+//! a subscriber is installed (the global default, or a scoped one on the thread
+//! that reports), and one line on standard error when none is; without the
+//! feature it is always one line on standard error. The fine-grained events
+//! (queue, start, finish, thread start and exit) go to `tracing` only.
+
+/// Whether a `tracing` subscriber would see an event sent from this thread now.
+#[cfg(feature = "tracing")]
+pub(crate) fn has_subscriber() -> bool {
+    tracing::dispatcher::get_default(|d| !d.is::<tracing::subscriber::NoSubscriber>())
+}
 
 /// Something worth a warning or an error: a panic, a failed thread start, a
-/// backlog, a stall.
+/// backlog, a stall. An event when a subscriber is installed, else one line on
+/// standard error.
 macro_rules! trouble {
     (error, $($arg:tt)*) => {{
         #[cfg(feature = "tracing")]
-        tracing::error!(target: "workq", $($arg)*);
+        if $crate::log::has_subscriber() {
+            tracing::error!(target: "workq", $($arg)*);
+        } else {
+            eprintln!($($arg)*);
+        }
         #[cfg(not(feature = "tracing"))]
         eprintln!($($arg)*);
     }};
     (warn, $($arg:tt)*) => {{
         #[cfg(feature = "tracing")]
-        tracing::warn!(target: "workq", $($arg)*);
+        if $crate::log::has_subscriber() {
+            tracing::warn!(target: "workq", $($arg)*);
+        } else {
+            eprintln!($($arg)*);
+        }
         #[cfg(not(feature = "tracing"))]
         eprintln!($($arg)*);
     }};

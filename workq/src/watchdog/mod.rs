@@ -1,18 +1,32 @@
-//! The stall watchdog: one process-wide thread, started when the first queue asks
-//! to be watched, that looks at the watched queues a few times per threshold and
-//! reports, once per episode, an item running longer than the threshold, or items
-//! waiting with nothing started for longer than the threshold.
+//! The stall watchdog: one process-wide patrol thread, started when the first
+//! queue asks to be watched, that looks at the watched queues a few times per
+//! threshold and reports, once per episode, an item running longer than the
+//! threshold, items waiting with nothing started for longer than the threshold,
+//! or a backlog whose oldest item has waited longer than the threshold while runs
+//! keep starting.
+//!
+//! * `start`: how the watchdog starts its threads (the process-wide spawner) and
+//!   the patrol thread's start, retried with back-off when it fails;
+//! * `patrol`: the watched queues and what the patrol looks at;
+//! * `hooks`: the stall hooks, called off the patrol thread, one call at a time
+//!   per queue, so that a hook that blocks silences only its own queue's hook.
+//!
+//! Threads: the patrol thread (`workq-watchdog`, one per process, never exits),
+//! and, per watched queue with a stall hook, at most one hook thread
+//! (`workq-stall-hook`) while a report for that queue is being handed to its hook.
+
+#[cfg(not(loom))]
+mod hooks;
+#[cfg(not(loom))]
+mod patrol;
+mod start;
 
 use crate::engine::RunQueue;
 use crate::sync::Arc;
 use std::fmt;
 use std::time::Duration;
-#[cfg(not(loom))]
-use {
-    std::collections::HashSet,
-    std::sync::{Mutex, OnceLock, PoisonError},
-    std::time::Instant,
-};
+
+pub use start::set_watchdog_spawner;
 
 /// What the watchdog saw.
 ///
@@ -61,6 +75,57 @@ pub enum Stall {
     /// Items have been waiting with nothing of the queue started for longer than
     /// the threshold.
     Waiting {
+        /// How many items wait.
+        waiting: usize,
+        /// How long the oldest has waited.
+        oldest: Duration,
+    },
+    /// Runs keep starting, but the oldest waiting item has waited longer than
+    /// the threshold: the queue falls behind. Reported once per episode: the
+    /// episode ends when the patrol sees the oldest wait at or under the
+    /// threshold (or nothing waiting); a later backlog is reported again.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::{mpsc, Arc};
+    /// use std::time::Duration;
+    /// use workq::{Stall, Work, WorkQueue};
+    ///
+    /// let stop = Arc::new(AtomicBool::new(false));
+    /// let (report_tx, reports) = mpsc::channel();
+    /// let s = stop.clone();
+    /// let wq = WorkQueue::builder("behind")
+    ///     .max_active(1)
+    ///     .watchdog(Some(Duration::from_millis(20)))
+    ///     .on_stall(move |report| {
+    ///         if let Stall::Backlog { waiting, oldest } = report.stall {
+    ///             s.store(true, Ordering::SeqCst);
+    ///             let _ = report_tx.send((waiting, oldest));
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// // 50 items that each run for a millisecond and queue themselves again:
+    /// // runs keep starting, yet each item waits for the 49 others.
+    /// let items: Vec<Work> = (0..50)
+    ///     .map(|_| {
+    ///         let (s, wq) = (stop.clone(), wq.clone());
+    ///         Work::new(move |ctx| {
+    ///             std::thread::sleep(Duration::from_millis(1));
+    ///             if !s.load(Ordering::SeqCst) {
+    ///                 let _ = wq.queue(&ctx.work());
+    ///             }
+    ///         })
+    ///     })
+    ///     .collect();
+    /// for item in &items {
+    ///     wq.queue(item)?;
+    /// }
+    /// let (waiting, oldest) = reports.recv_timeout(Duration::from_secs(30)).expect("a report");
+    /// assert!(waiting > 0 && oldest > Duration::from_millis(20));
+    /// wq.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    Backlog {
         /// How many items wait.
         waiting: usize,
         /// How long the oldest has waited.
@@ -121,6 +186,11 @@ impl fmt::Display for StallReport<'_> {
                 "workq: stall on '{}': {waiting} item(s) waiting, the oldest for {oldest:.1?}, with nothing started",
                 self.queue
             ),
+            Stall::Backlog { waiting, oldest } => write!(
+                f,
+                "workq: backlog on '{}': {waiting} item(s) waiting, the oldest for {oldest:.1?}, while runs keep starting",
+                self.queue
+            ),
         }
     }
 }
@@ -129,6 +199,16 @@ impl fmt::Display for StallReport<'_> {
 ///
 /// [`WorkQueueBuilder::on_stall`](crate::WorkQueueBuilder::on_stall) takes any
 /// closure; keep a hook in this type to share one between several queues.
+///
+/// The hook is called on a thread of its own (`workq-stall-hook`), never on the
+/// watchdog's patrol thread, one call at a time per queue: while a queue's hook
+/// call has not returned, that queue's later reports wait for it (up to 64; more
+/// are dropped and counted), and other queues' reports are not held up. A hook
+/// call that has not returned after the queue's threshold is itself reported,
+/// once, as a log line (`the stall hook of '...' has not returned for ...`).
+/// Every stall report is also a log line, with a hook or without one (see the
+/// crate's features: an event when a `tracing` subscriber is installed, else one
+/// line on standard error).
 ///
 /// ```
 /// use std::sync::{mpsc, Arc, Mutex};
@@ -158,137 +238,14 @@ impl fmt::Display for StallReport<'_> {
 /// ```
 pub type StallHook = std::sync::Arc<dyn Fn(&StallReport<'_>) + Send + Sync>;
 
-/// One watched queue.
-#[cfg(not(loom))]
-struct Watched {
-    queue: std::sync::Weak<RunQueue>,
-    threshold: Duration,
-    hook: Option<StallHook>,
-    /// Runs already reported: (item address, start).
-    reported: HashSet<(usize, Instant)>,
-    /// The waiting episode already reported (until a run starts): the queue's
-    /// count of started runs when it was.
-    waiting_reported: Option<u64>,
-}
-
-#[cfg(not(loom))]
-fn registry() -> &'static Mutex<Vec<Watched>> {
-    static WATCHED: OnceLock<Mutex<Vec<Watched>>> = OnceLock::new();
-    WATCHED.get_or_init(|| Mutex::new(Vec::new()))
-}
-
-/// Watches `queue` with `threshold`; starts the watchdog thread on first use. If
-/// the thread cannot start, the queue is simply not watched.
+/// Watches `queue` with `threshold`, reporting to `hook` (besides the log line);
+/// starts the watchdog's patrol thread on first use (see `start`).
 #[cfg(not(loom))]
 pub(crate) fn watch(queue: &Arc<RunQueue>, threshold: Duration, hook: Option<StallHook>) {
-    static STARTED: OnceLock<bool> = OnceLock::new();
-    registry()
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(Watched {
-            queue: Arc::downgrade(queue),
-            threshold,
-            hook,
-            reported: HashSet::new(),
-            waiting_reported: None,
-        });
-    STARTED.get_or_init(|| {
-        std::thread::Builder::new()
-            .name("workq-watchdog".to_string())
-            .spawn(patrol)
-            .is_ok()
-    });
+    patrol::add(queue, threshold, hook);
+    start::ensure_patrol();
 }
 
 /// Under loom the watchdog is not modelled.
 #[cfg(loom)]
 pub(crate) fn watch(_: &Arc<RunQueue>, _: Duration, _: Option<StallHook>) {}
-
-#[cfg(not(loom))]
-fn patrol() {
-    loop {
-        let period = {
-            let mut watched = registry().lock().unwrap_or_else(PoisonError::into_inner);
-            // A queue is dropped with its last handle, or stopped (idle items
-            // bound to it last may keep its memory a while).
-            watched.retain(|w| {
-                w.queue.upgrade().is_some_and(|q| {
-                    let g = q.lock();
-                    !(g.stopping && g.threads == 0)
-                })
-            });
-            let mut reports = Vec::new();
-            for w in watched.iter_mut() {
-                if let Some(q) = w.queue.upgrade() {
-                    inspect(&q, w, &mut reports);
-                }
-            }
-            drop(watched);
-            for (hook, name, stall) in reports {
-                let report = StallReport {
-                    queue: &name,
-                    stall,
-                };
-                crate::log::trouble!(warn, "{report}");
-                if let Some(hook) = hook {
-                    crate::panic::quietly(|| hook(&report));
-                }
-            }
-            let watched = registry().lock().unwrap_or_else(PoisonError::into_inner);
-            watched
-                .iter()
-                .map(|w| w.threshold / 4)
-                .min()
-                .unwrap_or(Duration::from_secs(1))
-                .clamp(Duration::from_millis(5), Duration::from_secs(1))
-        };
-        std::thread::sleep(period);
-    }
-}
-
-#[cfg(not(loom))]
-type Pending = Vec<(Option<StallHook>, String, Stall)>;
-
-/// Looks at one queue under its lock and collects what to report.
-#[cfg(not(loom))]
-fn inspect(q: &RunQueue, w: &mut Watched, out: &mut Pending) {
-    let now = Instant::now();
-    let mut g = q.lock();
-    let mut still_running = HashSet::new();
-    for slot in g.slots.iter_mut().flatten() {
-        if let Some((work, since)) = slot.running_since(now) {
-            let key = (Arc::as_ptr(work) as *const () as usize, since);
-            still_running.insert(key);
-            let running_for = now.saturating_duration_since(since);
-            if running_for > w.threshold && w.reported.insert(key) {
-                out.push((
-                    w.hook.clone(),
-                    q.name.to_string(),
-                    Stall::Running {
-                        work: work.name().map(str::to_string),
-                        running_for,
-                    },
-                ));
-            }
-        }
-    }
-    w.reported.retain(|k| still_running.contains(k));
-    // Waiting with nothing started: a new episode begins at each run start.
-    if w.waiting_reported.is_some() && Some(g.starts) != w.waiting_reported {
-        w.waiting_reported = None;
-    }
-    let quiet = g.quiet_for(now).map_or(true, |d| d > w.threshold);
-    if let Some(oldest) = g.oldest_wait(now) {
-        if quiet && oldest > w.threshold && w.waiting_reported.is_none() && !g.frozen {
-            w.waiting_reported = Some(g.starts);
-            out.push((
-                w.hook.clone(),
-                q.name.to_string(),
-                Stall::Waiting {
-                    waiting: g.waiting(),
-                    oldest,
-                },
-            ));
-        }
-    }
-}
