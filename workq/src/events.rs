@@ -804,7 +804,10 @@ impl EventsBuilder {
         self
     }
 
-    /// The shortest time between two backlog log lines (default 1 s).
+    /// The shortest time between two backlog log lines (default 1 s). A backlog
+    /// log line (with or without a hook) is the report's line: a `warn` event of
+    /// target `workq` when a `tracing` subscriber is installed, else one line on
+    /// standard error.
     ///
     /// ```
     /// use std::time::Duration;

@@ -97,6 +97,10 @@
 //! ## Features
 //!
 //! * `tracing` (default): trace events and trouble reports through `tracing`.
+//!   Trouble (a panic with no panic hook set, a failed thread start with no
+//!   spawn-failure hook, a backlog, a stall, a failed start of the watchdog
+//!   thread) is never silent: with no subscriber installed it is one line on
+//!   standard error, as it always is without this feature.
 //! * `serde`: `Serialize` for the runqueue view ([`Snapshot`]).
 //!
 //! See `ARCHITECTURE.md` in the repository for the state machine and invariants.

@@ -54,7 +54,13 @@ impl fmt::Display for PanicReport<'_> {
 /// A panic hook: called once for every caught panic, on the thread that ran the item.
 ///
 /// The builders' `on_panic` take any closure; keep a hook in this type to share one
-/// between several queues.
+/// between several queues. With no hook set, a panic is reported as its
+/// [`PanicReport`]'s line (`workq: work item '...' on '...' panicked: ...`): an
+/// `error` event of target `workq` when a `tracing` subscriber is installed (the
+/// global default, or a scoped one on the thread that ran the item), else one
+/// line on standard error (always one line on standard error without the
+/// `tracing` feature). That comes besides std's own panic message, which the
+/// process's panic hook (`std::panic::set_hook`) prints when the panic happens.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -80,8 +86,8 @@ impl fmt::Display for PanicReport<'_> {
 /// ```
 pub type PanicHook = Arc<dyn Fn(&PanicReport<'_>) + Send + Sync + 'static>;
 
-/// The default hook: an error event (with the `tracing` feature; a line on
-/// standard error without it).
+/// The default hook: the report's line, as an error event when a `tracing`
+/// subscriber is installed, else on standard error (`log::trouble!`).
 pub(crate) fn default_hook() -> PanicHook {
     Arc::new(|report: &PanicReport<'_>| crate::log::trouble!(error, "{report}"))
 }

@@ -6,6 +6,7 @@ mod builder;
 mod system;
 
 pub use builder::{WorkQueueBuilder, MAX_ACTIVE};
+#[cfg(not(loom))]
 pub(crate) use system::default_pool;
 pub use system::{queue, system, system_long};
 
