@@ -6,8 +6,8 @@
 //! the tests order events with hook calls and the spawner's calls, never with a
 //! time window. With the `tracing` feature, every test of this binary installs a
 //! collecting subscriber (`Collect::global`), so the library's log lines are
-//! events the tests can count; the start-failure test runs in a child process of
-//! its own (a fresh process, whose watchdog thread has not started yet).
+//! events the tests can count; the start-failure tests run each in a child process of
+//! its own (a fresh process, whose watchdog threads have not started yet).
 #![allow(clippy::unwrap_used)]
 
 mod child;
@@ -225,6 +225,51 @@ fn a_failed_watchdog_start_is_retried_and_reported() {
     assert!(matches!(stall, Stall::Running { work: Some(ref w), .. } if w == "stuck"));
     // Two failed starts, the patrol thread, the thread calling the hook.
     assert_eq!(spawns.load(Ordering::SeqCst), 4);
+    drop(release);
+    bounded30("destroy the watched queue", move || wq.destroy()).unwrap();
+}
+
+/// The thread that would call a stall hook cannot start the first time (the
+/// spawner's second call, after the patrol thread's, fails; in a fresh process):
+/// the failure is one line on standard error, and the patrol starts the thread
+/// again after its back-off, so the report still reaches the hook.
+#[test]
+fn a_failed_hook_thread_start_is_retried_and_reported() {
+    const NAME: &str = "a_failed_hook_thread_start_is_retried_and_reported";
+    if !child::is_child(NAME) {
+        let out = child::run(NAME);
+        assert!(out.success, "{out}");
+        let failure = "workq: could not start a thread for the stall hook of 'hook-retried' (attempt 1): injected EAGAIN; retrying in 10ms";
+        assert_eq!(out.stderr_lines(failure).len(), 1, "{out}");
+        assert_eq!(out.stderr_lines("workq: could not start").len(), 1, "{out}");
+        return;
+    }
+    let _guard = test_guard();
+    let spawns = Arc::new(AtomicUsize::new(0));
+    let s = spawns.clone();
+    workq::set_watchdog_spawner(move |builder, body| {
+        if s.fetch_add(1, Ordering::SeqCst) == 1 {
+            return Err(std::io::Error::other("injected EAGAIN"));
+        }
+        builder.spawn(body)
+    });
+    let (report_tx, reports) = mpsc::channel();
+    let report_tx = Mutex::new(report_tx);
+    let wq = WorkQueue::builder("hook-retried")
+        .watchdog(Some(Duration::from_millis(20)))
+        .on_stall(move |r| {
+            let _ = lock(&report_tx).send(r.stall.clone());
+        })
+        .build()
+        .unwrap();
+    let (work, release) = stuck("stuck");
+    wq.queue(&work).unwrap();
+    let stall = reports
+        .recv_timeout(Duration::from_secs(WATCHDOG_SECS))
+        .expect("the stall report, once the hook's thread has started");
+    assert!(matches!(stall, Stall::Running { work: Some(ref w), .. } if w == "stuck"));
+    // The patrol thread, the failed start, the hook's thread.
+    assert_eq!(spawns.load(Ordering::SeqCst), 3);
     drop(release);
     bounded30("destroy the watched queue", move || wq.destroy()).unwrap();
 }

@@ -5,8 +5,8 @@
 //! one at a time and exits when none is left. A hook that blocks holds up only its
 //! own queue's later reports (up to `MAX_WAITING`; more are dropped and counted),
 //! and the patrol reports it once per call that has not returned after the
-//! queue's threshold. A hook thread that cannot start is reported and retried at
-//! the next patrol round.
+//! queue's threshold. A hook thread that cannot start is reported and retried by
+//! the patrol with the patrol thread's own back-off (10 ms doubling to 5 s).
 
 use super::{Stall, StallHook, StallReport};
 use std::collections::VecDeque;
@@ -34,6 +34,11 @@ struct LineState {
     stuck_reported: bool,
     /// Reports dropped because too many waited.
     dropped: u64,
+    /// Failed thread starts in a row, and when the next start may be tried
+    /// (the patrol's back-off: a start that keeps failing is not retried, nor
+    /// reported, every round).
+    failed_starts: u32,
+    retry_at: Option<Instant>,
 }
 
 impl HookLine {
@@ -92,24 +97,39 @@ impl HookLine {
         self.start_thread();
     }
 
-    /// Starts the line's thread if reports wait and none runs.
+    /// Starts the line's thread if reports wait, none runs, and a failed start
+    /// is not in its back-off.
     fn start_thread(self: &Arc<Self>) {
+        let now = Instant::now();
         {
             let mut s = self.state();
-            if s.thread || s.waiting.is_empty() {
+            if s.thread || s.waiting.is_empty() || s.retry_at.is_some_and(|at| now < at) {
                 return;
             }
             s.thread = true;
         }
         let line = self.clone();
-        if let Err(error) = super::start::spawn("workq-stall-hook", Box::new(move || line.drain()))
-        {
-            self.state().thread = false;
-            crate::log::trouble!(
-                error,
-                "workq: could not start a thread for the stall hook of '{}': {error}; retrying at the next watchdog round",
-                self.queue
-            );
+        match super::start::spawn("workq-stall-hook", Box::new(move || line.drain())) {
+            Ok(()) => {
+                let mut s = self.state();
+                s.failed_starts = 0;
+                s.retry_at = None;
+            }
+            Err(error) => {
+                let (attempt, delay) = {
+                    let mut s = self.state();
+                    s.thread = false;
+                    s.failed_starts = s.failed_starts.saturating_add(1);
+                    let delay = super::start::back_off(s.failed_starts);
+                    s.retry_at = Some(now + delay);
+                    (s.failed_starts, delay)
+                };
+                crate::log::trouble!(
+                    error,
+                    "workq: could not start a thread for the stall hook of '{}' (attempt {attempt}): {error}; retrying in {delay:?}",
+                    self.queue
+                );
+            }
         }
     }
 

@@ -98,7 +98,7 @@ const LAST_RETRY: Duration = Duration::from_secs(5);
 
 /// The delay before the retry that follows the `failures`-th failure.
 #[cfg(not(loom))]
-fn back_off(failures: u32) -> Duration {
+pub(super) fn back_off(failures: u32) -> Duration {
     FIRST_RETRY
         .saturating_mul(1 << failures.saturating_sub(1).min(20))
         .min(LAST_RETRY)
