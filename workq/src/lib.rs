@@ -49,6 +49,8 @@
 //! * [`WorkQueue`]: named queues sharing a pool (the kernel's cmwq); [`queue`] and
 //!   [`system`] for the process-wide default.
 //! * [`Events`]: never-lost events (the kevent pattern).
+//! * [`shutdown`]: what `flush`, `drain`, `destroy`, `destroy_timeout` and
+//!   `shutdown_now` do with waiting, running and armed items; [`ShutdownReport`].
 //!
 //! ## Async callers
 //!
@@ -115,6 +117,7 @@ mod padded;
 mod panic;
 mod periodic;
 mod pool;
+pub mod shutdown;
 mod snapshot;
 mod state;
 mod submit;
@@ -138,10 +141,11 @@ pub use events::{
 pub use panic::{PanicHook, PanicReport};
 pub use periodic::{Periodic, Repeat};
 pub use pool::{Owner, Pool, PoolBuilder};
+pub use shutdown::{ArmedAtShutdown, ShutdownReport};
 pub use snapshot::{ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView};
 pub use submit::Submit;
 pub use timer::ManualClock;
-pub use wait::{QueueAsync, Waiting};
+pub use wait::{Destroying, QueueAsync, Waiting};
 pub use watchdog::{set_watchdog_spawner, Stall, StallHook, StallReport};
 pub use work::{Queued, Work, WorkCtx};
 pub use worker::{Worker, WorkerBuilder};

@@ -55,3 +55,18 @@ macro_rules! event {
 }
 
 pub(crate) use {event, trouble};
+
+/// A shutdown's report. A destroy call returns it to its caller, so it is a debug
+/// event; the drop of a last handle has no caller to tell, so work it lost
+/// (discarded runs, cancelled armed items) is reported as trouble.
+pub(crate) fn shutdown_report(
+    queue: &str,
+    report: &crate::shutdown::ShutdownReport,
+    by_drop: bool,
+) {
+    if by_drop && report.lost_work() {
+        trouble!(warn, "workq: '{queue}' dropped: {report}");
+    } else if !report.is_empty() {
+        event!(debug, "'{queue}' shut down: {report}");
+    }
+}

@@ -10,6 +10,7 @@
 use crate::engine::{flushed, not_running, Limit, QueueState, RunQueue};
 use crate::error::Error;
 use crate::pool::{Owner, Pool};
+use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::sync::Arc;
 use crate::work::{Queued, Work};
 use crate::worker::Worker;
@@ -605,5 +606,203 @@ impl fmt::Debug for QueueAsync {
             .field("queue", &&*self.queue.name)
             .field("work", &self.work)
             .finish()
+    }
+}
+
+/// The future of `destroy_async` ([`Worker::destroy_async`],
+/// [`Pool::destroy_async`], [`WorkQueue::destroy_async`]): resolves to what the
+/// blocking `destroy` returns, without blocking an executor thread while the queue
+/// drains.
+///
+/// The destroy begins when `destroy_async` is called: the queue is closed to
+/// outside work and its armed items are cancelled or fired (as the builder's
+/// [`ArmedAtShutdown`](crate::ArmedAtShutdown) says). The future waits for the
+/// drain; once nothing waits or runs, the poll that sees it stops the queue's
+/// threads and joins them (brief: they have nothing left to run).
+///
+/// Dropping it before it completes abandons the wait, not the shutdown: the queue
+/// stays closed to outside work, its items keep running, and a later `destroy` (or
+/// the drop of the last handle) finishes the job. Nothing queued is lost either way.
+///
+/// ```
+/// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+/// # rt.block_on(async {
+/// let worker = workq::Worker::new("async-exit")?;
+/// let work = workq::Work::new(|_| {});
+/// worker.queue(&work)?;
+/// let report = worker.destroy_async().await?;
+/// assert!(report.is_empty());
+/// assert!(!work.is_pending()); // drained
+/// assert!(worker.queue(&work).is_err());
+/// # Ok::<(), workq::Error>(())
+/// # })?;
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct Destroying {
+    state: DestroyState,
+}
+
+type Finish = Box<dyn FnOnce() -> ShutdownReport + Send>;
+
+enum DestroyState {
+    Done(Option<Result<ShutdownReport, Error>>),
+    Draining {
+        drained: Waiting<()>,
+        report: ShutdownReport,
+        finish: Finish,
+        name: std::sync::Arc<str>,
+    },
+}
+
+impl Destroying {
+    fn refused(e: Error) -> Destroying {
+        Destroying {
+            state: DestroyState::Done(Some(Err(e))),
+        }
+    }
+
+    /// Begins the destroy of `q` (close, armed items) and waits for its drain;
+    /// `finish` is the front end's blocking destroy, run once drained.
+    fn begin(q: &Arc<RunQueue>, armed: ArmedAtShutdown, finish: Finish) -> Destroying {
+        let report = RunQueue::begin_shut_down(q, Plan::drain(armed)).report;
+        let drained = Waiting::on(
+            q.clone(),
+            Box::new(|g: &mut QueueState| RunQueue::drained(g).then_some(())),
+            None,
+        );
+        Destroying {
+            state: DestroyState::Draining {
+                drained,
+                report,
+                finish,
+                name: q.name.clone(),
+            },
+        }
+    }
+}
+
+impl Future for Destroying {
+    type Output = Result<ShutdownReport, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match &mut this.state {
+            DestroyState::Done(value) => value.take().map_or(Poll::Pending, Poll::Ready),
+            DestroyState::Draining { drained, .. } => {
+                if Pin::new(drained).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let DestroyState::Draining {
+                    mut report,
+                    finish,
+                    name,
+                    ..
+                } = std::mem::replace(&mut this.state, DestroyState::Done(None))
+                else {
+                    return Poll::Pending;
+                };
+                report.merge(finish());
+                crate::log::shutdown_report(&name, &report, false);
+                Poll::Ready(Ok(report))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Destroying {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let done = matches!(self.state, DestroyState::Done(_));
+        f.debug_struct("Destroying").field("done", &done).finish()
+    }
+}
+
+impl Worker {
+    /// The async form of [`Worker::destroy`]; see [`Destroying`] for when the
+    /// destroy begins and what dropping the future does.
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`Worker::destroy`] (known when this is
+    /// called: the future is then ready at once).
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// let worker = workq::Worker::new("destroy-async")?;
+    /// worker.destroy_async().await?;
+    /// assert!(worker.destroy_async().await?.is_empty()); // a second time: nothing to do
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn destroy_async(&self) -> Destroying {
+        if let Err(e) = self.refuse_own_destroy() {
+            return Destroying::refused(e);
+        }
+        let w = self.clone();
+        Destroying::begin(
+            self.run_queue(),
+            self.armed_at_shutdown(),
+            Box::new(move || w.finish_destroy()),
+        )
+    }
+}
+
+impl Pool {
+    /// The async form of [`Pool::destroy`]; see [`Destroying`].
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`Pool::destroy`].
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// let pool = workq::Pool::new("destroy-async")?;
+    /// pool.queue(&workq::Work::new(|_| {}))?;
+    /// assert_eq!(pool.destroy_async().await?.discarded(), 0);
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn destroy_async(&self) -> Destroying {
+        if let Err(e) = self.refuse_own_destroy() {
+            return Destroying::refused(e);
+        }
+        let q = self.handle.queue.clone();
+        Destroying::begin(
+            &self.handle.queue,
+            self.armed_at_shutdown(),
+            Box::new(move || RunQueue::shut_down(&q, false, Plan::drain(ArmedAtShutdown::Cancel))),
+        )
+    }
+}
+
+impl WorkQueue {
+    /// The async form of [`WorkQueue::destroy`]; see [`Destroying`].
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`WorkQueue::destroy`].
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// let wq = workq::WorkQueue::builder("destroy-async").build()?;
+    /// wq.queue(&workq::Work::new(|_| {}))?;
+    /// wq.destroy_async().await?;
+    /// assert!(wq.queue(&workq::Work::new(|_| {})).is_err());
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn destroy_async(&self) -> Destroying {
+        if let Err(e) = self.refuse_own_destroy() {
+            return Destroying::refused(e);
+        }
+        let wq = self.clone();
+        Destroying::begin(
+            self.run_queue(),
+            self.armed_at_shutdown(),
+            Box::new(move || wq.finish_destroy()),
+        )
     }
 }

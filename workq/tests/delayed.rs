@@ -347,7 +347,9 @@ fn destroy_cancels_armed_items() {
     drop(token);
     assert_eq!(clock.armed(), 100);
     let k = worker.clone();
-    bounded30("destroy", move || k.destroy().unwrap());
+    let report = bounded30("destroy", move || k.destroy().unwrap());
+    assert_eq!(report.armed_cancelled(), 100, "cancelled silently");
+    assert_eq!(report.armed_run(), 0);
     assert_eq!(clock.armed(), 0, "armed items left on the timer");
     assert_eq!(
         drops.load(Ordering::SeqCst),

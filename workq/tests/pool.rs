@@ -1876,7 +1876,7 @@ fn destroy_flush_drain_from_a_pool_item_would_deadlock() {
         Work::named("destroys-its-pool", move |_| {
             let p = lock(&handle).take();
             if let Some(p) = p {
-                *lock(&result) = Some([p.destroy(), p.flush().map(drop), p.drain()]);
+                *lock(&result) = Some([p.destroy().map(drop), p.flush().map(drop), p.drain()]);
             }
         })
     };

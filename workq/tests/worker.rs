@@ -167,7 +167,7 @@ fn destroy_drains_a_self_requeueing_item_to_the_end() {
     );
     opener.open();
     let r = destroyer.join();
-    assert!(matches!(r, Ok(())), "{r:?}");
+    assert!(r.is_ok(), "{r:?}");
     assert!(
         lock(&bad).is_empty(),
         "own requeues refused: {:?}",
@@ -699,7 +699,7 @@ fn worker_calls_from_its_own_items_would_deadlock() {
             };
             record("Worker::flush", w.flush().map(drop));
             record("Worker::drain", w.drain());
-            record("Worker::destroy", w.destroy());
+            record("Worker::destroy", w.destroy().map(drop));
             record("Worker::freeze", w.freeze());
             record(
                 "Work::flush of an item pending here",

@@ -95,7 +95,13 @@ impl RunQueue {
             // on the pool (which finds it a thread) to let other work in.
             (g, _) = Self::run_and_finish(this, &work, slot, super::run::Then::TakeNext);
             last = Some(work);
-            if g.has_runnable() && pool.is_some_and(|p| !p.lock().lists_empty()) {
+            // A frozen pool is being shut down past its deadline: stop taking items.
+            if g.has_runnable()
+                && pool.is_some_and(|p| {
+                    let pg = p.lock();
+                    !pg.lists_empty() || pg.frozen
+                })
+            {
                 more = true;
                 break;
             }

@@ -4,6 +4,7 @@ use super::{Handle, Pool};
 use crate::engine::{Elastic, QueueConfig, RunQueue, SpawnFailure, Spawner};
 use crate::error::{check_name, check_stack, Error};
 use crate::panic::{default_hook, PanicHook, PanicReport};
+use crate::shutdown::ArmedAtShutdown;
 use crate::sync::Arc;
 use crate::timer::{ManualClock, Timer};
 use std::fmt;
@@ -41,6 +42,7 @@ pub struct PoolBuilder {
     on_spawn_failure: Option<crate::engine::SpawnHook>,
     spawner: Option<Spawner>,
     clock: Option<ManualClock>,
+    armed_at_shutdown: ArmedAtShutdown,
 }
 
 /// Checks a (min, max) pair of thread counts.
@@ -103,6 +105,7 @@ impl PoolBuilder {
             on_spawn_failure: None,
             spawner: None,
             clock: None,
+            armed_at_shutdown: ArmedAtShutdown::Cancel,
         }
     }
 
@@ -347,6 +350,24 @@ impl PoolBuilder {
         self
     }
 
+    /// What destroying the pool (or dropping its last handle) does with its armed
+    /// delayed items: cancel them (the default) or fire them now and run them
+    /// before the destroy returns. See [`crate::shutdown`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workq::{ArmedAtShutdown, Pool, Work};
+    /// let pool = Pool::builder().name("p").armed_at_shutdown(ArmedAtShutdown::RunNow).build()?;
+    /// let work = Work::new(|_| {});
+    /// pool.queue_after(&work, Duration::from_secs(3600))?;
+    /// assert_eq!(pool.destroy()?.armed_run(), 1);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn armed_at_shutdown(mut self, policy: ArmedAtShutdown) -> PoolBuilder {
+        self.armed_at_shutdown = policy;
+        self
+    }
+
     /// Checks the settings and makes the pool (no thread starts yet).
     ///
     /// # Errors
@@ -403,7 +424,11 @@ impl PoolBuilder {
             threads: (self.min, self.max, self.very_slow_percent),
         });
         Pool {
-            handle: Arc::new(Handle { queue }),
+            handle: Arc::new(Handle {
+                queue,
+                armed_at_shutdown: self.armed_at_shutdown,
+                fed: crate::sync::Mutex::new(Vec::new()),
+            }),
         }
     }
 }

@@ -11,8 +11,9 @@ pub use owner::Owner;
 use crate::current;
 use crate::engine::RunQueue;
 use crate::error::Error;
+use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::snapshot::Snapshot;
-use crate::sync::Arc;
+use crate::sync::{lock, Arc, Mutex};
 use crate::work::{Queued, Work};
 use crate::worker::{when, when_after};
 use std::fmt;
@@ -63,11 +64,25 @@ pub struct Pool {
 /// Shared by the handles and owners; its drop shuts the pool down.
 pub(crate) struct Handle {
     pub(crate) queue: Arc<RunQueue>,
+    pub(crate) armed_at_shutdown: ArmedAtShutdown,
+    /// The workqueues this pool feeds (not yet destroyed when last looked at):
+    /// a shutdown that discards their pumps discards their waiting items too.
+    pub(crate) fed: Mutex<Vec<Arc<RunQueue>>>,
+}
+
+impl Handle {
+    /// Remembers a workqueue fed by this pool (and forgets destroyed ones).
+    pub(crate) fn register_fed(&self, q: &Arc<RunQueue>) {
+        let mut fed = lock(&self.fed);
+        fed.retain(|f| !f.lock().stopping);
+        fed.push(q.clone());
+    }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        RunQueue::shut_down(&self.queue, false);
+        let report = RunQueue::shut_down(&self.queue, false, Plan::drain(self.armed_at_shutdown));
+        crate::log::shutdown_report(&self.queue.name, &report, true);
     }
 }
 
@@ -222,6 +237,7 @@ impl Pool {
     }
 
     /// Waits until every run queued on the pool before the call has finished.
+    /// Armed delayed items are not waited for (see [`crate::shutdown`]).
     ///
     /// # Errors
     /// [`Error::WouldDeadlock`] when called from one of the pool's items.
@@ -237,7 +253,8 @@ impl Pool {
     }
 
     /// Flushes until nothing is pending or running; meanwhile only the pool's own
-    /// items may queue onto it.
+    /// items may queue onto it. Armed delayed items stay armed and are not waited
+    /// for (see [`crate::shutdown`]).
     ///
     /// # Errors
     /// [`Error::WouldDeadlock`] when called from one of the pool's items.
@@ -252,25 +269,92 @@ impl Pool {
     }
 
     /// Drains the pool, stops its threads and joins them; queue calls fail
-    /// afterwards. Dropping the last handle does the same.
+    /// afterwards. Dropping the last handle does the same. Armed delayed items are
+    /// cancelled or run now, as [`PoolBuilder::armed_at_shutdown`] says; the report
+    /// counts them (a second call returns an empty report). See
+    /// [`crate::shutdown`] for every shutdown call.
     ///
     /// # Errors
     /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
     ///
     /// ```
     /// let pool = workq::Pool::new("short")?;
-    /// pool.destroy()?;
+    /// assert!(pool.destroy()?.is_empty());
     /// assert!(pool.queue(&workq::Work::new(|_| {})).is_err());
     /// # Ok::<(), workq::Error>(())
     /// ```
-    pub fn destroy(&self) -> Result<(), Error> {
+    pub fn destroy(&self) -> Result<ShutdownReport, Error> {
+        self.shut_down_with(Plan::drain(self.handle.armed_at_shutdown))
+    }
+
+    /// Like [`destroy`](Pool::destroy), but runs waiting items only until `timeout`
+    /// has passed; then the items that have not started are discarded (dropped
+    /// without running, and reported), the runs in progress are waited for, and
+    /// nothing runs after the call returns. Armed items are cancelled, unless the
+    /// pool fires them at shutdown and the deadline has not passed.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("bounded-exit")?;
+    /// pool.queue(&workq::Work::new(|_| {}))?;
+    /// let report = pool.destroy_timeout(std::time::Duration::from_secs(10))?;
+    /// assert_eq!(report.discarded(), 0); // it had time to run
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn destroy_timeout(&self, timeout: Duration) -> Result<ShutdownReport, Error> {
+        self.shut_down_with(Plan::timeout(self.handle.armed_at_shutdown, timeout))
+    }
+
+    /// Stops the pool at once: waiting items are discarded (reported), armed items
+    /// cancelled, the runs in progress waited for; nothing runs after the call
+    /// returns.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("stop-now")?;
+    /// let work = workq::Work::new(|_| {});
+    /// pool.queue_after(&work, std::time::Duration::from_secs(3600))?;
+    /// let report = pool.shutdown_now()?;
+    /// assert_eq!(report.armed_cancelled(), 1);
+    /// assert!(!work.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn shutdown_now(&self) -> Result<ShutdownReport, Error> {
+        self.shut_down_with(Plan::now(self.handle.armed_at_shutdown))
+    }
+
+    fn shut_down_with(&self, plan: Plan) -> Result<ShutdownReport, Error> {
+        self.refuse_own_destroy()?;
+        let mut report = RunQueue::shut_down(&self.handle.queue, false, plan);
+        if plan.until.is_some() {
+            // Pumps discarded: the waiting items of the fed workqueues can no
+            // longer run on this pool.
+            let fed = std::mem::take(&mut *lock(&self.handle.fed));
+            for q in fed {
+                report.merge(q.discard_orphaned());
+            }
+        }
+        crate::log::shutdown_report(self.name(), &report, false);
+        Ok(report)
+    }
+
+    /// Refuses a destroy from one of the pool's threads.
+    pub(crate) fn refuse_own_destroy(&self) -> Result<(), Error> {
         if current::consuming(self.handle.queue.id) {
             return Err(Error::WouldDeadlock {
                 what: "destroying a pool from one of its own threads",
             });
         }
-        RunQueue::shut_down(&self.handle.queue, false);
         Ok(())
+    }
+
+    /// The shutdown policy for armed items.
+    pub(crate) fn armed_at_shutdown(&self) -> ArmedAtShutdown {
+        self.handle.armed_at_shutdown
     }
 
     /// Changes the minimum number of threads. If the pool is in use and has fewer,

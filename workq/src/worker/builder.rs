@@ -4,6 +4,7 @@ use super::{Handle, Worker};
 use crate::engine::{QueueConfig, RunQueue, Slot};
 use crate::error::{check_name, check_stack, Error};
 use crate::panic::{default_hook, PanicHook, PanicReport};
+use crate::shutdown::ArmedAtShutdown;
 use crate::sync::{Arc, Mutex};
 use crate::timer::{ManualClock, Timer};
 use std::fmt;
@@ -30,6 +31,7 @@ pub struct WorkerBuilder {
     cpu: Option<usize>,
     on_panic: Option<PanicHook>,
     clock: Option<ManualClock>,
+    armed_at_shutdown: ArmedAtShutdown,
 }
 
 impl WorkerBuilder {
@@ -51,7 +53,36 @@ impl WorkerBuilder {
             cpu: None,
             on_panic: None,
             clock: None,
+            armed_at_shutdown: ArmedAtShutdown::Cancel,
         }
+    }
+
+    /// What destroying the worker (or dropping its last handle) does with its armed
+    /// delayed items: cancel them (the default) or fire them now and run them
+    /// before the destroy returns. See [`crate::shutdown`] for every shutdown call.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use workq::{ArmedAtShutdown, Work, Worker};
+    /// let worker = Worker::builder()
+    ///     .name("flush-on-exit")
+    ///     .armed_at_shutdown(ArmedAtShutdown::RunNow)
+    ///     .build()?;
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let r = runs.clone();
+    /// let trailing = Work::new(move |_| {
+    ///     r.fetch_add(1, Ordering::SeqCst);
+    /// });
+    /// worker.queue_after(&trailing, Duration::from_secs(3600))?;
+    /// assert_eq!(worker.destroy()?.armed_run(), 1);
+    /// assert_eq!(runs.load(Ordering::SeqCst), 1);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn armed_at_shutdown(mut self, policy: ArmedAtShutdown) -> WorkerBuilder {
+        self.armed_at_shutdown = policy;
+        self
     }
 
     /// Whether queue calls that find their item already pending are counted, in
@@ -258,6 +289,7 @@ impl WorkerBuilder {
                 queue,
                 thread_id: join.thread().id(),
                 thread: Mutex::new(Some(join)),
+                armed_at_shutdown: self.armed_at_shutdown,
             }),
         })
     }
@@ -290,6 +322,7 @@ impl fmt::Debug for WorkerBuilder {
             .field("cpu", &self.cpu)
             .field("on_panic", &self.on_panic.is_some())
             .field("manual_clock", &self.clock.is_some())
+            .field("armed_at_shutdown", &self.armed_at_shutdown)
             .finish()
     }
 }

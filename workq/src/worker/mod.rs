@@ -9,11 +9,13 @@ pub(crate) use delayed::{when, when_after};
 
 use crate::engine::RunQueue;
 use crate::error::Error;
+use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::snapshot::{Snapshot, Stats};
 use crate::sync::{lock, Arc, Mutex};
 use crate::work::{Queued, Work};
 use std::fmt;
 use std::thread::{JoinHandle, ThreadId};
+use std::time::Duration;
 
 /// One named OS thread that runs queued [`Work`] items one at a time, in the order
 /// they were queued.
@@ -43,6 +45,7 @@ struct Handle {
     queue: Arc<RunQueue>,
     thread_id: ThreadId,
     thread: Mutex<Option<JoinHandle<()>>>,
+    armed_at_shutdown: ArmedAtShutdown,
 }
 
 impl Worker {
@@ -107,7 +110,8 @@ impl Worker {
 
     /// Waits until every run queued on this worker before the call has finished.
     /// Runs queued after the call do not extend the wait. Returns whether it had to
-    /// wait. On a frozen worker it waits for the thaw.
+    /// wait. On a frozen worker it waits for the thaw. Armed delayed items are not
+    /// waited for (see [`crate::shutdown`]).
     ///
     /// # Errors
     /// [`Error::WouldDeadlock`] when called from one of this worker's items.
@@ -127,6 +131,8 @@ impl Worker {
     /// Flushes until nothing is pending or running. While it runs, only items
     /// running on this worker may queue onto it; other callers get
     /// [`Error::Draining`]. Items that keep queueing themselves keep it going.
+    /// Armed delayed items stay armed and are not waited for (see
+    /// [`crate::shutdown`]).
     ///
     /// # Errors
     /// [`Error::WouldDeadlock`] when called from one of this worker's items.
@@ -142,15 +148,19 @@ impl Worker {
     }
 
     /// Drains the worker, stops its thread and joins it. Afterwards every queue call
-    /// fails with [`Error::Destroyed`]. Calling it again returns `Ok`. A frozen
-    /// worker is thawed first, so no queued item is lost.
+    /// fails with [`Error::Destroyed`]. Calling it again returns `Ok` with an empty
+    /// report. A frozen worker is thawed first, so no queued item is lost. Armed
+    /// delayed items are cancelled or run now, as
+    /// [`WorkerBuilder::armed_at_shutdown`] says; the report counts them. See
+    /// [`crate::shutdown`] for what each shutdown does with waiting, running and
+    /// armed items.
     ///
     /// # Errors
     /// [`Error::WouldDeadlock`] when called from one of this worker's items.
     ///
     /// ```
     /// let worker = workq::Worker::new("short-lived")?;
-    /// worker.destroy()?;
+    /// assert!(worker.destroy()?.is_empty());
     /// worker.destroy()?;
     /// assert!(matches!(
     ///     worker.queue(&workq::Work::new(|_| {})),
@@ -158,14 +168,79 @@ impl Worker {
     /// ));
     /// # Ok::<(), workq::Error>(())
     /// ```
-    pub fn destroy(&self) -> Result<(), Error> {
+    pub fn destroy(&self) -> Result<ShutdownReport, Error> {
+        self.shut_down_with(Plan::drain(self.handle.armed_at_shutdown))
+    }
+
+    /// Like [`destroy`](Worker::destroy), but runs waiting items only until
+    /// `timeout` has passed: then the items that have not started are discarded
+    /// (dropped without running, and reported), the run in progress is waited for,
+    /// and nothing runs after the call returns. Armed items are cancelled, unless
+    /// the worker fires them at shutdown and the deadline has not passed.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of this worker's items.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let worker = workq::Worker::builder().name("bounded-exit").freezable(true).build()?;
+    /// worker.freeze()?; // hold the backlog
+    /// let work = workq::Work::named("backlog", |_| {});
+    /// worker.queue(&work)?;
+    /// // A destroy thaws first; with no time left the backlog is discarded.
+    /// let report = worker.destroy_timeout(Duration::ZERO)?;
+    /// assert_eq!(report.discarded(), 1);
+    /// assert_eq!(report.discarded_names(), ["backlog"]);
+    /// assert!(!work.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn destroy_timeout(&self, timeout: Duration) -> Result<ShutdownReport, Error> {
+        self.shut_down_with(Plan::timeout(self.handle.armed_at_shutdown, timeout))
+    }
+
+    /// Stops the worker at once: waiting items are discarded (reported), armed
+    /// items cancelled, the run in progress waited for; nothing runs after the call
+    /// returns.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of this worker's items.
+    ///
+    /// ```
+    /// let worker = workq::Worker::new("stop")?;
+    /// let report = worker.shutdown_now()?;
+    /// assert_eq!(report.discarded(), 0);
+    /// assert!(worker.queue(&workq::Work::new(|_| {})).is_err());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn shutdown_now(&self) -> Result<ShutdownReport, Error> {
+        self.shut_down_with(Plan::now(self.handle.armed_at_shutdown))
+    }
+
+    fn shut_down_with(&self, plan: Plan) -> Result<ShutdownReport, Error> {
+        self.refuse_own_destroy()?;
+        let report = self.handle.shut_down(plan);
+        crate::log::shutdown_report(self.name(), &report, false);
+        Ok(report)
+    }
+
+    /// Refuses a destroy from the worker's own thread.
+    pub(crate) fn refuse_own_destroy(&self) -> Result<(), Error> {
         if std::thread::current().id() == self.handle.thread_id {
             return Err(Error::WouldDeadlock {
                 what: "destroying a worker from one of its own items",
             });
         }
-        self.handle.shut_down();
         Ok(())
+    }
+
+    /// The shutdown policy for armed items.
+    pub(crate) fn armed_at_shutdown(&self) -> ArmedAtShutdown {
+        self.handle.armed_at_shutdown
+    }
+
+    /// The end of an async destroy, once drained: stops and joins the thread.
+    pub(crate) fn finish_destroy(&self) -> ShutdownReport {
+        self.handle.shut_down(Plan::drain(ArmedAtShutdown::Cancel))
     }
 
     /// Waits for the item in progress to end and holds every item queued from now
@@ -252,11 +327,11 @@ impl Handle {
     /// Drains, stops and joins; safe to call twice and from several threads. From
     /// the worker's own thread it only tells the thread to stop (it cannot join
     /// itself); the thread then exits after its current list.
-    fn shut_down(&self) {
+    fn shut_down(&self, plan: Plan) -> ShutdownReport {
         let on_worker = std::thread::current().id() == self.thread_id;
-        RunQueue::shut_down(&self.queue, on_worker);
+        let report = RunQueue::shut_down(&self.queue, on_worker, plan);
         if on_worker {
-            return;
+            return report;
         }
         let thread = lock(&self.thread).take();
         if let Some(thread) = thread {
@@ -264,12 +339,14 @@ impl Handle {
             // cannot end by panicking; nothing to report if it somehow did.
             let _ = thread.join();
         }
+        report
     }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.shut_down();
+        let report = self.shut_down(Plan::drain(self.armed_at_shutdown));
+        crate::log::shutdown_report(&self.queue.name, &report, true);
     }
 }
 

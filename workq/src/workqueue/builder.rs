@@ -5,6 +5,7 @@ use crate::engine::{Feeder, QueueConfig, RunQueue, Slot};
 use crate::error::{check_name, invalid, Error};
 use crate::panic::{default_hook, PanicHook, PanicReport};
 use crate::pool::Pool;
+use crate::shutdown::ArmedAtShutdown;
 use crate::sync::{Arc, Mutex};
 use crate::watchdog::{self, StallHook, StallReport};
 use crate::work::{Class, Work};
@@ -55,6 +56,7 @@ pub struct WorkQueueBuilder {
     watchdog: Option<Duration>,
     on_stall: Option<StallHook>,
     on_panic: Option<PanicHook>,
+    armed_at_shutdown: ArmedAtShutdown,
 }
 
 impl WorkQueueBuilder {
@@ -74,6 +76,7 @@ impl WorkQueueBuilder {
             watchdog: None,
             on_stall: None,
             on_panic: None,
+            armed_at_shutdown: ArmedAtShutdown::Cancel,
         }
     }
 
@@ -364,6 +367,27 @@ impl WorkQueueBuilder {
         self
     }
 
+    /// What destroying the queue (or dropping its last handle) does with its armed
+    /// delayed items: cancel them (the default) or fire them now and run them
+    /// before the destroy returns. See [`crate::shutdown`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workq::{ArmedAtShutdown, Work, WorkQueue};
+    /// let wq = WorkQueue::builder("flush-on-exit")
+    ///     .armed_at_shutdown(ArmedAtShutdown::RunNow)
+    ///     .build()?;
+    /// let work = Work::new(|_| {});
+    /// wq.queue_after(&work, Duration::from_secs(3600))?;
+    /// assert_eq!(wq.destroy()?.armed_run(), 1);
+    /// assert!(!work.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn armed_at_shutdown(mut self, policy: ArmedAtShutdown) -> WorkQueueBuilder {
+        self.armed_at_shutdown = policy;
+        self
+    }
+
     /// Checks the settings and makes the queue (and its rescuer thread, if asked).
     ///
     /// # Errors
@@ -496,6 +520,7 @@ impl WorkQueueBuilder {
         if let Some(feeder) = &queue.feeder {
             *feeder.pumps.lock().unwrap_or_else(|p| p.into_inner()) = pumps;
         }
+        pool.handle.register_fed(&queue);
         queue
     }
 
@@ -513,6 +538,7 @@ impl WorkQueueBuilder {
                 queue,
                 pool,
                 rescuer: Mutex::new(rescuer),
+                armed_at_shutdown: self.armed_at_shutdown,
             }),
         }
     }
@@ -529,6 +555,7 @@ impl fmt::Debug for WorkQueueBuilder {
             .field("freezable", &self.freezable)
             .field("rescuer", &self.rescuer)
             .field("watchdog", &self.watchdog)
+            .field("armed_at_shutdown", &self.armed_at_shutdown)
             .finish()
     }
 }

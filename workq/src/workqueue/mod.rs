@@ -14,6 +14,7 @@ use crate::current;
 use crate::engine::{Limit, RunQueue};
 use crate::error::Error;
 use crate::pool::Pool;
+use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::snapshot::Snapshot;
 use crate::sync::{lock, Arc, Mutex};
 use crate::work::{Queued, Work};
@@ -67,16 +68,18 @@ struct Handle {
     queue: Arc<RunQueue>,
     pool: Pool,
     rescuer: Mutex<Option<JoinHandle<()>>>,
+    armed_at_shutdown: ArmedAtShutdown,
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        shut_down(self);
+        let report = shut_down(self, Plan::drain(self.armed_at_shutdown));
+        crate::log::shutdown_report(&self.queue.name, &report, true);
     }
 }
 
-fn shut_down(h: &Handle) {
-    RunQueue::shut_down(&h.queue, false);
+fn shut_down(h: &Handle, plan: Plan) -> ShutdownReport {
+    let report = RunQueue::shut_down(&h.queue, false, plan);
     if let Some(feeder) = &h.queue.feeder {
         // End the queue <-> pump reference cycle; a pump still queued on the pool
         // finds the queue stopped and returns.
@@ -89,6 +92,7 @@ fn shut_down(h: &Handle) {
             let _ = r.join();
         }
     }
+    report
 }
 
 impl WorkQueue {
@@ -242,7 +246,8 @@ impl WorkQueue {
     }
 
     /// Waits until every run queued on this queue before the call has finished;
-    /// other queues on the same pool do not extend the wait.
+    /// other queues on the same pool do not extend the wait. Armed delayed items
+    /// are not waited for (see [`crate::shutdown`]).
     ///
     /// # Errors
     /// [`Error::WouldDeadlock`] when called from one of this queue's items.
@@ -266,7 +271,8 @@ impl WorkQueue {
     }
 
     /// Flushes until the queue is empty; meanwhile only the queue's own items may
-    /// queue onto it (chained work), others get [`Error::Draining`].
+    /// queue onto it (chained work), others get [`Error::Draining`]. Armed delayed
+    /// items stay armed and are not waited for (see [`crate::shutdown`]).
     ///
     /// # Errors
     /// [`Error::WouldDeadlock`] when called from one of this queue's items.
@@ -336,7 +342,10 @@ impl WorkQueue {
     }
 
     /// Drains the queue and releases it; queueing afterwards fails with
-    /// [`Error::Destroyed`]. Calling it again returns `Ok`.
+    /// [`Error::Destroyed`]. Calling it again returns `Ok` with an empty report.
+    /// Armed delayed items are cancelled or run now, as
+    /// [`WorkQueueBuilder::armed_at_shutdown`] says; the report counts them. See
+    /// [`crate::shutdown`] for every shutdown call.
     ///
     /// # Errors
     /// [`Error::WouldDeadlock`] when called from one of the queue's items.
@@ -347,19 +356,81 @@ impl WorkQueue {
     /// wq.queue(&work)?;
     /// wq.destroy()?; // drains first: the item has run
     /// assert!(!work.is_pending());
-    /// wq.destroy()?;
+    /// assert!(wq.destroy()?.is_empty());
     /// assert!(matches!(wq.queue(&work), Err(workq::Error::Destroyed { .. })));
     /// assert_eq!(wq.pool().name(), "workq"); // the pool lives on
     /// # Ok::<(), workq::Error>(())
     /// ```
-    pub fn destroy(&self) -> Result<(), Error> {
+    pub fn destroy(&self) -> Result<ShutdownReport, Error> {
+        self.shut_down_with(Plan::drain(self.handle.armed_at_shutdown))
+    }
+
+    /// Like [`destroy`](WorkQueue::destroy), but runs waiting items only until
+    /// `timeout` has passed; then the items that have not started are discarded
+    /// (dropped without running, and reported), the runs in progress are waited
+    /// for, and nothing of the queue runs after the call returns. Armed items are
+    /// cancelled, unless the queue fires them at shutdown and the deadline has not
+    /// passed.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of the queue's items.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("bounded-exit").freezable(true).build()?;
+    /// wq.freeze()?;
+    /// let work = workq::Work::named("held", |_| {});
+    /// wq.queue(&work)?;
+    /// let report = wq.destroy_timeout(std::time::Duration::ZERO)?;
+    /// assert_eq!(report.discarded_names(), ["held"]);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn destroy_timeout(&self, timeout: Duration) -> Result<ShutdownReport, Error> {
+        self.shut_down_with(Plan::timeout(self.handle.armed_at_shutdown, timeout))
+    }
+
+    /// Stops the queue at once: waiting items are discarded (reported), armed
+    /// items cancelled, the runs in progress waited for; nothing of the queue runs
+    /// after the call returns. The pool lives on.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of the queue's items.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("stop-now").build()?;
+    /// assert!(wq.shutdown_now()?.is_empty());
+    /// assert!(wq.queue(&workq::Work::new(|_| {})).is_err());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn shutdown_now(&self) -> Result<ShutdownReport, Error> {
+        self.shut_down_with(Plan::now(self.handle.armed_at_shutdown))
+    }
+
+    fn shut_down_with(&self, plan: Plan) -> Result<ShutdownReport, Error> {
+        self.refuse_own_destroy()?;
+        let report = shut_down(&self.handle, plan);
+        crate::log::shutdown_report(self.name(), &report, false);
+        Ok(report)
+    }
+
+    /// Refuses a destroy from one of the queue's own items.
+    pub(crate) fn refuse_own_destroy(&self) -> Result<(), Error> {
         if current::running_on(self.handle.queue.id) {
             return Err(Error::WouldDeadlock {
                 what: "destroying a workqueue from one of its own items",
             });
         }
-        shut_down(&self.handle);
         Ok(())
+    }
+
+    /// The shutdown policy for armed items.
+    pub(crate) fn armed_at_shutdown(&self) -> ArmedAtShutdown {
+        self.handle.armed_at_shutdown
+    }
+
+    /// The end of an async destroy, once drained: releases the pumps and joins
+    /// the rescuer.
+    pub(crate) fn finish_destroy(&self) -> ShutdownReport {
+        shut_down(&self.handle, Plan::drain(ArmedAtShutdown::Cancel))
     }
 
     /// A picture of the queue: its runs in progress (one line per pump or the

@@ -115,7 +115,7 @@ fn round(n: usize, seed: u64, tally: &Arc<Tally>) {
                 thread::yield_now();
             }
             match end {
-                End::Destroy => pool.destroy().unwrap(),
+                End::Destroy => drop(pool.destroy().unwrap()),
                 End::DropLast => drop(pool),
             }
         })
