@@ -249,6 +249,13 @@ impl Timer {
 /// A delay so long it never comes (about 30 years): longer delays count as this.
 const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
 
+/// `now + delay`, a delay beyond [`FAR`] counting as `FAR` (as in `tick_after`):
+/// a deadline that never comes, never one that overflows back to `now`.
+pub(crate) fn instant_after(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay.min(FAR))
+        .unwrap_or_else(|| far_future(now))
+}
+
 /// A deadline so far away it never comes (about 30 years), for overflowing delays.
 fn far_future(now: Instant) -> Instant {
     let mut years = 30u64;
