@@ -200,10 +200,16 @@ impl Timer {
 
     /// Disarms every entry bound to queue `id`.
     pub(crate) fn remove_queue(&self, id: u32) -> Vec<(TimerKey, Arc<WorkInner>)> {
+        self.remove_where(|w| crate::state::queue_of(w.state.load(Ordering::Relaxed)) == id)
+    }
+
+    /// Removes every entry whose item `pick` selects (called under the timer's lock).
+    pub(crate) fn remove_where(
+        &self,
+        pick: impl FnMut(&Arc<WorkInner>) -> bool,
+    ) -> Vec<(TimerKey, Arc<WorkInner>)> {
         let mut g = lock(&self.state);
-        let keys = g
-            .wheel
-            .keys_where(|w| crate::state::queue_of(w.state.load(Ordering::Relaxed)) == id);
+        let keys = g.wheel.keys_where(pick);
         keys.into_iter()
             .filter_map(|k| g.wheel.remove(k).map(|w| (k, w)))
             .collect()
