@@ -433,6 +433,19 @@ impl World {
         }
     }
 
+    /// Calls `f`, counted as a cancel of every item (it may remove any item's
+    /// queued run).
+    fn cancelling_all<R>(&self, f: impl FnOnce() -> R) -> R {
+        for item in &self.items {
+            item.cancels_begun.fetch_add(1, Ordering::SeqCst);
+        }
+        let r = f();
+        for item in &self.items {
+            item.cancels_ended.fetch_add(1, Ordering::SeqCst);
+        }
+        r
+    }
+
     /// One random operation.
     fn op(&self, rng: &mut Rng, owner: &mut Option<Owner>, beat: &Beat, t: &mut Tally, seed: u64) {
         t.ops += 1;
@@ -616,10 +629,19 @@ impl World {
                 beat.begin("owner");
                 match owner.take() {
                     Some(o) => {
-                        let r = if rng.below(2) == 0 {
-                            o.unregister()
-                        } else {
-                            block_on(o.unregister_async())
+                        let r = match rng.below(5) {
+                            0 => o.unregister(),
+                            1 => block_on(o.unregister_async()),
+                            // May remove any item's queued run.
+                            2 => self.cancelling_all(|| o.unregister_cancel().map(drop)),
+                            3 => self
+                                .cancelling_all(|| block_on(o.unregister_cancel_async()).map(drop)),
+                            _ => match o
+                                .unregister_timeout(Duration::from_micros(rng.below(2000) as u64))
+                            {
+                                Err(Error::TimedOut { .. }) => Ok(()),
+                                other => other,
+                            },
                         };
                         if let Err(e) = r {
                             self.shared.bad(format!("unregister: {e:?}"));
