@@ -115,41 +115,36 @@ fn rss_allowed(base: u64) -> u64 {
 }
 
 /// Checks the samples of one run: no growth from the first to the last third
-/// after the warm-up.
-fn check_no_growth(seed: u64, samples: &[Sample]) {
+/// after the warm-up. Returns what it compared (to print), or what grew.
+fn check_no_growth(seed: u64, samples: &[Sample]) -> Result<String, String> {
     let warm = &samples[samples.len() / 4..];
     let third = warm.len() / 3;
     if third == 0 {
-        say(&format!(
+        return Ok(format!(
             "soak_long (seed {seed}): only {} samples; too short to compare windows",
             samples.len()
         ));
-        return;
     }
     let (early, late) = (&warm[..third], &warm[warm.len() - third..]);
     let max_rss = |w: &[Sample]| w.iter().map(|s| s.rss_kib).max().unwrap_or(0);
     let max_threads = |w: &[Sample]| w.iter().map(|s| s.threads).max().unwrap_or(0);
-    say(&format!(
-        "soak_long (seed {seed}): {} samples; RSS max early {} KiB, late {} KiB; threads \
-         max early {}, late {}",
-        samples.len(),
-        max_rss(early),
-        max_rss(late),
-        max_threads(early),
-        max_threads(late)
-    ));
-    assert!(
-        max_rss(late) <= rss_allowed(max_rss(early)),
-        "seed {seed}: resident memory grew from {} to {} KiB",
-        max_rss(early),
-        max_rss(late)
-    );
-    assert!(
-        max_threads(late) <= max_threads(early) + THREAD_SLACK,
-        "seed {seed}: the thread count grew from {} to {}",
-        max_threads(early),
-        max_threads(late)
-    );
+    let (rss_early, rss_late) = (max_rss(early), max_rss(late));
+    let (threads_early, threads_late) = (max_threads(early), max_threads(late));
+    if rss_late > rss_allowed(rss_early) {
+        return Err(format!(
+            "seed {seed}: resident memory grew from {rss_early} to {rss_late} KiB"
+        ));
+    }
+    if threads_late > threads_early + THREAD_SLACK {
+        return Err(format!(
+            "seed {seed}: the thread count grew from {threads_early} to {threads_late}"
+        ));
+    }
+    Ok(format!(
+        "soak_long (seed {seed}): {} samples; RSS max early {rss_early} KiB, late \
+         {rss_late} KiB; threads max early {threads_early}, late {threads_late}",
+        samples.len()
+    ))
 }
 
 fn seeds() -> Vec<u64> {
@@ -200,7 +195,10 @@ fn long_soak_has_no_growth_of_memory_or_threads() {
             say("soak_long: no /proc/self here; memory and thread checks skipped");
             continue;
         }
-        check_no_growth(seed, &samples);
+        match check_no_growth(seed, &samples) {
+            Ok(summary) => say(&summary),
+            Err(growth) => panic!("{growth}"),
+        }
         let Some(now) = sample() else { continue };
         match after_first {
             None => after_first = Some(now),
@@ -235,7 +233,7 @@ fn the_growth_checks_catch_a_leak() {
             threads: 8 + (k % 4) as usize,
         })
         .collect();
-    check_no_growth(1, &steady);
+    assert!(check_no_growth(1, &steady).is_ok());
     let leaking_memory: Vec<Sample> = (0..40)
         .map(|k| Sample {
             rss_kib: 100_000 + k * 5_000,
@@ -248,8 +246,6 @@ fn the_growth_checks_catch_a_leak() {
             threads: 8 + k as usize / 4,
         })
         .collect();
-    for leak in [leaking_memory, leaking_threads] {
-        let caught = std::panic::catch_unwind(|| check_no_growth(1, &leak));
-        assert!(caught.is_err(), "a leak passed the check");
-    }
+    assert!(check_no_growth(1, &leaking_memory).is_err_and(|e| e.contains("memory")));
+    assert!(check_no_growth(1, &leaking_threads).is_err_and(|e| e.contains("thread count")));
 }
