@@ -264,3 +264,23 @@ fn unregister_timeout_returns_once_the_items_finish() {
     unregister.join().expect("unregister_timeout");
     assert!(!work.is_pending() && !work.is_running());
 }
+
+#[test]
+fn unregister_cancel_from_a_pool_thread_would_deadlock() {
+    let _guard = test_guard();
+    let pool = pool("cancel-from-inside");
+    let owner = std::sync::Mutex::new(Some(pool.register("inside")));
+    let result = Arc::new(std::sync::Mutex::new(None));
+    let work = {
+        let result = result.clone();
+        Work::named("unregisters", move |_| {
+            if let Some(o) = common::lock(&owner).take() {
+                *common::lock(&result) = Some(o.unregister_cancel());
+            }
+        })
+    };
+    pool.queue(&work).expect("queue");
+    flush(&pool);
+    let r = common::lock(&result).take();
+    assert!(matches!(r, Some(Err(Error::WouldDeadlock { .. }))), "{r:?}");
+}
