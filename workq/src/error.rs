@@ -99,6 +99,14 @@ pub enum Error {
         /// Its bound on waiting items.
         max_waiting: usize,
     },
+    /// A wait with a time limit ran out before what it waited for happened
+    /// ([`Owner::unregister_timeout`](crate::Owner::unregister_timeout)).
+    TimedOut {
+        /// What was waited for.
+        what: &'static str,
+        /// Items still outstanding when the time ran out.
+        remaining: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -138,6 +146,10 @@ impl fmt::Display for Error {
             Error::Full { queue, max_waiting } => {
                 write!(f, "'{queue}' is full ({max_waiting} items waiting)")
             }
+            Error::TimedOut { what, remaining } => write!(
+                f,
+                "{what} timed out with {remaining} item(s) still outstanding"
+            ),
         }
     }
 }

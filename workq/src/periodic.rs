@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::panic::message;
+use crate::timer::instant_after;
 use crate::work::{Work, WorkCtx};
 use crate::worker::Worker;
 use std::fmt;
@@ -104,7 +105,8 @@ pub struct Periodic {
 
 impl Worker {
     /// Starts running `f` repeatedly on this worker; the first run is one period
-    /// from now.
+    /// from now. A period too long to represent (such as `Duration::MAX`) is
+    /// clamped to about 30 years, as in [`Worker::queue_after`]: it never comes.
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] for a zero period; otherwise as
@@ -134,8 +136,9 @@ impl Worker {
                 reason: "must be greater than zero".to_string(),
             });
         }
-        let now = self.timer_now();
-        let first = now.checked_add(period).unwrap_or(now);
+        // A period too long to represent is clamped as `queue_after` clamps a delay:
+        // the first run never comes, rather than coming at once.
+        let first = instant_after(self.timer_now(), period);
         let shared = Arc::new(Shared {
             failure: Mutex::new(None),
             next: Mutex::new(first),
@@ -169,18 +172,34 @@ fn rearm(ctx: &WorkCtx<'_>, repeat: Repeat, shared: &Shared) -> Result<(), Error
             let now = ctx.now();
             let next = {
                 let mut next = shared.next.lock().unwrap_or_else(PoisonError::into_inner);
-                let mut t = *next;
-                while t <= now {
-                    match t.checked_add(period) {
-                        Some(later) => t = later,
-                        None => break,
-                    }
-                }
-                *next = t;
-                t
+                *next = next_start(*next, now, period);
+                *next
             };
             ctx.requeue_at(next).map(drop)
         }
+    }
+}
+
+/// The first start time `start + k * period` (k >= 0) after `now`: the start times
+/// already missed are skipped in one step, however many there are, and the
+/// answer is always later than `now` (a step too long to represent is clamped
+/// as in `queue_after`), so a fixed rate never runs again at once.
+fn next_start(start: Instant, now: Instant, period: Duration) -> Instant {
+    if start > now {
+        return start;
+    }
+    let period_ns = period.as_nanos().max(1);
+    let missed = now.duration_since(start).as_nanos() / period_ns + 1;
+    let step_ns = missed.saturating_mul(period_ns);
+    let step = u64::try_from(step_ns / 1_000_000_000).map_or(Duration::MAX, |secs| {
+        // The remainder is below 10^9: it fits.
+        Duration::new(secs, (step_ns % 1_000_000_000) as u32)
+    });
+    let next = instant_after(start, step);
+    if next > now {
+        next
+    } else {
+        instant_after(now, period)
     }
 }
 

@@ -7,11 +7,11 @@
 //! leaves a bounded list) wakes the registered futures too, once the queue's lock
 //! has been released. A woken future re-checks its condition under the lock.
 
-use crate::engine::{flushed, not_running, Limit, QueueState, RunQueue};
+use crate::engine::{flushed, not_running, Limit, OwnerCancel, QueueState, RunQueue};
 use crate::error::Error;
 use crate::pool::{Owner, Pool};
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
-use crate::sync::Arc;
+use crate::sync::{lock, Arc, Mutex};
 use crate::work::{Queued, Work};
 use crate::worker::Worker;
 use crate::workqueue::WorkQueue;
@@ -541,6 +541,61 @@ impl Owner {
             q,
             Box::new(move |g| (g.owned(id) == 0).then_some(Ok(()))),
             None,
+        )
+    }
+
+    /// The async form of [`Owner::unregister_cancel`]: the owner's pending runs
+    /// are cancelled when this is called; the future waits for the runs in
+    /// progress (cancelling what they queue meanwhile). Until it completes or is
+    /// dropped, queue calls on the owner's running items fail with
+    /// [`Error::Canceling`]; dropping it lifts that, and the owner stays given up.
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`Owner::unregister_cancel`] (known
+    /// when this is called: the future is then ready at once).
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// use std::time::Duration;
+    /// let pool = workq::Pool::new("owners")?;
+    /// let owner = pool.register("retries");
+    /// let retry = workq::Work::new(|_| {});
+    /// owner.queue_after(&retry, Duration::from_secs(3600))?;
+    /// assert_eq!(owner.unregister_cancel_async().await?, 1); // the armed run
+    /// assert!(!retry.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn unregister_cancel_async(self) -> Waiting<Result<usize, Error>> {
+        let (q, id) = match self.give_up() {
+            Err(e) => return Waiting::ready(Err(e)),
+            Ok(p) => p,
+        };
+        let mut cancel = OwnerCancel::new(id);
+        if !cancel.pass(&q, &mut q.lock()) {
+            let removed = cancel.removed();
+            cancel.end(&q);
+            return Waiting::ready(Ok(removed));
+        }
+        // Shared by the check (a pass per wake-up) and the clean-up (which lifts
+        // the block once the future completes or is dropped, with no lock held).
+        let cancel = Arc::new(Mutex::new(Some(cancel)));
+        let (watched, end) = (q.clone(), q.clone());
+        let ending = cancel.clone();
+        Waiting::on(
+            q,
+            Box::new(move |g| {
+                let mut cancel = lock(&cancel);
+                let c = cancel.as_mut()?;
+                (!c.pass(&watched, g)).then(|| Ok(c.removed()))
+            }),
+            Some(Box::new(move || {
+                if let Some(c) = lock(&ending).take() {
+                    c.end(&end);
+                }
+            })),
         )
     }
 }

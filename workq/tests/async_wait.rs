@@ -135,16 +135,20 @@ fn every_async_form_under_a_minimal_executor() {
     let (w2, release, started) = gated("owned");
     owner.queue(&w2).unwrap();
     started.recv_timeout(Duration::from_secs(30)).unwrap();
-    let released = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(20));
-        release.send(()).unwrap();
-    });
-    block_on(owner.unregister_async()).unwrap();
+    // Ordered by the run itself: the future is polled while the run is blocked
+    // (it must wait), and the run is released only then.
+    let mut unregister = owner.unregister_async();
+    let flag = Arc::new(Flag::default());
+    assert!(
+        poll_once(&mut unregister, &flag).is_pending(),
+        "unregister_async was ready while the owner's item was running"
+    );
+    release.send(()).unwrap();
+    block_on(unregister).unwrap();
     assert!(
         !w2.is_running() && !w2.is_pending(),
         "unregister returned too early"
     );
-    released.join().unwrap();
     block_on(pool.flush_async()).unwrap();
     block_on(pool.drain_async()).unwrap();
 

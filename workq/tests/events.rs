@@ -92,8 +92,13 @@ fn plain_mode_sees_every_kind() {
     assert!(matches!(events.raise(64), Err(Error::InvalidConfig { .. })));
 }
 
-/// A deliberately slow handler: events wait past the age threshold, and the run is
+/// A handler held up: events wait past the age threshold, and the run is
 /// reported as backlogged, never as dropped; every raise is still seen.
+///
+/// Ordered by the handler's own run (it blocks on a gate after it started), not
+/// by a race between a slow handler and the raises: the 19 later raises wait
+/// behind the held run for at least 10 ms (a sleep is a lower bound whatever the
+/// load), twice the 5 ms threshold.
 #[test]
 fn backlog_is_reported_under_a_slow_handler() {
     let _dog = watchdog(120, "backlog_is_reported_under_a_slow_handler");
@@ -102,25 +107,33 @@ fn backlog_is_reported_under_a_slow_handler() {
     let r = reports.clone();
     let seen = Arc::new(AtomicU64::new(0));
     let s = seen.clone();
+    let (hold, opener) = common::gate();
+    let started = common::Signal::new();
+    let st = started.clone();
     let events = Events::builder("slow")
         .counted(true)
         .backlog_age(Some(Duration::from_millis(5)))
         .on_backlog(move |report| common::lock(&r).push(report.to_string()))
         .build(worker, move |raised, _| {
             s.fetch_add(raised.iter().map(|(_, n)| n).sum::<u64>(), Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(30));
+            st.notify();
+            hold.wait();
         })
         .unwrap();
-    for _ in 0..20 {
+    events.raise(1).unwrap();
+    started.wait_for(1, "the handler's first run");
+    for _ in 0..19 {
         events.raise(1).unwrap();
-        std::thread::sleep(Duration::from_millis(2));
     }
-    events.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(10));
+    opener.open();
+    let handler = events.work().clone();
+    common::bounded30("flush the events", move || handler.flush()).unwrap();
     assert_eq!(seen.load(Ordering::SeqCst), 20, "nothing may be lost");
     let reports = common::lock(&reports);
     assert!(
         !reports.is_empty(),
-        "a 30 ms handler behind 2 ms raises must backlog"
+        "raises held 10 ms behind a run with a 5 ms threshold must backlog"
     );
     assert!(reports
         .iter()

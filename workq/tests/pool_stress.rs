@@ -7,8 +7,10 @@
 //! starts after it (I2), every closure is dropped exactly once (I3), never more
 //! runs at once than the pool's maximum, and the counters add up.
 //!
-//! Runs for `WORKQ_STRESS_SECS` seconds (default 3). `WORKQ_STRESS_SEED` replays
-//! a seed printed by an earlier run.
+//! Each producer makes `WORKQ_STRESS_OPS` operations (default 30,000), the same
+//! work however loaded the machine is (the pauses come on top);
+//! `WORKQ_STRESS_CAP_SECS` (default 300) is only a safety stop, reported when
+//! reached. `WORKQ_STRESS_SEED` replays a seed printed by an earlier run.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -71,6 +73,7 @@ fn make_item(i: usize, bad: &Bad, load: &Arc<Load>) -> Item {
 /// What one producer counted.
 #[derive(Default, Debug)]
 struct Tally {
+    ops: u64,
     queue_ok: u64,
     canceling: u64,
     checked: u64,
@@ -80,6 +83,7 @@ struct Tally {
 
 impl Tally {
     fn add(&mut self, t: &Tally) {
+        self.ops += t.ops;
         self.queue_ok += t.queue_ok;
         self.canceling += t.canceling;
         self.checked += t.checked;
@@ -90,6 +94,17 @@ impl Tally {
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+/// Operations per producer unless `WORKQ_STRESS_OPS` says otherwise.
+const OPS: u64 = 30_000;
+
+/// How much each producer does: `ops` operations, unless the safety stop `cap`
+/// comes first.
+#[derive(Clone, Copy)]
+struct Budget {
+    ops: u64,
+    cap: Instant,
 }
 
 /// How a producer queues an item.
@@ -117,20 +132,21 @@ fn hammer(
     items: &[Item],
     pool: &Pool,
     owner: &Owner,
-    until: Instant,
+    budget: Budget,
     bad: &Bad,
 ) -> Tally {
     let mut rng = Rng::new(seed);
     let mut t = Tally::default();
     let report = |what: String| lock(bad).push(what);
     let start = Instant::now();
-    while Instant::now() < until {
+    while t.ops < budget.ops && Instant::now() < budget.cap {
         // The last 8 ms of every 50 ms all producers pause together: the pool's
         // threads go idle and are culled, and the next burst races the culls.
         if start.elapsed().as_millis() % 50 >= 42 {
             std::thread::sleep(Duration::from_millis(1));
             continue;
         }
+        t.ops += 1;
         let item = &items[rng.below(ITEMS)];
         let op = rng.below(100);
         let how = match op {
@@ -206,13 +222,17 @@ fn settle_item(item: &Item) {
 
 #[test]
 fn hammer_pool_no_overlap_nothing_lost_every_closure_dropped_once() {
-    let secs = env_u64("WORKQ_STRESS_SECS").unwrap_or(3).max(1);
+    let ops = env_u64("WORKQ_STRESS_OPS").unwrap_or(OPS);
+    let secs = env_u64("WORKQ_STRESS_CAP_SECS").unwrap_or(300).max(1);
     let seed = env_u64("WORKQ_STRESS_SEED").unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
     });
-    eprintln!("pool stress: {secs} s, seed {seed} (replay with WORKQ_STRESS_SEED={seed})");
+    eprintln!(
+        "pool stress: {ops} operations per producer (cap {secs} s), seed {seed} (replay \
+         with WORKQ_STRESS_SEED={seed})"
+    );
     let _whole = watchdog(secs + 4 * WATCHDOG_SECS, "the pool stress test");
 
     let bad: Bad = Arc::default();
@@ -231,7 +251,10 @@ fn hammer_pool_no_overlap_nothing_lost_every_closure_dropped_once() {
             .collect(),
     );
     let items: Arc<Vec<Item>> = Arc::new((0..ITEMS).map(|i| make_item(i, &bad, &load)).collect());
-    let until = Instant::now() + Duration::from_secs(secs);
+    let budget = Budget {
+        ops,
+        cap: Instant::now() + Duration::from_secs(secs),
+    };
 
     let producers: Vec<_> = (0..PRODUCERS)
         .map(|k| {
@@ -239,7 +262,7 @@ fn hammer_pool_no_overlap_nothing_lost_every_closure_dropped_once() {
                 (items.clone(), pool.clone(), owners.clone(), bad.clone());
             let seed = seed.wrapping_add(k as u64 * 0x1000_0001);
             spawn_bounded("pool stress producer", move || {
-                hammer(seed, &items, &pool, &owners[k], until, &bad)
+                hammer(seed, &items, &pool, &owners[k], budget, &bad)
             })
         })
         .collect();
@@ -248,6 +271,14 @@ fn hammer_pool_no_overlap_nothing_lost_every_closure_dropped_once() {
         total.add(&p.join_within(secs + WATCHDOG_SECS));
     }
     eprintln!("pool stress: {total:?}");
+    let all = ops * PRODUCERS as u64;
+    if total.ops < all {
+        say(&format!(
+            "NOTE: pool stress (seed {seed}) reached its {secs} s safety stop after {} of \
+             {all} operations; everything done is checked",
+            total.ops
+        ));
+    }
 
     // Quiesce: every self-requeue and re-arm chain finished.
     drain_pool(&pool);

@@ -4,8 +4,10 @@
 //! Ok is followed by a run that starts after it (I2), and every closure is dropped
 //! exactly once (I3).
 //!
-//! Runs for `WORKQ_STRESS_SECS` seconds (default 5). `WORKQ_STRESS_SEED` replays a
-//! seed printed by an earlier run.
+//! Each thread makes `WORKQ_STRESS_OPS` operations (default 60,000), the same
+//! work however loaded the machine is; `WORKQ_STRESS_CAP_SECS` (default 300) is
+//! only a safety stop, reported when reached. `WORKQ_STRESS_SEED` replays a seed
+//! printed by an earlier run.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -51,6 +53,7 @@ fn make_item(i: usize, bad: &Bad) -> Item {
 /// What one hammering thread counted.
 #[derive(Default, Debug)]
 struct Tally {
+    ops: u64,
     queue_ok: u64,
     busy: u64,
     canceling: u64,
@@ -64,17 +67,29 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
+/// How much each thread does: `ops` operations, unless the safety stop `cap`
+/// comes first.
+#[derive(Clone, Copy)]
+struct Budget {
+    ops: u64,
+    cap: Instant,
+}
+
 /// A queue call as the contract describes it: bump the epoch, then queue.
 fn queue(item: &Item, worker: &Worker) -> (u64, Result<Queued, Error>) {
     let v = item.bump_epoch();
     (v, worker.queue(&item.work))
 }
 
-fn hammer(seed: u64, items: &[Item], workers: &[Worker], until: Instant, bad: &Bad) -> Tally {
+/// Operations per thread unless `WORKQ_STRESS_OPS` says otherwise.
+const OPS: u64 = 60_000;
+
+fn hammer(seed: u64, items: &[Item], workers: &[Worker], budget: Budget, bad: &Bad) -> Tally {
     let mut rng = Rng::new(seed);
     let mut t = Tally::default();
     let report = |what: String| lock(bad).push(what);
-    while Instant::now() < until {
+    while t.ops < budget.ops && Instant::now() < budget.cap {
+        t.ops += 1;
         let item = &items[rng.below(ITEMS)];
         let worker = &workers[rng.below(WORKERS)];
         match rng.below(100) {
@@ -162,14 +177,18 @@ fn hammer(seed: u64, items: &[Item], workers: &[Worker], until: Instant, bad: &B
 
 #[test]
 fn hammer_queue_cancel_flush_on_two_workers() {
-    let secs = env_u64("WORKQ_STRESS_SECS").unwrap_or(5).max(1);
+    let ops = env_u64("WORKQ_STRESS_OPS").unwrap_or(OPS);
+    let secs = env_u64("WORKQ_STRESS_CAP_SECS").unwrap_or(300).max(1);
     let seed = env_u64("WORKQ_STRESS_SEED").unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1)
     });
-    eprintln!("stress: {secs} s, seed {seed} (replay with WORKQ_STRESS_SEED={seed})");
+    eprintln!(
+        "stress: {ops} operations per thread (cap {secs} s), seed {seed} (replay with \
+         WORKQ_STRESS_SEED={seed})"
+    );
     let _guard = test_guard_for(secs + 4 * WATCHDOG_SECS);
 
     let bad: Bad = Arc::default();
@@ -178,20 +197,24 @@ fn hammer_queue_cancel_flush_on_two_workers() {
         Worker::new("stress-b").expect("worker"),
     ]);
     let items: Arc<Vec<Item>> = Arc::new((0..ITEMS).map(|i| make_item(i, &bad)).collect());
-    let until = Instant::now() + Duration::from_secs(secs);
+    let budget = Budget {
+        ops,
+        cap: Instant::now() + Duration::from_secs(secs),
+    };
 
     let threads: Vec<_> = (0..THREADS)
         .map(|k| {
             let (items, workers, bad) = (items.clone(), workers.clone(), bad.clone());
             let seed = seed.wrapping_add(k as u64 * 0x1000_0001);
             spawn_bounded("stress thread", move || {
-                hammer(seed, &items, &workers, until, &bad)
+                hammer(seed, &items, &workers, budget, &bad)
             })
         })
         .collect();
     let mut total = Tally::default();
     for th in threads {
         let t = th.join_within(secs + WATCHDOG_SECS);
+        total.ops += t.ops;
         total.queue_ok += t.queue_ok;
         total.busy += t.busy;
         total.canceling += t.canceling;
@@ -201,6 +224,14 @@ fn hammer_queue_cancel_flush_on_two_workers() {
         total.freezes += t.freezes;
     }
     eprintln!("stress: {total:?}");
+    let all = ops * THREADS as u64;
+    if total.ops < all {
+        say(&format!(
+            "NOTE: stress (seed {seed}) reached its {secs} s safety stop after {} of {all} \
+             operations; everything done is checked",
+            total.ops
+        ));
+    }
 
     // Quiesce: nothing frozen, every self-requeue chain finished.
     workers[0].thaw().expect("thaw");

@@ -43,7 +43,7 @@ pub(crate) fn with_bound<R>(work: &Arc<WorkInner>, f: impl FnOnce(Bound<'_>) -> 
 
 /// Adds one to the counter field `mask` of the state word (lock-free), refusing to
 /// overflow it.
-fn counter_up(work: &WorkInner, one: u64, mask: u64) -> Result<(), Error> {
+pub(super) fn counter_up(work: &WorkInner, one: u64, mask: u64) -> Result<(), Error> {
     let mut cur = work.state.load(Ordering::Relaxed);
     loop {
         if cur & mask == mask {

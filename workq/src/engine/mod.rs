@@ -14,6 +14,7 @@ mod feeder;
 mod guard;
 mod inbox;
 mod lifecycle;
+mod owner_cancel;
 mod queue_state;
 mod run;
 
@@ -22,6 +23,7 @@ pub(crate) use elastic::Elastic;
 pub use elastic::{SpawnFailure, SpawnHook, Spawner};
 pub(crate) use feeder::Feeder;
 pub(crate) use guard::QueueGuard;
+pub(crate) use owner_cancel::OwnerCancel;
 pub(crate) use queue_state::{Counters, Counts, QueueState, Slot, Waiting};
 
 use crate::current;

@@ -3,7 +3,7 @@
 
 use super::Pool;
 use crate::current;
-use crate::engine::RunQueue;
+use crate::engine::{OwnerCancel, RunQueue};
 use crate::error::Error;
 use crate::sync::Arc;
 use crate::work::{Queued, Work};
@@ -20,7 +20,10 @@ static NEXT_OWNER: AtomicU32 = AtomicU32::new(1);
 /// A queue call through the owner on an item that is already pending or running
 /// (for another owner or none) does not move it to this owner.
 /// [`unregister`](Owner::unregister) (or dropping the owner) waits until the count
-/// is zero; other owners are untouched.
+/// is zero; other owners are untouched. An item that keeps queueing itself keeps
+/// the count above zero: [`unregister_cancel`](Owner::unregister_cancel) cancels
+/// the owner's items first, [`unregister_timeout`](Owner::unregister_timeout)
+/// gives up waiting after a time limit.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -203,6 +206,109 @@ impl Owner {
     /// ```
     pub fn unregister(mut self) -> Result<(), Error> {
         self.wait_for_items()
+    }
+
+    /// Cancels every pending run (queued or armed) of the items counted for this
+    /// owner, waits for the runs in progress, then gives up the owner. Returns the
+    /// number of pending runs it cancelled.
+    ///
+    /// Unlike [`unregister`](Owner::unregister), it returns even while an item
+    /// queues itself again from its own run: until it returns, queue calls on the
+    /// owner's running items (also from their own closures, such as
+    /// [`WorkCtx::requeue`](crate::WorkCtx::requeue)) fail with
+    /// [`Error::Canceling`], as during [`Work::cancel_sync`]. Items that were
+    /// queued without this owner are untouched. Each closure is still dropped
+    /// exactly once, when its last handle goes.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of the pool's threads (the
+    /// owner is then given up without cancelling or waiting).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let pool = workq::Pool::new("shared")?;
+    /// let owner = pool.register("poller");
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let r = runs.clone();
+    /// let poll = workq::Work::new(move |ctx| {
+    ///     r.fetch_add(1, Ordering::SeqCst);
+    ///     let _ = ctx.requeue(); // forever, until cancelled
+    /// });
+    /// owner.queue(&poll)?;
+    /// owner.unregister_cancel()?; // `unregister` would never return here
+    /// let after = runs.load(Ordering::SeqCst);
+    /// pool.flush()?;
+    /// assert_eq!(runs.load(Ordering::SeqCst), after); // it runs no more
+    /// assert!(!poll.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn unregister_cancel(self) -> Result<usize, Error> {
+        let (q, id) = self.give_up()?;
+        let mut cancel = OwnerCancel::new(id);
+        {
+            let mut g = q.lock();
+            while cancel.pass(&q, &mut g) {
+                g = q.wait_done(g);
+            }
+        }
+        let removed = cancel.removed();
+        cancel.end(&q);
+        Ok(removed)
+    }
+
+    /// [`unregister`](Owner::unregister) with a time limit: waits at most
+    /// `timeout` for the owner's items to finish. The owner is given up either
+    /// way; on a timeout its items keep running (and are no longer waited for).
+    /// To stop items that queue themselves again, use
+    /// [`unregister_cancel`](Owner::unregister_cancel) instead.
+    ///
+    /// # Errors
+    /// [`Error::TimedOut`] with the number of items still counted for the owner
+    /// when the time ran out; [`Error::WouldDeadlock`] when called from one of the
+    /// pool's threads.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workq::Error;
+    /// let pool = workq::Pool::new("shared")?;
+    /// let owner = pool.register("slow");
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let rx = std::sync::Mutex::new(rx);
+    /// let work = workq::Work::new(move |_| {
+    ///     let _ = rx.lock().map(|rx| rx.recv()); // runs until told to end
+    /// });
+    /// owner.queue(&work)?;
+    /// let err = owner.unregister_timeout(Duration::from_millis(1)).unwrap_err();
+    /// assert!(matches!(err, Error::TimedOut { remaining: 1, .. }));
+    /// drop(tx); // the run ends
+    /// work.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn unregister_timeout(self, timeout: Duration) -> Result<(), Error> {
+        let (q, id) = self.give_up()?;
+        // An unrepresentable deadline waits as long as `unregister` does.
+        let deadline = Instant::now().checked_add(timeout);
+        let mut g = q.lock();
+        while g.owned(id) > 0 {
+            let left = match deadline {
+                None => None,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::TimedOut {
+                            what: "unregistering a pool owner",
+                            remaining: g.owned(id),
+                        });
+                    }
+                    Some(left)
+                }
+            };
+            g.waiters += 1;
+            g = g.wait(&q.done_cv, left);
+            g.waiters -= 1;
+        }
+        Ok(())
     }
 
     /// Gives the owner up without waiting: returns the queue and the owner id to

@@ -200,10 +200,16 @@ impl Timer {
 
     /// Disarms every entry bound to queue `id`.
     pub(crate) fn remove_queue(&self, id: u32) -> Vec<(TimerKey, Arc<WorkInner>)> {
+        self.remove_where(|w| crate::state::queue_of(w.state.load(Ordering::Relaxed)) == id)
+    }
+
+    /// Removes every entry whose item `pick` selects (called under the timer's lock).
+    pub(crate) fn remove_where(
+        &self,
+        pick: impl FnMut(&Arc<WorkInner>) -> bool,
+    ) -> Vec<(TimerKey, Arc<WorkInner>)> {
         let mut g = lock(&self.state);
-        let keys = g
-            .wheel
-            .keys_where(|w| crate::state::queue_of(w.state.load(Ordering::Relaxed)) == id);
+        let keys = g.wheel.keys_where(pick);
         keys.into_iter()
             .filter_map(|k| g.wheel.remove(k).map(|w| (k, w)))
             .collect()
@@ -248,6 +254,13 @@ impl Timer {
 
 /// A delay so long it never comes (about 30 years): longer delays count as this.
 const FAR: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `now + delay`, a delay beyond [`FAR`] counting as `FAR` (as in `tick_after`):
+/// a deadline that never comes, never one that overflows back to `now`.
+pub(crate) fn instant_after(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay.min(FAR))
+        .unwrap_or_else(|| far_future(now))
+}
 
 /// A deadline so far away it never comes (about 30 years), for overflowing delays.
 fn far_future(now: Instant) -> Instant {

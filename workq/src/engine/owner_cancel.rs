@@ -1,0 +1,112 @@
+//! Cancelling a pool owner's items (`Owner::unregister_cancel`): every pending
+//! run of the items counted for the owner is removed, and the items running now
+//! may not queue themselves again until the owner's count is zero.
+//!
+//! The queue keeps only a count per owner, not its items, so each pass looks
+//! where a counted item can be: running (the consumers' slots), waiting (the
+//! lists) or armed (the timer). An item the timer is delivering at that moment
+//! is in none of them; it is found by the next pass, which runs whenever a run
+//! ends, until the count is zero.
+
+use super::cancel::counter_up;
+use super::{QueueState, RunQueue};
+use crate::state::{self, ARMED, CANCEL_MASK, CANCEL_ONE};
+use crate::sync::{lock, Arc, Ordering};
+use crate::work::WorkInner;
+
+/// A cancel of one owner's items in progress.
+pub(crate) struct OwnerCancel {
+    owner: u32,
+    /// Running items of the owner whose queue calls fail with `Error::Canceling`
+    /// (one `CANCEL_ONE` each) until `end`: a run cannot queue its item again
+    /// after its pending run was removed.
+    blocked: Vec<Arc<WorkInner>>,
+    /// References taken off the lists and the timer, dropped with no lock held.
+    stash: Vec<Arc<WorkInner>>,
+    /// Pending runs removed.
+    removed: usize,
+}
+
+impl OwnerCancel {
+    pub(crate) fn new(owner: u32) -> OwnerCancel {
+        OwnerCancel {
+            owner,
+            blocked: Vec::new(),
+            stash: Vec::new(),
+            removed: 0,
+        }
+    }
+
+    /// Pending runs removed so far.
+    pub(crate) fn removed(&self) -> usize {
+        self.removed
+    }
+
+    /// One pass, with `q`'s lock held: blocks the queue calls of the owner's
+    /// running items first (so none adds a run after the removal), then removes
+    /// the pending runs of all its items. Returns whether items are still counted
+    /// for the owner (runs in progress, or an item being delivered by the timer).
+    pub(crate) fn pass(&mut self, q: &RunQueue, g: &mut QueueState) -> bool {
+        let (owner, id) = (self.owner, q.id);
+        let mine = |w: &WorkInner| {
+            w.owner.load(Ordering::Relaxed) == owner
+                && state::queue_of(w.state.load(Ordering::Relaxed)) == id
+        };
+        let running: Vec<Arc<WorkInner>> = g
+            .slots
+            .iter()
+            .flatten()
+            .filter_map(|s| s.current.as_ref().map(|(w, _)| w))
+            .filter(|w| mine(w) && !self.blocked.iter().any(|b| Arc::ptr_eq(b, w)))
+            .cloned()
+            .collect();
+        for w in running {
+            // Saturated: 4,095 cancels are in progress, its queue calls fail anyway.
+            if counter_up(&w, CANCEL_ONE, CANCEL_MASK).is_ok() {
+                self.blocked.push(w);
+            }
+        }
+        q.unshelve(g);
+        let mut found: Vec<Arc<WorkInner>> = [&g.list, &g.vslow, &g.hi]
+            .into_iter()
+            .flatten()
+            .map(|e| &e.work)
+            .filter(|w| mine(w))
+            .cloned()
+            .collect();
+        let armed = q
+            .timer
+            .remove_where(|w| mine(w) && w.state.load(Ordering::Relaxed) & ARMED != 0);
+        found.extend(armed.into_iter().map(|(_, w)| w));
+        for w in found.iter().chain(&self.blocked) {
+            let (removed, stash) = take_pending(q, g, w);
+            self.removed += usize::from(removed);
+            self.stash.extend(stash);
+        }
+        self.stash.extend(found);
+        g.owned(owner) > 0
+    }
+
+    /// Lets the blocked items be queued again and drops the references taken
+    /// (no lock held: a closure's drop is user code).
+    pub(crate) fn end(self, q: &RunQueue) {
+        for w in &self.blocked {
+            w.state.fetch_sub(CANCEL_ONE, Ordering::AcqRel);
+        }
+        q.release((self.blocked, self.stash));
+    }
+}
+
+/// Removes the pending run of `w` if it is still bound to `q` (queue lock held).
+fn take_pending(
+    q: &RunQueue,
+    g: &mut QueueState,
+    w: &Arc<WorkInner>,
+) -> (bool, Option<Arc<WorkInner>>) {
+    let mut binding = lock(&w.binding);
+    if state::queue_of(w.state.load(Ordering::Relaxed)) == q.id {
+        q.take_pending(g, &mut binding, w)
+    } else {
+        (false, None)
+    }
+}
