@@ -190,7 +190,8 @@ impl WorkerBuilder {
         self
     }
 
-    /// Called once for every run that panics (default: one line on standard error).
+    /// Called once for every run that panics (default: the report's line: an error event when a `tracing` subscriber
+    /// is installed, else one line on stderr).
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};

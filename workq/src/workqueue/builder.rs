@@ -292,8 +292,12 @@ impl WorkQueueBuilder {
         self
     }
 
-    /// Report an item that runs longer than `threshold`, or items waiting with
-    /// nothing started for longer than `threshold`, once per episode (default: off).
+    /// Report an item that runs longer than `threshold`, items waiting with
+    /// nothing started for longer than `threshold`, or a backlog whose oldest item
+    /// has waited longer than `threshold` while runs keep starting, once per
+    /// episode (default: off). Each report is a log line (a `tracing` event when a
+    /// subscriber is installed, else one line on stderr) plus the
+    /// [`on_stall`](WorkQueueBuilder::on_stall) hook when one is set.
     ///
     /// ```
     /// use std::time::Duration;
@@ -309,7 +313,9 @@ impl WorkQueueBuilder {
         self
     }
 
-    /// Called for every stall report (besides a log line).
+    /// Called for every stall report (besides a log line). The hook runs on a
+    /// thread of its own, one call at a time per queue, so a hook that blocks
+    /// holds up only this queue's later reports (see [`StallHook`](crate::StallHook)).
     ///
     /// ```
     /// use std::sync::{mpsc, Mutex};
@@ -344,7 +350,8 @@ impl WorkQueueBuilder {
         self
     }
 
-    /// Called once for every run that panics (default: one line on stderr).
+    /// Called once for every run that panics (default: the report's line: an error event when a `tracing` subscriber
+    /// is installed, else one line on stderr).
     ///
     /// ```
     /// use std::sync::{Arc, Mutex};
