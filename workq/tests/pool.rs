@@ -2374,3 +2374,46 @@ fn destroying_a_pool_that_holds_work_cancels_it_after_the_pending_retry_fails() 
     let r = pool.queue(&held);
     assert!(matches!(r, Err(Error::Destroyed { .. })), "{r:?}");
 }
+
+/// Issue 16, item 6: a pool of minimum 2 whose first start fails reaches its
+/// minimum after the retry with no queue call starting a thread: the retry and
+/// the rest of the minimum are started off the caller's thread.
+#[test]
+fn a_held_pool_reaches_its_minimum_off_the_caller() {
+    let _w = test_guard();
+    let spawns = PoolSpawns::new();
+    let calls: SpawnerCalls = Arc::default();
+    let pool = Pool::builder()
+        .name("held-min")
+        .min_threads(2)
+        .max_threads(4)
+        .idle_timeout(Duration::from_secs(60))
+        .spawn_backoff(Duration::from_millis(10))
+        .spawner(recording_spawner(&spawns, &calls, |n| n == 0))
+        .on_spawn_failure(|_| {})
+        .build()
+        .unwrap();
+    let (w, runs) = counting_work("held");
+    let p = pool.clone();
+    let me = bounded30("first use, whose start fails", move || {
+        let r = p.queue(&w).map(|_| w);
+        (r, thread::current().name().map(str::to_string))
+    });
+    let w = me.0.unwrap();
+    flush_work(&w);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    // More calls: none of them starts a thread, and the minimum is reached.
+    for _ in 0..3 {
+        pool.queue(&w).unwrap();
+        flush_work(&w);
+    }
+    wait_until("the pool reaches its minimum", || spawns.started() >= 2);
+    let made = lock(&calls).clone();
+    assert!(made.len() >= 3, "{made:?}");
+    assert_eq!(Some(&made[0].1), me.1.as_ref(), "{made:?}");
+    for (n, thread) in &made[1..] {
+        assert!(off_the_caller("held-min", thread), "call {n} on '{thread}'");
+    }
+    drop_pool(pool);
+    assert_eq!(spawns.started(), spawns.exited());
+}
