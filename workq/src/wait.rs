@@ -500,11 +500,7 @@ impl WorkQueue {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn queue_async(&self, work: &Work) -> QueueAsync {
-        QueueAsync {
-            queue: self.run_queue().clone(),
-            work: work.clone(),
-            wait: None,
-        }
+        QueueAsync::new(self.run_queue().clone(), work.clone())
     }
 }
 
@@ -600,8 +596,8 @@ impl Owner {
     }
 }
 
-/// The future of [`WorkQueue::queue_async`]. Its output is what
-/// [`WorkQueue::queue`] returns.
+/// The future of [`WorkQueue::queue_async`] and [`Pool::queue_async`](crate::Pool::queue_async).
+/// Its output is what [`WorkQueue::queue`] (or [`Pool::queue`](crate::Pool::queue)) returns.
 ///
 /// Like any future it does nothing until polled; dropping it before it resolves
 /// (for example while it waits for room) leaves the item as it was, not queued by it.
@@ -625,6 +621,17 @@ pub struct QueueAsync {
     queue: Arc<RunQueue>,
     work: Work,
     wait: Option<Waiting<()>>,
+}
+
+impl QueueAsync {
+    /// The future of a bounded queue call of `work` on `queue`.
+    pub(crate) fn new(queue: Arc<RunQueue>, work: Work) -> QueueAsync {
+        QueueAsync {
+            queue,
+            work,
+            wait: None,
+        }
+    }
 }
 
 impl Future for QueueAsync {

@@ -448,9 +448,14 @@ fn spawn_fails_after_k_starts_work_continues_backoff_respected_then_recovers() {
         .map(|i| counted(format!("extra-{i}"), &done))
         .collect();
     let mut in_window = 0;
-    for w in &extras {
+    for (i, w) in extras.iter().enumerate() {
         let r = pool.queue(w);
         assert!(matches!(r, Ok(Queued::Scheduled)), "{r:?}");
+        if i == 0 {
+            // The start is made off the caller's thread (the timer's, every
+            // pool thread being busy): wait for its failure.
+            wait_until("a start is tried and fails", || spawns.failures() >= 1);
+        }
         let first_failure = spawns.calls().into_iter().find(|c| !c.ok);
         let first_failure = first_failure.expect("a start was tried and failed");
         if Instant::now() < first_failure.at + backoff {
@@ -482,13 +487,20 @@ fn spawn_fails_after_k_starts_work_continues_backoff_respected_then_recovers() {
     }
     eprintln!("spawn-k: {in_window} of {EXTRAS} queue calls made during the first back-off");
 
-    // Failures are counted and reported, once each.
+    // Failures are counted and reported, once each. While the extras wait the
+    // pool retries after each back-off by itself: the counts are compared
+    // between two failures (each is seen by the spawner, counted, reported).
+    let mut failures = 0;
+    wait_until("the failure counts agree between two retries", || {
+        let reported = lock(&reports).len();
+        let counted = pool.snapshot().stats.spawn_failures;
+        failures = spawns.failures();
+        assert!(reported as u64 <= counted && counted <= failures as u64);
+        reported == failures
+    });
     let s = pool.snapshot();
-    let failures = spawns.failures();
     assert!(failures >= 1);
-    assert_eq!(s.stats.spawn_failures, failures as u64);
     let seen = lock(&reports).clone();
-    assert_eq!(seen.len(), failures, "{seen:?}");
     assert_eq!(seen[0].pool, "spawn-k");
     assert_eq!(seen[0].thread, format!("spawn-k/{K}"));
     assert_eq!(seen[0].threads, K);
@@ -496,7 +508,9 @@ fn spawn_fails_after_k_starts_work_continues_backoff_respected_then_recovers() {
     assert!(seen[0].error.contains("refused"), "{}", seen[0].error);
 
     // The items wait; none is lost.
-    assert_eq!(s.threads.len(), K, "{s}");
+    // The view also lists a retry's thread while its start is in flight.
+    assert!((K..=K + 1).contains(&s.threads.len()), "{s}");
+    assert_eq!(spawns.live(), K);
     assert_eq!(s.stats.threads_started, K as u64);
     assert_eq!(s.waiting.len(), EXTRAS, "{s}");
     assert!(extras.iter().all(Work::is_pending));
@@ -508,6 +522,8 @@ fn spawn_fails_after_k_starts_work_continues_backoff_respected_then_recovers() {
 
     // Recovery: thread starts succeed again; after the back-off the pool grows.
     spawns.heal();
+    // A retry that was in the spawner when the extras ran out ends first.
+    wait_until("no start in flight", || spawns.in_flight() == 0);
     let failures_before = pool.snapshot().stats.spawn_failures;
     let (gate2, opener2) = common::gate();
     let busy2 = Arc::new(Concurrency::default());
@@ -555,6 +571,9 @@ fn no_threads_and_spawning_fails_is_an_error_not_a_hang() {
         .max_threads(2)
         // Long: every call below is surely made during the back-off.
         .spawn_backoff(Duration::from_secs(60))
+        // Give up at the first failed start: the call that made it is refused
+        // (with more attempts the pool would hold the item for a retry).
+        .start_attempts(1)
         .spawner(spawns.spawner())
         .on_spawn_failure(report_into(&reports))
         .build()
@@ -2009,4 +2028,392 @@ fn snapshot_counts_merged_queue_calls() {
         assert!(w.cancel());
         drop_pool(pool);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Where thread starts happen, held work, and the bound on waiting items
+// ---------------------------------------------------------------------------
+
+/// One spawner call: its number and the name of the thread that made it.
+type SpawnerCalls = Arc<Mutex<Vec<(usize, String)>>>;
+
+/// A spawner over `spawns` that fails the calls whose numbers (0-based) `fail`
+/// accepts and records, for every call, the name of the calling thread.
+fn recording_spawner(
+    spawns: &Arc<PoolSpawns>,
+    calls: &SpawnerCalls,
+    fail: impl Fn(usize) -> bool + Send + Sync + 'static,
+) -> impl Fn(thread::Builder, Box<dyn FnOnce() + Send>) -> std::io::Result<thread::JoinHandle<()>>
+       + Send
+       + Sync
+       + 'static {
+    let (inner, calls) = (spawns.spawner(), calls.clone());
+    move |builder, body| {
+        let name = thread::current().name().unwrap_or("<unnamed>").to_string();
+        let n = {
+            let mut calls = lock(&calls);
+            let n = calls.len();
+            calls.push((n, name));
+            n
+        };
+        if fail(n) {
+            return Err(std::io::Error::other("injected: start refused"));
+        }
+        inner(builder, body)
+    }
+}
+
+/// Whether a spawner call was made where the pool documents starts after its
+/// first: on one of its threads or on the timer's.
+fn off_the_caller(pool: &str, thread: &str) -> bool {
+    thread == "workq-timer" || thread.starts_with(&format!("{pool}/"))
+}
+
+/// Issue 16, item 6: 40 items queued at once on a pool of at most 4 threads whose
+/// second thread start fails. Once the back-off has passed, the pool grows to its
+/// maximum with no further queue call (before: it stayed at one thread until a
+/// later queue call). Ordered by spawner calls and runs, never by the back-off.
+#[test]
+fn growth_resumes_after_a_failed_start_with_no_further_queue_call() {
+    let _w = test_guard();
+    let spawns = PoolSpawns::new();
+    let calls: SpawnerCalls = Arc::default();
+    let reports: Reports = Arc::default();
+    let pool = Pool::builder()
+        .name("regrow")
+        .min_threads(1)
+        .max_threads(4)
+        .idle_timeout(Duration::from_secs(60))
+        .spawn_backoff(Duration::from_millis(300))
+        .spawner(recording_spawner(&spawns, &calls, |n| n == 1))
+        .on_spawn_failure(report_into(&reports))
+        .build()
+        .unwrap();
+    let (gate, opener) = common::gate();
+    let busy = Arc::new(Concurrency::default());
+    let items: Vec<Work> = (0..40)
+        .map(|i| gated(format!("item-{i}"), false, &gate, &busy))
+        .collect();
+    for w in &items {
+        assert!(matches!(pool.queue(w), Ok(Queued::Scheduled)));
+    }
+    // No queue call from here on.
+    wait_until("the pool grows to its maximum", || spawns.started() == 4);
+    wait_until("four items run at once", || busy.running() == 4);
+    let made = lock(&calls).clone();
+    assert_eq!(made.len(), 5, "one failed start, four threads: {made:?}");
+    assert_eq!(spawns.failures(), 0, "PoolSpawns itself refused nothing");
+    assert_eq!(lock(&reports).len(), 1);
+    assert_eq!(lock(&reports)[0].thread, "regrow/1");
+    let s = pool.snapshot();
+    assert_eq!(s.stats.spawn_failures, 1, "{s}");
+    assert_eq!(s.threads.len(), 4, "{s}");
+    // The retry waited for the back-off: the failed call's successor comes from
+    // the timer (every thread was busy), and the rest from pool threads.
+    for (n, thread) in &made[1..] {
+        assert!(off_the_caller("regrow", thread), "call {n} on '{thread}'");
+    }
+    opener.open();
+    flush_pool(&pool);
+    assert_eq!(busy.finished(), 40);
+    assert_eq!(busy.peak.load(Ordering::SeqCst), 4);
+    drop(items);
+    drop_pool(pool);
+    assert_eq!(spawns.started(), spawns.exited());
+}
+
+/// Issue 16, item 6: once the pool has a thread, a queue call never runs the
+/// spawner (before: every caller that found no idle thread started one). The
+/// pool still grows to its maximum under a burst: its threads start the others.
+#[test]
+fn queue_calls_never_run_the_spawner_once_the_pool_has_a_thread() {
+    let _w = test_guard();
+    let spawns = PoolSpawns::new();
+    let calls: SpawnerCalls = Arc::default();
+    let pool = Pool::builder()
+        .name("no-caller-starts")
+        .min_threads(1)
+        .max_threads(6)
+        .idle_timeout(Duration::from_secs(60))
+        .spawner(recording_spawner(&spawns, &calls, |_| false))
+        .build()
+        .unwrap();
+    let (gate, opener) = common::gate();
+    let busy = Arc::new(Concurrency::default());
+    let items: Vec<Work> = (0..30)
+        .map(|i| gated(format!("burst-{i}"), false, &gate, &busy))
+        .collect();
+    let me = thread::current().name().unwrap_or("<unnamed>").to_string();
+    assert!(!off_the_caller("no-caller-starts", &me));
+    for w in &items {
+        assert!(matches!(pool.queue(w), Ok(Queued::Scheduled)));
+    }
+    wait_until("the pool grows to its maximum", || busy.running() == 6);
+    let made = lock(&calls).clone();
+    assert_eq!(made.len(), 6, "{made:?}");
+    // The first start is the first use's, on the caller's thread.
+    assert_eq!(made[0].1, me, "{made:?}");
+    for (n, thread) in &made[1..] {
+        assert!(
+            off_the_caller("no-caller-starts", thread),
+            "call {n} ran on '{thread}': {made:?}"
+        );
+    }
+    opener.open();
+    flush_pool(&pool);
+    assert_eq!(busy.finished(), 30);
+    drop(items);
+    drop_pool(pool);
+    assert_eq!(spawns.started(), spawns.exited());
+}
+
+/// Issue 16, item 6: a fresh pool whose first start fails (once) accepts the
+/// work, holds it, and runs it after the retry at the end of the back-off, with
+/// no further queue call (before: the call failed with `Spawn`, and every call
+/// for the whole back-off with `NoThreads`).
+#[test]
+fn a_fresh_pool_whose_first_start_fails_holds_the_work_and_runs_it_after_the_retry() {
+    let _w = test_guard();
+    let spawns = PoolSpawns::new();
+    let calls: SpawnerCalls = Arc::default();
+    let reports: Reports = Arc::default();
+    let pool = Pool::builder()
+        .name("held")
+        .min_threads(1)
+        .max_threads(2)
+        .spawn_backoff(Duration::from_millis(20))
+        .spawner(recording_spawner(&spawns, &calls, |n| n == 0))
+        .on_spawn_failure(report_into(&reports))
+        .build()
+        .unwrap();
+    let (a, ran_a) = counting_work("a");
+    let (b, ran_b) = counting_work("b");
+    let (p, w) = (pool.clone(), a.clone());
+    let r = bounded30("first use, whose start fails", move || p.queue(&w));
+    assert!(matches!(r, Ok(Queued::Scheduled)), "{r:?}");
+    let r = bounded30("a second call, the retry pending", {
+        let (p, w) = (pool.clone(), b.clone());
+        move || p.queue(&w)
+    });
+    assert!(matches!(r, Ok(Queued::Scheduled)), "{r:?}");
+    flush_work(&a);
+    flush_work(&b);
+    assert_eq!(ran_a.load(Ordering::SeqCst), 1);
+    assert_eq!(ran_b.load(Ordering::SeqCst), 1);
+    assert_eq!(lock(&reports).len(), 1);
+    let made = lock(&calls).clone();
+    // The failure, the retry, and maybe a second thread for the second item.
+    assert!(made.len() >= 2, "{made:?}");
+    assert_eq!(made[1].1, "workq-timer", "the retry: {made:?}");
+    for (n, thread) in &made[1..] {
+        assert!(off_the_caller("held", thread), "call {n} on '{thread}'");
+    }
+    let s = pool.snapshot();
+    assert_eq!(s.stats.spawn_failures, 1, "{s}");
+    assert_eq!(s.stats.runs, 2, "{s}");
+    drop_pool(pool);
+    assert_eq!(spawns.started(), spawns.exited());
+}
+
+/// Issue 16, item 6: a pool whose starts keep failing gives up after
+/// `start_attempts` failures in a row: the items it held are cancelled (idle
+/// again, never run, reported to the hook with their number), and queue calls
+/// are refused from then on. Nothing hangs: flush, drain and drop return.
+#[test]
+fn a_pool_whose_starts_keep_failing_gives_up_after_start_attempts() {
+    let _w = test_guard();
+    let spawns = PoolSpawns::failing_from(0);
+    let cancelled = Arc::new(Mutex::new(Vec::<usize>::new()));
+    let c = cancelled.clone();
+    let pool = Pool::builder()
+        .name("gives-up")
+        .min_threads(1)
+        .max_threads(2)
+        .spawn_backoff(Duration::from_millis(10))
+        .start_attempts(3)
+        .spawner(spawns.spawner())
+        .on_spawn_failure(move |f| lock(&c).push(f.cancelled))
+        .build()
+        .unwrap();
+    let (token, drops) = DropCounter::new();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    let held = Work::named("held", move |_| {
+        let _t = &token;
+        r.fetch_add(1, Ordering::SeqCst);
+    });
+    let (p, w) = (pool.clone(), held.clone());
+    let r = bounded30("first use, whose start fails", move || p.queue(&w));
+    assert!(matches!(r, Ok(Queued::Scheduled)), "{r:?}");
+    wait_until("the pool gives up", || lock(&cancelled).len() == 3);
+    assert_eq!(
+        *lock(&cancelled),
+        [0, 0, 1],
+        "the third failure cancels the held item"
+    );
+    assert!(!held.is_pending() && !held.is_running());
+    assert!(!flush_work(&held));
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+    assert_eq!(spawns.attempts(), 3);
+    let s = pool.snapshot();
+    assert!(s.waiting.is_empty(), "{s}");
+    assert_eq!(s.stats.spawn_failures, 3, "{s}");
+    // Refused from now on, and nothing queued by the refusal.
+    let later = Work::new(|_| {});
+    let (p, w) = (pool.clone(), later.clone());
+    let r = bounded30("a call after giving up", move || p.queue(&w));
+    assert!(
+        matches!(r, Err(Error::Spawn { .. } | Error::NoThreads { .. })),
+        "{r:?}"
+    );
+    assert!(!later.is_pending());
+    assert!(!flush_pool(&pool));
+    drain_pool(&pool);
+    drop_pool(pool);
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "the caller still holds it");
+    drop(held);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+/// Issue 16, item 4: a pool's bound on waiting items. `try_queue` fails with
+/// `Full`; `queue` waits until a run makes room; `queue_async` waits without
+/// blocking a thread and resolves once there is room; items already pending or
+/// running never count. Ordered by a gate item holding the pool's only thread.
+#[test]
+fn pool_max_waiting_bounds_the_items_waiting() {
+    use std::future::Future as _;
+    let _w = test_guard();
+    let pool = Pool::builder()
+        .name("bounded-pool")
+        .min_threads(1)
+        .max_threads(1)
+        .max_waiting(2)
+        .build()
+        .unwrap();
+    let (gate, opener) = common::gate();
+    let holder = Arc::new(Concurrency::default());
+    let g = gated("gate".to_string(), false, &gate, &holder);
+    assert_eq!(pool.try_queue(&g).unwrap(), Queued::Scheduled);
+    wait_until("the gate item holds the thread", || holder.running() == 1);
+    let done = Arc::new(AtomicUsize::new(0));
+    let items: Vec<Work> = (0..4).map(|i| counted(format!("w-{i}"), &done)).collect();
+    assert_eq!(pool.try_queue(&items[0]).unwrap(), Queued::Scheduled);
+    assert_eq!(pool.queue(&items[1]).unwrap(), Queued::Scheduled);
+    let full = pool.try_queue(&items[2]);
+    assert!(
+        matches!(&full, Err(Error::Full { queue, max_waiting: 2 }) if queue == "bounded-pool"),
+        "{full:?}"
+    );
+    assert!(!items[2].is_pending(), "refused: not queued");
+    // Pending and running items never count.
+    assert_eq!(pool.try_queue(&items[0]).unwrap(), Queued::AlreadyPending);
+    assert_eq!(pool.queue(&items[1]).unwrap(), Queued::AlreadyPending);
+    assert_eq!(pool.try_queue(&g).unwrap(), Queued::Rerun);
+
+    // `queue` waits for room; `queue_async` too, without a thread.
+    let (p, w) = (pool.clone(), items[2].clone());
+    let blocked = spawn_until_asleep("queue on a full pool", move || p.queue(&w));
+    assert!(blocked.try_join().is_none(), "returned on a full pool");
+    assert!(!items[2].is_pending());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut fut = pool.queue_async(&items[3]);
+    let first_poll = rt.block_on(std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(std::pin::Pin::new(&mut fut).poll(cx).is_pending())
+    }));
+    assert!(first_poll, "queue_async on a full pool waits");
+    assert!(!items[3].is_pending());
+    opener.open();
+    assert_eq!(blocked.join().unwrap(), Queued::Scheduled);
+    let r = bounded30("queue_async resolves once there is room", move || {
+        rt.block_on(fut)
+    });
+    assert_eq!(r.unwrap(), Queued::Scheduled);
+    flush_pool(&pool);
+    assert_eq!(done.load(Ordering::SeqCst), 4);
+    assert_eq!(holder.finished(), 2, "the gate ran twice (its rerun)");
+    drop_pool(pool);
+}
+
+/// Issue 16, item 6: destroying a pool that holds work (no thread, a retry
+/// pending) returns once the pending retry has failed too: the held items are
+/// cancelled and reported, never stranded; with starts that work again the held
+/// items would have run instead.
+#[test]
+fn destroying_a_pool_that_holds_work_cancels_it_after_the_pending_retry_fails() {
+    let _w = test_guard();
+    let spawns = PoolSpawns::failing_from(0);
+    let cancelled = Arc::new(Mutex::new(Vec::<usize>::new()));
+    let c = cancelled.clone();
+    let pool = Pool::builder()
+        .name("destroy-held")
+        .min_threads(1)
+        .max_threads(2)
+        .spawn_backoff(Duration::from_millis(10))
+        .start_attempts(100)
+        .spawner(spawns.spawner())
+        .on_spawn_failure(move |f| lock(&c).push(f.cancelled))
+        .build()
+        .unwrap();
+    let (held, runs) = counting_work("held");
+    let (p, w) = (pool.clone(), held.clone());
+    let r = bounded30("first use, whose start fails", move || p.queue(&w));
+    assert!(matches!(r, Ok(Queued::Scheduled)), "{r:?}");
+    assert!(held.is_pending());
+    destroy_pool(&pool);
+    assert!(!held.is_pending() && !held.is_running());
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    // The report follows the cancel (the hook runs with no lock held).
+    wait_until("the give-up is reported", || {
+        lock(&cancelled).iter().sum::<usize>() == 1
+    });
+    let seen = lock(&cancelled).clone();
+    assert_eq!(seen.last(), Some(&1), "the last failure gave up: {seen:?}");
+    assert_eq!(spawns.started(), 0);
+    let r = pool.queue(&held);
+    assert!(matches!(r, Err(Error::Destroyed { .. })), "{r:?}");
+}
+
+/// Issue 16, item 6: a pool of minimum 2 whose first start fails reaches its
+/// minimum after the retry with no queue call starting a thread: the retry and
+/// the rest of the minimum are started off the caller's thread.
+#[test]
+fn a_held_pool_reaches_its_minimum_off_the_caller() {
+    let _w = test_guard();
+    let spawns = PoolSpawns::new();
+    let calls: SpawnerCalls = Arc::default();
+    let pool = Pool::builder()
+        .name("held-min")
+        .min_threads(2)
+        .max_threads(4)
+        .idle_timeout(Duration::from_secs(60))
+        .spawn_backoff(Duration::from_millis(10))
+        .spawner(recording_spawner(&spawns, &calls, |n| n == 0))
+        .on_spawn_failure(|_| {})
+        .build()
+        .unwrap();
+    let (w, runs) = counting_work("held");
+    let p = pool.clone();
+    let me = bounded30("first use, whose start fails", move || {
+        let r = p.queue(&w).map(|_| w);
+        (r, thread::current().name().map(str::to_string))
+    });
+    let w = me.0.unwrap();
+    flush_work(&w);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    // More calls: none of them starts a thread, and the minimum is reached.
+    for _ in 0..3 {
+        pool.queue(&w).unwrap();
+        flush_work(&w);
+    }
+    wait_until("the pool reaches its minimum", || spawns.started() >= 2);
+    let made = lock(&calls).clone();
+    assert!(made.len() >= 3, "{made:?}");
+    assert_eq!(Some(&made[0].1), me.1.as_ref(), "{made:?}");
+    for (n, thread) in &made[1..] {
+        assert!(off_the_caller("held-min", thread), "call {n} on '{thread}'");
+    }
+    drop_pool(pool);
+    assert_eq!(spawns.started(), spawns.exited());
 }

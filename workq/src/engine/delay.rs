@@ -21,10 +21,13 @@ impl RunQueue {
         let now = super::stamp(std::time::Instant::now());
         let mut stash = Vec::new();
         let mut fired: Vec<Arc<RunQueue>> = Vec::new();
+        // Pools whose grow entry (bound to no queue, see `grow.rs`) fired.
+        let mut grow = Vec::new();
         let mut i = 0;
         while let Some((_, first)) = expired.get(i) {
             let Some(q) = first.bound_queue() else {
-                // Idle: cancelled since it was armed.
+                // Idle: cancelled since it was armed, or a grow entry.
+                grow.extend(RunQueue::grow_entry_of(first));
                 i += 1;
                 continue;
             };
@@ -37,7 +40,9 @@ impl RunQueue {
                     && crate::state::queue_of(s) == q.id;
                 if !here {
                     if crate::state::queue_of(s) == 0 {
-                        i += 1; // idle: stale
+                        drop(binding);
+                        grow.extend(RunQueue::grow_entry_of(work));
+                        i += 1; // idle: stale, or a grow entry
                         continue;
                     }
                     break; // bound elsewhere: the outer loop locks that queue
@@ -61,6 +66,9 @@ impl RunQueue {
         }
         for q in &fired {
             RunQueue::settle(q);
+        }
+        for q in &grow {
+            RunQueue::grow_fired(q);
         }
         // On the timer thread: a panic in a closure's drop must not end it. One at a
         // time, so that two panicking drops are two caught panics, not an abort.

@@ -1,19 +1,18 @@
 //! Elastic consumers: a queue whose threads start on demand and exit when idle
 //! (the kernel's slow-work pool, written on the one engine).
 //!
-//! * A queue call finds no idle thread for a runnable item: a thread start is
-//!   *owed* (`settle_owed`, set under the lock by `wake_or_grow`) and paid by the
-//!   caller right after it releases the lock (`settle`), so the spawner (user code)
-//!   never runs under a workq lock. At most one start is in flight.
-//! * A failed start stops further tries for the back-off period; work goes on on
-//!   the threads the queue has. With no thread at all, the queue call fails.
+//! * A runnable item finds no idle thread: a thread start is wanted; who makes
+//!   it, and what a failed start does, is in `grow.rs`. One start is in flight
+//!   at a time, and no more threads are on their way than items wait.
 //! * A consumer idle for longer than the idle timeout exits, never below the
 //!   minimum; it decides under the lock and only when nothing is runnable, so a
-//!   racing queue call either sees it idle or sees it gone (and starts another).
+//!   racing queue call either sees it idle or sees it gone (and owes a start).
 
-use super::{QueueState, RunQueue, Slot};
+use super::{QueueState, RunQueue};
 use crate::error::Error;
-use crate::sync::{Arc, Ordering};
+use crate::sync::Arc;
+use crate::timer::Timer;
+use crate::work::WorkInner;
 use std::fmt;
 use std::io;
 use std::thread::JoinHandle;
@@ -65,6 +64,7 @@ pub type Spawner = std::sync::Arc<
 /// let pool = Pool::builder()
 ///     .name("starved")
 ///     .spawner(|_, _| Err(std::io::Error::other("out of threads")))
+///     .start_attempts(1) // refuse at the first failed start
 ///     .on_spawn_failure(move |failure: &SpawnFailure<'_>| {
 ///         let what = (failure.thread.to_string(), failure.threads, failure.error.to_string());
 ///         f.lock().expect("lock").push(what);
@@ -89,6 +89,11 @@ pub struct SpawnFailure<'a> {
     pub threads: usize,
     /// How long the pool waits before it tries again.
     pub backoff: Duration,
+    /// Items the pool held (accepted while it had no thread) and cancelled
+    /// with this failure, because it gave up starting a thread (see
+    /// [`PoolBuilder::start_attempts`](crate::PoolBuilder::start_attempts)):
+    /// they are idle again and will not run. Usually 0.
+    pub cancelled: usize,
 }
 
 impl fmt::Display for SpawnFailure<'_> {
@@ -97,7 +102,11 @@ impl fmt::Display for SpawnFailure<'_> {
             f,
             "workq: pool '{}' could not start thread '{}': {} ({} thread(s) left; next try in {:.1?})",
             self.pool, self.thread, self.error, self.threads, self.backoff
-        )
+        )?;
+        if self.cancelled > 0 {
+            write!(f, "; gave up: {} held item(s) cancelled", self.cancelled)?;
+        }
+        Ok(())
     }
 }
 
@@ -120,6 +129,7 @@ impl fmt::Display for SpawnFailure<'_> {
 ///     Pool::builder()
 ///         .name(name)
 ///         .spawner(|_, _| Err(std::io::Error::other("no threads")))
+///         .start_attempts(1) // refuse at the first failed start
 ///         .on_spawn_failure(move |failure| hook(failure))
 ///         .build()
 /// };
@@ -132,15 +142,6 @@ impl fmt::Display for SpawnFailure<'_> {
 /// ```
 pub type SpawnHook = std::sync::Arc<dyn Fn(&SpawnFailure<'_>) + Send + Sync>;
 
-/// How far a thread start may take the thread count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Reach {
-    /// Up to the minimum (first use, a raised minimum).
-    Min,
-    /// Up to the maximum (growth on demand).
-    Max,
-}
-
 /// How an elastic queue starts and ends its threads.
 pub(crate) struct Elastic {
     pub(crate) idle_timeout: Duration,
@@ -148,8 +149,46 @@ pub(crate) struct Elastic {
     pub(crate) stack_size: Option<usize>,
     pub(crate) spawner: Spawner,
     pub(crate) on_spawn_failure: SpawnHook,
+    /// Failed starts in a row, with no thread, after which the pool gives up
+    /// (see `grow.rs`).
+    pub(crate) start_attempts: u32,
     /// Set once the minimum number of threads has been reached.
     pub(crate) started: std::sync::atomic::AtomicBool,
+    /// The grow entry's item and timer (see `grow.rs`): the process-wide timer,
+    /// whatever clock drives the pool's delayed items.
+    pub(crate) grow_item: Arc<WorkInner>,
+    pub(crate) grow_timer: Arc<Timer>,
+}
+
+impl Elastic {
+    /// The sizing of a pool named `name`.
+    pub(crate) fn new(
+        name: &str,
+        idle_timeout: Duration,
+        backoff: Duration,
+        stack_size: Option<usize>,
+        spawner: Spawner,
+        on_spawn_failure: SpawnHook,
+        start_attempts: u32,
+    ) -> Elastic {
+        let grow_item = crate::work::Work::build(
+            Some(format!("{name}/grow").into()),
+            crate::work::Class::Normal,
+            Box::new(|_| {}),
+        )
+        .inner;
+        Elastic {
+            idle_timeout,
+            backoff,
+            stack_size,
+            spawner,
+            on_spawn_failure,
+            start_attempts,
+            started: std::sync::atomic::AtomicBool::new(false),
+            grow_item,
+            grow_timer: Timer::system(),
+        }
+    }
 }
 
 impl RunQueue {
@@ -175,204 +214,20 @@ impl RunQueue {
         if g.needed_sleepers > 0 {
             self.needed_cv.notify_all();
         }
-        if (self.elastic.is_some() && self.may_grow(g)) || self.feeder.is_some() {
+        if self.wants_thread(g) || self.feeder.is_some() {
             g.settle_owed = true;
         }
     }
 
-    fn may_grow(&self, g: &QueueState) -> bool {
-        !g.stopping
-            && g.starting == 0
-            && g.threads < g.max_threads
-            && g.backoff_until.map_or(true, |t| Instant::now() >= t)
-    }
-
-    /// Pays an owed thread start, if any, with no lock held. Called at the end of
-    /// every entry point that can make an item runnable.
+    /// Pays what a queue call owes, if anything, with no lock held: a pump kick
+    /// (fed queues) or a thread start (elastic queues: arranged on the timer,
+    /// never made here; see `grow.rs`). Called at the end of every entry point
+    /// that can make an item runnable.
     pub(crate) fn settle(this: &Arc<Self>) {
         if this.feeder.is_some() {
             Self::kick_pumps(this);
-            return;
-        }
-        if this.elastic.is_none() {
-            return;
-        }
-        {
-            let mut g = this.lock();
-            if !g.settle_owed {
-                return;
-            }
-            g.settle_owed = false;
-            if !this.may_grow(&g) || !g.has_runnable() || g.idle_consumers > g.notified {
-                return;
-            }
-        }
-        let _ = Self::spawn_consumer(this, Reach::Max);
-    }
-
-    /// Makes sure an elastic queue has threads before it accepts work: at first use
-    /// it starts the minimum number. Fails only when no thread could be started.
-    #[inline]
-    pub(crate) fn ensure_consumers(this: &Arc<Self>) -> Result<(), Error> {
-        match &this.elastic {
-            None => Ok(()),
-            // Once the minimum was reached, the pool never drops below it (culling
-            // stops there) until shutdown, which `admit` reports: no lock needed.
-            Some(e) if e.started.load(std::sync::atomic::Ordering::Acquire) => Ok(()),
-            Some(_) => Self::start_minimum(this),
-        }
-    }
-
-    /// The first use of an elastic queue: starts its minimum number of threads.
-    #[cold]
-    fn start_minimum(this: &Arc<Self>) -> Result<(), Error> {
-        let Some(elastic) = &this.elastic else {
-            return Ok(());
-        };
-        loop {
-            let g = this.lock();
-            if g.stopping {
-                return Ok(()); // admit() reports it
-            }
-            // Threads counted but still being started are not there yet: a queue
-            // call must not be accepted on the strength of a start that may fail.
-            let live = g.threads - g.starting;
-            if live >= g.min_threads.max(1) {
-                elastic
-                    .started
-                    .store(true, std::sync::atomic::Ordering::Release);
-                return Ok(());
-            }
-            if live == 0 && g.starting > 0 {
-                // Another caller's start decides: wait for it.
-                drop(this.wait_done(g));
-                continue;
-            }
-            if live > 0 && g.threads >= g.min_threads.max(1) {
-                // One thread runs; the others are on their way.
-                return Ok(());
-            }
-            drop(g);
-            if let Err(e) = Self::spawn_consumer(this, Reach::Min) {
-                let g = this.lock();
-                if g.threads - g.starting > 0 {
-                    return Ok(());
-                }
-                if g.starting == 0 {
-                    return Err(e);
-                }
-            }
-        }
-    }
-
-    /// Starts one consumer thread (no lock held by the caller), unless the queue
-    /// already has (or is starting) the threads `reach` allows: returns whether it
-    /// started one.
-    pub(crate) fn spawn_consumer(this: &Arc<Self>, reach: Reach) -> Result<bool, Error> {
-        let Some(elastic) = &this.elastic else {
-            return Ok(false);
-        };
-        let (slot, thread_name, finished) = {
-            let mut g = this.lock();
-            let limit = match reach {
-                Reach::Min => g.min_threads.max(1),
-                Reach::Max => g.max_threads,
-            };
-            // `threads` already counts starts in flight: concurrent callers that
-            // all saw a thread missing start only as many as are missing.
-            if g.stopping || g.threads >= limit.min(g.max_threads) {
-                return Ok(false);
-            }
-            if let Some(until) = g.backoff_until {
-                if Instant::now() < until {
-                    return Err(Error::NoThreads {
-                        queue: this.name.to_string(),
-                        retry_in: until - Instant::now(),
-                    });
-                }
-                g.backoff_until = None;
-            }
-            let slot = match g.slots.iter().position(Option::is_none) {
-                Some(free) => free,
-                None => {
-                    g.slots.push(None);
-                    g.slots.len() - 1
-                }
-            };
-            let thread_name: std::sync::Arc<str> = format!("{}/{}", this.name, slot).into();
-            g.slots[slot] = Some(Slot {
-                thread: thread_name.clone(),
-                current: None,
-            });
-            g.threads += 1;
-            g.starting += 1;
-            // Join the threads that were culled since the last start.
-            let (finished, live): (Vec<_>, Vec<_>) = std::mem::take(&mut g.joins)
-                .into_iter()
-                .partition(|j| j.is_finished());
-            g.joins = live;
-            (slot, thread_name, finished)
-        };
-        for j in finished {
-            let _ = j.join();
-        }
-        let mut builder = std::thread::Builder::new().name(thread_name.to_string());
-        if let Some(bytes) = elastic.stack_size {
-            builder = builder.stack_size(bytes);
-        }
-        let q = this.clone();
-        let body: Box<dyn FnOnce() + Send> = Box::new(move || RunQueue::consume(&q, Some(slot)));
-        // The spawner is user code: a panic in it counts as a failed start.
-        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            (elastic.spawner)(builder, body)
-        }))
-        .unwrap_or_else(|payload| {
-            let msg = format!("the spawner panicked: {}", crate::panic::message(&*payload));
-            crate::panic::swallow(payload);
-            Err(io::Error::other(msg))
-        });
-        match spawned {
-            Ok(handle) => {
-                this.counters
-                    .threads_started
-                    .fetch_add(1, Ordering::Relaxed);
-                let mut g = this.lock();
-                crate::log::event!(
-                    debug,
-                    "thread '{}' started ({} thread(s))",
-                    thread_name,
-                    g.threads
-                );
-                g.joins.push(handle);
-                g.starting -= 1;
-                this.notify_done(&mut g);
-                Ok(true)
-            }
-            Err(error) => {
-                this.counters.spawn_failures.fetch_add(1, Ordering::Relaxed);
-                let threads = {
-                    let mut g = this.lock();
-                    g.threads -= 1;
-                    g.starting -= 1;
-                    g.slots[slot] = None;
-                    g.backoff_until = Some(Instant::now() + elastic.backoff);
-                    this.notify_done(&mut g);
-                    g.threads
-                };
-                let report = SpawnFailure {
-                    pool: &this.name,
-                    thread: &thread_name,
-                    error: &error,
-                    threads,
-                    backoff: elastic.backoff,
-                };
-                let hook = &elastic.on_spawn_failure;
-                crate::panic::quietly(|| hook(&report));
-                Err(Error::Spawn {
-                    thread: thread_name.to_string(),
-                    source: error,
-                })
-            }
+        } else if this.elastic.is_some() {
+            Self::owe_start(this);
         }
     }
 
@@ -410,7 +265,7 @@ impl RunQueue {
             g.threads > 0 && g.threads < g.min_threads
         };
         if start {
-            while Self::spawn_consumer(this, Reach::Min)? {}
+            while Self::spawn_consumer(this, true)? {}
         }
         Ok(())
     }
@@ -450,6 +305,7 @@ impl RunQueue {
             while g.starting > 0 {
                 g = self.wait_done(g);
             }
+            self.disarm_grow(&mut g);
             std::mem::take(&mut g.joins)
         };
         for j in joins {

@@ -11,6 +11,7 @@ mod colors;
 mod delay;
 mod elastic;
 mod feeder;
+mod grow;
 mod guard;
 mod inbox;
 mod lifecycle;
@@ -85,7 +86,7 @@ pub(crate) struct RunQueue {
 /// What a queue call does about a bound on waiting items.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Limit {
-    /// No bound applies (workers, pools, timers, re-queues).
+    /// No bound applies (workers, unbounded pools, timers, re-queues).
     Ignore,
     /// A full queue fails the call with `Error::Full`.
     Try,
@@ -322,6 +323,11 @@ impl RunQueue {
             Timer::ensure_driven(&this.timer)?;
         }
         Self::ensure_consumers(this)?;
+        if limit == Limit::Internal {
+            // A pump is not held by a pool with no thread: refused, its queue's
+            // rescuer steps in.
+            this.require_thread()?;
+        }
         this.check_pool()?;
         // The inbox takes idle items only: a running item's call (the re-queue of
         // a coalesced item) does not lock the item and the shelf to find that out.
@@ -361,6 +367,13 @@ impl RunQueue {
                             max_waiting: g.max_waiting,
                         });
                     }
+                    if current::consuming(this.id) {
+                        // One of the queue's threads outside a run (a hook): the
+                        // room it would wait for may need this very thread.
+                        return Err(Error::WouldDeadlock {
+                            what: "waiting for room in a full queue on one of its own threads",
+                        });
+                    }
                     g = this.wait_done(g);
                     this.admit(&g)?;
                 }
@@ -386,7 +399,7 @@ impl RunQueue {
     }
 
     /// A fed queue refuses work its pool could never run: when the pool is going
-    /// away, or has no thread and cannot start one (unless a rescuer stands by).
+    /// away, or has no thread running (unless a rescuer stands by).
     #[inline]
     pub(crate) fn check_pool(&self) -> Result<(), Error> {
         match &self.feeder {
@@ -405,7 +418,9 @@ impl RunQueue {
                 queue: f.pool.name.to_string(),
             });
         }
-        match Self::ensure_consumers(&f.pool) {
+        // A pool with no thread holds its own work for a retry, not a fed
+        // queue's: without a rescuer, such a queue refuses it.
+        match Self::ensure_consumers(&f.pool).and_then(|()| f.pool.require_thread()) {
             Err(e) if f.rescue_after.is_none() => Err(e),
             _ => Ok(()),
         }

@@ -154,8 +154,15 @@ pub(crate) struct QueueState {
     pub(crate) vslow_percent: usize,
     /// Thread starts in flight (the spawner is running); shutdown waits for them.
     pub(crate) starting: usize,
+    /// Threads reserved whose consumer loop has not begun yet (it will take an
+    /// item and look again): no other start is wanted meanwhile.
+    pub(crate) arriving: usize,
     /// No thread start is tried before this instant (after a failure).
     pub(crate) backoff_until: Option<Instant>,
+    /// Failed thread starts since the last one that succeeded.
+    pub(crate) start_failures: u32,
+    /// The grow entry on the timer, while armed (see `grow.rs`).
+    pub(crate) grow_key: Option<crate::timer::TimerKey>,
     /// Consumer threads by slot number (their names end in it).
     pub(crate) slots: Vec<Option<Slot>>,
     /// Threads to join at shutdown (culled ones are reaped as new ones start).
@@ -213,7 +220,10 @@ impl QueueState {
             max_threads: threads.max(1),
             vslow_percent: 50,
             starting: 0,
+            arriving: 0,
             backoff_until: None,
+            start_failures: 0,
+            grow_key: None,
             slots: Vec::new(),
             joins: Vec::new(),
             owners: std::collections::HashMap::new(),

@@ -313,6 +313,7 @@ impl RunQueue {
         let idle_timeout = this.elastic.as_ref().map(|e| e.idle_timeout);
         crate::current::become_consumer(this.id);
         let mut g = this.lock_consumer();
+        this.arrived(&mut g);
         // Before sleeping, a consumer that ran out of work watches the queue for a
         // moment without the lock: under a steady stream it takes the next item
         // without a sleep and a wake-up (a futex call for the producer). Not after
@@ -341,7 +342,13 @@ impl RunQueue {
                 break;
             }
             if let Some(work) = again.take().or_else(|| this.start_next(&mut g, slot)) {
+                // Items left behind with no thread for them: this thread starts
+                // one before its run (pools; see `grow.rs`).
+                let start = Self::grow_on_take(this, &mut g);
                 drop(g);
+                if let Some(start) = start {
+                    let _ = Self::start_reserved(this, start);
+                }
                 this.release(last.take());
                 let restarted;
                 (g, restarted) = Self::run_and_finish(this, &work, slot, Then::Again);

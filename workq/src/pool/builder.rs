@@ -43,6 +43,8 @@ pub struct PoolBuilder {
     spawner: Option<Spawner>,
     clock: Option<ManualClock>,
     armed_at_shutdown: ArmedAtShutdown,
+    max_waiting: Option<usize>,
+    start_attempts: u32,
 }
 
 /// Checks a (min, max) pair of thread counts.
@@ -83,7 +85,8 @@ pub(crate) fn check_percent(percent: usize) -> Result<(), Error> {
 impl PoolBuilder {
     /// Defaults: name `"workq-pool"`, min 2 threads, max the larger of 4 and the
     /// number of CPUs, idle timeout 5 s, very slow share 50 %, spawn back-off 5 s,
-    /// already-pending calls not counted.
+    /// 3 start attempts, no bound on waiting items, already-pending calls not
+    /// counted.
     ///
     /// ```
     /// let pool = workq::PoolBuilder::new().build()?;
@@ -106,6 +109,8 @@ impl PoolBuilder {
             spawner: None,
             clock: None,
             armed_at_shutdown: ArmedAtShutdown::Cancel,
+            max_waiting: None,
+            start_attempts: 3,
         }
     }
 
@@ -220,6 +225,7 @@ impl PoolBuilder {
     /// let pool = Pool::builder()
     ///     .name("starved")
     ///     .spawner(|_, _| Err(std::io::Error::other("no threads")))
+    ///     .start_attempts(1) // refuse at the first failed start
     ///     .on_spawn_failure(|_| {})
     ///     .spawn_backoff(Duration::from_secs(60))
     ///     .build()?;
@@ -231,6 +237,81 @@ impl PoolBuilder {
     /// ```
     pub fn spawn_backoff(mut self, backoff: Duration) -> PoolBuilder {
         self.backoff = backoff;
+        self
+    }
+
+    /// How many thread starts in a row may fail, while the pool has no thread,
+    /// before it gives up (at least 1; default 3).
+    ///
+    /// A pool whose first start fails accepts work and holds it: the start is
+    /// retried at the end of each back-off ([`spawn_backoff`](PoolBuilder::spawn_backoff)),
+    /// with no further queue call, and the held items run once a start succeeds.
+    /// After `n` failed starts in a row (or one that fails while the pool is being
+    /// drained or destroyed) the pool gives up: it cancels the items it holds (they
+    /// are idle again, and the spawn-failure hook gets their number in
+    /// [`SpawnFailure::cancelled`](crate::SpawnFailure::cancelled)), and queue
+    /// calls fail with [`Error::Spawn`] / [`Error::NoThreads`](crate::Error::NoThreads)
+    /// until a start succeeds. With 1, the first failed start refuses the call
+    /// that made it.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use workq::{Pool, Work};
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let c = calls.clone();
+    /// let pool = Pool::builder()
+    ///     .name("retried")
+    ///     .spawn_backoff(std::time::Duration::from_millis(1))
+    ///     .start_attempts(3)
+    ///     .spawner(move |builder, body| {
+    ///         if c.fetch_add(1, Ordering::SeqCst) == 0 {
+    ///             return Err(std::io::Error::other("not now")); // the first start fails
+    ///         }
+    ///         builder.spawn(body)
+    ///     })
+    ///     .on_spawn_failure(|_| {})
+    ///     .build()?;
+    /// let work = Work::new(|_| {});
+    /// pool.queue(&work)?; // held: a retry is pending
+    /// work.flush()?; // ran once the retry started a thread
+    /// assert!(calls.load(Ordering::SeqCst) >= 2);
+    /// assert!(workq::Pool::builder().start_attempts(0).build().is_err());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn start_attempts(mut self, n: u32) -> PoolBuilder {
+        self.start_attempts = n;
+        self
+    }
+
+    /// Bound the items waiting in the pool (back-pressure): a queue call of an
+    /// idle item on a full pool waits for room ([`Pool::queue`]), fails
+    /// ([`Pool::try_queue`]) or is awaited ([`Pool::queue_async`]). Items already
+    /// pending or running never count, and calls from the pool's own items never
+    /// wait. Default: no bound.
+    ///
+    /// ```
+    /// use workq::{Error, Pool, Work};
+    /// let pool = Pool::builder().name("bounded").min_threads(1).max_threads(1).max_waiting(1).build()?;
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let rx = std::sync::Mutex::new(rx);
+    /// let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    /// let gate = Work::new(move |_| {
+    ///     let _ = started_tx.send(());
+    ///     let _ = rx.lock().map(|rx| rx.recv()); // holds the only thread
+    /// });
+    /// pool.queue(&gate)?;
+    /// started.recv().expect("the gate runs");
+    /// let (a, b) = (Work::new(|_| {}), Work::new(|_| {}));
+    /// pool.try_queue(&a)?; // waits: the pool is full
+    /// assert!(matches!(pool.try_queue(&b), Err(Error::Full { max_waiting: 1, .. })));
+    /// tx.send(()).expect("release the gate");
+    /// pool.queue(&b)?; // waits for room if needed
+    /// pool.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn max_waiting(mut self, n: usize) -> PoolBuilder {
+        self.max_waiting = Some(n);
         self
     }
 
@@ -284,6 +365,7 @@ impl PoolBuilder {
     /// let pool = workq::Pool::builder()
     ///     .name("starved")
     ///     .spawner(|_, _| Err(std::io::Error::other("no threads")))
+    ///     .start_attempts(1) // refuse at the first failed start
     ///     .on_spawn_failure(move |failure| {
     ///         assert_eq!(failure.pool, "starved");
     ///         f.fetch_add(1, Ordering::SeqCst);
@@ -303,6 +385,14 @@ impl PoolBuilder {
 
     /// How the pool starts its threads (default: `builder.spawn(body)`). Tests use it
     /// to make thread starts fail.
+    ///
+    /// It is called on the thread of the pool's first queue call (the minimum's
+    /// starts), then only on the pool's own threads and on the process-wide
+    /// `workq-timer` thread (a start wanted while every thread is busy, or retried
+    /// after a back-off), never on a queue caller's thread; and on the caller's
+    /// thread of [`Pool::set_min_threads`](crate::Pool::set_min_threads). It should
+    /// return promptly: while it runs on the timer thread, timers wait. A panic in
+    /// it counts as a failed start.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -373,7 +463,7 @@ impl PoolBuilder {
     /// # Errors
     /// [`Error::InvalidConfig`]: an empty name or one with a NUL byte; min 0 or
     /// above max; max 0; a very slow share outside 1..=99; a zero idle timeout; a
-    /// stack under 16 KiB.
+    /// stack under 16 KiB; `max_waiting` or `start_attempts` 0.
     ///
     /// ```
     /// let err = workq::Pool::builder().min_threads(5).max_threads(2).build().unwrap_err();
@@ -390,6 +480,18 @@ impl PoolBuilder {
             });
         }
         check_stack(self.stack_size)?;
+        if self.max_waiting == Some(0) {
+            return Err(Error::InvalidConfig {
+                setting: "max_waiting",
+                reason: "must be at least 1".to_string(),
+            });
+        }
+        if self.start_attempts == 0 {
+            return Err(Error::InvalidConfig {
+                setting: "start_attempts",
+                reason: "must be at least 1".to_string(),
+            });
+        }
         Ok(self.make())
     }
 
@@ -406,28 +508,33 @@ impl PoolBuilder {
             None => Timer::system(),
         };
         let queue = RunQueue::new(QueueConfig {
-            name: self.name,
+            name: self.name.clone(),
             single_consumer: false,
             count_merged: self.count_merged,
             freezable: false,
             on_panic: self.on_panic.unwrap_or_else(default_hook),
             timer,
-            elastic: Some(Elastic {
-                idle_timeout: self.idle_timeout,
-                backoff: self.backoff,
-                stack_size: self.stack_size,
+            elastic: Some(Elastic::new(
+                &self.name,
+                self.idle_timeout,
+                self.backoff,
+                self.stack_size,
                 spawner,
                 on_spawn_failure,
-                started: std::sync::atomic::AtomicBool::new(false),
-            }),
+                self.start_attempts,
+            )),
             feeder: None,
             threads: (self.min, self.max, self.very_slow_percent),
         });
+        if let Some(n) = self.max_waiting {
+            queue.lock().max_waiting = n;
+        }
         Pool {
             handle: Arc::new(Handle {
                 queue,
                 armed_at_shutdown: self.armed_at_shutdown,
                 fed: crate::sync::Mutex::new(Vec::new()),
+                bounded: self.max_waiting.is_some(),
             }),
         }
     }
@@ -449,6 +556,8 @@ impl fmt::Debug for PoolBuilder {
             .field("very_slow_percent", &self.very_slow_percent)
             .field("spawn_backoff", &self.backoff)
             .field("stack_size", &self.stack_size)
+            .field("max_waiting", &self.max_waiting)
+            .field("start_attempts", &self.start_attempts)
             .finish()
     }
 }

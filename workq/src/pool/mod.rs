@@ -9,11 +9,12 @@ pub use builder::PoolBuilder;
 pub use owner::Owner;
 
 use crate::current;
-use crate::engine::RunQueue;
+use crate::engine::{Limit, RunQueue};
 use crate::error::Error;
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::snapshot::Snapshot;
 use crate::sync::{lock, Arc, Mutex};
+use crate::wait::QueueAsync;
 use crate::work::{Queued, Work};
 use crate::worker::{when, when_after};
 use std::fmt;
@@ -28,9 +29,12 @@ use std::time::{Duration, Instant};
 /// never on another thread at the same time.
 ///
 /// A pool nobody has used owns no threads. The first queue call starts the minimum
-/// number; more start while items wait and no thread is idle (one start at a time,
-/// up to the maximum); threads idle for longer than the idle timeout exit, never
-/// below the minimum. Threads are named after the pool and a number (`name/3`).
+/// number; more start while items wait and no thread is idle (one at a time, up to
+/// the maximum), started by the pool's own threads or, when every thread is busy,
+/// on the `workq-timer` thread: a queue call never starts a thread once the pool
+/// has one. After a failed start no start is tried for the back-off period, then
+/// growth resumes by itself while items wait. Threads idle for longer than the
+/// idle timeout exit, never below the minimum. Threads are named after the pool and a number (`name/3`).
 /// Dropping the last handle (every [`Owner`] holds one) drains the pool and joins
 /// its threads.
 ///
@@ -68,6 +72,9 @@ pub(crate) struct Handle {
     /// The workqueues this pool feeds (not yet destroyed when last looked at):
     /// a shutdown that discards their pumps discards their waiting items too.
     pub(crate) fed: Mutex<Vec<Arc<RunQueue>>>,
+    /// Built with a bound on waiting items: queue calls take the locked path
+    /// that checks it (unbounded pools keep the inbox's lock-free path).
+    pub(crate) bounded: bool,
 }
 
 impl Handle {
@@ -136,13 +143,22 @@ impl Pool {
         Owner::new(self.clone(), name.into())
     }
 
-    /// Queues `work` on the pool (with no owner). See [`Queued`].
+    /// Queues `work` on the pool (with no owner). See [`Queued`]. On a pool with a
+    /// bound on waiting items ([`PoolBuilder::max_waiting`]) that is full, waits
+    /// for room (see [`try_queue`](Pool::try_queue) and
+    /// [`queue_async`](Pool::queue_async)); queueing an item that is already
+    /// pending or running never waits, nor does a call from the pool's own items.
+    ///
+    /// The call never starts a thread once the pool has one (see
+    /// [`PoolBuilder::start_attempts`] for a pool whose first start fails).
     ///
     /// # Errors
     /// * [`Error::Busy`], [`Error::Canceling`], [`Error::Destroyed`], [`Error::Draining`]
     ///   as for [`Worker::queue`](crate::Worker::queue);
-    /// * [`Error::Spawn`] or [`Error::NoThreads`]: the pool has no thread and could
-    ///   not start one (the item was not queued).
+    /// * [`Error::Spawn`] or [`Error::NoThreads`]: the pool has no thread and gave
+    ///   up starting one (the item was not queued);
+    /// * [`Error::WouldDeadlock`]: the pool is full and the caller is one of its
+    ///   threads outside a run (a hook), which cannot wait for room.
     ///
     /// ```
     /// let pool = workq::Pool::new("q")?;
@@ -152,7 +168,58 @@ impl Pool {
     /// ```
     #[inline]
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        RunQueue::enqueue_at(&self.handle.queue, &work.inner, None, 0)
+        let limit = if self.handle.bounded {
+            Limit::Block
+        } else {
+            Limit::Ignore
+        };
+        RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, 0, limit)
+    }
+
+    /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
+    /// the pool's bound on waiting items ([`PoolBuilder::max_waiting`]) is reached.
+    /// Without a bound it is [`Pool::queue`].
+    ///
+    /// # Errors
+    /// As [`Pool::queue`], and [`Error::Full`].
+    ///
+    /// ```
+    /// let pool = workq::Pool::builder().name("try").max_waiting(8).build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// assert!(pool.try_queue(&work)?.added_run());
+    /// pool.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn try_queue(&self, work: &Work) -> Result<Queued, Error> {
+        let limit = if self.handle.bounded {
+            Limit::Try
+        } else {
+            Limit::Ignore
+        };
+        RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, 0, limit)
+    }
+
+    /// The async form of [`Pool::queue`]: on a bounded pool that is full, the
+    /// future waits for room instead of blocking a thread. Queueing an item that
+    /// is already pending never waits.
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`Pool::try_queue`], except
+    /// [`Error::Full`]: it waits for room instead.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// let pool = workq::Pool::builder().name("async-q").max_waiting(4).build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// assert_eq!(pool.queue_async(&work).await?, workq::Queued::Scheduled);
+    /// pool.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn queue_async(&self, work: &Work) -> QueueAsync {
+        QueueAsync::new(self.handle.queue.clone(), work.clone())
     }
 
     /// Queues `work` to run at `deadline`; see

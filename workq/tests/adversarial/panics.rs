@@ -416,12 +416,17 @@ fn panic_payload_whose_drop_panics_is_contained() {
 
 /// A spawner that panics, and a spawn-failure hook that panics too.
 ///
-/// Documented (`spawn_consumer`: "The spawner is user code: a panic in it counts
-/// as a failed start"; `PoolBuilder::spawner`, `on_spawn_failure`): the panic is
-/// a failed start: counted in `Stats::spawn_failures`, passed to the
-/// spawn-failure hook (whose own panic is ignored), followed by the back-off; at
-/// first use the queue call fails with `Error::Spawn`; otherwise the caller is
-/// unaffected and work goes on on the threads there are.
+/// Documented (`start_reserved`: "The spawner is user code: a panic in it counts
+/// as a failed start"; `PoolBuilder::spawner`, `on_spawn_failure`,
+/// `start_attempts`): the panic is a failed start: counted in
+/// `Stats::spawn_failures`, passed to the spawn-failure hook (whose own panic is
+/// ignored), followed by the back-off and a retry with no further queue call. At
+/// first use the queue call is accepted and its item held until the retry
+/// starts a thread; later, the caller is unaffected (it never runs the
+/// spawner) and the item that wanted a thread gets one after the back-off.
+///
+/// Every step is ordered by the library's signals (runs, spawner calls, the
+/// failure count), never by the back-off's length.
 #[test]
 fn panicking_spawner_counts_as_a_failed_start() {
     let _guard = test_guard();
@@ -429,11 +434,18 @@ fn panicking_spawner_counts_as_a_failed_start() {
     let backoff = Duration::from_millis(20);
     let spawns = PoolSpawns::new();
     let calls = Arc::new(AtomicUsize::new(0));
+    // Spawner calls after the first made elsewhere than on a pool thread or the
+    // timer's (that is: by a queue caller).
+    let on_caller = Arc::new(AtomicUsize::new(0));
     // Calls number 0 and 2 panic; the others start threads.
     let spawner = {
-        let (inner, calls) = (spawns.spawner(), calls.clone());
+        let (inner, calls, on_caller) = (spawns.spawner(), calls.clone(), on_caller.clone());
         move |b: thread::Builder, body: Box<dyn FnOnce() + Send>| {
             let n = calls.fetch_add(1, Ordering::SeqCst);
+            let name = thread::current().name().unwrap_or("").to_string();
+            if n > 0 && !(name == "workq-timer" || name.starts_with("spawner-panics/")) {
+                on_caller.fetch_add(1, Ordering::SeqCst);
+            }
             if n == 0 || n == 2 {
                 panic!("{INJECTED}: spawner call {n}");
             }
@@ -458,48 +470,43 @@ fn panicking_spawner_counts_as_a_failed_start() {
         .build()
         .unwrap();
 
-    // First use: the only start panics: Error::Spawn, nothing queued.
+    // First use: the only start panics (call 0); the call is accepted and the
+    // item held until the retry (call 1) starts a thread.
     let first = Probe::plain("first");
     let (p, w) = (pool.clone(), first.work.clone());
     let r = bounded30("first use with a panicking spawner", move || p.queue(&w));
-    match &r {
-        Err(workq::Error::Spawn { source, .. }) => {
-            assert!(
-                source.to_string().contains("the spawner panicked"),
-                "{source}"
-            );
-            assert!(source.to_string().contains("spawner call 0"), "{source}");
-        }
-        other => panic!("expected Err(Spawn), got {other:?}"),
-    }
-    assert!(!first.work.is_pending());
+    assert!(matches!(r, Ok(workq::Queued::Scheduled)), "{r:?}");
+    flush_work(&first.work);
+    assert_eq!(first.runs(), 1);
+    assert!(calls.load(Ordering::SeqCst) >= 2);
     assert_eq!(pool.snapshot().stats.spawn_failures, 1);
+    assert!(lock(&hooked)[0].contains("spawner call 0"), "{hooked:?}");
 
-    // After the back-off: a thread starts (call 1), an item holds it; the next
-    // queue call wants a second thread and the spawner panics (call 2): the call
-    // itself is fine and the item waits for the busy thread.
+    // An item holds the thread; the next item wants a second one: the start
+    // panics (call 2), and after the back-off the retry (call 3) starts the
+    // thread that runs it, while the holder still holds the first.
     let holder = Blocker::new("holder");
-    wait_until("a thread starts after the back-off", || {
-        match pool.queue(&holder.work) {
-            Ok(_) => true,
-            Err(e) if is_no_thread_error(&e) => false,
-            Err(e) => panic!("unexpected {e:?}"),
-        }
+    let r = bounded30("queue the holder", {
+        let (p, w) = (pool.clone(), holder.work.clone());
+        move || p.queue(&w)
     });
+    assert!(r.is_ok(), "{r:?}");
     holder.started.wait_for(1, "the holder runs");
     let waiting = Probe::plain("waiting");
     let (p, w) = (pool.clone(), waiting.work.clone());
-    let r = bounded30("a queue call whose thread start panics", move || {
+    let r = bounded30("a queue call that wants a second thread", move || {
         p.queue(&w)
     });
     assert!(r.is_ok(), "{r:?}");
     wait_until("the second failure is counted", || {
         pool.snapshot().stats.spawn_failures == 2
     });
-    assert!(waiting.work.is_pending());
-    holder.release();
     flush_work(&waiting.work);
     assert_eq!(waiting.runs(), 1);
+    assert_eq!(holder.finished.count(), 0, "ran beside the holder");
+    assert!(calls.load(Ordering::SeqCst) >= 4);
+    holder.release();
+    flush_work(&holder.work);
     assert_quiet(&holder.work, "holder");
 
     let hooked = lock(&hooked).clone();
@@ -509,8 +516,11 @@ fn panicking_spawner_counts_as_a_failed_start() {
         "{hooked:?}"
     );
     assert!(log.reports().is_empty());
-    let calls_now = calls.load(Ordering::SeqCst);
-    assert!(calls_now >= 3);
+    assert_eq!(
+        on_caller.load(Ordering::SeqCst),
+        0,
+        "the spawner ran on a queue caller's thread"
+    );
     assert_eq!(spawns.exited(), 0, "no pool thread died");
     Front::Pool(pool.clone()).still_works("after spawner panics");
     drop_pool(pool);
@@ -779,6 +789,8 @@ fn spawner_panicking_with_a_bomb_payload_counts_as_a_failed_start() {
         .name("spawner-bomb")
         .min_threads(1)
         .max_threads(2)
+        // Give up at the first failed start: the call that made it fails.
+        .start_attempts(1)
         .spawner(|_, _| panic_with_bomb())
         .on_spawn_failure(|_| {})
         .build()
@@ -817,6 +829,8 @@ fn spawn_failure_hook_panicking_with_a_bomb_payload_is_contained() {
         .name("spawn-hook-bomb")
         .min_threads(1)
         .max_threads(2)
+        // Give up at the first failed start: the call that made it fails.
+        .start_attempts(1)
         .spawner(|_, _| Err(std::io::Error::other("refused")))
         .on_spawn_failure(|_| panic_with_bomb())
         .build()

@@ -1,0 +1,505 @@
+//! Thread starts of an elastic queue (a pool): who starts a thread, when, and
+//! what a failed start does.
+//!
+//! Where the spawner (user code, never run under a workq lock) is called:
+//! * the first queue call of an unused pool starts the minimum number of
+//!   threads, on the caller's thread (`start_minimum`);
+//! * afterwards, a pool thread that takes an item and leaves runnable items
+//!   behind, with no thread idle and none on its way, starts one more before it
+//!   runs its item (`grow_on_take`); a new thread does the same with its first
+//!   item, so a burst grows the pool one thread after another;
+//! * the *grow entry*, the pool's entry on the process-wide timer, starts one
+//!   on the `workq-timer` thread when a queue call finds every thread busy (and
+//!   none on its way), and when a back-off ends while items wait (`grow_fired`):
+//!   growth resumes with no further queue call, even when every thread is busy
+//!   on long items or there is no thread at all;
+//! * `Pool::set_min_threads` starts the missing threads on its caller's thread.
+//!
+//! Queue calls never run the spawner once the pool has a thread.
+//!
+//! A failed start stops further tries for the back-off period. A pool with no
+//! thread (its first start failed) still accepts work and holds it while a
+//! retry is pending; the held items run once a start succeeds. After
+//! `start_attempts` failed starts in a row with no thread, or when a start
+//! fails while the pool is being drained or destroyed, the pool gives up: it
+//! cancels the items it holds (reported to the spawn-failure hook, with their
+//! number) and refuses queue calls until a start succeeds.
+
+use super::{QueueState, RunQueue, Slot};
+use crate::error::Error;
+use crate::sync::{lock, Arc, Ordering};
+use crate::timer::Timer;
+use crate::work::WorkInner;
+use std::io;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// A thread start decided under the lock: its slot is taken and it is counted
+/// in `threads`, `starting` and `arriving`; the spawner is called once the lock
+/// is released (`start_reserved`).
+pub(crate) struct Reserved {
+    slot: usize,
+    thread: std::sync::Arc<str>,
+    /// Culled threads to join before the start.
+    finished: Vec<JoinHandle<()>>,
+}
+
+impl RunQueue {
+    /// Whether a runnable item needs a new thread (lock held), back-off aside:
+    /// items are runnable, more than the threads on their way will take (each
+    /// takes one and checks again), no thread is idle or watching the queue, no
+    /// start is in flight, and the maximum is not reached.
+    pub(crate) fn wants_thread(&self, g: &QueueState) -> bool {
+        self.elastic.is_some()
+            && !g.stopping
+            && g.starting == 0
+            && g.threads < g.max_threads
+            && g.idle_consumers <= g.notified
+            && g.spinning <= g.spin_claims
+            && g.has_runnable()
+            && g.waiting() > g.arriving
+    }
+
+    /// The end of the back-off in force at `now`, if any.
+    fn backoff_at(g: &QueueState, now: Instant) -> Option<Instant> {
+        g.backoff_until.filter(|until| now < *until)
+    }
+
+    /// Arms the grow entry for `at` unless it is armed already (an earlier entry
+    /// re-arms itself when it finds a back-off). Lock held.
+    fn arm_grow(this: &Arc<Self>, g: &mut QueueState, at: Instant) {
+        let Some(elastic) = &this.elastic else {
+            return;
+        };
+        if g.grow_key.is_some() || g.stopping {
+            return;
+        }
+        // The entry finds its queue through its binding (a reference cycle only
+        // while it is armed: the firing, or the shutdown, clears it).
+        WorkInner::bind(&mut lock(&elastic.grow_item.binding), this);
+        let tick = elastic.grow_timer.tick_of(at);
+        g.grow_key = Some(elastic.grow_timer.insert(tick, elastic.grow_item.clone()));
+    }
+
+    /// Pays a start owed by a queue call (`settle`, no lock held): a thread
+    /// starts on the timer thread, now or when the back-off ends.
+    pub(crate) fn owe_start(this: &Arc<Self>) {
+        let Some(elastic) = &this.elastic else {
+            return;
+        };
+        // The grow entry's timer thread starts when a pool first needs it.
+        if Timer::ensure_driven(&elastic.grow_timer).is_err() {
+            // No timer thread: the pool's threads start more as they take items.
+            return;
+        }
+        let mut g = this.lock();
+        if !g.settle_owed {
+            return;
+        }
+        g.settle_owed = false;
+        if this.wants_thread(&g) {
+            let now = Instant::now();
+            let at = Self::backoff_at(&g, now).unwrap_or(now);
+            Self::arm_grow(this, &mut g, at);
+        }
+    }
+
+    /// A consumer took an item (lock held): if runnable items are left with no
+    /// thread for them, reserves a start for the caller to make once it has
+    /// released the lock, or arms the grow entry for the end of a back-off.
+    #[inline]
+    pub(crate) fn grow_on_take(this: &Arc<Self>, g: &mut QueueState) -> Option<Reserved> {
+        if !this.wants_thread(g) {
+            return None;
+        }
+        if let Some(until) = Self::backoff_at(g, Instant::now()) {
+            Self::arm_grow(this, g, until);
+            return None;
+        }
+        this.reserve(g, g.max_threads)
+    }
+
+    /// A new consumer reached its loop (lock held): it is no longer on its way.
+    pub(crate) fn arrived(&self, g: &mut QueueState) {
+        if self.elastic.is_some() {
+            g.arriving = g.arriving.saturating_sub(1);
+        }
+    }
+
+    /// The timer entry `work` fired with nothing bound to it: if it is a pool's
+    /// grow entry, returns the pool.
+    pub(crate) fn grow_entry_of(work: &Arc<WorkInner>) -> Option<Arc<RunQueue>> {
+        let q = lock(&work.binding).clone()?;
+        let mine = q
+            .elastic
+            .as_ref()
+            .is_some_and(|e| Arc::ptr_eq(&e.grow_item, work));
+        mine.then_some(q)
+    }
+
+    /// The grow entry fired (on the timer thread): starts threads while items
+    /// wait for them, or up to the minimum for a pool that has some; re-arms for
+    /// the end of a back-off. At most `GROW_BATCH` starts per firing, so that
+    /// the process's other timers wait for little: then it re-arms for now.
+    pub(crate) fn grow_fired(this: &Arc<Self>) {
+        const GROW_BATCH: usize = 4;
+        let Some(elastic) = &this.elastic else {
+            return;
+        };
+        let mut first = true;
+        for made in 0.. {
+            let reserved = {
+                let mut g = this.lock();
+                if first {
+                    g.grow_key = None;
+                    *lock(&elastic.grow_item.binding) = None;
+                    first = false;
+                }
+                let min = g.min_threads.max(1);
+                let short = !g.stopping && g.threads > 0 && g.threads < min;
+                if !short && !this.wants_thread(&g) {
+                    return;
+                }
+                let now = Instant::now();
+                if let Some(until) = Self::backoff_at(&g, now) {
+                    Self::arm_grow(this, &mut g, until);
+                    return;
+                }
+                if made == GROW_BATCH {
+                    Self::arm_grow(this, &mut g, now);
+                    return;
+                }
+                let limit = if short { min } else { g.max_threads };
+                match this.reserve(&mut g, limit) {
+                    Some(r) => r,
+                    None => return,
+                }
+            };
+            if Self::start_reserved(this, reserved).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Disarms the grow entry of a stopping queue (lock held).
+    pub(crate) fn disarm_grow(&self, g: &mut QueueState) {
+        let Some(elastic) = &self.elastic else {
+            return;
+        };
+        let entry = g.grow_key.take().map(|key| elastic.grow_timer.remove(key));
+        *lock(&elastic.grow_item.binding) = None;
+        // The timer's handle of the grow item: dropping it drops no closure.
+        drop(entry);
+    }
+
+    /// Makes sure an elastic queue can take work: at first use it starts the
+    /// minimum number of threads. Fails only when the queue has no thread, its
+    /// starts failed `start_attempts` times in a row and none can start now.
+    #[inline]
+    pub(crate) fn ensure_consumers(this: &Arc<Self>) -> Result<(), Error> {
+        match &this.elastic {
+            None => Ok(()),
+            // Once the minimum was reached, the pool never drops below it (culling
+            // stops there) until shutdown, which `admit` reports: no lock needed.
+            Some(e) if e.started.load(std::sync::atomic::Ordering::Acquire) => Ok(()),
+            Some(_) => Self::start_minimum(this),
+        }
+    }
+
+    /// Fails unless the queue has a thread running (or is not elastic): work
+    /// that must not be held for a retry (a fed queue's pumps, which its rescuer
+    /// runs instead) is refused by a pool with no thread. No lock once the
+    /// minimum has been reached.
+    pub(crate) fn require_thread(&self) -> Result<(), Error> {
+        let Some(elastic) = &self.elastic else {
+            return Ok(());
+        };
+        if elastic.started.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(());
+        }
+        let g = self.lock();
+        if g.stopping || g.threads > g.starting {
+            return Ok(());
+        }
+        let now = Instant::now();
+        Err(Error::NoThreads {
+            queue: self.name.to_string(),
+            retry_in: Self::backoff_at(&g, now).map_or(std::time::Duration::ZERO, |t| t - now),
+        })
+    }
+
+    /// Until the minimum is reached: starts the threads missing, on the caller's
+    /// thread while the pool has none running.
+    #[cold]
+    fn start_minimum(this: &Arc<Self>) -> Result<(), Error> {
+        let Some(elastic) = &this.elastic else {
+            return Ok(());
+        };
+        // Whether this call is the pool's first use: it found no thread, and
+        // starts the minimum itself.
+        let mut first_use = false;
+        loop {
+            let mut g = this.lock();
+            if g.stopping {
+                return Ok(()); // admit() reports it
+            }
+            // Threads counted but still being started are not there yet: a queue
+            // call is accepted on the strength of a start in flight only once it
+            // has succeeded, or while a retry is pending.
+            let live = g.threads - g.starting;
+            let min = g.min_threads.max(1);
+            if live >= min {
+                elastic
+                    .started
+                    .store(true, std::sync::atomic::Ordering::Release);
+                return Ok(());
+            }
+            if live == 0 && g.starting > 0 {
+                // Another caller's start decides: wait for it.
+                drop(this.wait_done(g));
+                continue;
+            }
+            if live > 0 && g.threads >= min {
+                // One thread runs; the others are on their way.
+                return Ok(());
+            }
+            if live > 0 && !first_use {
+                // The pool has a thread (a retry started it, or part of the
+                // minimum failed): the rest start on the timer thread, not here.
+                drop(g);
+                Timer::ensure_driven(&elastic.grow_timer)?;
+                let mut g = this.lock();
+                let now = Instant::now();
+                let at = Self::backoff_at(&g, now).unwrap_or(now);
+                Self::arm_grow(this, &mut g, at);
+                return Ok(());
+            }
+            if let Some(until) = Self::backoff_at(&g, Instant::now()) {
+                if live > 0 {
+                    return Ok(());
+                }
+                if g.start_failures < elastic.start_attempts {
+                    // Held until the retry at the end of the back-off.
+                    drop(g);
+                    return Timer::ensure_driven(&elastic.grow_timer);
+                }
+                return Err(Error::NoThreads {
+                    queue: this.name.to_string(),
+                    retry_in: until - Instant::now(),
+                });
+            }
+            let Some(reserved) = this.reserve(&mut g, min) else {
+                return Ok(());
+            };
+            first_use = true;
+            drop(g);
+            if let Err(e) = Self::start_reserved(this, reserved) {
+                let g = this.lock();
+                if g.threads - g.starting > 0 {
+                    return Ok(());
+                }
+                if g.start_failures < elastic.start_attempts {
+                    // Held until the retry, which the timer thread makes.
+                    drop(g);
+                    return Timer::ensure_driven(&elastic.grow_timer);
+                }
+                if g.starting == 0 {
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Reserves a thread start (lock held) unless the queue already has (or is
+    /// starting) `limit` threads or is stopping.
+    pub(crate) fn reserve(&self, g: &mut QueueState, limit: usize) -> Option<Reserved> {
+        if g.stopping || g.threads >= limit.min(g.max_threads) {
+            return None;
+        }
+        let slot = match g.slots.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                g.slots.push(None);
+                g.slots.len() - 1
+            }
+        };
+        let thread: std::sync::Arc<str> = format!("{}/{}", self.name, slot).into();
+        g.slots[slot] = Some(Slot {
+            thread: thread.clone(),
+            current: None,
+        });
+        g.threads += 1;
+        g.starting += 1;
+        g.arriving += 1;
+        // Join the threads that were culled since the last start.
+        let (finished, live): (Vec<_>, Vec<_>) = std::mem::take(&mut g.joins)
+            .into_iter()
+            .partition(|j| j.is_finished());
+        g.joins = live;
+        Some(Reserved {
+            slot,
+            thread,
+            finished,
+        })
+    }
+
+    /// Starts one consumer thread (no lock held by the caller), unless the queue
+    /// already has (or is starting) the threads `limit` allows: returns whether
+    /// it started one.
+    ///
+    /// # Errors
+    /// [`Error::NoThreads`] during a back-off; [`Error::Spawn`] when the start
+    /// failed.
+    pub(crate) fn spawn_consumer(this: &Arc<Self>, min_only: bool) -> Result<bool, Error> {
+        let reserved = {
+            let mut g = this.lock();
+            let now = Instant::now();
+            if let Some(until) = Self::backoff_at(&g, now) {
+                return Err(Error::NoThreads {
+                    queue: this.name.to_string(),
+                    retry_in: until - now,
+                });
+            }
+            let limit = if min_only {
+                g.min_threads.max(1)
+            } else {
+                g.max_threads
+            };
+            match this.reserve(&mut g, limit) {
+                Some(r) => r,
+                None => return Ok(false),
+            }
+        };
+        Self::start_reserved(this, reserved).map(|()| true)
+    }
+
+    /// Calls the spawner for a reserved start (no lock held) and books the
+    /// outcome.
+    pub(crate) fn start_reserved(this: &Arc<Self>, r: Reserved) -> Result<(), Error> {
+        let Some(elastic) = &this.elastic else {
+            return Ok(());
+        };
+        for j in r.finished {
+            let _ = j.join();
+        }
+        let mut builder = std::thread::Builder::new().name(r.thread.to_string());
+        if let Some(bytes) = elastic.stack_size {
+            builder = builder.stack_size(bytes);
+        }
+        let q = this.clone();
+        let slot = r.slot;
+        let body: Box<dyn FnOnce() + Send> = Box::new(move || RunQueue::consume(&q, Some(slot)));
+        // The spawner is user code: a panic in it counts as a failed start.
+        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (elastic.spawner)(builder, body)
+        }))
+        .unwrap_or_else(|payload| {
+            let msg = format!("the spawner panicked: {}", crate::panic::message(&*payload));
+            crate::panic::swallow(payload);
+            Err(io::Error::other(msg))
+        });
+        match spawned {
+            Ok(handle) => {
+                this.counters
+                    .threads_started
+                    .fetch_add(1, Ordering::Relaxed);
+                let timer = Timer::ensure_driven(&elastic.grow_timer).is_ok();
+                let mut g = this.lock();
+                crate::log::event!(
+                    debug,
+                    "thread '{}' started ({} thread(s))",
+                    r.thread,
+                    g.threads
+                );
+                g.joins.push(handle);
+                g.starting -= 1;
+                g.start_failures = 0;
+                if timer && this.wants_thread(&g) {
+                    // A thread that took an item while this start was in flight
+                    // left the next start to it: made on the timer thread.
+                    Self::arm_grow(this, &mut g, Instant::now());
+                }
+                this.notify_done(&mut g);
+                Ok(())
+            }
+            Err(error) => Err(Self::start_failed(this, slot, &r.thread, error)),
+        }
+    }
+
+    /// Books a failed start: the back-off, the retry or the giving up, the
+    /// report.
+    fn start_failed(this: &Arc<Self>, slot: usize, thread: &str, error: io::Error) -> Error {
+        let Some(elastic) = &this.elastic else {
+            return Error::Spawn {
+                thread: thread.to_string(),
+                source: error,
+            };
+        };
+        this.counters.spawn_failures.fetch_add(1, Ordering::Relaxed);
+        // The retry at the end of the back-off is the timer thread's.
+        let timer = Timer::ensure_driven(&elastic.grow_timer).is_ok();
+        let (threads, cancelled) = {
+            let mut g = this.lock();
+            g.threads -= 1;
+            g.starting -= 1;
+            g.arriving = g.arriving.saturating_sub(1);
+            g.slots[slot] = None;
+            let until = Instant::now() + elastic.backoff;
+            g.backoff_until = Some(until);
+            g.start_failures = g.start_failures.saturating_add(1);
+            let give_up = g.threads == 0
+                && (g.start_failures >= elastic.start_attempts || g.closed || g.draining > 0);
+            let cancelled = if give_up {
+                this.cancel_held(&mut g)
+            } else {
+                if timer && this.wants_thread(&g) {
+                    Self::arm_grow(this, &mut g, until);
+                }
+                (0, Vec::new())
+            };
+            this.notify_done(&mut g);
+            (g.threads, cancelled)
+        };
+        let report = super::SpawnFailure {
+            pool: &this.name,
+            thread,
+            error: &error,
+            threads,
+            backoff: elastic.backoff,
+            cancelled: cancelled.0,
+        };
+        let hook = &elastic.on_spawn_failure;
+        crate::panic::quietly(|| hook(&report));
+        // The queue's handles of the cancelled items: possibly the last ones.
+        this.release(cancelled.1);
+        Error::Spawn {
+            thread: thread.to_string(),
+            source: error,
+        }
+    }
+
+    /// Cancels every item waiting on a pool that has no thread and gives up
+    /// starting one (lock held): they go back to idle, as `Work::cancel` leaves
+    /// them. Returns how many, and the queue's handles, to drop with no lock
+    /// held.
+    fn cancel_held(&self, g: &mut QueueState) -> (usize, Vec<Arc<WorkInner>>) {
+        self.unshelve(g);
+        let held: Vec<Arc<WorkInner>> = [&g.hi, &g.list, &g.vslow]
+            .iter()
+            .flat_map(|l| l.iter().map(|w| w.work.clone()))
+            .collect();
+        let mut stash = Vec::with_capacity(held.len() * 2);
+        let mut cancelled = 0;
+        for work in held {
+            let mut binding = lock(&work.binding);
+            let (taken, handle) = self.take_pending(g, &mut binding, &work);
+            drop(binding);
+            if taken {
+                cancelled += 1;
+                stash.extend(handle);
+            }
+            stash.push(work);
+        }
+        (cancelled, stash)
+    }
+}
