@@ -35,11 +35,12 @@ fn make_trouble() {
     bounded30("drop the panicking worker", move || drop(worker));
 
     // A failed thread start, with the default spawn-failure hook (called before
-    // the queue call returns its error).
+    // the queue call returns its error: one attempt, so the pool gives up at once).
     let starved = Pool::builder()
         .name("starved")
         .min_threads(1)
         .max_threads(1)
+        .start_attempts(1)
         .spawner(|_, _| Err(std::io::Error::other("no threads")))
         .build()
         .unwrap();
