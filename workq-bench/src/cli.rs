@@ -22,7 +22,8 @@ struct Flags {
     /// Reduced sizes (a CI smoke run, well under 15 s)
     #[arg(long)]
     quick: bool,
-    /// Run only this scenario (repeatable)
+    /// Run only this scenario (repeatable): throughput, wake, coalescing, chain,
+    /// timers, burst, memory
     #[arg(long = "scenario", value_name = "NAME", value_parser = parse_scenario)]
     scenarios: Vec<Scenario>,
     /// Print the results as JSON instead of a table

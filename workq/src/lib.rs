@@ -40,7 +40,7 @@
 //!
 //! ## Which part do I use?
 //!
-//! | I want to … | use | instead of | example |
+//! | I want to … | use | instead of | `cargo run -p workq --example …` |
 //! |-------------|-----|------------|---------|
 //! | coalesce "something changed" signals: many calls, one run that sees the latest state | [`Work`] and [`queue`] (or any queue below) | an `AtomicBool` "scheduled" flag beside a std channel or `tokio::sync::Notify` | `coalesce` |
 //! | one dedicated, named thread with flush, freeze and an orderly shutdown | [`Worker`] | `std::thread` and an `mpsc` channel of boxed closures | `worker` |
