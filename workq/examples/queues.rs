@@ -57,7 +57,9 @@ fn main() -> Result<(), Error> {
         .pool(&pool)
         .high_priority(true)
         .build()?;
-    let alarm = Work::named("alarm", |_ctx| println!("alarm handled first"));
+    let alarm = Work::named("alarm", |_ctx| {
+        println!("alarm handled on the high-priority queue")
+    });
 
     for (c, t) in commits.iter().zip(&thumbnails) {
         journal.queue(c)?;
