@@ -1,5 +1,5 @@
 //! The benchmark suite as a `cargo bench` target (`harness = false`): the same
-//! scenarios and options as `workq bench`.
+//! scenarios and options as the `workq-bench` binary.
 //!
 //! ```text
 //! cargo bench -p workq-bench                                  # the full suite

@@ -1,7 +1,7 @@
 //! # workq-bench: workq against its peers
 //!
 //! The benchmark scenarios of workq, written once and run by two front ends: the
-//! `workq bench` command and `cargo bench -p workq-bench` (a `harness = false`
+//! the `workq-bench` binary command and `cargo bench -p workq-bench` (a `harness = false`
 //! bench). Each scenario runs workq and its peers, each on the same thread budget,
 //! and returns a [`Section`] of rows; every row shows workq's ratio to the best
 //! peer and, where workq has one, its target (shown, never asserted).

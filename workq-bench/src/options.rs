@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// One benchmark scenario. Every front end (`workq bench`, `cargo bench -p
+/// One benchmark scenario. Every front end (the `workq-bench` binary, `cargo bench -p
 /// workq-bench`) runs the same code for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scenario {

@@ -72,6 +72,12 @@ fn plain_demo_passes_its_own_checks() {
         assert!(stdout.contains(line), "missing '{line}' in:\n{stdout}");
     }
     assert!(!stdout.contains("[skip]"), "{stdout}");
+    // Event kinds by name in the reports, plain words under each check.
+    assert!(!stdout.contains("kind 0 x"), "{stdout}");
+    assert!(
+        stdout.contains("every rx event raised reached the handler: none lost"),
+        "{stdout}"
+    );
     // The periodic view: each queue's snapshot, the counters, the reports.
     for part in [
         "--- 1.0s of 3.0s: ",
@@ -83,6 +89,7 @@ fn plain_demo_passes_its_own_checks() {
         "suspend: froze 'netdev' and 'metadata-writes'",
         "stall: workq: stall on 'metadata-writes': item 'journal-commit'",
         "backlog: workq: events 'eth0-kevent' backlogged",
+        "nothing lost, all handled in one run: rx ×",
         "owner 'afs' unregistered: waited ",
     ] {
         assert!(stdout.contains(part), "missing '{part}' in:\n{stdout}");
@@ -123,10 +130,43 @@ fn log_goes_to_stderr_in_the_plain_view() {
 
 #[test]
 fn bad_arguments_are_refused() {
-    let out = workq(&["demo", "--duration", "soon"]);
+    let refused = |args: &[&str], expected: &str| {
+        let out = workq(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: no '{expected}' in {stderr}"
+        );
+    };
+    refused(
+        &["demo", "--duration", "soon"],
+        "expected a duration like 20s",
+    );
+    refused(&["demo", "--duration", "0"], "expected a positive duration");
+    refused(&["demo", "--duration", "5"], "a unit is needed, like 5s");
+    refused(&["demo", "--fast"], "unexpected argument '--fast'");
+}
+
+/// Every subcommand answers `--help`; `help <command>` is that command's help;
+/// `--version` prints the version.
+#[test]
+fn help_and_version() {
+    let stdout = |args: &[&str]| {
+        let out = workq(args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(stdout(&["demo", "--help"]).contains("--duration <TIME>"));
+    assert!(stdout(&["help", "demo"]).contains("--duration <TIME>"));
+    assert!(stdout(&["help", "bench"]).contains("Usage: workq bench"));
+    assert!(stdout(&["--version"]).starts_with("workq 0.1.0"));
+    // `workq bench` says which command runs the benchmark.
+    let out = workq(&["bench", "--quick"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read 'soon'"));
-    let out = workq(&["demo", "--fast"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option '--fast'"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cargo run --release -p workq-bench -- --quick"),
+        "{stderr}"
+    );
 }

@@ -38,19 +38,33 @@
 //! run, queueing an item that is busy on another worker, queueing on a destroyed
 //! worker. A panic inside a run is caught and reported through a hook.
 //!
-//! ## The parts
+//! ## Which part do I use?
 //!
-//! * [`Work`]: the item; [`Queued`] says what a queue call did.
-//! * [`Worker`]: one dedicated thread (the kernel's `kthread_worker`).
-//! * Delayed work on a timing wheel: [`Worker::queue_after`], [`Worker::modify`],
-//!   [`Periodic`]; a [`ManualClock`] for tests.
-//! * [`Pool`]: threads sized by demand (the kernel's slow-work), with [`Owner`]s,
-//!   a very slow class ([`Work::very_slow`]) and a runqueue view ([`Snapshot`]).
-//! * [`WorkQueue`]: named queues sharing a pool (the kernel's cmwq); [`queue`] and
-//!   [`system`] for the process-wide default.
-//! * [`Events`]: never-lost events (the kevent pattern).
-//! * [`shutdown`]: what `flush`, `drain`, `destroy`, `destroy_timeout` and
-//!   `shutdown_now` do with waiting, running and armed items; [`ShutdownReport`].
+//! | I want to … | use | instead of | `cargo run -p workq --example …` |
+//! |-------------|-----|------------|---------|
+//! | coalesce "something changed" signals: many calls, one run that sees the latest state | [`Work`] and [`queue`] (or any queue below) | an `AtomicBool` "scheduled" flag beside a std channel or `tokio::sync::Notify` | `coalesce` |
+//! | one dedicated, named thread with flush, freeze and an orderly shutdown | [`Worker`] | `std::thread` and an `mpsc` channel of boxed closures | `worker` |
+//! | a pool of threads sized by demand, for work that blocks | [`Pool`] | `threadpool` (fixed size), rayon (meant for CPU-bound work), tokio's `spawn_blocking` | `pool` |
+//! | separate queues with their own limits and order, sharing threads | [`WorkQueue::builder`]: `ordered`, `max_active`, `high_priority`, `max_waiting` | one `threadpool` per kind of work, a `tokio::sync::Semaphore` per kind | `queues` |
+//! | timers and periodic work: debounce, retry, heartbeat | [`Worker::queue_after`], [`Worker::modify`], [`Work::cancel`], [`Worker::periodic`] | `scheduled-thread-pool`, `tokio::time` | `timers` |
+//! | events from interrupt-like callbacks, none lost, one handler run for many | [`Events`] | a std or crossbeam channel with one message per event | `usbnet` |
+//! | await from async code without blocking an executor thread | [`Work::flush_async`], [`WorkQueue::queue_async`], [`Worker::drain_async`], … | `tokio::task::spawn_blocking` and its `JoinHandle` | `async_wait` |
+//!
+//! Each example is a small program in the crate's `examples/` folder:
+//! `cargo run -p workq --example coalesce` from the repository.
+//!
+//! Under the kernel's names (for readers who know them): [`Work`] is a
+//! `work_struct` and `queue_work`; [`Worker`] a `kthread_worker`; delayed work a
+//! `delayed_work` with `mod_delayed_work`; [`Pool`] the slow-work pool with its
+//! very slow class ([`Work::very_slow`]), [`Owner`]s and runqueue view
+//! ([`Snapshot`]); [`WorkQueue`] a cmwq `alloc_workqueue` ([`system`] and
+//! [`system_long`] are `system_wq` and `system_long_wq`); [`Events`] the kevent
+//! pattern of the usbnet driver; a [`ManualClock`] drives delayed work by hand in
+//! tests.
+//!
+//! How the queues end: [`shutdown`] says what `flush`, `drain`, `destroy`,
+//! `destroy_timeout` and `shutdown_now` do with waiting, running and armed
+//! items, and what a [`ShutdownReport`] counts.
 //!
 //! ## Async callers
 //!
@@ -151,7 +165,8 @@ pub use work::{Queued, Work, WorkCtx};
 pub use worker::{Worker, WorkerBuilder};
 pub use workqueue::{queue, system, system_long, WorkQueue, WorkQueueBuilder, MAX_ACTIVE};
 
-/// The README's examples are compiled and run as doc tests.
+/// The crate README's examples are compiled and run as doc tests (the
+/// repository's README shows the same example; `.ci/run` checks that it does).
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -12,7 +12,7 @@ pub(crate) fn thread_count() -> Option<usize> {
 /// Waits until the process has at most `n` threads (pools that were dropped
 /// finish exiting), or `timeout` passed.
 pub(crate) fn settle_threads(n: usize, timeout: Duration) {
-    super::sync::wait_until(timeout, || thread_count().map_or(true, |c| c <= n));
+    super::sync::wait_until(timeout, || thread_count().is_none_or(|c| c <= n));
 }
 
 /// The thread count once it has stopped changing (the same for 100 ms; at most

@@ -12,18 +12,12 @@ pub fn to_markdown(report: &Report, plot: Option<&str>) -> String {
     let _ = writeln!(
         out,
         "workq against its peers, each on the same thread budget, measured in one run by \
-         the `workq-bench` crate (the `workq bench` command and `cargo bench -p workq-bench` \
+         the `workq-bench` crate (its `workq-bench` binary and `cargo bench -p workq-bench` \
          run the same code). This file and the plot were written by that run; to \
          reproduce them run the command below.\n"
     );
     let _ = writeln!(out, "| | |\n|-|-|");
     let _ = writeln!(out, "| command | `{}` |", report.command);
-    if let Some(args) = report.command.strip_prefix("workq bench") {
-        let _ = writeln!(
-            out,
-            "| from a checkout | `cargo run --release -p workq-cli -- bench{args}` |"
-        );
-    }
     if let Some(rev) = &m.revision {
         let _ = writeln!(out, "| code (`git describe --dirty`) | `{rev}` |");
     }

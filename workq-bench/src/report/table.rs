@@ -9,7 +9,7 @@ pub fn to_table(report: &Report) -> String {
     let m = &report.machine;
     let _ = writeln!(
         out,
-        "workq bench{}: {} CPUs ({}), load {}, {}, {} build{}",
+        "workq-bench{}: {} CPUs ({}), load {}, {}, {} build{}",
         if report.quick { " --quick" } else { "" },
         m.nproc,
         m.cpu_model,

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
-use workq::{Events, Periodic, Queued, Repeat, Work, Worker};
+use workq::{BacklogReason, BacklogReport, Events, Periodic, Queued, Repeat, Work, Worker};
 
 /// The event kinds (indexes into [`EVENT_NAMES`](super::shared::EVENT_NAMES)).
 pub const RX: u8 = 0;
@@ -24,6 +24,31 @@ pub const BACKLOG_AGE: Duration = Duration::from_millis(40);
 
 /// At most one backlog report a quarter second goes to the feed (all are counted).
 const BACKLOG_FEED_EVERY: Duration = Duration::from_millis(250);
+
+/// A backlog report with the event kinds by name (`rx ×5860`): the library's
+/// own text numbers them (`kind 0 x5860`), since only the demo knows the names.
+pub fn backlog_text(report: &BacklogReport<'_>) -> String {
+    let why = match report.reason {
+        BacklogReason::Waited(d) => format!("an event waited {d:.1?} for the handler"),
+        BacklogReason::Folded(n) => format!("{n} raises waited for one handler run"),
+        _ => "the handler fell behind".to_string(),
+    };
+    let kinds: Vec<String> = report
+        .kinds
+        .iter()
+        .map(|(kind, count, waited)| {
+            let name = super::shared::EVENT_NAMES
+                .get(usize::from(*kind))
+                .map_or_else(|| format!("kind {kind}"), |n| (*n).to_string());
+            format!("{name} ×{count} (waited {waited:.1?})")
+        })
+        .collect();
+    format!(
+        "workq: events '{}' backlogged ({why}); nothing lost, all handled in one run: {}",
+        report.events,
+        kinds.join(", ")
+    )
+}
 
 /// The device's items on its worker.
 pub struct Device {
@@ -49,9 +74,9 @@ pub fn build(shared: &Arc<Shared>, worker: &Worker) -> Result<Device, DemoError>
             bump(&sh.counters.backlog_reports);
             let now = Instant::now();
             let mut last = super::shared::lock(&last_fed);
-            if last.map_or(true, |t| now.duration_since(t) >= BACKLOG_FEED_EVERY) {
+            if last.is_none_or(|t| now.duration_since(t) >= BACKLOG_FEED_EVERY) {
                 *last = Some(now);
-                sh.report(ReportKind::Backlog, report.to_string());
+                sh.report(ReportKind::Backlog, backlog_text(report));
             }
         })
         .build(worker.clone(), move |raised, _ctx| {

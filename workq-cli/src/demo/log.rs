@@ -8,7 +8,9 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::prelude::*;
 
 /// The log file of the live view, in the current directory.
 pub const LOG_FILE: &str = "workq-demo.log";
@@ -25,6 +27,15 @@ pub enum Sink {
     Stderr,
 }
 
+/// Reads a `RUST_LOG`-style filter: comma-separated `target=level` or `level`
+/// directives (tracing-subscriber's `Targets`, which needs no regex engine, so
+/// the demo builds faster than with `EnvFilter`).
+fn filter(spec: &str) -> Result<Targets, String> {
+    spec.parse::<Targets>().map_err(|e| {
+        format!("cannot read RUST_LOG='{spec}': {e} (expected directives like workq=debug,info)")
+    })
+}
+
 /// Installs the subscriber; returns the log file's path for [`Sink::File`].
 ///
 /// # Errors
@@ -32,33 +43,40 @@ pub enum Sink {
 /// or a subscriber is already installed.
 pub fn install(sink: Sink) -> Result<Option<PathBuf>, String> {
     let filter = match std::env::var("RUST_LOG") {
-        Ok(s) if !s.trim().is_empty() => {
-            EnvFilter::try_new(&s).map_err(|e| format!("cannot read RUST_LOG='{s}': {e}"))?
-        }
-        _ => EnvFilter::new(DEFAULT_FILTER),
+        Ok(s) if !s.trim().is_empty() => filter(&s)?,
+        _ => filter(DEFAULT_FILTER)?,
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_thread_names(true);
-    match sink {
+    let (writer, path) = match sink {
         Sink::File => {
             let path = std::env::current_dir()
                 .map(|d| d.join(LOG_FILE))
                 .unwrap_or_else(|_| PathBuf::from(LOG_FILE));
             let file = File::create(&path)
                 .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-            builder
-                .with_writer(Mutex::new(file))
-                .try_init()
-                .map_err(|e| e.to_string())?;
-            Ok(Some(path))
+            (BoxMakeWriter::new(Mutex::new(file)), Some(path))
         }
-        Sink::Stderr => {
-            builder
-                .with_writer(std::io::stderr)
-                .try_init()
-                .map_err(|e| e.to_string())?;
-            Ok(None)
-        }
+        Sink::Stderr => (BoxMakeWriter::new(std::io::stderr), None),
+    };
+    let layer = tracing_subscriber::fmt::layer()
+        .with_thread_names(true)
+        .with_writer(writer)
+        .with_filter(filter);
+    tracing_subscriber::registry()
+        .with(layer)
+        .try_init()
+        .map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{filter, DEFAULT_FILTER};
+
+    #[test]
+    fn filters_read_like_rust_log() {
+        assert!(filter(DEFAULT_FILTER).is_ok());
+        assert!(filter("workq=trace,info").is_ok());
+        let err = filter("workq=loud").err().unwrap_or_default();
+        assert!(err.contains("cannot read RUST_LOG='workq=loud'"), "{err}");
     }
 }

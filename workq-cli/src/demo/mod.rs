@@ -65,7 +65,15 @@ const PLAIN_EVERY: Duration = Duration::from_secs(1);
 /// Runs the demo and returns the process's exit code: success only if the
 /// scenario ran to its end (or was quit) and every check passed.
 pub fn run(opts: &Options) -> ExitCode {
-    let tui = !opts.plain && io::stdout().is_terminal();
+    let mut tui = !opts.plain && io::stdout().is_terminal();
+    if tui {
+        // A terminal that reports no size (a 0x0 pseudo-terminal) or a tiny one
+        // would get an empty live view: the plain view shows everything instead.
+        if let Err(why) = view_tui::fits(ratatui::crossterm::terminal::size().ok()) {
+            eprintln!("workq demo: {why}; showing the plain view");
+            tui = false;
+        }
+    }
     let mut log_file = None;
     if opts.log {
         let sink = if tui {

@@ -83,9 +83,20 @@ pub fn short(d: Duration) -> String {
     }
 }
 
+/// How long a run has been going, for the views: workq counts a run's time from
+/// the first runqueue view that saw it, so a run seen for the first time shows
+/// zero; it says `new` instead of `0µs`.
+pub fn running_for(d: Duration) -> String {
+    if d.is_zero() {
+        "new".to_string()
+    } else {
+        short(d)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::short;
+    use super::{running_for, short};
     use std::time::Duration;
 
     #[test]
@@ -93,5 +104,7 @@ mod tests {
         assert_eq!(short(Duration::from_micros(850)), "850µs");
         assert_eq!(short(Duration::from_millis(12)), "12ms");
         assert_eq!(short(Duration::from_millis(1250)), "1.25s");
+        assert_eq!(running_for(Duration::ZERO), "new");
+        assert_eq!(running_for(Duration::from_millis(12)), "12ms");
     }
 }

@@ -211,8 +211,17 @@ fn play(shared: &Arc<Shared>) -> Result<Outcome, DemoError> {
         }
         shared.report(
             ReportKind::Timeline,
-            "queueing 'nfs-fill-corrupt', which panics on a pool thread",
+            "next: 'nfs-fill-corrupt' panics on purpose on a pool thread; workq catches \
+             and reports it (expected, not a failure)",
         );
+        // Without the live view, std's panic message goes to standard error at once,
+        // before the next print of the plain view: say first that it is expected.
+        if super::terminal::panics_go_to_stderr() {
+            eprintln!(
+                "workq demo: next, the item 'nfs-fill-corrupt' panics on purpose; the panic \
+                 message below is expected (workq catches it, the demo goes on)"
+            );
+        }
         panic_reached = true;
         pool.queue(&faulty)?;
         faulty.flush()?;

@@ -1,6 +1,7 @@
 //! The summary printed at the end: what happened, then the checks of workq's
 //! guarantees, each `[ ok ]`, `[FAIL]` or `[skip]` (a step the run did not reach
-//! because it was quit early). The demo exits non-zero if any check failed.
+//! because it was quit early) with a line under it that says in plain words what
+//! was checked. The demo exits non-zero if any check failed.
 
 use super::model::short;
 use super::scenario::Outcome;
@@ -14,13 +15,15 @@ struct Checks<'a, W: Write> {
 }
 
 impl<W: Write> Checks<'_, W> {
-    fn check(&mut self, what: String, pass: bool) -> io::Result<()> {
+    /// One check: the numbers (`what`), then what it means (`plain`).
+    fn check(&mut self, what: String, plain: &str, pass: bool) -> io::Result<()> {
         self.ok &= pass;
         writeln!(
             self.out,
             "  [{}] {what}",
             if pass { " ok " } else { "FAIL" }
-        )
+        )?;
+        self.note(plain)
     }
 
     fn skip(&mut self, what: &str) -> io::Result<()> {
@@ -48,25 +51,24 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
     let [sched, pending, rerun] = c.raise_outcomes;
     writeln!(
         out,
-        "  events 'eth0-kevent': {raised} raised (queue calls: scheduled {sched}, already pending {pending}, \
-         rerun {rerun}); {} handler runs, {:.1} raises folded into each; {} backlog report(s)",
+        "  events 'eth0-kevent': {raised} raised by the interrupt threads, taken by {} handler \
+         runs ({:.1} events per run); {sched} raises started a run, {pending} joined a run \
+         already waiting, {rerun} came while the handler ran and got one more run; {} report(s) \
+         of the handler falling behind",
         c.handler_runs,
         raised as f64 / c.handler_runs.max(1) as f64,
         c.backlog_reports
     )?;
     writeln!(
         out,
-        "  worker 'netdev': {} runs, {} scheduled, {} reruns, {} panics; {} polls, {} tx checks",
-        o.worker.runs,
-        o.worker.scheduled,
-        o.worker.reruns,
-        o.worker.panics,
-        c.polls,
-        c.watchdog_ticks
+        "  worker 'netdev': {} runs ({} asked for while the item was running), {} panics; \
+         the link poller ran {} times, the periodic tx check {} times",
+        o.worker.runs, o.worker.reruns, o.worker.panics, c.polls, c.watchdog_ticks
     )?;
     writeln!(
         out,
-        "  pool 'demo-pool': {} runs, {} panics, threads started {}, exited {}",
+        "  pool 'demo-pool': {} runs, {} panics; {} threads started and {} stopped as the \
+         load changed",
         o.pool.runs, o.pool.panics, o.pool.threads_started, o.pool.threads_exited
     )?;
     let mut owners = Vec::new();
@@ -78,7 +80,8 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
     }
     writeln!(
         out,
-        "  owners: {}; retries armed {}, re-armed by modify {}; readaheads {} (gave their thread back {} times)",
+        "  owners: {}; retry timers armed {}, pushed back by modify {}; readaheads {} \
+         (while waiting they let other items use their thread {} times)",
         owners.join(", "),
         c.retry_armed,
         c.retry_rearmed,
@@ -106,6 +109,9 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
                     format!(" (the Events' own count: {stats_raised} raised, {stats_seen} seen)")
                 }
             ),
+            &format!(
+                "every {name} event raised reached the handler: none lost, none counted twice"
+            ),
             raised == seen && agree,
         )?;
     }
@@ -114,6 +120,7 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
             "overlapping runs of one item: {} (detectors in {} closures)",
             c.overlaps, c.created
         ),
+        "no item ever ran on two threads at once",
         c.overlaps == 0,
     )?;
     checks.check(
@@ -121,6 +128,7 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
             "ordered queue ran one item at a time: at most {} at once",
             c.meta_max
         ),
+        "the ordered workqueue never ran two of its items at the same time",
         c.meta_max <= 1,
     )?;
     checks.check(
@@ -135,6 +143,7 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
                 ""
             }
         ),
+        "once cancel_sync returned, the link poller never ran again",
         o.poll.at_cancel == c.polls,
     )?;
     match &o.freeze {
@@ -146,10 +155,12 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
                     short(f.hold),
                     f.handler_pending
                 ),
+                "while the worker was frozen, the event handler did not run",
                 f.handler_runs == 0,
             )?;
             checks.check(
                 format!("metadata writes held while frozen: {} runs", f.meta_writes),
+                "while the workqueue was frozen, no metadata write ran",
                 f.meta_writes == 0,
             )?;
             checks.check(
@@ -157,6 +168,7 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
                     "held events reported as backlogged after the thaw, none lost: {} report(s)",
                     f.backlog_reports
                 ),
+"events raised while frozen waited, were reported as late, and were all handled after the thaw",
                 f.backlog_reports > 0,
             )?;
         }
@@ -170,6 +182,7 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
                 "panic reported once: {} report(s), {panics} counted",
                 o.panic_texts.len()
             ),
+            "the item that panics on purpose was reported once, and its thread went on working",
             o.panic_texts.len() == 1 && panics == 1 && named,
         )?;
     } else {
@@ -178,6 +191,7 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
                 "no panic before the panicking item: {} report(s)",
                 o.panic_texts.len()
             ),
+            "no item panicked before the one that panics on purpose",
             o.panic_texts.is_empty() && panics == 0,
         )?;
     }
@@ -187,6 +201,7 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
     match o.stall {
         Some(seen) => checks.check(
             format!("stall watchdog reported the stalled journal-commit: {seen}"),
+            "the watchdog noticed the journal commit that hung in fsync",
             seen,
         )?,
         None => checks.skip("stalled journal commit")?,
@@ -205,18 +220,25 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
                     short(u.waited),
                     u.outstanding
                 ),
+&format!("unregistering owner '{name}' waited until none of its items was queued or running"),
                 u.all_idle,
             )?,
-            None => checks.check(format!("owner '{name}' unregistered: no"), false)?,
+            None => checks.check(
+                format!("owner '{name}' unregistered: no"),
+                "the owner was not unregistered",
+                false,
+            )?,
         }
     }
     let (failed, retried): (u64, u64) = (c.failed.iter().sum(), c.retried.iter().sum());
     checks.check(
         format!("every failed fill retried: {failed} = {retried}"),
+        "every cache fill that failed was tried again",
         failed == retried,
     )?;
     checks.check(
         format!("unexpected errors of workq calls: {}", c.errors),
+        "no workq call returned an error the demo did not expect",
         c.errors == 0,
     )?;
     checks.check(
@@ -227,6 +249,7 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
                 Err(e) => format!("true ({e})"),
             }
         ),
+        "queueing on a destroyed worker is refused with an error, not silently dropped",
         matches!(o.after_destroy, Err(workq::Error::Destroyed { .. })),
     )?;
     checks.check(
@@ -234,6 +257,7 @@ pub fn write(out: &mut impl Write, o: &Outcome) -> io::Result<bool> {
             "every closure dropped exactly once: {} of {}",
             c.dropped, c.created
         ),
+        "every closure given to workq was freed exactly once: no leak, no double free",
         c.dropped == c.created,
     )?;
     let ok = checks.ok;

@@ -53,6 +53,15 @@ pub fn restore() {
     }
 }
 
+/// Whether `--log` routes panics on other threads to the log.
+static PANICS_TO_LOG: AtomicBool = AtomicBool::new(false);
+
+/// Whether a panic on a thread other than the view's prints on standard error
+/// now (no live view, no `--log`).
+pub fn panics_go_to_stderr() -> bool {
+    !tui_active() && !PANICS_TO_LOG.load(Ordering::SeqCst)
+}
+
 /// Whether the live view is on.
 pub fn tui_active() -> bool {
     RAW.load(Ordering::SeqCst)
@@ -90,6 +99,7 @@ fn message(payload: &(dyn Any + Send)) -> &str {
 ///   without it, it prints nothing while the live view is on and one line on
 ///   standard error otherwise.
 pub fn install_panic_hook(log: bool) {
+    PANICS_TO_LOG.store(log, Ordering::SeqCst);
     let view_thread = thread::current().id();
     let previous = panic::take_hook();
     panic::set_hook(Box::new(move |info| {

@@ -4,7 +4,7 @@
 //! stall, panic). `q`, Esc or Ctrl-C (or SIGTERM / SIGHUP) asks the scenario to
 //! wind down early; the summary is printed once the terminal is restored.
 
-use super::model::{short, Model};
+use super::model::{running_for, short, Model};
 use super::shared::{ReportKind, Shared, EVENT_NAMES, OWNERS};
 use super::terminal::{quit_on_signals, TerminalGuard};
 use super::view_plain::tag;
@@ -32,6 +32,26 @@ const COMPACT_BELOW: u16 = 36;
 
 /// The counters' column is at least this wide (its lines fit in it).
 const COUNTERS_WIDTH: u16 = 38;
+
+/// The smallest terminal the live view is drawn on (80x24 fits).
+pub const MIN_SIZE: (u16, u16) = (64, 20);
+
+/// Whether the live view can be drawn on a terminal of `size` (columns, rows;
+/// `None` when the terminal does not say).
+///
+/// # Errors
+/// Why not, in words: no size, a 0x0 size, or smaller than [`MIN_SIZE`].
+pub fn fits(size: Option<(u16, u16)>) -> Result<(), String> {
+    let (min_w, min_h) = MIN_SIZE;
+    match size {
+        None => Err("the terminal does not report its size".to_string()),
+        Some((w, h)) if w == 0 || h == 0 => Err(format!("the terminal reports a size of {w}x{h}")),
+        Some((w, h)) if w < min_w || h < min_h => Err(format!(
+            "the terminal is {w}x{h}; the live view needs at least {min_w}x{min_h}"
+        )),
+        Some(_) => Ok(()),
+    }
+}
 
 /// Why the live view stopped early.
 #[derive(Debug)]
@@ -99,9 +119,16 @@ pub fn render(frame: &mut Frame<'_>, model: &Model) {
     let pool_threads = model.pool.as_ref().map_or(1, |s| s.threads.len().max(1));
     let pool_h = 3 + pool_threads as u16 + POOL_WAITING_LINES - u16::from(compact);
     let small_h = if compact { 5 } else { 6 };
+    // On a short terminal the worker and the workqueue sit side by side, so the
+    // reports keep several rows (at 80x24 too).
+    let left_h = if compact {
+        pool_h + small_h
+    } else {
+        pool_h + 2 * small_h
+    };
     let [top, middle, bottom] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(pool_h + 2 * small_h),
+        Constraint::Length(left_h),
         Constraint::Min(3),
     ])
     .areas(area);
@@ -110,12 +137,21 @@ pub fn render(frame: &mut Frame<'_>, model: &Model) {
         .min(middle.width / 2);
     let [left, right] =
         Layout::horizontal([Constraint::Min(20), Constraint::Length(counters_w)]).areas(middle);
-    let [pool_area, worker_area, meta_area] = Layout::vertical([
-        Constraint::Length(pool_h),
-        Constraint::Length(small_h),
-        Constraint::Length(small_h),
-    ])
-    .areas(left);
+    let (pool_area, worker_area, meta_area) = if compact {
+        let [pool_area, pair] =
+            Layout::vertical([Constraint::Length(pool_h), Constraint::Length(small_h)]).areas(left);
+        let [worker_area, meta_area] =
+            Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).areas(pair);
+        (pool_area, worker_area, meta_area)
+    } else {
+        let [pool_area, worker_area, meta_area] = Layout::vertical([
+            Constraint::Length(pool_h),
+            Constraint::Length(small_h),
+            Constraint::Length(small_h),
+        ])
+        .areas(left);
+        (pool_area, worker_area, meta_area)
+    };
 
     frame.render_widget(Paragraph::new(header(model, top.width)), top);
     let panels = [
@@ -201,7 +237,7 @@ fn queue_panel<'a>(model: &Model, kind: &str, snap: &Snapshot, area: Rect) -> Pa
         ));
     }
     let inner = area.width.saturating_sub(2) as usize;
-    let name_w = snap
+    let mut name_w = snap
         .threads
         .iter()
         .map(|t| t.name.chars().count())
@@ -209,13 +245,21 @@ fn queue_panel<'a>(model: &Model, kind: &str, snap: &Snapshot, area: Rect) -> Pa
         .unwrap_or(6)
         .clamp(8, 20)
         + 2;
-    let for_w = 8;
-    let run_w = inner.saturating_sub(name_w + for_w + 1).max(8);
+    let mut for_w = 8;
+    if inner < 40 {
+        // A narrow panel (side by side on a short terminal): no thread column (the
+        // title names the queue), a shorter "for", so a run stays on one line.
+        name_w = 0;
+        for_w = 5;
+    }
+    let run_w = inner.saturating_sub(name_w + for_w + 1).max(4);
     let dim = Style::new().fg(Color::DarkGray);
     let mut lines = vec![Line::styled(
         format!(
             "{:<name_w$}{:<run_w$} {:>for_w$}",
-            if kind == "ordered workqueue" {
+            if name_w == 0 {
+                ""
+            } else if kind == "ordered workqueue" {
                 "slot"
             } else {
                 "thread"
@@ -229,7 +273,8 @@ fn queue_panel<'a>(model: &Model, kind: &str, snap: &Snapshot, area: Rect) -> Pa
         lines.push(Line::styled("(no threads)", dim));
     }
     for t in &snap.threads {
-        let name = Span::styled(format!("{:<name_w$}", t.name), Style::new().fg(Color::Cyan));
+        let shown: String = t.name.chars().take(name_w.saturating_sub(2)).collect();
+        let name = Span::styled(format!("{shown:<name_w$}"), Style::new().fg(Color::Cyan));
         match &t.running {
             None => lines.push(Line::from(vec![name, Span::styled("idle", dim)])),
             Some(r) => {
@@ -253,7 +298,10 @@ fn queue_panel<'a>(model: &Model, kind: &str, snap: &Snapshot, area: Rect) -> Pa
                         format!("{what:<run_w$}"),
                         Style::new().add_modifier(Modifier::BOLD),
                     ),
-                    Span::styled(format!(" {:>for_w$}", short(r.running_for)), for_style),
+                    Span::styled(
+                        format!(" {:>for_w$}", running_for(r.running_for)),
+                        for_style,
+                    ),
                 ]));
             }
         }
@@ -284,7 +332,7 @@ fn queue_panel<'a>(model: &Model, kind: &str, snap: &Snapshot, area: Rect) -> Pa
         .wrap(Wrap { trim: false })
 }
 
-/// The counters panel.
+/// The counters panel (what a short terminal cuts comes last).
 fn counters_panel(model: &Model) -> Paragraph<'static> {
     let c = &model.counters;
     let head = Style::new().add_modifier(Modifier::BOLD);
@@ -315,6 +363,22 @@ fn counters_panel(model: &Model) -> Paragraph<'static> {
                 Style::new()
             },
         ),
+    ]));
+    // The health line early, so a short terminal still shows it.
+    let bad = |n: u64| {
+        if n > 0 {
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().fg(Color::Green)
+        }
+    };
+    lines.push(Line::from(vec![
+        Span::raw("panics "),
+        Span::styled(c.panic_reports.to_string(), bad(c.panic_reports)),
+        Span::raw(" · overlaps "),
+        Span::styled(c.overlaps.to_string(), bad(c.overlaps)),
+        Span::raw(" · errors "),
+        Span::styled(c.errors.to_string(), bad(c.errors)),
     ]));
     lines.push(Line::raw(format!(
         "netdev polls {} · tx checks {}",
@@ -360,21 +424,6 @@ fn counters_panel(model: &Model) -> Paragraph<'static> {
         "  at most {} at once · stalls {}",
         c.meta_max, c.stall_reports
     )));
-    let bad = |n: u64| {
-        if n > 0 {
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
-        } else {
-            Style::new().fg(Color::Green)
-        }
-    };
-    lines.push(Line::from(vec![
-        Span::raw("panics "),
-        Span::styled(c.panic_reports.to_string(), bad(c.panic_reports)),
-        Span::raw(" · overlaps "),
-        Span::styled(c.overlaps.to_string(), bad(c.overlaps)),
-        Span::raw(" · errors "),
-        Span::styled(c.errors.to_string(), bad(c.errors)),
-    ]));
     lines.push(Line::styled(
         format!("closures dropped {} of {}", c.dropped, c.created),
         dim,
@@ -397,22 +446,18 @@ fn reports_panel(model: &Model, area: Rect) -> Paragraph<'static> {
         };
         let stamp = format!("[{:>7.2}s] ", r.at.as_secs_f64());
         let indent = stamp.chars().count();
-        let text: Vec<char> = format!("{}{}", tag(r.kind), r.text).chars().collect();
+        let text = format!("{}{}", tag(r.kind), r.text);
         let mut lines = Vec::new();
-        for (i, chunk) in text.chunks(width.saturating_sub(indent).max(8)).enumerate() {
-            let (lead, chunk) = if i == 0 {
-                (
-                    Span::styled(stamp.clone(), Style::new().fg(Color::DarkGray)),
-                    chunk,
-                )
+        for (i, chunk) in wrap_words(&text, width.saturating_sub(indent).max(8))
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if i == 0 {
+                Span::styled(stamp.clone(), Style::new().fg(Color::DarkGray))
             } else {
-                let start = chunk.iter().take_while(|c| **c == ' ').count();
-                (Span::raw(" ".repeat(indent)), &chunk[start..])
+                Span::raw(" ".repeat(indent))
             };
-            lines.push(Line::from(vec![
-                lead,
-                Span::styled(chunk.iter().collect::<String>(), style),
-            ]));
+            lines.push(Line::from(vec![lead, Span::styled(chunk, style)]));
         }
         if used + lines.len() > rows {
             if shown.is_empty() {
@@ -428,6 +473,39 @@ fn reports_panel(model: &Model, area: Rect) -> Paragraph<'static> {
     let lines: Vec<Line<'static>> = shown.into_iter().rev().flatten().collect();
     Paragraph::new(lines)
         .block(Block::bordered().title(" reports: timeline, backlog, stall, panic "))
+}
+
+/// `text` in lines of at most `width` characters, broken between words (a word
+/// longer than a line is cut).
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut len = 0;
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        if len > 0 && len + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+            len = 0;
+        }
+        while word.len() > width {
+            let rest = word.split_off(width - len);
+            line.extend(word);
+            lines.push(std::mem::take(&mut line));
+            len = 0;
+            word = rest;
+        }
+        if len > 0 {
+            line.push(' ');
+            len += 1;
+        }
+        len += word.len();
+        line.extend(word);
+    }
+    if len > 0 || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -454,7 +532,11 @@ mod tests {
     }
 
     fn draw(model: &Model) -> String {
-        let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("test terminal");
+        draw_at(model, 120, 40)
+    }
+
+    fn draw_at(model: &Model, width: u16, height: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
         terminal
             .draw(|frame| render(frame, model))
             .expect("draw into the test backend");
@@ -609,5 +691,96 @@ mod tests {
         let raised = format!("{:>10}", c.raised[0]);
         assert!(end.contains(&raised), "rx count {raised} not in:\n{end}");
         assert!(end.contains("destroyed 'netdev'"), "{end}");
+    }
+
+    #[test]
+    fn a_terminal_without_a_size_gets_the_plain_view() {
+        assert!(fits(None).is_err());
+        let zero = fits(Some((0, 0))).err().unwrap_or_default();
+        assert!(zero.contains("0x0"), "{zero}");
+        assert!(fits(Some((80, 0))).is_err());
+        let small = fits(Some((40, 10))).err().unwrap_or_default();
+        assert!(small.contains("at least 64x20"), "{small}");
+        assert_eq!(fits(Some((80, 24))), Ok(()));
+        assert_eq!(fits(Some((200, 60))), Ok(()));
+    }
+
+    #[test]
+    fn reports_wrap_between_words() {
+        let text = "workq: events 'eth0-kevent' backlogged (an event waited 302.5ms); \
+                    nothing lost: rx ×3290 (waited 302.5ms), tx ×622";
+        let lines = wrap_words(text, 30);
+        assert!(lines.len() > 1, "{lines:?}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 30), "{lines:?}");
+        // Only whole words: joined again they give the text back.
+        assert_eq!(lines.join(" "), text);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.split(' ').any(|w| w == "backlogged")),
+            "{lines:?}"
+        );
+        // A word longer than a line is cut, nothing is dropped.
+        assert_eq!(wrap_words("abcdefghij kl", 4), ["abcd", "efgh", "ij", "kl"]);
+        assert_eq!(wrap_words("", 10), [""]);
+    }
+
+    /// At 80x24 the reports panel keeps several lines, and a run seen for the
+    /// first time shows `new`, not `0µs`.
+    #[test]
+    fn at_80x24_the_reports_keep_several_lines() {
+        let pool = Pool::builder()
+            .name("demo-pool")
+            .min_threads(4)
+            .max_threads(4)
+            .build()
+            .expect("pool");
+        let (release, blocked) = mpsc::channel::<()>();
+        let blocked = std::sync::Mutex::new(blocked);
+        let blocker = Work::named("fill-blocker", move |_| {
+            let _ = blocked
+                .lock()
+                .map(|rx| rx.recv_timeout(Duration::from_secs(10)));
+        });
+        pool.queue(&blocker).expect("queue blocker");
+        wait_for(|| blocker.is_running());
+        let worker = Worker::new("netdev").expect("worker");
+        let meta = WorkQueue::builder("metadata-writes")
+            .pool(&pool)
+            .ordered()
+            .build()
+            .expect("workqueue");
+        let reports = (1..=8)
+            .map(|i| Report {
+                seq: i,
+                at: Duration::from_millis(500 * i),
+                kind: ReportKind::Timeline,
+                text: format!("timeline step number {i} of the run"),
+            })
+            .collect();
+        let model = Model {
+            elapsed: Duration::from_secs(5),
+            duration: Duration::from_secs(20),
+            phase: "running".to_string(),
+            pool: Some(pool.snapshot()),
+            worker: Some(worker.snapshot()),
+            meta: Some(meta.snapshot()),
+            reports,
+            ..Model::default()
+        };
+        let screen = draw_at(&model, 80, 24);
+        for i in 4..=8 {
+            let step = format!("timeline step number {i} of the run");
+            assert!(screen.contains(&step), "missing '{step}' in:\n{screen}");
+        }
+        assert!(screen.contains("panics 0"), "{screen}");
+        let blocker_line = screen
+            .lines()
+            .find(|l| l.contains("fill-blocker"))
+            .unwrap_or_default();
+        assert!(blocker_line.contains("new"), "{screen}");
+        assert!(!screen.contains("0µs"), "{screen}");
+        drop(release);
+        pool.flush().expect("flush");
     }
 }

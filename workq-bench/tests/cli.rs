@@ -1,11 +1,11 @@
-//! Runs `workq bench` as a user would: the coalescing scenario at the quick sizes,
+//! Runs the `workq-bench` binary as a user would: the coalescing scenario at the quick sizes,
 //! as JSON, and checks that workq kept its guarantees.
 
 use std::process::Command;
 use workq_bench::serde_json::{self, Value};
 
-fn workq(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_workq"))
+fn workq_bench(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_workq-bench"))
         .args(args)
         .output()
         .expect("run workq")
@@ -13,8 +13,7 @@ fn workq(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn coalescing_json_reports_no_violation() {
-    let out = workq(&[
-        "bench",
+    let out = workq_bench(&[
         "--quick",
         "--scenario",
         "coalescing",
@@ -24,7 +23,7 @@ fn coalescing_json_reports_no_violation() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "workq bench failed:\n{stdout}\n{}",
+        "workq-bench failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_str(&stdout).expect("the output is JSON");
@@ -51,10 +50,15 @@ fn coalescing_json_reports_no_violation() {
 
 #[test]
 fn bench_refuses_bad_arguments() {
-    let out = workq(&["bench", "--scenario", "nope"]);
+    let out = workq_bench(&["--scenario", "nope"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scenario 'nope'"));
-    let out = workq(&["bench", "--help"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid value 'nope'"), "{err}");
+    assert!(err.contains("expected one of: throughput, wake"), "{err}");
+    let out = workq_bench(&["--help"]);
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("--scenario NAME"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--scenario <NAME>"));
+    let out = workq_bench(&["--version"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("workq-bench 0.1.0"));
 }
