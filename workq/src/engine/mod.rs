@@ -16,6 +16,7 @@ mod inbox;
 mod lifecycle;
 mod queue_state;
 mod run;
+mod shutdown;
 
 pub(crate) use cancel::{flushed, not_running};
 pub(crate) use elastic::Elastic;
