@@ -79,10 +79,17 @@ struct Deliveries {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct DeliveryMark(u64);
 
-std::thread_local! {
+#[cfg(not(any(loom, shuttle)))]
+crate::sync::thread_local! {
     /// The ticket of the delivery this thread is making (a shutdown reached from
     /// one, through a waker, cannot wait for it).
     static DELIVERING: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+// loom's and shuttle's mocks of `thread_local!` take no `const` initialiser.
+#[cfg(any(loom, shuttle))]
+crate::sync::thread_local! {
+    static DELIVERING: std::cell::Cell<Option<u64>> = std::cell::Cell::new(None);
 }
 
 /// A wheel of armed items and what drives it.
