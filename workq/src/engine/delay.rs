@@ -52,7 +52,7 @@ impl RunQueue {
     /// deliveries begun before that (`Timer::wait_delivered`), so such an entry
     /// was in this delivery, and the shutdown adds the count to its report.
     pub(crate) fn deliver(expired: Vec<(TimerKey, Arc<WorkInner>)>) -> Delivered {
-        #[cfg(all(test, not(loom)))]
+        #[cfg(all(test, not(any(loom, shuttle))))]
         test_hook::before_delivery();
         let now = super::stamp(std::time::Instant::now());
         let mut stash = Vec::new();
@@ -157,7 +157,7 @@ impl RunQueue {
 
 /// A pause point for unit tests: runs on the delivering thread after the entries
 /// left the wheel and before any queue is told (the window a shutdown must cover).
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(any(loom, shuttle))))]
 pub(crate) mod test_hook {
     use std::cell::RefCell;
 

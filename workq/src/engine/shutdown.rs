@@ -36,7 +36,7 @@ use crate::work::WorkInner;
 use std::collections::HashMap;
 use std::time::Instant;
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(any(loom, shuttle))))]
 mod tests;
 
 /// What a shutdown did so far.

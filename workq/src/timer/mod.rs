@@ -272,7 +272,7 @@ impl Timer {
     }
 
     /// Callers waiting in `wait_delivered` (unit tests).
-    #[cfg(all(test, not(loom)))]
+    #[cfg(all(test, not(any(loom, shuttle))))]
     pub(crate) fn delivery_waiters(&self) -> usize {
         lock(&self.state).deliveries.waiters
     }
