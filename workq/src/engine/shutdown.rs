@@ -24,7 +24,8 @@
 //!   (`Delivered::cancelled_late`), and the shutdown adds it to its report after
 //!   the wait (`Timer::take_cancelled_late`).
 //!
-//! Neither side takes a lock the fire path did not take already.
+//! The fire path takes no lock it did not take before (the ticket is taken and
+//! given back under the timer locks it already took); the arm path is unchanged.
 
 use super::{QueueGuard, QueueState, RunQueue, Waiting};
 use crate::current;
