@@ -24,7 +24,9 @@
 //! queue's own items while it shuts down are cancelled whatever the setting (a
 //! [`Periodic`](crate::Periodic) item would otherwise re-arm itself for ever).
 //! Nothing fires into a destroyed queue, and nothing runs on it once the call has
-//! returned. Every discarded or cancelled run drops the queue's reference to its
+//! returned. An armed item whose deadline comes while a shutdown runs is either
+//! run (the timer reached it first) or counted in the report, never both and
+//! never neither. Every discarded or cancelled run drops the queue's reference to its
 //! item; a closure is dropped (once) when its last handle goes, and a panic in
 //! its `Drop` on the way is caught and passed to the queue's panic hook, one item
 //! at a time.

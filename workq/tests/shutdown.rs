@@ -607,3 +607,100 @@ fn a_pools_shutdown_now_discards_the_waiting_items_of_its_workqueues() {
         assert_eq!(runs.load(Ordering::SeqCst), 0, "{held_by}");
     }
 }
+
+/// With `RunNow` and a deadline, an armed item fired at the shutdown whose fired
+/// run started stays counted in `armed_run` when a later run of it is discarded:
+/// the fired run of `fired` queues `hold` and queues itself again; `hold` holds
+/// the only thread until the deadline has discarded that second run (observable:
+/// `fired` is no longer pending). One discarded run, one fired run that ran.
+#[test]
+fn a_fired_item_that_ran_stays_counted_when_its_next_run_is_discarded() {
+    let _guard = test_guard();
+    let worker = Worker::builder()
+        .name("fired-requeued")
+        .armed_at_shutdown(ArmedAtShutdown::RunNow)
+        .build()
+        .unwrap();
+    let fired_slot: Arc<Mutex<Option<Work>>> = Arc::new(Mutex::new(None));
+    let slot = fired_slot.clone();
+    let hold = Work::named("hold", move |_| {
+        let fired = lock(&slot).clone().unwrap();
+        wait_until("the deadline discards the second run", || {
+            !fired.is_pending()
+        });
+    });
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (r, w, h) = (runs.clone(), Mutex::new(Some(worker.clone())), hold.clone());
+    let fired = Work::named("fired", move |ctx| {
+        if r.fetch_add(1, Ordering::SeqCst) == 0 {
+            // One of the queue's own items: taken while the queue shuts down.
+            let worker = lock(&w).take().unwrap();
+            worker.queue(&h).unwrap();
+            ctx.requeue().unwrap();
+        }
+    });
+    *lock(&fired_slot) = Some(fired.clone());
+    worker
+        .queue_after(&fired, Duration::from_secs(3600))
+        .unwrap();
+    let w = worker.clone();
+    let report = bounded30("destroy_timeout", move || {
+        w.destroy_timeout(Duration::from_secs(1)).unwrap()
+    });
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "{report}");
+    assert_eq!(report.discarded_names(), ["fired"], "{report}");
+    assert_eq!(report.armed_run(), 1, "the fired run ran: {report}");
+    assert_eq!(report.armed_cancelled(), 0, "{report}");
+    *lock(&fired_slot) = None;
+}
+
+/// Timer deliveries racing destroy, many times, with both policies: a thread
+/// moves a manual clock through the deadlines of armed items while destroy
+/// runs. Each item runs once or is counted as cancelled, never both, never
+/// neither (with `RunNow` each runs), and each closure is dropped once.
+#[test]
+fn armed_items_racing_the_timer_at_destroy_are_run_or_counted() {
+    let _guard = test_guard();
+    const N: usize = 8;
+    for round in 0..200 {
+        let armed = if round % 2 == 0 {
+            ArmedAtShutdown::Cancel
+        } else {
+            ArmedAtShutdown::RunNow
+        };
+        let clock = ManualClock::new();
+        let worker = Worker::builder()
+            .name("racing-timer")
+            .manual_clock(&clock)
+            .armed_at_shutdown(armed)
+            .build()
+            .unwrap();
+        let (runs, drops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let items: Vec<Work> = (0..N)
+            .map(|i| counted(&format!("armed-{i}"), &runs, &drops))
+            .collect();
+        for (i, w) in items.iter().enumerate() {
+            let at = Duration::from_millis(1 + (i % 4) as u64);
+            worker.queue_after(w, at).unwrap();
+        }
+        let c = clock.clone();
+        let ticker = spawn_bounded("ticker", move || {
+            for _ in 0..5 {
+                c.advance(Duration::from_millis(1));
+            }
+        });
+        let w = worker.clone();
+        let report = bounded30("destroy", move || w.destroy().unwrap());
+        ticker.join();
+        let ran = runs.load(Ordering::SeqCst);
+        let what = format!("{armed:?} round {round}: {ran} ran, {report}");
+        assert_eq!(ran + report.armed_cancelled(), N, "{what}");
+        assert!(report.armed_run() <= ran, "{what}");
+        if armed == ArmedAtShutdown::RunNow {
+            assert_eq!(ran, N, "{what}");
+        }
+        assert!(items.iter().all(|w| !w.is_pending()), "{what}");
+        drop(items);
+        assert_eq!(drops.load(Ordering::SeqCst), N, "{what}");
+    }
+}

@@ -8,6 +8,40 @@ use crate::sync::{lock, Arc, Ordering};
 use crate::timer::{Timer, TimerKey};
 use crate::work::WorkInner;
 
+/// What a delivery leaves to do once its queues have been told, with no lock held:
+/// thread starts and pump kicks, and the drops of the timer's references.
+pub(crate) struct Delivered {
+    /// Armed items cancelled because their queue had stopped, by queue id: the
+    /// timer hands the counts to that queue's shutdown.
+    pub(crate) cancelled_late: Vec<(u32, usize)>,
+    settle: Vec<Arc<RunQueue>>,
+    /// Pools whose grow entry (bound to no queue, see `grow.rs`) fired.
+    grow: Vec<Arc<RunQueue>>,
+    stash: Vec<Option<Arc<WorkInner>>>,
+    expired: Vec<(TimerKey, Arc<WorkInner>)>,
+}
+
+impl Delivered {
+    /// Settles the queues that got runnable items and drops the timer's
+    /// references (user code: the caller holds no lock and has ended the delivery).
+    pub(crate) fn finish(self) {
+        for q in &self.settle {
+            RunQueue::settle(q);
+        }
+        for q in &self.grow {
+            RunQueue::grow_fired(q);
+        }
+        // On the timer thread: a panic in a closure's drop must not end it. One at a
+        // time, so that two panicking drops are two caught panics, not an abort.
+        let hook = crate::panic::default_hook();
+        let handles = self.stash.into_iter().flatten();
+        for work in handles.chain(self.expired.into_iter().map(|(_, w)| w)) {
+            // Possibly the last handle (a cancelled item).
+            crate::panic::drop_caught(work, &hook, "workq-timer");
+        }
+    }
+}
+
 impl RunQueue {
     /// The timer reached the deadlines of `expired` (in deadline order): makes each
     /// pending run runnable. A stale entry (the item was disarmed, re-armed or
@@ -15,13 +49,20 @@ impl RunQueue {
     /// or a stopped queue, cancels the run instead. Consecutive entries bound to the
     /// same queue are delivered under one lock of it (one wake-up, one thread start
     /// decision), so a tick that fires thousands of items costs little more than
-    /// their list pushes. The timer's references are dropped afterwards, with no
-    /// lock held.
-    pub(crate) fn fire_all(expired: Vec<(TimerKey, Arc<WorkInner>)>) {
+    /// their list pushes. What is left to do with no lock held is returned.
+    ///
+    /// A run cancelled because its queue had stopped is counted for that queue's
+    /// shutdown (`Delivered::cancelled_late`): the shutdown took the queue's
+    /// entries off the wheel after it stopped the queue, and waits for the
+    /// deliveries begun before that (`Timer::wait_delivered`), so such an entry
+    /// was in this delivery, and the shutdown adds the count to its report.
+    pub(crate) fn deliver(expired: Vec<(TimerKey, Arc<WorkInner>)>) -> Delivered {
+        #[cfg(all(test, not(any(loom, shuttle))))]
+        test_hook::before_delivery();
         let now = super::stamp(std::time::Instant::now());
         let mut stash = Vec::new();
         let mut fired: Vec<Arc<RunQueue>> = Vec::new();
-        // Pools whose grow entry (bound to no queue, see `grow.rs`) fired.
+        let mut cancelled_late: Vec<(u32, usize)> = Vec::new();
         let mut grow = Vec::new();
         let mut i = 0;
         while let Some((_, first)) = expired.get(i) {
@@ -33,6 +74,7 @@ impl RunQueue {
             };
             let mut g = q.lock();
             let mut any = false;
+            let mut late = 0;
             while let Some((key, work)) = expired.get(i) {
                 let mut binding = lock(&work.binding);
                 let s = work.state.load(Ordering::Relaxed);
@@ -53,6 +95,9 @@ impl RunQueue {
                 }
                 if s & CANCEL_MASK != 0 || g.stopping {
                     stash.push(q.take_pending(&mut g, &mut binding, work).1);
+                    if s & CANCEL_MASK == 0 {
+                        late += 1;
+                    }
                     continue;
                 }
                 work.state.fetch_and(!ARMED, Ordering::AcqRel);
@@ -60,23 +105,22 @@ impl RunQueue {
                 any = true;
             }
             drop(g);
+            if late > 0 {
+                match cancelled_late.iter_mut().find(|(id, _)| *id == q.id) {
+                    Some((_, n)) => *n += late,
+                    None => cancelled_late.push((q.id, late)),
+                }
+            }
             if any && !fired.iter().any(|f| Arc::ptr_eq(f, &q)) {
                 fired.push(q);
             }
         }
-        for q in &fired {
-            RunQueue::settle(q);
-        }
-        for q in &grow {
-            RunQueue::grow_fired(q);
-        }
-        // On the timer thread: a panic in a closure's drop must not end it. One at a
-        // time, so that two panicking drops are two caught panics, not an abort.
-        let hook = crate::panic::default_hook();
-        let handles = stash.into_iter().flatten();
-        for work in handles.chain(expired.into_iter().map(|(_, w)| w)) {
-            // Possibly the last handle (a cancelled item).
-            crate::panic::drop_caught(work, &hook, "workq-timer");
+        Delivered {
+            cancelled_late,
+            settle: fired,
+            grow,
+            stash,
+            expired,
         }
     }
 
@@ -118,5 +162,29 @@ impl RunQueue {
         drop(stash);
         Self::settle(this);
         result
+    }
+}
+
+/// A pause point for unit tests: runs on the delivering thread after the entries
+/// left the wheel and before any queue is told (the window a shutdown must cover).
+#[cfg(all(test, not(any(loom, shuttle))))]
+pub(crate) mod test_hook {
+    use std::cell::RefCell;
+
+    std::thread_local! {
+        static BEFORE_DELIVERY: RefCell<Option<Box<dyn FnMut()>>> = const { RefCell::new(None) };
+    }
+
+    /// Sets the hook of the calling thread's next deliveries.
+    pub(crate) fn set_before_delivery(hook: impl FnMut() + 'static) {
+        BEFORE_DELIVERY.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+    }
+
+    pub(super) fn before_delivery() {
+        BEFORE_DELIVERY.with(|h| {
+            if let Some(hook) = h.borrow_mut().as_mut() {
+                hook();
+            }
+        });
     }
 }

@@ -18,6 +18,7 @@ mod lifecycle;
 mod owner_cancel;
 mod queue_state;
 mod run;
+mod shutdown;
 
 pub(crate) use cancel::{flushed, not_running};
 pub(crate) use elastic::Elastic;

@@ -54,6 +54,42 @@ struct TimerState {
     sleeping_until: Option<u64>,
     /// Manual clocks: the current tick.
     manual_now: u64,
+    /// What deliveries are under way; see `Deliveries`.
+    deliveries: Deliveries,
+}
+
+/// The deliveries under way: entries taken off the wheel whose queues have not all
+/// been told yet. A shutdown waits for the ones that began before it took its
+/// queue's entries off the wheel (`remove_queue`, `wait_delivered`): those are the
+/// only places an armed item of its queue can be then.
+#[derive(Default)]
+struct Deliveries {
+    /// Tickets of the deliveries under way (few: one per thread delivering).
+    under_way: Vec<u64>,
+    /// The ticket of the next delivery.
+    next: u64,
+    /// Callers in `wait_delivered`.
+    waiters: usize,
+    /// Armed items that a delivery cancelled because their queue had stopped, by
+    /// queue id, until that queue's shutdown counts them (`take_cancelled_late`).
+    cancelled_late: Vec<(u32, usize)>,
+}
+
+/// A point in the sequence of deliveries: the ones begun before it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DeliveryMark(u64);
+
+#[cfg(not(any(loom, shuttle)))]
+crate::sync::thread_local! {
+    /// The ticket of the delivery this thread is making (a shutdown reached from
+    /// one, through a waker, cannot wait for it).
+    static DELIVERING: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+// loom's and shuttle's mocks of `thread_local!` take no `const` initialiser.
+#[cfg(any(loom, shuttle))]
+crate::sync::thread_local! {
+    static DELIVERING: std::cell::Cell<Option<u64>> = std::cell::Cell::new(None);
 }
 
 /// A wheel of armed items and what drives it.
@@ -62,6 +98,8 @@ pub(crate) struct Timer {
     drive: Drive,
     state: Mutex<TimerState>,
     cv: Condvar,
+    /// Shutdowns waiting for deliveries to end (`wait_delivered`).
+    delivered_cv: Condvar,
 }
 
 impl Timer {
@@ -74,8 +112,10 @@ impl Timer {
                 thread: Thread::NotStarted,
                 sleeping_until: None,
                 manual_now: 0,
+                deliveries: Deliveries::default(),
             }),
             cv: Condvar::new(),
+            delivered_cv: Condvar::new(),
         })
     }
 
@@ -198,21 +238,69 @@ impl Timer {
         lock(&self.state).wheel.remove(key)
     }
 
-    /// Disarms every entry bound to queue `id`.
-    pub(crate) fn remove_queue(&self, id: u32) -> Vec<(TimerKey, Arc<WorkInner>)> {
-        self.remove_where(|w| crate::state::queue_of(w.state.load(Ordering::Relaxed)) == id)
+    /// Disarms every entry bound to queue `id`. Returns them and the mark of the
+    /// deliveries begun by then: an entry of the queue taken off the wheel before
+    /// this call is in one of those (until it ends), none after.
+    pub(crate) fn remove_queue(&self, id: u32) -> (Vec<(TimerKey, Arc<WorkInner>)>, DeliveryMark) {
+        let mut g = lock(&self.state);
+        let entries = Self::take_where(&mut g, |w| {
+            crate::state::queue_of(w.state.load(Ordering::Relaxed)) == id
+        });
+        (entries, DeliveryMark(g.deliveries.next))
     }
 
-    /// Removes every entry whose item `pick` selects (called under the timer's lock).
+    /// Removes every entry whose item `pick` selects (`pick` is called under the
+    /// timer's lock).
     pub(crate) fn remove_where(
         &self,
         pick: impl FnMut(&Arc<WorkInner>) -> bool,
     ) -> Vec<(TimerKey, Arc<WorkInner>)> {
-        let mut g = lock(&self.state);
+        Self::take_where(&mut lock(&self.state), pick)
+    }
+
+    fn take_where(
+        g: &mut TimerState,
+        pick: impl FnMut(&Arc<WorkInner>) -> bool,
+    ) -> Vec<(TimerKey, Arc<WorkInner>)> {
         let keys = g.wheel.keys_where(pick);
         keys.into_iter()
             .filter_map(|k| g.wheel.remove(k).map(|w| (k, w)))
             .collect()
+    }
+
+    /// Waits until every delivery begun before `mark` has told its queues (called
+    /// with no lock held). A delivery this thread is making is not waited for: a
+    /// shutdown reached from inside it (an executor's waker) would wait for itself.
+    pub(crate) fn wait_delivered(&self, mark: DeliveryMark) {
+        let own = DELIVERING.with(std::cell::Cell::get);
+        let mut g = lock(&self.state);
+        while g
+            .deliveries
+            .under_way
+            .iter()
+            .any(|&t| t < mark.0 && Some(t) != own)
+        {
+            g.deliveries.waiters += 1;
+            g = wait(&self.delivered_cv, g);
+            g.deliveries.waiters -= 1;
+        }
+    }
+
+    /// Callers waiting in `wait_delivered` (unit tests).
+    #[cfg(all(test, not(any(loom, shuttle))))]
+    pub(crate) fn delivery_waiters(&self) -> usize {
+        lock(&self.state).deliveries.waiters
+    }
+
+    /// How many armed items of queue `id` deliveries cancelled because it had
+    /// stopped, since the last call (each is counted once).
+    pub(crate) fn take_cancelled_late(&self, id: u32) -> usize {
+        let mut g = lock(&self.state);
+        let late = &mut g.deliveries.cancelled_late;
+        match late.iter().position(|&(q, _)| q == id) {
+            Some(i) => late.swap_remove(i).1,
+            None => 0,
+        }
     }
 
     /// Entries armed now.
@@ -221,12 +309,47 @@ impl Timer {
     }
 
     /// Hands every entry due by `now_tick` to its queue.
+    ///
+    /// The delivery is registered (a ticket) in the same lock as the entries leave
+    /// the wheel, and ends in the lock that does the early cascading, once every
+    /// queue has been told and before any user code runs (thread starts, the
+    /// drops of the wheel's references: a drop may shut a queue down, which waits
+    /// for deliveries). No lock is added to the fire path.
     fn fire_due(&self, now_tick: u64) {
         let mut expired = Vec::new();
-        lock(&self.state).wheel.advance(now_tick, &mut expired);
-        RunQueue::fire_all(expired);
-        // Early cascading, once what was due is delivered.
-        lock(&self.state).wheel.prepare();
+        let ticket = {
+            let mut g = lock(&self.state);
+            g.wheel.advance(now_tick, &mut expired);
+            if expired.is_empty() {
+                g.wheel.prepare();
+                return;
+            }
+            let d = &mut g.deliveries;
+            let ticket = d.next;
+            d.next += 1;
+            d.under_way.push(ticket);
+            ticket
+        };
+        let outer = DELIVERING.with(|c| c.replace(Some(ticket)));
+        let delivered = RunQueue::deliver(expired);
+        DELIVERING.with(|c| c.set(outer));
+        {
+            let mut g = lock(&self.state);
+            let d = &mut g.deliveries;
+            d.under_way.retain(|&t| t != ticket);
+            for &(id, n) in &delivered.cancelled_late {
+                match d.cancelled_late.iter_mut().find(|(q, _)| *q == id) {
+                    Some((_, count)) => *count += n,
+                    None => d.cancelled_late.push((id, n)),
+                }
+            }
+            if d.waiters > 0 {
+                self.delivered_cv.notify_all();
+            }
+            // Early cascading, once what was due is delivered.
+            g.wheel.prepare();
+        }
+        delivered.finish();
     }
 
     /// The system timer thread: fire what is due, sleep until the next deadline.
