@@ -620,15 +620,23 @@ impl Owner {
 pub struct QueueAsync {
     queue: Arc<RunQueue>,
     work: Work,
+    /// The pool owner the call is made for (0: none).
+    owner: u32,
     wait: Option<Waiting<()>>,
 }
 
 impl QueueAsync {
     /// The future of a bounded queue call of `work` on `queue`.
     pub(crate) fn new(queue: Arc<RunQueue>, work: Work) -> QueueAsync {
+        QueueAsync::for_owner(queue, work, 0)
+    }
+
+    /// The same, for the pool owner `owner` (0: none).
+    pub(crate) fn for_owner(queue: Arc<RunQueue>, work: Work, owner: u32) -> QueueAsync {
         QueueAsync {
             queue,
             work,
+            owner,
             wait: None,
         }
     }
@@ -646,7 +654,13 @@ impl Future for QueueAsync {
                     Poll::Ready(()) => this.wait = None,
                 }
             }
-            match RunQueue::enqueue_with(&this.queue, &this.work.inner, None, 0, Limit::Try) {
+            match RunQueue::enqueue_with(
+                &this.queue,
+                &this.work.inner,
+                None,
+                this.owner,
+                Limit::Try,
+            ) {
                 Err(Error::Full { .. }) => {
                     let (q, work) = (this.queue.clone(), this.work.inner.clone());
                     let watched = q.clone();

@@ -284,3 +284,53 @@ fn unregister_cancel_from_a_pool_thread_would_deadlock() {
     let r = common::lock(&result).take();
     assert!(matches!(r, Some(Err(Error::WouldDeadlock { .. }))), "{r:?}");
 }
+
+/// An owner's queue calls obey the pool's bound on waiting items like the
+/// pool's own: `try_queue` fails with `Full`, `queue` waits for room (the item
+/// is not pending while it waits) and goes through once the gate item ends.
+#[test]
+fn owner_queue_calls_obey_the_pools_bound() {
+    let _guard = test_guard();
+    let pool = Pool::builder()
+        .name("bounded-owner")
+        .min_threads(1)
+        .max_threads(1)
+        .max_waiting(1)
+        .build()
+        .expect("pool");
+    let owner = Arc::new(pool.register("bounded"));
+    let (g, opener) = gate();
+    let started = Signal::new();
+    let s = started.clone();
+    let holder = Work::named("holder", move |_| {
+        s.notify();
+        g.wait();
+    });
+    owner.queue(&holder).expect("queue the holder");
+    started.wait_for(1, "the holder runs");
+    let (a, b) = (Work::new(|_| {}), Work::new(|_| {}));
+    owner.try_queue(&a).expect("room for one");
+    assert!(matches!(
+        owner.try_queue(&b),
+        Err(Error::Full { max_waiting: 1, .. })
+    ));
+    assert!(owner.try_queue(&a).is_ok(), "already pending: never counts");
+    let (o, w) = (owner.clone(), b.clone());
+    let blocked =
+        common::spawn_until_asleep("an owner's queue call on a full pool", move || o.queue(&w));
+    assert!(
+        !b.is_pending(),
+        "the call waits for room instead of queueing"
+    );
+    opener.open();
+    assert!(blocked
+        .join()
+        .expect("queued once there is room")
+        .added_run());
+    flush(&pool);
+    assert!(!a.is_pending() && !b.is_pending());
+    match Arc::try_unwrap(owner) {
+        Ok(owner) => bounded30("unregister", move || owner.unregister()).expect("unregister"),
+        Err(_) => panic!("the owner is still shared"),
+    }
+}

@@ -69,8 +69,8 @@ pub struct Pool {
 pub(crate) struct Handle {
     pub(crate) queue: Arc<RunQueue>,
     pub(crate) armed_at_shutdown: ArmedAtShutdown,
-    /// The workqueues this pool feeds (not yet destroyed when last looked at):
-    /// a shutdown that discards their pumps discards their waiting items too.
+    /// The workqueues this pool feeds (each removed by its own shutdown): a
+    /// shutdown that discards their pumps discards their waiting items too.
     pub(crate) fed: Mutex<Vec<Arc<RunQueue>>>,
     /// Built with a bound on waiting items: queue calls take the locked path
     /// that checks it (unbounded pools keep the inbox's lock-free path).
@@ -83,6 +83,12 @@ impl Handle {
         let mut fed = lock(&self.fed);
         fed.retain(|f| !f.lock().stopping);
         fed.push(q.clone());
+    }
+
+    /// Forgets a fed workqueue once it has shut down, so that the pool does not
+    /// keep its queue (and the references its lists held) alive.
+    pub(crate) fn forget_fed(&self, q: &Arc<RunQueue>) {
+        lock(&self.fed).retain(|f| !Arc::ptr_eq(f, q));
     }
 }
 
@@ -168,12 +174,19 @@ impl Pool {
     /// ```
     #[inline]
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
+        self.queue_for(work, 0, Limit::Block)
+    }
+
+    /// A queue call for `owner` (0: none) that obeys the pool's bound on waiting
+    /// items, if it has one, as `limit` says (`Block` or `Try`).
+    #[inline]
+    pub(crate) fn queue_for(&self, work: &Work, owner: u32, limit: Limit) -> Result<Queued, Error> {
         let limit = if self.handle.bounded {
-            Limit::Block
+            limit
         } else {
             Limit::Ignore
         };
-        RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, 0, limit)
+        RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, owner, limit)
     }
 
     /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
@@ -191,12 +204,7 @@ impl Pool {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn try_queue(&self, work: &Work) -> Result<Queued, Error> {
-        let limit = if self.handle.bounded {
-            Limit::Try
-        } else {
-            Limit::Ignore
-        };
-        RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, 0, limit)
+        self.queue_for(work, 0, Limit::Try)
     }
 
     /// The async form of [`Pool::queue`]: on a bounded pool that is full, the

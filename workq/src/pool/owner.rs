@@ -3,7 +3,7 @@
 
 use super::Pool;
 use crate::current;
-use crate::engine::{OwnerCancel, RunQueue};
+use crate::engine::{Limit, OwnerCancel, RunQueue};
 use crate::error::Error;
 use crate::sync::Arc;
 use crate::work::{Queued, Work};
@@ -83,7 +83,9 @@ impl Owner {
         &self.pool
     }
 
-    /// Queues `work` on the pool for this owner.
+    /// Queues `work` on the pool for this owner. On a pool with a bound on waiting
+    /// items ([`PoolBuilder::max_waiting`](crate::PoolBuilder::max_waiting)) it
+    /// waits for room exactly as [`Pool::queue`] does.
     ///
     /// # Errors
     /// As [`Pool::queue`].
@@ -99,8 +101,61 @@ impl Owner {
     /// ```
     #[inline]
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        let q = &self.pool.handle.queue;
-        crate::engine::RunQueue::enqueue_at(q, &work.inner, None, self.id)
+        self.pool.queue_for(work, self.id, Limit::Block)
+    }
+
+    /// Queues `work` for this owner, failing at once with [`Error::Full`] instead
+    /// of waiting when the pool's bound on waiting items is reached (as
+    /// [`Pool::try_queue`]).
+    ///
+    /// # Errors
+    /// As [`Pool::try_queue`].
+    ///
+    /// ```
+    /// use workq::{Error, Pool, Work};
+    /// let pool = Pool::builder().name("owned").min_threads(1).max_threads(1).max_waiting(1).build()?;
+    /// let owner = pool.register("cache");
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let rx = std::sync::Mutex::new(rx);
+    /// let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    /// let gate = Work::new(move |_| {
+    ///     let _ = started_tx.send(());
+    ///     let _ = rx.lock().map(|rx| rx.recv()); // holds the only thread
+    /// });
+    /// owner.queue(&gate)?;
+    /// started.recv().expect("the gate runs");
+    /// let (a, b) = (Work::new(|_| {}), Work::new(|_| {}));
+    /// owner.try_queue(&a)?; // waits: the pool is full
+    /// assert!(matches!(owner.try_queue(&b), Err(Error::Full { max_waiting: 1, .. })));
+    /// tx.send(()).expect("release the gate");
+    /// owner.unregister()?; // waits for the gate and `a`
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn try_queue(&self, work: &Work) -> Result<Queued, Error> {
+        self.pool.queue_for(work, self.id, Limit::Try)
+    }
+
+    /// The async form of [`Owner::queue`]: on a bounded pool that is full, the
+    /// future waits for room instead of blocking a thread (as [`Pool::queue_async`]).
+    ///
+    /// # Errors
+    /// The future resolves to the errors of [`Owner::try_queue`], except
+    /// [`Error::Full`]: it waits for room instead.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    /// # rt.block_on(async {
+    /// let pool = workq::Pool::builder().name("owned-async").max_waiting(4).build()?;
+    /// let owner = pool.register("cache");
+    /// let work = workq::Work::new(|_| {});
+    /// assert_eq!(owner.queue_async(&work).await?, workq::Queued::Scheduled);
+    /// work.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// # })?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn queue_async(&self, work: &Work) -> crate::QueueAsync {
+        crate::wait::QueueAsync::for_owner(self.pool.handle.queue.clone(), work.clone(), self.id)
     }
 
     /// Queues `work` for this owner to run at `deadline`.

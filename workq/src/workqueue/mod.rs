@@ -80,6 +80,8 @@ impl Drop for Handle {
 
 fn shut_down(h: &Handle, plan: Plan) -> ShutdownReport {
     let report = RunQueue::shut_down(&h.queue, false, plan);
+    // The pool no longer needs to reach this queue: let its items go.
+    h.pool.handle.forget_fed(&h.queue);
     if let Some(feeder) = &h.queue.feeder {
         // End the queue <-> pump reference cycle; a pump still queued on the pool
         // finds the queue stopped and returns.
