@@ -2417,3 +2417,36 @@ fn a_held_pool_reaches_its_minimum_off_the_caller() {
     drop_pool(pool);
     assert_eq!(spawns.started(), spawns.exited());
 }
+
+/// Raising the maximum while every thread is busy and items wait starts a
+/// thread for them at once: the waiting item runs while the gate item still
+/// holds the pool's only thread (no queue call, no item end is needed).
+#[test]
+fn raising_max_threads_starts_a_thread_for_waiting_items() {
+    let _guard = test_guard();
+    let pool = Pool::builder()
+        .name("raise-max")
+        .min_threads(1)
+        .max_threads(1)
+        .build()
+        .expect("pool");
+    let (g, opener) = gate();
+    let held = Signal::new();
+    let h = held.clone();
+    let holder = Work::named("holder", move |_| {
+        h.notify();
+        g.wait();
+    });
+    pool.queue(&holder).expect("queue the holder");
+    held.wait_for(1, "the holder runs");
+    let ran = Signal::new();
+    let r = ran.clone();
+    let waiting = Work::named("waiting", move |_| r.notify());
+    pool.queue(&waiting).expect("queue the waiting item");
+    pool.set_max_threads(2).expect("raise the maximum");
+    ran.wait_for(1, "the waiting item runs on a new thread");
+    assert!(holder.is_running(), "the holder still holds its thread");
+    opener.open();
+    flush_pool(&pool);
+    drop_pool(pool);
+}

@@ -248,7 +248,7 @@ impl RunQueue {
         max: Option<usize>,
         vslow_percent: Option<usize>,
     ) -> Result<(), Error> {
-        let start = {
+        let start: (bool, bool) = {
             let mut g = this.lock();
             if let Some(min) = min {
                 g.min_threads = min;
@@ -262,10 +262,19 @@ impl RunQueue {
             // Idle threads re-check the limits; a larger share may let very slow
             // items start.
             this.wake_all_consumers(&mut g);
-            g.threads > 0 && g.threads < g.min_threads
+            // A larger maximum (or share) may leave waiting items with room for a
+            // thread that no one is starting: owe one, paid off the caller.
+            let grow = this.wants_thread(&g);
+            if grow {
+                g.settle_owed = true;
+            }
+            (g.threads > 0 && g.threads < g.min_threads, grow)
         };
-        if start {
+        if start.0 {
             while Self::spawn_consumer(this, true)? {}
+        }
+        if start.1 {
+            Self::owe_start(this);
         }
         Ok(())
     }
