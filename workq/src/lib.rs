@@ -121,49 +121,38 @@
 //!
 //! See `ARCHITECTURE.md` in the repository for the state machine and invariants.
 
-mod current;
+// The layers, from the bottom: support code, the engine (the item and its
+// state word, the queue parts, the consumers, the timer), the front ends users
+// hold, and the add-ons built on them. ARCHITECTURE.md maps each file.
 #[macro_use]
-mod log;
+mod support;
+mod addons;
 mod engine;
 mod error;
-mod events;
-mod padded;
-mod panic;
-mod periodic;
-mod pool;
+mod front;
 pub mod shutdown;
-mod snapshot;
-mod state;
-mod submit;
-mod sync;
-mod timer;
-mod wait;
-mod watchdog;
-mod work;
-mod worker;
-mod workqueue;
 
 #[cfg(test)]
 mod models;
 
-pub use engine::{SpawnFailure, SpawnHook, Spawner};
-pub use error::Error;
-pub use events::{
+pub use addons::events::{
     BacklogHook, BacklogReason, BacklogReport, EventSet, EventStats, Events, EventsBuilder, Raised,
     MAX_KINDS,
 };
-pub use panic::{PanicHook, PanicReport};
-pub use periodic::{Periodic, Repeat};
-pub use pool::{Owner, Pool, PoolBuilder};
+pub use addons::periodic::{Periodic, Repeat};
+pub use addons::snapshot::{ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView};
+pub use addons::wait::{Destroying, QueueAsync, Waiting};
+pub use addons::watchdog::{set_watchdog_spawner, Stall, StallHook, StallReport};
+pub use engine::timer::ManualClock;
+pub use engine::{SpawnFailure, SpawnHook, Spawner};
+pub use error::Error;
+pub use front::pool::{Owner, Pool, PoolBuilder};
+pub use front::submit::Submit;
+pub use front::work::{Queued, Work, WorkCtx};
+pub use front::worker::{Worker, WorkerBuilder};
+pub use front::workqueue::{queue, system, system_long, WorkQueue, WorkQueueBuilder, MAX_ACTIVE};
 pub use shutdown::{ArmedAtShutdown, ShutdownReport};
-pub use snapshot::{ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView};
-pub use submit::Submit;
-pub use timer::ManualClock;
-pub use wait::{Destroying, QueueAsync, Waiting};
-pub use watchdog::{set_watchdog_spawner, Stall, StallHook, StallReport};
-pub use work::{Queued, Work, WorkCtx};
-pub use worker::{Worker, WorkerBuilder};
-pub use workqueue::{queue, system, system_long, WorkQueue, WorkQueueBuilder, MAX_ACTIVE};
+pub use support::panic::{PanicHook, PanicReport};
 
 /// The crate README's examples are compiled and run as doc tests (the
 /// repository's README shows the same example; `.ci/run` checks that it does).

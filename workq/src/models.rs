@@ -11,11 +11,11 @@
 //! Each model drives a [`RunQueue`] directly: one model thread plays the consumer
 //! by calling `run_one`, so no hidden thread is involved.
 
+use crate::engine::item::state::{is_idle, PENDING, RUNNING};
+use crate::engine::timer::ManualClock;
 use crate::engine::RunQueue;
-use crate::state::{is_idle, PENDING, RUNNING};
-use crate::sync::{thread, Arc, AtomicUsize, Ordering};
-use crate::timer::ManualClock;
-use crate::work::{Queued, Work};
+use crate::front::work::{Queued, Work};
+use crate::support::sync::{thread, Arc, AtomicUsize, Ordering};
 
 #[cfg(loom)]
 fn model<F: Fn() + Sync + Send + 'static>(f: F) {

@@ -6,13 +6,13 @@
 //! nothing) and the `CANCELING` counter.
 
 use super::{QueueGuard, RunQueue};
-use crate::error::Error;
-use crate::state::{
+use crate::engine::item::state::{
     self, ARMED, CANCEL_MASK, CANCEL_ONE, DISABLE_MASK, DISABLE_ONE, PENDING, RUNNING,
 };
-use crate::sync::{lock, Arc, MutexGuard, Ordering};
-use crate::timer::TimerKey;
-use crate::work::{bound_to, in_own_run, WorkInner};
+use crate::engine::item::{bound_to, in_own_run, WorkInner};
+use crate::engine::timer::TimerKey;
+use crate::error::Error;
+use crate::support::sync::{lock, Arc, MutexGuard, Ordering};
 
 /// The item's queue with its lock held, while the item is bound to it, and the
 /// item's binding lock (taken after the queue's; drop it before waiting).
@@ -170,7 +170,8 @@ impl RunQueue {
             // another queue) from satisfying the wait for a later run.
             let target = work.started.load(Ordering::Relaxed) + u64::from(s & PENDING != 0);
             if q.single_consumer
-                && (crate::current::running_on(q.id) || crate::current::consuming(q.id))
+                && (crate::support::current::running_on(q.id)
+                    || crate::support::current::consuming(q.id))
             {
                 return Err(Error::WouldDeadlock {
                     what: "flushing an item pending on the single-thread worker running the caller",

@@ -2,11 +2,11 @@
 //! `mod_delayed_work`). Arming itself is `add_run` with a deadline.
 
 use super::RunQueue;
+use crate::engine::item::state::{ARMED, CANCEL_MASK, PENDING, RUNNING};
+use crate::engine::item::WorkInner;
+use crate::engine::timer::{Timer, TimerKey};
 use crate::error::Error;
-use crate::state::{ARMED, CANCEL_MASK, PENDING, RUNNING};
-use crate::sync::{lock, Arc, Ordering};
-use crate::timer::{Timer, TimerKey};
-use crate::work::WorkInner;
+use crate::support::sync::{lock, Arc, Ordering};
 
 /// What a delivery leaves to do once its queues have been told, with no lock held:
 /// thread starts and pump kicks, and the drops of the timer's references.
@@ -33,11 +33,11 @@ impl Delivered {
         }
         // On the timer thread: a panic in a closure's drop must not end it. One at a
         // time, so that two panicking drops are two caught panics, not an abort.
-        let hook = crate::panic::default_hook();
+        let hook = crate::support::panic::default_hook();
         let handles = self.stash.into_iter().flatten();
         for work in handles.chain(self.expired.into_iter().map(|(_, w)| w)) {
             // Possibly the last handle (a cancelled item).
-            crate::panic::drop_caught(work, &hook, "workq-timer");
+            crate::support::panic::drop_caught(work, &hook, "workq-timer");
         }
     }
 }
@@ -79,9 +79,9 @@ impl RunQueue {
                 let mut binding = lock(&work.binding);
                 let s = work.state.load(Ordering::Relaxed);
                 let here = binding.as_ref().is_some_and(|b| Arc::ptr_eq(b, &q))
-                    && crate::state::queue_of(s) == q.id;
+                    && crate::engine::item::state::queue_of(s) == q.id;
                 if !here {
-                    if crate::state::queue_of(s) == 0 {
+                    if crate::engine::item::state::queue_of(s) == 0 {
                         drop(binding);
                         grow.extend(RunQueue::grow_entry_of(work));
                         i += 1; // idle: stale, or a grow entry
@@ -144,13 +144,13 @@ impl RunQueue {
             this.admit(&g)?;
             let mut binding = lock(&work.binding);
             let s = work.state.load(Ordering::Relaxed);
-            if s & crate::state::DISABLE_MASK != 0 {
+            if s & crate::engine::item::state::DISABLE_MASK != 0 {
                 return Err(Error::Disabled);
             }
             if s & CANCEL_MASK != 0 {
                 return Err(Error::Canceling);
             }
-            if s & (PENDING | RUNNING) != 0 && !crate::work::bound_to(s, this) {
+            if s & (PENDING | RUNNING) != 0 && !crate::engine::item::bound_to(s, this) {
                 return Err(Error::Busy {
                     queue: this.name.to_string(),
                 });

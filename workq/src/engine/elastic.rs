@@ -9,10 +9,10 @@
 //!   racing queue call either sees it idle or sees it gone (and owes a start).
 
 use super::{QueueState, RunQueue};
+use crate::engine::item::WorkInner;
+use crate::engine::timer::Timer;
 use crate::error::Error;
-use crate::sync::Arc;
-use crate::timer::Timer;
-use crate::work::WorkInner;
+use crate::support::sync::Arc;
 use std::fmt;
 use std::io;
 use std::thread::JoinHandle;
@@ -171,9 +171,9 @@ impl Elastic {
         on_spawn_failure: SpawnHook,
         start_attempts: u32,
     ) -> Elastic {
-        let grow_item = crate::work::Work::build(
+        let grow_item = crate::front::work::Work::build(
             Some(format!("{name}/grow").into()),
-            crate::work::Class::Normal,
+            crate::engine::item::Class::Normal,
             Box::new(|_| {}),
         )
         .inner;

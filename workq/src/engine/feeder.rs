@@ -7,8 +7,8 @@
 //! queue stalls with items waiting.
 
 use super::{QueueGuard, RunQueue};
-use crate::sync::Arc;
-use crate::work::WorkInner;
+use crate::engine::item::WorkInner;
+use crate::support::sync::Arc;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -52,7 +52,9 @@ impl RunQueue {
         // (it found nothing a moment ago), so queue it again if more are needed:
         // it then runs once more and finds the new items.
         let (running, idle): (Vec<_>, Vec<_>) = pumps.iter().partition(|p| {
-            p.state.load(crate::sync::Ordering::Acquire) & crate::state::RUNNING != 0
+            p.state.load(crate::support::sync::Ordering::Acquire)
+                & crate::engine::item::state::RUNNING
+                != 0
         });
         let mut kicked = 0;
         for pump in idle.into_iter().chain(running) {
@@ -120,7 +122,7 @@ impl RunQueue {
             .as_ref()
             .and_then(|f| f.rescue_after)
             .unwrap_or(Duration::from_millis(100));
-        crate::current::become_consumer(this.id);
+        crate::support::current::become_consumer(this.id);
         let mut g = this.lock();
         loop {
             if g.stopping && g.lists_empty() {

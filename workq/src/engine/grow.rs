@@ -26,10 +26,10 @@
 //! number) and refuses queue calls until a start succeeds.
 
 use super::{QueueState, RunQueue, Slot};
+use crate::engine::item::WorkInner;
+use crate::engine::timer::Timer;
 use crate::error::Error;
-use crate::sync::{lock, Arc, Ordering};
-use crate::timer::Timer;
-use crate::work::WorkInner;
+use crate::support::sync::{lock, Arc, Ordering};
 use std::io;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -394,8 +394,11 @@ impl RunQueue {
             (elastic.spawner)(builder, body)
         }))
         .unwrap_or_else(|payload| {
-            let msg = format!("the spawner panicked: {}", crate::panic::message(&*payload));
-            crate::panic::swallow(payload);
+            let msg = format!(
+                "the spawner panicked: {}",
+                crate::support::panic::message(&*payload)
+            );
+            crate::support::panic::swallow(payload);
             Err(io::Error::other(msg))
         });
         match spawned {
@@ -405,7 +408,7 @@ impl RunQueue {
                     .fetch_add(1, Ordering::Relaxed);
                 let timer = Timer::ensure_driven(&elastic.grow_timer).is_ok();
                 let mut g = this.lock();
-                crate::log::event!(
+                crate::support::log::event!(
                     debug,
                     "thread '{}' started ({} thread(s))",
                     r.thread,
@@ -469,7 +472,7 @@ impl RunQueue {
             cancelled: cancelled.0,
         };
         let hook = &elastic.on_spawn_failure;
-        crate::panic::quietly(|| hook(&report));
+        crate::support::panic::quietly(|| hook(&report));
         // The queue's handles of the cancelled items: possibly the last ones.
         this.release(cancelled.1);
         Error::Spawn {

@@ -4,7 +4,7 @@
 //! executor's waker (user code) never runs under a workq lock.
 
 use super::{QueueState, RunQueue};
-use crate::sync::{wait, wait_timeout, Arc, Condvar, MutexGuard};
+use crate::support::sync::{wait, wait_timeout, Arc, Condvar, MutexGuard};
 use std::ops::{Deref, DerefMut};
 use std::task::Waker;
 use std::time::Duration;
@@ -19,7 +19,7 @@ pub(crate) struct QueueGuard<'a> {
 impl<'a> QueueGuard<'a> {
     /// Locks `queue`.
     pub(crate) fn lock(queue: &'a RunQueue) -> QueueGuard<'a> {
-        let mut g = crate::sync::lock(&queue.state);
+        let mut g = crate::support::sync::lock(&queue.state);
         // Items queued through the inbox since the last lock: onto the lists.
         queue.unshelve(&mut g);
         QueueGuard {
@@ -40,9 +40,9 @@ impl<'a> QueueGuard<'a> {
     /// there took CPU from the timer's delivery on two cores.
     pub(crate) fn lock_consumer(queue: &'a RunQueue) -> QueueGuard<'a> {
         let g = if queue.single_consumer {
-            crate::sync::lock(&queue.state)
+            crate::support::sync::lock(&queue.state)
         } else {
-            crate::sync::lock_spinning(&queue.state)
+            crate::support::sync::lock_spinning(&queue.state)
         };
         QueueGuard {
             queue,
@@ -85,7 +85,7 @@ impl QueueGuard<'_> {
         for w in wakers {
             // An executor's waker is user code: a panic in it must not end a
             // workq thread.
-            crate::panic::quietly(move || w.wake());
+            crate::support::panic::quietly(move || w.wake());
         }
     }
 }

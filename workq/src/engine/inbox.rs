@@ -30,9 +30,10 @@
 //! - Lock order: queue lock, then binding lock, then shelf lock.
 
 use super::{QueueState, RunQueue, Waiting};
-use crate::state::{self, PENDING};
-use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
-use crate::work::{Class, Queued, WorkInner};
+use crate::engine::item::state::{self, PENDING};
+use crate::engine::item::{Class, WorkInner};
+use crate::front::work::Queued;
+use crate::support::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use std::time::Instant;
 
 /// The largest shelf (in items) whose room is kept for the next batch.
@@ -264,9 +265,9 @@ impl RunQueue {
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::{RunQueue, HINT_ITEMS};
-    use crate::sync::Ordering;
-    use crate::timer::ManualClock;
-    use crate::work::{Queued, Work};
+    use crate::engine::timer::ManualClock;
+    use crate::front::work::{Queued, Work};
+    use crate::support::sync::Ordering;
 
     /// An item on the shelf counts as scheduled (once, also after it moved to the
     /// list and ran), and a consumer watching the queue sees it arrive.
@@ -288,7 +289,7 @@ mod tests {
         );
         assert_ne!(q.activity(), before, "a watching consumer would miss it");
         // (`stats` locks the queue, which empties the shelf: look at the counts.)
-        assert_eq!(crate::sync::lock(&q.state).counts.scheduled, 0);
+        assert_eq!(crate::support::sync::lock(&q.state).counts.scheduled, 0);
         assert_eq!(q.stats().scheduled, 1);
         // The next lock moves it to the list: still counted once.
         drop(q.lock());

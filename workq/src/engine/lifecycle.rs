@@ -3,9 +3,9 @@
 //! `shutdown.rs`.)
 
 use super::{QueueGuard, RunQueue};
-use crate::current;
 use crate::error::Error;
-use crate::sync::Arc;
+use crate::support::current;
+use crate::support::sync::Arc;
 use std::time::Instant;
 
 impl RunQueue {

@@ -14,11 +14,13 @@ mod feeder;
 mod grow;
 mod guard;
 mod inbox;
+pub(crate) mod item;
 mod lifecycle;
 mod owner_cancel;
 mod queue_state;
 mod run;
 mod shutdown;
+pub(crate) mod timer;
 
 pub(crate) use cancel::{flushed, not_running};
 pub(crate) use elastic::Elastic;
@@ -28,14 +30,17 @@ pub(crate) use guard::QueueGuard;
 pub(crate) use owner_cancel::OwnerCancel;
 pub(crate) use queue_state::{Counters, Counts, QueueState, Slot, Waiting};
 
-use crate::current;
+use crate::engine::item::state::{
+    self, ARMED, CANCEL_MASK, DISABLE_MASK, PENDING, RUNNING, UNCOUNTED,
+};
+use crate::engine::item::WorkInner;
+use crate::engine::timer::{Timer, TimerKey};
 use crate::error::Error;
-use crate::padded::Padded;
-use crate::panic::PanicHook;
-use crate::state::{self, ARMED, CANCEL_MASK, DISABLE_MASK, PENDING, RUNNING, UNCOUNTED};
-use crate::sync::{lock, Arc, AtomicU64, Condvar, Mutex, Ordering};
-use crate::timer::{Timer, TimerKey};
-use crate::work::{Queued, WorkInner};
+use crate::front::work::Queued;
+use crate::support::current;
+use crate::support::padded::Padded;
+use crate::support::panic::PanicHook;
+use crate::support::sync::{lock, Arc, AtomicU64, Condvar, Mutex, Ordering};
 use std::time::Instant;
 
 /// Source of queue ids (0 means "no queue").
@@ -167,7 +172,7 @@ impl RunQueue {
             single_consumer: consumers == 1,
             count_merged: true,
             freezable: false,
-            on_panic: crate::panic::default_hook(),
+            on_panic: crate::support::panic::default_hook(),
             timer,
             elastic: None,
             feeder: None,
@@ -311,7 +316,7 @@ impl RunQueue {
                 )
                 .is_ok()
             {
-                crate::log::event!(
+                crate::support::log::event!(
                     trace,
                     "queue '{}' on '{}': Rerun (no lock)",
                     work.name().unwrap_or("<unnamed>"),
@@ -334,7 +339,7 @@ impl RunQueue {
         // a coalesced item) does not lock the item and the shelf to find that out.
         if at.is_none() && owner == 0 && limit == Limit::Ignore && state::is_idle(seen) {
             if let Some(outcome) = Self::shelve(this, work) {
-                crate::log::event!(
+                crate::support::log::event!(
                     trace,
                     "queue '{}' on '{}': {:?} (inbox)",
                     work.name().unwrap_or("<unnamed>"),
@@ -505,7 +510,7 @@ impl RunQueue {
             g.counts.scheduled += 1;
             Queued::Scheduled
         };
-        crate::log::event!(
+        crate::support::log::event!(
             trace,
             "queue '{}' on '{}': {:?}{}",
             work.name().unwrap_or("<unnamed>"),

@@ -10,9 +10,9 @@
 
 use super::cancel::counter_up;
 use super::{QueueState, RunQueue};
-use crate::state::{self, ARMED, CANCEL_MASK, CANCEL_ONE};
-use crate::sync::{lock, Arc, Ordering};
-use crate::work::WorkInner;
+use crate::engine::item::state::{self, ARMED, CANCEL_MASK, CANCEL_ONE};
+use crate::engine::item::WorkInner;
+use crate::support::sync::{lock, Arc, Ordering};
 
 /// A cancel of one owner's items in progress.
 pub(crate) struct OwnerCancel {

@@ -1,8 +1,8 @@
 //! What lives behind a run queue's lock, and the choice of the next item.
 
 use super::colors::FlushColors;
-use crate::sync::{Arc, AtomicU64};
-use crate::work::{Class, WorkInner};
+use crate::engine::item::{Class, WorkInner};
+use crate::support::sync::{Arc, AtomicU64};
 use std::collections::VecDeque;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -138,7 +138,7 @@ pub(crate) struct QueueState {
     /// most recent last: a wake-up goes to the consumer that slept last (its CPU
     /// and caches are the warmest, and the others can reach their idle timeout).
     /// `idle_consumers - notified` of them.
-    pub(crate) parked: Vec<Arc<crate::sync::Condvar>>,
+    pub(crate) parked: Vec<Arc<crate::support::sync::Condvar>>,
     /// Consumers watching the queue without the lock before they sleep, and items
     /// pushed meanwhile that one of them will take (no wake-up, no new thread).
     pub(crate) spinning: usize,
@@ -162,7 +162,7 @@ pub(crate) struct QueueState {
     /// Failed thread starts since the last one that succeeded.
     pub(crate) start_failures: u32,
     /// The grow entry on the timer, while armed (see `grow.rs`).
-    pub(crate) grow_key: Option<crate::timer::TimerKey>,
+    pub(crate) grow_key: Option<crate::engine::timer::TimerKey>,
     /// Consumer threads by slot number (their names end in it).
     pub(crate) slots: Vec<Option<Slot>>,
     /// Threads to join at shutdown (culled ones are reaped as new ones start).
@@ -172,7 +172,7 @@ pub(crate) struct QueueState {
     pub(crate) wakers: Vec<(u64, std::task::Waker)>,
     pub(crate) to_wake: Vec<std::task::Waker>,
     /// Consumers to wake once the lock is released.
-    pub(crate) to_notify: Vec<Arc<crate::sync::Condvar>>,
+    pub(crate) to_notify: Vec<Arc<crate::support::sync::Condvar>>,
     pub(crate) next_waker: u64,
     /// Items bound to the queue per owner (0: no owner).
     pub(crate) owners: std::collections::HashMap<u32, usize>,

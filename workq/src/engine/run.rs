@@ -4,11 +4,12 @@
 //! lock). And the consumer loop that repeats it.
 
 use super::{QueueGuard, QueueState, RunQueue};
-use crate::current::RunMark;
-use crate::panic;
-use crate::state::{self, ARMED, PENDING, RUNNING, UNCOUNTED};
-use crate::sync::{lock, Arc, Ordering};
-use crate::work::{Class, WorkCtx, WorkInner};
+use crate::engine::item::state::{self, ARMED, PENDING, RUNNING, UNCOUNTED};
+use crate::engine::item::{Class, WorkInner};
+use crate::front::work::WorkCtx;
+use crate::support::current::RunMark;
+use crate::support::panic;
+use crate::support::sync::{lock, Arc, Ordering};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
@@ -97,7 +98,7 @@ impl RunQueue {
             // A bounded queue: room for one more waiting item.
             self.notify_done(g);
         }
-        crate::log::event!(
+        crate::support::log::event!(
             trace,
             "start '{}' on '{}'",
             work.name().unwrap_or("<unnamed>"),
@@ -156,7 +157,7 @@ impl RunQueue {
         if very_slow {
             g.running_vslow -= 1;
         }
-        crate::log::event!(
+        crate::support::log::event!(
             trace,
             "finish '{}' on '{}'",
             work.name().unwrap_or("<unnamed>"),
@@ -311,7 +312,7 @@ impl RunQueue {
     /// been idle too long or the queue has more threads than allowed.
     pub(crate) fn consume(this: &Arc<Self>, slot: Option<usize>) {
         let idle_timeout = this.elastic.as_ref().map(|e| e.idle_timeout);
-        crate::current::become_consumer(this.id);
+        crate::support::current::become_consumer(this.id);
         let mut g = this.lock_consumer();
         this.arrived(&mut g);
         // Before sleeping, a consumer that ran out of work watches the queue for a
@@ -325,7 +326,7 @@ impl RunQueue {
         let mut may_spin = true;
         let mut woken_alone = false;
         // Where this consumer sleeps (see `QueueState::parked`).
-        let park = Arc::new(crate::sync::Condvar::new());
+        let park = Arc::new(crate::support::sync::Condvar::new());
         // The item of the previous run, dropped outside the lock: dropping the last
         // handle runs the closure's destructor, which is user code.
         let mut last: Option<Arc<WorkInner>> = None;
@@ -415,7 +416,7 @@ impl RunQueue {
         }
         if this.elastic.is_some() {
             this.counters.threads_exited.fetch_add(1, Ordering::Relaxed);
-            crate::log::event!(
+            crate::support::log::event!(
                 debug,
                 "thread {:?} of '{}' exits ({} left)",
                 slot,
@@ -459,7 +460,7 @@ fn spin_until_changed(queue: &RunQueue, seen: u64) {
         if i < spins {
             std::hint::spin_loop();
         } else {
-            crate::sync::yield_now();
+            crate::support::sync::yield_now();
         }
     }
 }
@@ -470,9 +471,9 @@ const SPINS: u32 = 160;
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::RunQueue;
-    use crate::sync::{Arc, Mutex};
-    use crate::timer::ManualClock;
-    use crate::work::Work;
+    use crate::engine::timer::ManualClock;
+    use crate::front::work::Work;
+    use crate::support::sync::{Arc, Mutex};
     use std::thread::JoinHandle;
     use std::time::{Duration, Instant};
 
@@ -513,14 +514,15 @@ mod tests {
         let (q, consumers) = with_consumers("lifo", 3);
         let ran_on = Arc::new(Mutex::new(Vec::new()));
         let r = ran_on.clone();
-        let work = Work::new(move |_| crate::sync::lock(&r).push(std::thread::current().id()));
+        let work =
+            Work::new(move |_| crate::support::sync::lock(&r).push(std::thread::current().id()));
         for _ in 0..20 {
             all_asleep(&q, 3);
             RunQueue::enqueue(&q, &work.inner).expect("queue");
             RunQueue::flush_item(&work.inner).expect("flush");
         }
         stop(&q, consumers);
-        let ran_on = crate::sync::lock(&ran_on);
+        let ran_on = crate::support::sync::lock(&ran_on);
         assert_eq!(ran_on.len(), 20);
         assert!(
             ran_on.iter().all(|t| *t == ran_on[0]),
@@ -536,24 +538,24 @@ mod tests {
         let runs = Arc::new(Mutex::new(0u32));
         let r = runs.clone();
         let work = Work::new(move |ctx| {
-            let mut n = crate::sync::lock(&r);
+            let mut n = crate::support::sync::lock(&r);
             *n += 1;
             if *n < 10 {
                 ctx.requeue().expect("requeue");
             }
         });
         all_asleep(&q, 2);
-        let before = crate::sync::lock(&q.state).wakeups;
+        let before = crate::support::sync::lock(&q.state).wakeups;
         RunQueue::enqueue(&q, &work.inner).expect("queue");
         let watchdog = Instant::now() + Duration::from_secs(10);
-        while *crate::sync::lock(&runs) < 10 {
+        while *crate::support::sync::lock(&runs) < 10 {
             assert!(Instant::now() < watchdog, "the runs did not finish");
             std::thread::sleep(Duration::from_millis(1));
         }
         RunQueue::flush_item(&work.inner).expect("flush");
-        let wakeups = crate::sync::lock(&q.state).wakeups - before;
+        let wakeups = crate::support::sync::lock(&q.state).wakeups - before;
         stop(&q, consumers);
-        assert_eq!(*crate::sync::lock(&runs), 10);
+        assert_eq!(*crate::support::sync::lock(&runs), 10);
         assert_eq!(
             wakeups, 1,
             "only the first queue call should wake a consumer"

@@ -28,12 +28,12 @@
 //! given back under the timer locks it already took); the arm path is unchanged.
 
 use super::{QueueGuard, QueueState, RunQueue, Waiting};
-use crate::current;
+use crate::engine::item::state::{self, ARMED, CANCEL_MASK, PENDING, RUNNING, UNCOUNTED};
+use crate::engine::item::WorkInner;
+use crate::engine::timer::DeliveryMark;
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
-use crate::state::{self, ARMED, CANCEL_MASK, PENDING, RUNNING, UNCOUNTED};
-use crate::sync::{lock, Arc, Ordering};
-use crate::timer::DeliveryMark;
-use crate::work::WorkInner;
+use crate::support::current;
+use crate::support::sync::{lock, Arc, Ordering};
 use std::collections::HashMap;
 use std::time::Instant;
 

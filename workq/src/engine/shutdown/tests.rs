@@ -4,9 +4,9 @@
 //! armed item is run or counted, and each closure is dropped once.
 
 use crate::engine::delay::test_hook;
+use crate::engine::timer::Timer;
 use crate::engine::RunQueue;
 use crate::shutdown::{ArmedAtShutdown, ShutdownReport};
-use crate::timer::Timer;
 use crate::{ManualClock, Work, Worker};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;

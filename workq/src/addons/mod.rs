@@ -1,0 +1,9 @@
+//! What is built on the front ends without changing the engine's contract:
+//! never-lost events, periodic items, the runqueue view, async waits and the
+//! stall watchdog.
+
+pub(crate) mod events;
+pub(crate) mod periodic;
+pub(crate) mod snapshot;
+pub(crate) mod wait;
+pub(crate) mod watchdog;

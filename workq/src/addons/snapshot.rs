@@ -1,0 +1,325 @@
+//! The runqueue view: what a pool or worker is doing right now, as data.
+
+use crate::engine::item::Class;
+use crate::engine::{Counts, RunQueue};
+use crate::support::sync::Ordering;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// A picture of a pool's (or worker's) threads, waiting items and counters, taken
+/// under its lock at one instant. `Display` prints it for people; with the `serde`
+/// feature it serialises for programs.
+///
+/// ```
+/// let pool = workq::Pool::builder().name("snap").build()?;
+/// pool.queue(&workq::Work::named("job", |_| {}))?;
+/// pool.flush()?;
+/// let snap = pool.snapshot();
+/// assert_eq!(snap.stats.runs, 1);
+/// println!("{snap}");
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Snapshot {
+    /// The pool's, worker's or workqueue's name.
+    pub name: String,
+    /// What kind of queue it is.
+    pub kind: QueueKind,
+    /// A workqueue's `max_active` (`None` elsewhere).
+    pub max_active: Option<usize>,
+    /// Sizing tunables at the time of the picture.
+    pub min_threads: usize,
+    /// See [`min_threads`](Snapshot::min_threads).
+    pub max_threads: usize,
+    /// Share of the threads very slow items may use, in percent.
+    pub very_slow_percent: usize,
+    /// Every thread, idle or running.
+    pub threads: Vec<ThreadView>,
+    /// Every item waiting for a thread, oldest first within its class.
+    pub waiting: Vec<WaitingView>,
+    /// Whether the queue is frozen.
+    pub frozen: bool,
+    /// Counters since the queue was built.
+    pub stats: Stats,
+}
+
+/// What a [`Snapshot`] pictures.
+///
+/// ```
+/// use workq::{Pool, QueueKind, WorkQueue, Worker};
+/// let pool = Pool::new("kinds-pool")?;
+/// assert_eq!(pool.snapshot().kind, QueueKind::Pool);
+/// assert_eq!(Worker::new("kinds-worker")?.snapshot().kind, QueueKind::Worker);
+/// let wq = WorkQueue::builder("kinds-wq").pool(&pool).build()?;
+/// assert_eq!(wq.snapshot().kind, QueueKind::WorkQueue);
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub enum QueueKind {
+    /// A [`Worker`](crate::Worker): one thread.
+    Worker,
+    /// A [`Pool`](crate::Pool): threads sized by demand (the sizing fields apply).
+    Pool,
+    /// A [`WorkQueue`](crate::WorkQueue): its "threads" are its run slots on the pool.
+    WorkQueue,
+}
+
+/// One thread in a [`Snapshot`].
+///
+/// ```
+/// let pool = workq::Pool::builder().name("tv").min_threads(2).max_threads(2).build()?;
+/// pool.queue(&workq::Work::new(|_| {}))?; // first use: the threads start
+/// pool.flush()?;
+/// let snap = pool.snapshot();
+/// let names: Vec<&str> = snap.threads.iter().map(|t| t.name.as_str()).collect();
+/// assert_eq!(names, ["tv/0", "tv/1"]);
+/// assert!(snap.threads.iter().all(|t| t.running.is_none())); // both idle
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct ThreadView {
+    /// The thread's name (`pool/3`).
+    pub name: String,
+    /// The item it runs, or `None` when idle.
+    pub running: Option<ItemView>,
+}
+
+/// A running item in a [`ThreadView`].
+///
+/// ```
+/// use std::sync::{mpsc, Mutex};
+/// let worker = workq::Worker::new("viewed")?;
+/// let (started_tx, started) = mpsc::channel();
+/// let (release, released) = mpsc::channel::<()>();
+/// let released = Mutex::new(released);
+/// let work = workq::Work::named("long", move |_| {
+///     let _ = started_tx.send(());
+///     let _ = released.lock().expect("lock").recv(); // runs until released
+/// });
+/// worker.queue(&work)?;
+/// started.recv().expect("started");
+/// let snap = worker.snapshot();
+/// let item = snap.threads[0].running.as_ref().expect("a run in progress");
+/// assert_eq!(item.work.as_deref(), Some("long"));
+/// assert!(!item.very_slow);
+/// release.send(()).expect("release");
+/// work.flush()?;
+/// assert!(worker.snapshot().threads[0].running.is_none());
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct ItemView {
+    /// The item's name, if it has one.
+    pub work: Option<String>,
+    /// Whether it is of the very slow class.
+    pub very_slow: bool,
+    /// How long it has been running, counted from the first time a runqueue view
+    /// or the stall watchdog saw the run: workq reads no clock per run (the read
+    /// can cost more than the rest of a tiny item's run), so a run seen for the
+    /// first time shows zero.
+    pub running_for: Duration,
+}
+
+/// A waiting item in a [`Snapshot`].
+///
+/// ```
+/// use workq::{Work, Worker};
+/// let worker = Worker::builder().name("wv").freezable(true).build()?;
+/// worker.freeze()?; // queued items wait
+/// worker.queue(&Work::named("first", |_| {}))?;
+/// worker.queue(&Work::named("second", |_| {}))?;
+/// let snap = worker.snapshot();
+/// let waiting: Vec<_> = snap.waiting.iter().map(|w| w.work.as_deref()).collect();
+/// assert_eq!(waiting, [Some("first"), Some("second")]);
+/// worker.thaw()?;
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct WaitingView {
+    /// The item's name, if it has one.
+    pub work: Option<String>,
+    /// Whether it is of the very slow class.
+    pub very_slow: bool,
+    /// How long it has been waiting for a thread. An item queued without the
+    /// queue's lock (an idle item on a busy worker or pool) counts from when it
+    /// reached the run list, in a batch, which is at the latest when this view
+    /// was taken.
+    pub waited: Duration,
+}
+
+/// Counters of a pool or worker, all monotonic since it was built.
+///
+/// ```
+/// use workq::{Stats, Work, Worker};
+/// let worker = Worker::builder().name("stats").freezable(true).build()?;
+/// worker.freeze()?;
+/// let work = Work::new(|_| {});
+/// worker.queue(&work)?; // scheduled
+/// worker.queue(&work)?; // already pending: not counted
+/// worker.thaw()?;
+/// work.flush()?;
+/// let st: Stats = worker.stats();
+/// assert_eq!((st.scheduled, st.reruns, st.runs, st.panics), (1, 0, 1, 0));
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Stats {
+    /// Queue calls that scheduled a run of an idle item.
+    pub scheduled: u64,
+    /// Queue calls that found the item already pending (coalesced), counted in
+    /// batches of 64 per thread (exact to within 63 per thread), and only on a
+    /// queue built with `count_merged(true)`
+    /// ([`WorkerBuilder::count_merged`](crate::WorkerBuilder::count_merged)):
+    /// 0 otherwise.
+    pub merged: u64,
+    /// Queue calls that asked a running item to run again. A call that did so
+    /// without the queue's lock (the item ran on this queue) is counted when the
+    /// run in progress ends.
+    pub reruns: u64,
+    /// Runs finished (including those that panicked).
+    pub runs: u64,
+    /// Runs that panicked.
+    pub panics: u64,
+    /// Threads started (pools).
+    pub threads_started: u64,
+    /// Threads that exited (culled when idle, or at shutdown; pools).
+    pub threads_exited: u64,
+    /// Thread starts that failed (pools).
+    pub spawn_failures: u64,
+}
+
+impl RunQueue {
+    /// The queue's counters (takes the queue's lock).
+    pub(crate) fn stats(&self) -> Stats {
+        let counts = self.lock().counts;
+        self.stats_with(counts)
+    }
+
+    /// The queue's counters, with those kept under its lock read as `counts`.
+    fn stats_with(&self, counts: Counts) -> Stats {
+        let c = &self.counters;
+        Stats {
+            scheduled: counts.scheduled,
+            merged: c.merged.load(Ordering::Relaxed),
+            reruns: counts.reruns,
+            runs: counts.runs,
+            panics: counts.panics,
+            threads_started: c.threads_started.load(Ordering::Relaxed),
+            threads_exited: c.threads_exited.load(Ordering::Relaxed),
+            spawn_failures: c.spawn_failures.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A [`Snapshot`] of the queue.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let now = Instant::now();
+        let mut g = self.lock();
+        let threads = g
+            .slots
+            .iter_mut()
+            .flatten()
+            .map(|slot| ThreadView {
+                name: slot.thread.to_string(),
+                running: slot.running_since(now).map(|(w, since)| ItemView {
+                    work: w.name().map(str::to_string),
+                    very_slow: w.class == Class::VerySlow,
+                    running_for: now.saturating_duration_since(since),
+                }),
+            })
+            .collect();
+        let now_stamp = crate::engine::stamp(now);
+        let waiting =
+            g.hi.iter()
+                .chain(g.vslow.iter())
+                .chain(g.list.iter())
+                .map(|w| WaitingView {
+                    work: w.work.name().map(str::to_string),
+                    very_slow: w.work.class == Class::VerySlow,
+                    waited: w.waited(now_stamp),
+                })
+                .collect();
+        let kind = if self.elastic.is_some() {
+            QueueKind::Pool
+        } else if self.feeder.is_some() {
+            QueueKind::WorkQueue
+        } else {
+            QueueKind::Worker
+        };
+        Snapshot {
+            name: self.name.to_string(),
+            kind,
+            max_active: (kind == QueueKind::WorkQueue).then_some(g.max_running),
+            min_threads: g.min_threads,
+            max_threads: g.max_threads,
+            very_slow_percent: g.vslow_percent,
+            threads,
+            waiting,
+            frozen: g.frozen,
+            stats: self.stats_with(g.counts),
+        }
+    }
+}
+
+impl fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let frozen = if self.frozen { ", FROZEN" } else { "" };
+        match (self.kind, self.max_active) {
+            (QueueKind::Pool, _) => writeln!(
+                f,
+                "pool {}: {} thread(s) (min {}, max {}, very slow share {}%){frozen}",
+                self.name,
+                self.threads.len(),
+                self.min_threads,
+                self.max_threads,
+                self.very_slow_percent,
+            )?,
+            (QueueKind::WorkQueue, Some(n)) => {
+                writeln!(f, "workqueue {} (max_active {n}){frozen}", self.name)?
+            }
+            _ => writeln!(f, "worker {}{frozen}", self.name)?,
+        }
+        for t in &self.threads {
+            match &t.running {
+                None => writeln!(f, "  {:<20} idle", t.name)?,
+                Some(r) => writeln!(
+                    f,
+                    "  {:<20} {}{} for {:.1?}",
+                    t.name,
+                    r.work.as_deref().unwrap_or("<unnamed>"),
+                    if r.very_slow { " (very slow)" } else { "" },
+                    r.running_for
+                )?,
+            }
+        }
+        if self.waiting.is_empty() {
+            writeln!(f, "  nothing waiting")?;
+        }
+        for w in &self.waiting {
+            writeln!(
+                f,
+                "  waiting: {}{} for {:.1?}",
+                w.work.as_deref().unwrap_or("<unnamed>"),
+                if w.very_slow { " (very slow)" } else { "" },
+                w.waited
+            )?;
+        }
+        let s = &self.stats;
+        write!(
+            f,
+            "  scheduled {}, merged ~{}, reruns {}, runs {}, panics {}, threads started {}, exited {}, spawn failures {}",
+            s.scheduled, s.merged, s.reruns, s.runs, s.panics, s.threads_started, s.threads_exited, s.spawn_failures
+        )
+    }
+}

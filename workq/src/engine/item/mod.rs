@@ -1,0 +1,126 @@
+//! The engine's side of a work item: the closure, the state word (its table is
+//! in `state.rs`) and what the queue it is bound to books about it.
+
+pub(crate) mod state;
+
+use crate::engine::RunQueue;
+use crate::front::work::WorkCtx;
+use crate::support::current;
+use crate::support::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, Ordering};
+
+/// The closure type of a work item.
+pub(crate) type WorkFn = dyn Fn(&WorkCtx<'_>) + Send + Sync + 'static;
+
+/// The shared part of a [`Work`].
+///
+/// Laid out in this order (`repr(C)`) so that the state word, which every queue
+/// call of the item reads with a read-modify-write, sits at the end, away from
+/// what its runs write or read (the counters, the closure) and from the `Arc`'s
+/// reference counts at the start: a producer that keeps queueing a running item
+/// then loses the state word's line to the runner only when the runner changes
+/// the state word itself.
+#[repr(C)]
+pub(crate) struct WorkInner {
+    /// Runs started so far (written under the bound queue's lock).
+    pub(crate) started: AtomicU64,
+    /// Runs done so far: finished and, for a run that panicked, reported
+    /// (written under the lock of the queue that ran it).
+    pub(crate) finished: AtomicU64,
+    /// Flush colour of the run in progress (written under the bound queue's lock).
+    pub(crate) run_color: AtomicU64,
+    func: Box<WorkFn>,
+    /// The owner the item is counted for while bound (pools; 0: none).
+    pub(crate) owner: AtomicU32,
+    /// Ordinary, very slow (a capped share of a pool's threads) or high priority
+    /// (taken first by a pool; the pumps of high-priority workqueues).
+    pub(crate) class: Class,
+    name: Option<Box<str>>,
+    /// The queue the item is pending or running on, or was last: it counts only
+    /// while the state word's queue bits are non-zero (`bound_queue`). Set
+    /// together with those bits, under this lock; a run that returns the item to
+    /// idle leaves it in place, so that neither the run's end nor the next queue
+    /// call on the same queue touches the queue's shared reference count.
+    pub(crate) binding: Mutex<Option<Arc<RunQueue>>>,
+    /// While `ARMED`, the pending run's timer entry (a packed `TimerKey`), written
+    /// under the bound queue's lock. (On a run list, the list entry keeps the flush
+    /// colour and the queue time: `Waiting`.)
+    pub(crate) wait_tag: AtomicU64,
+    /// Flush colour of the pending run (written under the bound queue's lock); read
+    /// for a run queued behind the one in progress, which its runner puts on the
+    /// list (a run on a list carries its colour in its `Waiting` entry).
+    pub(crate) color: AtomicU64,
+    /// The state word; see `state.rs` for its table.
+    pub(crate) state: AtomicU64,
+}
+
+impl WorkInner {
+    /// A new idle item running `func`.
+    pub(crate) fn new(name: Option<Box<str>>, class: Class, func: Box<WorkFn>) -> WorkInner {
+        WorkInner {
+            state: AtomicU64::new(0),
+            binding: Mutex::new(None),
+            color: AtomicU64::new(0),
+            run_color: AtomicU64::new(0),
+            started: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+            wait_tag: AtomicU64::new(0),
+            owner: AtomicU32::new(0),
+            class,
+            name,
+            func,
+        }
+    }
+
+    /// Address of the item: its identity in the thread-local run marker.
+    pub(crate) fn addr(this: &Arc<Self>) -> usize {
+        Arc::as_ptr(this) as *const () as usize
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Calls the closure once.
+    pub(crate) fn call(&self, ctx: &WorkCtx<'_>) {
+        (self.func)(ctx)
+    }
+
+    /// The queue the item is bound to right now, if any.
+    pub(crate) fn bound_queue(&self) -> Option<Arc<RunQueue>> {
+        let binding = lock(&self.binding);
+        // The queue bits change only under the binding lock: stable here.
+        if crate::engine::item::state::queue_of(self.state.load(Ordering::Acquire)) == 0 {
+            return None;
+        }
+        binding.clone()
+    }
+
+    /// Records `queue` as the item's binding (binding lock held, the state word's
+    /// queue bits just set to its id). Keeps the reference already there when it
+    /// is the same queue: a re-queue touches no shared reference count.
+    pub(crate) fn bind(binding: &mut Option<Arc<RunQueue>>, queue: &Arc<RunQueue>) {
+        if !binding.as_ref().is_some_and(|b| Arc::ptr_eq(b, queue)) {
+            *binding = Some(Arc::clone(queue));
+        }
+    }
+}
+
+/// How a pool treats an item when it picks the next one to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    Normal,
+    /// At most a share of a pool's threads run these at once.
+    VerySlow,
+    /// Taken before every other waiting item.
+    High,
+}
+
+/// Whether the current thread runs `work` right now.
+pub(crate) fn in_own_run(work: &Arc<WorkInner>) -> bool {
+    current::running_item(WorkInner::addr(work))
+}
+
+/// Whether `s` has the queue bits of `q`.
+pub(crate) fn bound_to(s: u64, q: &RunQueue) -> bool {
+    state::queue_of(s) == q.id
+}

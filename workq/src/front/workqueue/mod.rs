@@ -1,0 +1,463 @@
+//! Named workqueues on shared pools (the kernel's cmwq): a queue is a domain for
+//! flush, ordering, concurrency limits, freezing and forward progress, while the
+//! threads belong to a [`Pool`](crate::Pool) shared by many queues.
+
+mod builder;
+mod system;
+
+pub use builder::{WorkQueueBuilder, MAX_ACTIVE};
+#[cfg(not(loom))]
+pub(crate) use system::default_pool;
+pub use system::{queue, system, system_long};
+
+use crate::addons::snapshot::Snapshot;
+use crate::engine::{Limit, RunQueue};
+use crate::error::Error;
+use crate::front::pool::Pool;
+use crate::front::work::{Queued, Work};
+use crate::front::worker::{when, when_after};
+use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
+use crate::support::current;
+use crate::support::sync::{lock, Arc, Mutex};
+use std::fmt;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A named queue whose items run on a shared [`Pool`].
+///
+/// Items queued here follow the same contract as everywhere ([`Queued`], no
+/// overlapping runs, cancel / flush on the item). The queue adds:
+///
+/// * `max_active`: at most this many of its items run at once; the others wait in
+///   the queue's FIFO list, never lost;
+/// * ordered queues (`max_active` 1, strict FIFO, one at a time), like a
+///   [`Worker`](crate::Worker) without a dedicated thread;
+/// * high priority: its items are taken before the pool's other waiting work;
+/// * freeze / thaw, flush, drain and destroy of just this queue;
+/// * a rescuer: one thread of its own, started up front, that runs the queue's
+///   items when the pool cannot (no thread and none can start, or everything busy
+///   for too long), so the queue always makes progress.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use workq::{Pool, Work, WorkQueue};
+///
+/// let pool = Pool::new("shared")?;
+/// let disk = WorkQueue::builder("disk-io").pool(&pool).max_active(2).build()?;
+/// let net = WorkQueue::builder("net").pool(&pool).ordered().build()?;
+/// let n = Arc::new(AtomicUsize::new(0));
+/// let c = n.clone();
+/// let item = Work::new(move |_| {
+///     c.fetch_add(1, Ordering::SeqCst);
+/// });
+/// disk.queue(&item)?;
+/// disk.flush()?; // waits for this queue's items only
+/// assert_eq!(n.load(Ordering::SeqCst), 1);
+/// net.queue(&Work::new(|_| {}))?;
+/// net.flush()?;
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct WorkQueue {
+    handle: Arc<Handle>,
+}
+
+/// Shared by the handles; its drop destroys the queue.
+struct Handle {
+    queue: Arc<RunQueue>,
+    pool: Pool,
+    rescuer: Mutex<Option<JoinHandle<()>>>,
+    armed_at_shutdown: ArmedAtShutdown,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let report = shut_down(self, Plan::drain(self.armed_at_shutdown));
+        crate::support::log::shutdown_report(&self.queue.name, &report, true);
+    }
+}
+
+fn shut_down(h: &Handle, plan: Plan) -> ShutdownReport {
+    let report = RunQueue::shut_down(&h.queue, false, plan);
+    // The pool no longer needs to reach this queue: let its items go.
+    h.pool.handle.forget_fed(&h.queue);
+    if let Some(feeder) = &h.queue.feeder {
+        // End the queue <-> pump reference cycle; a pump still queued on the pool
+        // finds the queue stopped and returns.
+        let pumps = std::mem::take(&mut *feeder.pumps.lock().unwrap_or_else(|p| p.into_inner()));
+        drop(pumps);
+    }
+    let rescuer = lock(&h.rescuer).take();
+    if let Some(r) = rescuer {
+        if r.thread().id() != std::thread::current().id() {
+            let _ = r.join();
+        }
+    }
+    report
+}
+
+impl WorkQueue {
+    /// A builder for a workqueue named `name`.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("events").build()?; // on the default pool
+    /// # drop(wq);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn builder(name: impl Into<String>) -> WorkQueueBuilder {
+        WorkQueueBuilder::new(name.into())
+    }
+
+    /// The queue's name.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("events").build()?;
+    /// assert_eq!(wq.name(), "events");
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.handle.queue.name
+    }
+
+    /// The pool the queue's items run on.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("io")?;
+    /// let wq = workq::WorkQueue::builder("writeback").pool(&pool).build()?;
+    /// assert_eq!(wq.pool().name(), "io");
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn pool(&self) -> &Pool {
+        &self.handle.pool
+    }
+
+    /// Queues `work` on this queue. See [`Queued`]. On a queue with a bound on
+    /// waiting items ([`WorkQueueBuilder::max_waiting`]) that is full, waits for room
+    /// (see [`try_queue`](WorkQueue::try_queue) and
+    /// [`queue_async`](WorkQueue::queue_async)); queueing an item that is already
+    /// pending or running never waits, nor does a call from the queue's own items.
+    ///
+    /// # Errors
+    /// As [`Worker::queue`](crate::Worker::queue); [`Error::Disabled`] for a
+    /// disabled item.
+    ///
+    /// ```
+    /// use workq::{Queued, Work, WorkQueue};
+    /// let wq = WorkQueue::builder("q").freezable(true).build()?;
+    /// wq.freeze()?;
+    /// let work = Work::new(|_| {});
+    /// assert_eq!(wq.queue(&work)?, Queued::Scheduled);
+    /// assert_eq!(wq.queue(&work)?, Queued::AlreadyPending); // coalesced
+    /// wq.thaw()?;
+    /// work.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    #[inline]
+    pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
+        RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, 0, Limit::Block)
+    }
+
+    /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
+    /// the queue's bound on waiting items is reached.
+    ///
+    /// # Errors
+    /// As [`WorkQueue::queue`], and [`Error::Full`].
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("bp")?;
+    /// let wq = workq::WorkQueue::builder("bounded").pool(&pool).max_waiting(1).freezable(true).build()?;
+    /// wq.freeze()?;
+    /// let (a, b) = (workq::Work::new(|_| {}), workq::Work::new(|_| {}));
+    /// wq.try_queue(&a)?;
+    /// assert!(matches!(wq.try_queue(&b), Err(workq::Error::Full { .. })));
+    /// assert!(wq.try_queue(&a).is_ok()); // already pending: never counts
+    /// wq.thaw()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn try_queue(&self, work: &Work) -> Result<Queued, Error> {
+        RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, 0, Limit::Try)
+    }
+
+    /// Queues `work` to run at `deadline` (never earlier).
+    ///
+    /// # Errors
+    /// As [`WorkQueue::queue`], and [`Error::Spawn`] if the timer thread cannot start.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let wq = workq::WorkQueue::builder("at").build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// wq.queue_at(&work, Instant::now() + Duration::from_secs(3600))?;
+    /// assert!(work.is_pending()); // armed
+    /// assert!(work.cancel());
+    /// wq.queue_at(&work, Instant::now())?; // due: queued now
+    /// wq.flush()?;
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
+        let q = &self.handle.queue;
+        RunQueue::enqueue_at(q, &work.inner, when(q, deadline), 0)
+    }
+
+    /// Queues `work` to run after `delay` (a zero delay queues it now).
+    ///
+    /// # Errors
+    /// As [`WorkQueue::queue_at`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use workq::{ManualClock, Pool, Work, WorkQueue};
+    /// let clock = ManualClock::new(); // the queue's timers follow its pool's clock
+    /// let pool = Pool::builder().name("timed").manual_clock(&clock).build()?;
+    /// let wq = WorkQueue::builder("after").pool(&pool).build()?;
+    /// let work = Work::new(|_| {});
+    /// wq.queue_after(&work, Duration::from_secs(60))?;
+    /// clock.advance(Duration::from_secs(59));
+    /// assert!(work.is_pending()); // not yet
+    /// clock.advance(Duration::from_secs(1));
+    /// wq.flush()?; // fired at 60 s
+    /// assert!(!work.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
+        let q = &self.handle.queue;
+        RunQueue::enqueue_at(q, &work.inner, when_after(q, delay), 0)
+    }
+
+    /// Arms `work` for `delay` from now whatever its state (the kernel's
+    /// `mod_delayed_work`). Returns whether a run was pending.
+    ///
+    /// # Errors
+    /// As [`WorkQueue::queue_at`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let wq = workq::WorkQueue::builder("retries").build()?;
+    /// let retry = workq::Work::new(|_| {});
+    /// assert!(!wq.modify(&retry, Duration::from_secs(10))?); // idle: armed
+    /// assert!(wq.modify(&retry, Duration::from_secs(30))?); // pending: re-armed later
+    /// assert!(wq.modify(&retry, Duration::ZERO)?); // run it now instead
+    /// wq.flush()?;
+    /// assert!(!retry.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
+        let q = &self.handle.queue;
+        RunQueue::modify(q, &work.inner, when_after(q, delay), 0)
+    }
+
+    /// Waits until every run queued on this queue before the call has finished;
+    /// other queues on the same pool do not extend the wait. Armed delayed items
+    /// are not waited for (see [`crate::shutdown`]).
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of this queue's items.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let wq = workq::WorkQueue::builder("flushed").build()?;
+    /// let runs = Arc::new(AtomicUsize::new(0));
+    /// let r = runs.clone();
+    /// let work = workq::Work::new(move |_| {
+    ///     r.fetch_add(1, Ordering::SeqCst);
+    /// });
+    /// wq.queue(&work)?;
+    /// wq.flush()?;
+    /// assert_eq!(runs.load(Ordering::SeqCst), 1);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn flush(&self) -> Result<bool, Error> {
+        self.handle.queue.flush()
+    }
+
+    /// Flushes until the queue is empty; meanwhile only the queue's own items may
+    /// queue onto it (chained work), others get [`Error::Draining`]. Armed delayed
+    /// items stay armed and are not waited for (see [`crate::shutdown`]).
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of this queue's items.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// let wq = workq::WorkQueue::builder("drained").build()?;
+    /// let left = Arc::new(AtomicUsize::new(3));
+    /// let l = left.clone();
+    /// let chain = workq::Work::new(move |ctx| {
+    ///     if l.fetch_sub(1, Ordering::SeqCst) > 1 {
+    ///         ctx.requeue().expect("requeue"); // chained work: drain waits for it too
+    ///     }
+    /// });
+    /// wq.queue(&chain)?;
+    /// wq.drain()?;
+    /// assert_eq!(left.load(Ordering::SeqCst), 0);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn drain(&self) -> Result<(), Error> {
+        self.handle.queue.drain()
+    }
+
+    /// Waits for the queue's runs in progress and holds every waiting and newly
+    /// queued item until [`thaw`](WorkQueue::thaw). Nothing is lost.
+    ///
+    /// # Errors
+    /// [`Error::NotFreezable`] unless built freezable; [`Error::WouldDeadlock`]
+    /// from one of the queue's items.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("fz").freezable(true).build()?;
+    /// wq.freeze()?;
+    /// let work = workq::Work::new(|_| {});
+    /// wq.queue(&work)?;
+    /// assert!(work.is_pending()); // held until the thaw
+    /// assert!(wq.snapshot().frozen);
+    /// wq.thaw()?;
+    /// work.flush()?;
+    /// assert!(!work.is_pending());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn freeze(&self) -> Result<(), Error> {
+        self.handle.queue.freeze()
+    }
+
+    /// Lets a frozen queue run again.
+    ///
+    /// # Errors
+    /// [`Error::NotFreezable`] unless built freezable.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("th").freezable(true).build()?;
+    /// wq.thaw()?; // thawing a queue that is not frozen does nothing
+    /// let plain = workq::WorkQueue::builder("plain").build()?;
+    /// assert!(matches!(plain.thaw(), Err(workq::Error::NotFreezable { .. })));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn thaw(&self) -> Result<(), Error> {
+        RunQueue::thaw(&self.handle.queue)
+    }
+
+    /// The queue's engine.
+    pub(crate) fn run_queue(&self) -> &Arc<RunQueue> {
+        &self.handle.queue
+    }
+
+    /// Drains the queue and releases it; queueing afterwards fails with
+    /// [`Error::Destroyed`]. Calling it again returns `Ok` with an empty report.
+    /// Armed delayed items are cancelled or run now, as
+    /// [`WorkQueueBuilder::armed_at_shutdown`] says; the report counts them. See
+    /// [`crate::shutdown`] for every shutdown call.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of the queue's items.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("short-lived").build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// wq.queue(&work)?;
+    /// wq.destroy()?; // drains first: the item has run
+    /// assert!(!work.is_pending());
+    /// assert!(wq.destroy()?.is_empty());
+    /// assert!(matches!(wq.queue(&work), Err(workq::Error::Destroyed { .. })));
+    /// assert_eq!(wq.pool().name(), "workq"); // the pool lives on
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn destroy(&self) -> Result<ShutdownReport, Error> {
+        self.shut_down_with(Plan::drain(self.handle.armed_at_shutdown))
+    }
+
+    /// Like [`destroy`](WorkQueue::destroy), but runs waiting items only until
+    /// `timeout` has passed; then the items that have not started are discarded
+    /// (dropped without running, and reported), the runs in progress are waited
+    /// for, and nothing of the queue runs after the call returns. Armed items are
+    /// cancelled, unless the queue fires them at shutdown and the deadline has not
+    /// passed.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of the queue's items.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("bounded-exit").freezable(true).build()?;
+    /// wq.freeze()?;
+    /// let work = workq::Work::named("held", |_| {});
+    /// wq.queue(&work)?;
+    /// let report = wq.destroy_timeout(std::time::Duration::ZERO)?;
+    /// assert_eq!(report.discarded_names(), ["held"]);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn destroy_timeout(&self, timeout: Duration) -> Result<ShutdownReport, Error> {
+        self.shut_down_with(Plan::timeout(self.handle.armed_at_shutdown, timeout))
+    }
+
+    /// Stops the queue at once: waiting items are discarded (reported), armed
+    /// items cancelled, the runs in progress waited for; nothing of the queue runs
+    /// after the call returns. The pool lives on.
+    ///
+    /// # Errors
+    /// [`Error::WouldDeadlock`] when called from one of the queue's items.
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("stop-now").build()?;
+    /// assert!(wq.shutdown_now()?.is_empty());
+    /// assert!(wq.queue(&workq::Work::new(|_| {})).is_err());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn shutdown_now(&self) -> Result<ShutdownReport, Error> {
+        self.shut_down_with(Plan::now(self.handle.armed_at_shutdown))
+    }
+
+    fn shut_down_with(&self, plan: Plan) -> Result<ShutdownReport, Error> {
+        self.refuse_own_destroy()?;
+        let report = shut_down(&self.handle, plan);
+        crate::support::log::shutdown_report(self.name(), &report, false);
+        Ok(report)
+    }
+
+    /// Refuses a destroy from one of the queue's own items.
+    pub(crate) fn refuse_own_destroy(&self) -> Result<(), Error> {
+        if current::running_on(self.handle.queue.id) {
+            return Err(Error::WouldDeadlock {
+                what: "destroying a workqueue from one of its own items",
+            });
+        }
+        Ok(())
+    }
+
+    /// The shutdown policy for armed items.
+    pub(crate) fn armed_at_shutdown(&self) -> ArmedAtShutdown {
+        self.handle.armed_at_shutdown
+    }
+
+    /// The end of an async destroy, once drained: releases the pumps and joins
+    /// the rescuer.
+    pub(crate) fn finish_destroy(&self) -> ShutdownReport {
+        shut_down(&self.handle, Plan::drain(ArmedAtShutdown::Cancel))
+    }
+
+    /// A picture of the queue: its runs in progress (one line per pump or the
+    /// rescuer), waiting items and counters.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("shared")?;
+    /// let wq = workq::WorkQueue::builder("disk-io").pool(&pool).max_active(2).build()?;
+    /// let snap = wq.snapshot();
+    /// assert_eq!(snap.kind, workq::QueueKind::WorkQueue);
+    /// assert_eq!(snap.max_active, Some(2));
+    /// assert_eq!(snap.threads.len(), 2); // one run slot per max_active
+    /// assert!(snap.waiting.is_empty());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn snapshot(&self) -> Snapshot {
+        self.handle.queue.snapshot()
+    }
+}
+
+impl fmt::Debug for WorkQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkQueue")
+            .field("name", &self.name())
+            .field("pool", &self.handle.pool.name())
+            .finish()
+    }
+}
