@@ -12,9 +12,8 @@ use crate::engine::{stamp, unstamp};
 use crate::error::Error;
 use crate::front::submit::Submit;
 use crate::front::work::{Queued, Work, WorkCtx};
-use crate::support::sync::{Arc, AtomicU64, Ordering};
+use crate::support::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use std::fmt;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The largest number of event kinds (bits 0 to 63).
@@ -466,7 +465,7 @@ impl Core {
             crate::support::panic::quietly(|| hook(&report));
         }
         let now = Instant::now();
-        let mut last = self.last_log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = lock(&self.last_log);
         if last.map_or(true, |t| now.saturating_duration_since(t) >= self.log_every) {
             *last = Some(now);
             crate::support::log::trouble!(warn, "{report}");

@@ -5,9 +5,10 @@ use crate::error::Error;
 use crate::front::work::{Work, WorkCtx};
 use crate::front::worker::Worker;
 use crate::support::panic::message;
+use crate::support::sync::{lock, Mutex};
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How a [`Periodic`] item repeats.
@@ -153,7 +154,7 @@ impl Worker {
                 }
                 Err(payload) => {
                     let msg = message(&*payload).to_string();
-                    *s.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(msg);
+                    *lock(&s.failure) = Some(msg);
                     // Hand the panic to the worker: it is counted and reported
                     // through the hook like every other panic.
                     resume_unwind(payload);
@@ -171,7 +172,7 @@ fn rearm(ctx: &WorkCtx<'_>, repeat: Repeat, shared: &Shared) -> Result<(), Error
         Repeat::FixedRate(period) => {
             let now = ctx.now();
             let next = {
-                let mut next = shared.next.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut next = lock(&shared.next);
                 *next = next_start(*next, now, period);
                 *next
             };
@@ -239,11 +240,7 @@ impl Periodic {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn failure(&self) -> Option<String> {
-        self.shared
-            .failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        lock(&self.shared.failure).clone()
     }
 
     /// The underlying work item (to flush it, or look at its state).

@@ -8,8 +8,7 @@
 
 use super::{QueueGuard, RunQueue};
 use crate::engine::item::WorkInner;
-use crate::support::sync::Arc;
-use std::sync::{Mutex, PoisonError};
+use crate::support::sync::{lock, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How a fed queue reaches its pool.
@@ -43,11 +42,7 @@ impl RunQueue {
                 .min(g.max_running.saturating_sub(g.running))
                 .max(1)
         };
-        let pumps = feeder
-            .pumps
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let pumps = lock(&feeder.pumps).clone();
         // Idle pumps first; a pump still marked running may be on its way out
         // (it found nothing a moment ago), so queue it again if more are needed:
         // it then runs once more and finds the new items.

@@ -1,8 +1,14 @@
 //! Every synchronisation primitive the state machine uses, from one place.
 //!
 //! Under `--cfg loom` these are loom's model-checked versions; under
-//! `--cfg shuttle`, shuttle's randomly scheduled ones; otherwise they are `std`'s. Code elsewhere in the crate imports from here and never from `std::sync`
-//! directly, so every model in `models.rs` exercises the real code paths.
+//! `--cfg shuttle`, shuttle's randomly scheduled ones; otherwise they are `std`'s.
+//! Library code takes its locks, condition variables and 64-bit atomics from
+//! here, never from `std::sync`, so every model in `models.rs` exercises the real
+//! code paths. `.ci/run` enforces that: clippy's `disallowed_types` under
+//! `--cfg loom` and `--cfg shuttle` (config in `.ci/clippy-shim/`). The few std
+//! locks left are process-wide statics and the watchdog, which no model runs;
+//! each says so where it is declared. std's `Arc`, `AtomicBool` and `AtomicU32`
+//! stay allowed: statics, the `Arc`s of public hook types, thread names.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{

@@ -8,6 +8,10 @@
 //! queue's threshold. A hook thread that cannot start is reported and retried by
 //! the patrol with the patrol thread's own back-off (10 ms doubling to 5 s).
 
+// std's primitives: the watchdog runs outside every model (it is compiled out
+// under loom), and its registry is a process-wide static.
+#![allow(clippy::disallowed_types)]
+
 use super::{Stall, StallHook, StallReport};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -1,6 +1,10 @@
 //! The watched queues, and the patrol thread that looks at them a few times per
 //! threshold.
 
+// std's primitives: the watchdog runs outside every model (it is compiled out
+// under loom), and its registry is a process-wide static.
+#![allow(clippy::disallowed_types)]
+
 use super::hooks::HookLine;
 use super::{Stall, StallHook, StallReport};
 use crate::engine::RunQueue;

@@ -10,13 +10,15 @@
 
 use crate::engine::Spawner;
 use std::io;
-use std::sync::{Mutex, PoisonError};
+use std::sync::PoisonError;
 use std::thread::{Builder, JoinHandle};
 #[cfg(not(loom))]
 use std::time::{Duration, Instant};
 
 /// The spawner set by [`set_watchdog_spawner`] (`None`: `builder.spawn(body)`).
-static SPAWNER: Mutex<Option<Spawner>> = Mutex::new(None);
+/// std's lock: a process-wide static (no model runs the watchdog).
+#[allow(clippy::disallowed_types)]
+static SPAWNER: std::sync::Mutex<Option<Spawner>> = std::sync::Mutex::new(None);
 
 /// Sets how the stall watchdog starts its threads, for the whole process
 /// (default: `builder.spawn(body)`): the patrol thread (`workq-watchdog`) and the
@@ -88,7 +90,9 @@ enum Patrol {
 }
 
 #[cfg(not(loom))]
-static PATROL: Mutex<Patrol> = Mutex::new(Patrol::Down { failures: 0 });
+// std's lock: a process-wide static (no model runs the watchdog).
+#[allow(clippy::disallowed_types)]
+static PATROL: std::sync::Mutex<Patrol> = std::sync::Mutex::new(Patrol::Down { failures: 0 });
 
 /// The first retry's delay, and the longest.
 #[cfg(not(loom))]

@@ -484,7 +484,7 @@ impl WorkQueueBuilder {
             elastic: None,
             feeder: Some(Feeder {
                 pool: pool_queue,
-                pumps: std::sync::Mutex::new(Vec::new()),
+                pumps: crate::support::sync::Mutex::new(Vec::new()),
                 rescue_after: self.rescuer.then_some(self.rescue_after),
             }),
             threads: (0, 0, 50),
