@@ -33,11 +33,10 @@ impl<'a> QueueGuard<'a> {
     /// Several consumers of one queue take its lock once per item each, so they
     /// keep meeting on it. A std mutex that a thread has slept on stays marked
     /// contended and makes a wake-up system call on each unlock while the
-    /// consumers keep taking turns (530,000 for 5 M tiny items on a two-thread
-    /// pool here, and 5-20 M items/s); trying without sleeping first avoids it
-    /// (~600 calls, 16-25 M items/s in the same runs). A single consumer meets
-    /// only queue calls and the timer on the lock, and takes it plainly: spinning
-    /// there took CPU from the timer's delivery on two cores.
+    /// consumers keep taking turns; trying without sleeping first avoids those
+    /// calls. A single consumer meets only queue calls and the timer on the
+    /// lock, and takes it plainly: spinning there would take CPU from the
+    /// timer's delivery. (Numbers: docs/design-notes.md.)
     pub(crate) fn lock_consumer(queue: &'a RunQueue) -> QueueGuard<'a> {
         let g = if queue.single_consumer {
             crate::support::sync::lock(&queue.state)

@@ -63,8 +63,8 @@ pub(crate) struct RunQueue {
     /// One consumer thread: an item of this queue waiting for another would deadlock.
     pub(crate) single_consumer: bool,
     /// Whether already-pending queue calls are counted (`Stats::merged`): the
-    /// count's thread-local store took ~0.7 of ~3.3 ns per coalesced call, so it
-    /// is asked for, not paid by default.
+    /// count costs a thread-local store on the coalesced path, so it is asked
+    /// for, not paid by default (docs/design-notes.md).
     pub(crate) count_merged: bool,
     /// Whether `freeze` / `thaw` are allowed.
     pub(crate) freezable: bool,

@@ -320,8 +320,8 @@ impl RunQueue {
         // without a sleep and a wake-up (a futex call for the producer). Not after
         // an item it was woken for alone (one push while it slept): items then
         // come further apart than a watch lasts, and a thread that spins before
-        // every sleep is no longer let to preempt the producer when it is woken
-        // (the wake-up took twice as long here, measured). A consumer woken into a
+        // every sleep is no longer let to preempt the producer when it is woken,
+        // which makes the wake-up slower (docs/design-notes.md). A consumer woken into a
         // stream (several pushes while it slept) keeps watching.
         let mut may_spin = true;
         let mut woken_alone = false;

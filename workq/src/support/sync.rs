@@ -87,9 +87,8 @@ pub(crate) fn lock_spinning<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Rounds of `lock_spinning` before it sleeps, and the cap of its backoff (as a
-/// power of two): at most ~900 pause instructions, about 20 µs on the 2-core VM.
-/// Shorter (16 rounds of at most 16) left the consumers of a two-thread pool
-/// sleeping on each other about half the time (6-19 M items/s against 16-25).
+/// power of two): at most ~900 pause instructions. Shorter left the consumers of
+/// a two-thread pool sleeping on each other (docs/design-notes.md).
 #[cfg(not(any(loom, shuttle)))]
 const LOCK_SPINS: u32 = 32;
 #[cfg(not(any(loom, shuttle)))]
