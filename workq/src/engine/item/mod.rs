@@ -11,7 +11,7 @@ use crate::support::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, Ordering};
 /// The closure type of a work item.
 pub(crate) type WorkFn = dyn Fn(&WorkCtx<'_>) + Send + Sync + 'static;
 
-/// The shared part of a [`Work`].
+/// The shared part of a [`Work`](crate::Work).
 ///
 /// Laid out in this order (`repr(C)`) so that the state word, which every queue
 /// call of the item reads with a read-modify-write, sits at the end, away from
