@@ -11,7 +11,6 @@
 //! Each model drives a [`RunQueue`] directly: one model thread plays the consumer
 //! by calling `run_one`, so no hidden thread is involved.
 
-use crate::engine::item::state::{is_idle, PENDING, RUNNING};
 use crate::engine::timer::ManualClock;
 use crate::engine::RunQueue;
 use crate::front::work::{Queued, Work};
@@ -126,8 +125,8 @@ fn stop_consumer(q: &Arc<RunQueue>, consumer: thread::JoinHandle<()>) {
 }
 
 fn assert_idle(q: &Arc<RunQueue>, work: &Work) {
-    let s = work.inner.state.load(Ordering::Relaxed);
-    assert!(is_idle(s), "state {s:#x} is not idle");
+    let s = work.inner.state.peek();
+    assert!(s.is_idle(), "state {s:?} is not idle");
     assert!(work.inner.bound_queue().is_none(), "idle item still bound");
     let g = q.lock();
     assert!(g.list.is_empty());
@@ -221,8 +220,8 @@ fn models_cancel_sync_vs_cancel_sync() {
         let c2 = w2.cancel_sync().expect("cancel_sync");
         let c1 = c1.join().expect("c1").expect("cancel_sync");
         let ran = runner.join().expect("runner");
-        let s = p.work.inner.state.load(Ordering::Relaxed);
-        assert_eq!(s & (PENDING | RUNNING), 0);
+        let s = p.work.inner.state.peek();
+        assert!(s.is_idle(), "state {s:?} is not idle");
         let runs = p.runs.load(Ordering::Relaxed);
         assert_eq!(usize::from(c1) + usize::from(c2) + runs, 1);
         assert_eq!(ran, runs == 1);
@@ -251,8 +250,8 @@ fn models_self_requeue_vs_cancel_sync() {
             }
         });
         work.cancel_sync().expect("cancel_sync");
-        let s = work.inner.state.load(Ordering::Relaxed);
-        assert_eq!(s & (PENDING | RUNNING), 0, "busy after cancel_sync");
+        let s = work.inner.state.peek();
+        assert!(s.is_idle(), "busy after cancel_sync: {s:?}");
         let after_cancel = runs.load(Ordering::Relaxed);
         runner.join().expect("runner");
         drain(&q);
@@ -331,8 +330,8 @@ fn models_cancel_sync_vs_timer_vs_modify() {
         let (q2, w2) = (q.clone(), p.work.clone());
         let modifier = thread::spawn(move || RunQueue::modify(&q2, &w2.inner, Some(5), 0));
         p.work.cancel_sync().expect("cancel_sync");
-        let s = p.work.inner.state.load(Ordering::Relaxed);
-        assert_eq!(s & RUNNING, 0, "running after cancel_sync");
+        let s = p.work.inner.state.peek();
+        assert!(!s.is_running(), "running after cancel_sync: {s:?}");
         assert_eq!(
             p.runs.load(Ordering::Relaxed),
             0,

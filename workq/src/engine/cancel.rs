@@ -6,9 +6,6 @@
 //! nothing) and the `CANCELING` counter.
 
 use super::{QueueGuard, RunQueue};
-use crate::engine::item::state::{
-    self, ARMED, CANCEL_MASK, CANCEL_ONE, DISABLE_MASK, DISABLE_ONE, PENDING, RUNNING,
-};
 use crate::engine::item::{bound_to, in_own_run, WorkInner};
 use crate::engine::timer::TimerKey;
 use crate::error::Error;
@@ -29,7 +26,7 @@ pub(crate) fn with_bound<R>(work: &Arc<WorkInner>, f: impl FnOnce(Bound<'_>) -> 
         let guard = queue.lock();
         let binding = lock(&work.binding);
         let still = binding.as_ref().is_some_and(|b| Arc::ptr_eq(b, &queue))
-            && state::queue_of(work.state.load(Ordering::Acquire)) == queue.id;
+            && work.state.read().is_on(queue.id);
         if still {
             return Some(f(Bound {
                 queue: &queue,
@@ -38,24 +35,6 @@ pub(crate) fn with_bound<R>(work: &Arc<WorkInner>, f: impl FnOnce(Bound<'_>) -> 
             }));
         }
         // The binding changed between reading it and locking the queue: look again.
-    }
-}
-
-/// Adds one to the counter field `mask` of the state word (lock-free), refusing to
-/// overflow it.
-pub(super) fn counter_up(work: &WorkInner, one: u64, mask: u64) -> Result<(), Error> {
-    let mut cur = work.state.load(Ordering::Relaxed);
-    loop {
-        if cur & mask == mask {
-            return Err(Error::TooManyCancels);
-        }
-        match work
-            .state
-            .compare_exchange_weak(cur, cur + one, Ordering::AcqRel, Ordering::Relaxed)
-        {
-            Ok(_) => return Ok(()),
-            Err(now) => cur = now,
-        }
     }
 }
 
@@ -103,7 +82,7 @@ impl RunQueue {
                 what: "disable_sync of a work item from its own run",
             });
         }
-        counter_up(work, DISABLE_ONE, DISABLE_MASK)?;
+        work.state.disable().map_err(|_| Error::TooManyCancels)?;
         let removed = Self::cancel_pending(work);
         if sync {
             Self::wait_not_running(work);
@@ -113,21 +92,7 @@ impl RunQueue {
 
     /// Undoes one `disable`. Returns whether the item can be queued again.
     pub(crate) fn enable(work: &Arc<WorkInner>) -> Result<bool, Error> {
-        let mut cur = work.state.load(Ordering::Relaxed);
-        loop {
-            if cur & DISABLE_MASK == 0 {
-                return Err(Error::NotDisabled);
-            }
-            match work.state.compare_exchange_weak(
-                cur,
-                cur - DISABLE_ONE,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Ok((cur - DISABLE_ONE) & DISABLE_MASK == 0),
-                Err(now) => cur = now,
-            }
-        }
+        work.state.enable().map_err(|_| Error::NotDisabled)
     }
 
     /// Waits until the last run queued before the call has finished. An armed item
@@ -160,15 +125,15 @@ impl RunQueue {
             drop(b.binding);
             let q = b.queue;
             let mut g = b.guard;
-            let s = work.state.load(Ordering::Acquire);
-            if state::is_idle(s) {
+            let s = work.state.read();
+            if s.is_idle() {
                 return Ok(None);
             }
             // Wait until every run started so far, and the pending one, is done.
             // Counting from `started` (not `finished`) keeps a run that has ended
             // but is not yet counted as done (its panic being reported, possibly on
             // another queue) from satisfying the wait for a later run.
-            let target = work.started.load(Ordering::Relaxed) + u64::from(s & PENDING != 0);
+            let target = work.started.load(Ordering::Relaxed) + u64::from(s.is_pending());
             if q.single_consumer
                 && (crate::support::current::running_on(q.id)
                     || crate::support::current::consuming(q.id))
@@ -177,13 +142,13 @@ impl RunQueue {
                     what: "flushing an item pending on the single-thread worker running the caller",
                 });
             }
-            if s & ARMED != 0 {
+            if s.is_armed() {
                 // Fire it now: off the timer, onto the list.
                 let key = TimerKey::from_bits(work.wait_tag.load(Ordering::Relaxed));
                 stash = q.timer.remove(key);
-                work.state.fetch_and(!ARMED, Ordering::AcqRel);
+                work.state.fire();
                 let now = super::stamp(std::time::Instant::now());
-                q.make_runnable(&mut g, work, s & RUNNING != 0, now);
+                q.make_runnable(&mut g, work, s.is_running(), now);
                 if g.settle_owed {
                     // A thread or a pump is owed: provide it before waiting.
                     drop(g);
@@ -206,13 +171,15 @@ impl RunQueue {
                 what: "cancel_sync of a work item from its own run",
             });
         }
-        counter_up(work, CANCEL_ONE, CANCEL_MASK)?;
+        work.state
+            .cancel_enter()
+            .map_err(|_| Error::TooManyCancels)?;
         Ok(Self::cancel_pending(work))
     }
 
     /// Lets the item be queued again after `begin_cancel`.
     pub(crate) fn end_cancel(work: &WorkInner) {
-        work.state.fetch_sub(CANCEL_ONE, Ordering::AcqRel);
+        work.state.cancel_exit();
     }
 }
 
@@ -220,15 +187,14 @@ impl RunQueue {
 /// runs are done, or the item became idle (cancelled) or left the queue, with no
 /// run of it still being wrapped up (a panic report in progress).
 pub(crate) fn flushed(work: &WorkInner, q: &RunQueue, target: u64) -> bool {
-    let s = work.state.load(Ordering::Acquire);
+    let s = work.state.read();
     let finished = work.finished.load(Ordering::Relaxed);
     finished >= target
-        || ((state::is_idle(s) || !bound_to(s, q))
-            && finished >= work.started.load(Ordering::Relaxed))
+        || ((s.is_idle() || !bound_to(s, q)) && finished >= work.started.load(Ordering::Relaxed))
 }
 
 /// Whether no run of `work` is in progress on `q`.
 pub(crate) fn not_running(work: &WorkInner, q: &RunQueue) -> bool {
-    let s = work.state.load(Ordering::Acquire);
-    s & RUNNING == 0 || !bound_to(s, q)
+    let s = work.state.read();
+    !s.is_running() || !bound_to(s, q)
 }

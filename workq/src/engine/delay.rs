@@ -2,7 +2,6 @@
 //! `mod_delayed_work`). Arming itself is `add_run` with a deadline.
 
 use super::RunQueue;
-use crate::engine::item::state::{ARMED, CANCEL_MASK, PENDING, RUNNING};
 use crate::engine::item::WorkInner;
 use crate::engine::timer::{Timer, TimerKey};
 use crate::error::Error;
@@ -77,11 +76,10 @@ impl RunQueue {
             let mut late = 0;
             while let Some((key, work)) = expired.get(i) {
                 let mut binding = lock(&work.binding);
-                let s = work.state.load(Ordering::Relaxed);
-                let here = binding.as_ref().is_some_and(|b| Arc::ptr_eq(b, &q))
-                    && crate::engine::item::state::queue_of(s) == q.id;
+                let s = work.state.peek();
+                let here = binding.as_ref().is_some_and(|b| Arc::ptr_eq(b, &q)) && s.is_on(q.id);
                 if !here {
-                    if crate::engine::item::state::queue_of(s) == 0 {
+                    if s.queue_id() == 0 {
                         drop(binding);
                         grow.extend(RunQueue::grow_entry_of(work));
                         i += 1; // idle: stale, or a grow entry
@@ -90,18 +88,18 @@ impl RunQueue {
                     break; // bound elsewhere: the outer loop locks that queue
                 }
                 i += 1;
-                if s & ARMED == 0 || work.wait_tag.load(Ordering::Relaxed) != key.to_bits() {
+                if !s.is_armed() || work.wait_tag.load(Ordering::Relaxed) != key.to_bits() {
                     continue;
                 }
-                if s & CANCEL_MASK != 0 || g.stopping {
+                if s.is_canceling() || g.stopping {
                     stash.push(q.take_pending(&mut g, &mut binding, work).1);
-                    if s & CANCEL_MASK == 0 {
+                    if !s.is_canceling() {
                         late += 1;
                     }
                     continue;
                 }
-                work.state.fetch_and(!ARMED, Ordering::AcqRel);
-                q.make_runnable(&mut g, work, s & RUNNING != 0, now);
+                work.state.fire();
+                q.make_runnable(&mut g, work, s.is_running(), now);
                 any = true;
             }
             drop(g);
@@ -143,17 +141,10 @@ impl RunQueue {
             let mut g = this.lock();
             this.admit(&g)?;
             let mut binding = lock(&work.binding);
-            let s = work.state.load(Ordering::Relaxed);
-            if s & crate::engine::item::state::DISABLE_MASK != 0 {
-                return Err(Error::Disabled);
-            }
-            if s & CANCEL_MASK != 0 {
-                return Err(Error::Canceling);
-            }
-            if s & (PENDING | RUNNING) != 0 && !crate::engine::item::bound_to(s, this) {
-                return Err(Error::Busy {
-                    queue: this.name.to_string(),
-                });
+            // The queue call's verdict, except that a run already pending here
+            // is moved, not kept.
+            if let Some(Err(refused)) = this.verdict(work.state.peek()) {
+                return Err(refused);
             }
             let (was_pending, stash) = this.take_pending(&mut g, &mut binding, work);
             let added = Self::add_run(this, &mut g, &mut binding, work, at, owner, Some(now));

@@ -46,11 +46,8 @@ impl RunQueue {
         // Idle pumps first; a pump still marked running may be on its way out
         // (it found nothing a moment ago), so queue it again if more are needed:
         // it then runs once more and finds the new items.
-        let (running, idle): (Vec<_>, Vec<_>) = pumps.iter().partition(|p| {
-            p.state.load(crate::support::sync::Ordering::Acquire)
-                & crate::engine::item::state::RUNNING
-                != 0
-        });
+        let (running, idle): (Vec<_>, Vec<_>) =
+            pumps.iter().partition(|p| p.state.read().is_running());
         let mut kicked = 0;
         for pump in idle.into_iter().chain(running) {
             if kicked >= want {

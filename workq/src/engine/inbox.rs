@@ -30,7 +30,6 @@
 //! - Lock order: queue lock, then binding lock, then shelf lock.
 
 use super::{QueueState, RunQueue, Waiting};
-use crate::engine::item::state::{self, PENDING};
 use crate::engine::item::{Class, WorkInner};
 use crate::front::work::Queued;
 use crate::support::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
@@ -129,25 +128,14 @@ impl RunQueue {
             if !shelf.open {
                 return None;
             }
-            let cur = work.state.load(Ordering::Relaxed);
             if this.elastic.is_some() && work.class != Class::Normal {
                 // The very slow and high-priority lists keep their order under
                 // the lock.
                 return None;
             }
-            if cur & !state::QUEUE_MASK != 0 || state::queue_of(cur) != 0 {
+            if !work.state.claim_idle(this.id) {
                 // Pending, running, armed, cancelling or disabled: the locked path
                 // decides.
-                return None;
-            }
-            let new = state::with_queue(cur | PENDING, this.id);
-            // AcqRel like every other state change: a run that clears PENDING sees
-            // what the caller wrote before this call.
-            if work
-                .state
-                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
-                .is_err()
-            {
                 return None;
             }
             work.owner.store(0, Ordering::Relaxed);

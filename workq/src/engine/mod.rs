@@ -30,9 +30,7 @@ pub(crate) use guard::QueueGuard;
 pub(crate) use owner_cancel::OwnerCancel;
 pub(crate) use queue_state::{Counters, Counts, QueueState, Slot, Waiting};
 
-use crate::engine::item::state::{
-    self, ARMED, CANCEL_MASK, DISABLE_MASK, PENDING, RUNNING, UNCOUNTED,
-};
+use crate::engine::item::state::{Answer, Observed};
 use crate::engine::item::WorkInner;
 use crate::engine::timer::{Timer, TimerKey};
 use crate::error::Error;
@@ -201,26 +199,20 @@ impl RunQueue {
     }
 
     /// What a queue call on this queue must answer for an item in state `s`
-    /// without changing anything; `None` when the call has to change the state.
-    fn verdict(&self, s: u64) -> Option<Result<Queued, Error>> {
-        if s & DISABLE_MASK != 0 {
-            return Some(Err(Error::Disabled));
+    /// without changing anything (`Observed::verdict`, shared with `modify`);
+    /// `None` when the call has to change the state.
+    pub(crate) fn verdict(&self, s: Observed) -> Option<Result<Queued, Error>> {
+        s.verdict(self.id).map(|answer| self.answer(answer))
+    }
+
+    /// A queue call's result for an answer given without a change of state.
+    fn answer(&self, answer: Answer) -> Result<Queued, Error> {
+        match answer {
+            Answer::Disabled => Err(Error::Disabled),
+            Answer::Canceling => Err(Error::Canceling),
+            Answer::AlreadyPending => Ok(Queued::AlreadyPending),
+            Answer::Busy => Err(self.busy()),
         }
-        if s & CANCEL_MASK != 0 {
-            return Some(Err(Error::Canceling));
-        }
-        let mine = state::queue_of(s) == self.id;
-        if s & PENDING != 0 {
-            return Some(if mine {
-                Ok(Queued::AlreadyPending)
-            } else {
-                Err(self.busy())
-            });
-        }
-        if s & RUNNING != 0 && !mine {
-            return Some(Err(self.busy()));
-        }
-        None
     }
 
     fn busy(&self) -> Error {
@@ -256,24 +248,21 @@ impl RunQueue {
         owner: u32,
         limit: Limit,
     ) -> Result<Queued, Error> {
-        // The fast path: one read-modify-write. Being an RMW (not a load) it joins
-        // the release sequence that the runner's acquire RMW reads when it clears
-        // PENDING, so a pending run found here sees the caller's earlier writes.
+        // The fast path: one read-modify-write (`coalesce`: never a load alone,
+        // see its docs).
         let seen = match at {
-            None => work.state.fetch_or(0, Ordering::AcqRel),
+            None => work.state.coalesce(),
             // An arm call mostly finds the item idle, and the slow path changes
             // the word with a compare-exchange under the queue's lock: the RMW is
             // made only where its answer would be "already pending". (A pending
             // run found later, under the lock, is started only under that lock,
             // which orders the caller's writes before it.)
-            Some(_) => match work.state.load(Ordering::Relaxed) {
-                s if s & PENDING != 0 => work.state.fetch_or(0, Ordering::AcqRel),
+            Some(_) => match work.state.peek() {
+                s if s.is_pending() => work.state.coalesce(),
                 s => s,
             },
         };
-        if seen & (PENDING | CANCEL_MASK | DISABLE_MASK) == PENDING
-            && state::queue_of(seen) == this.id
-        {
+        if seen.is_pending_on(this.id) {
             if this.count_merged {
                 current::count_merge(this.id, &this.counters.merged);
             }
@@ -291,7 +280,7 @@ impl RunQueue {
         at: Option<u64>,
         owner: u32,
         limit: Limit,
-        seen: u64,
+        seen: Observed,
     ) -> Result<Queued, Error> {
         if let Some(verdict) = this.verdict(seen) {
             return verdict;
@@ -299,23 +288,15 @@ impl RunQueue {
         if at.is_none()
             && owner == 0
             && limit == Limit::Ignore
-            && seen & (PENDING | RUNNING) == RUNNING
+            && seen.is_running()
+            && !seen.is_pending()
             && this.admits_everyone()
         {
             // Running here (the verdict refused a run elsewhere): add the next run
             // without the lock. Its flush colour and rerun count are booked when
             // the run in progress ends (`UNCOUNTED`, see `run::finish`); the
             // compare-exchange fails if that end, a cancel or a disable came first.
-            if work
-                .state
-                .compare_exchange(
-                    seen,
-                    seen | PENDING | UNCOUNTED,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-            {
+            if work.state.add_rerun_unlocked(seen) {
                 crate::support::log::event!(
                     trace,
                     "queue '{}' on '{}': Rerun (no lock)",
@@ -337,7 +318,7 @@ impl RunQueue {
         this.check_pool()?;
         // The inbox takes idle items only: a running item's call (the re-queue of
         // a coalesced item) does not lock the item and the shelf to find that out.
-        if at.is_none() && owner == 0 && limit == Limit::Ignore && state::is_idle(seen) {
+        if at.is_none() && owner == 0 && limit == Limit::Ignore && seen.is_idle() {
             if let Some(outcome) = Self::shelve(this, work) {
                 crate::support::log::event!(
                     trace,
@@ -353,7 +334,7 @@ impl RunQueue {
         // Only a list entry needs the time (an armed item gets it when it fires, a
         // running item's runner puts it on the list); `add_run` reads it under the
         // lock if the item stopped running meanwhile.
-        let now = (at.is_none() && seen & RUNNING == 0).then(|| stamp(Instant::now()));
+        let now = (at.is_none() && !seen.is_running()).then(|| stamp(Instant::now()));
         let (outcome, owed) = {
             let mut g = this.lock();
             if limit == Limit::Internal {
@@ -399,9 +380,7 @@ impl RunQueue {
     /// item; an item already pending or running never counts), and the caller is
     /// not one of the queue's own items (which never wait for room).
     pub(crate) fn is_full(&self, g: &QueueState, work: &WorkInner) -> bool {
-        g.waiting() >= g.max_waiting
-            && state::is_idle(work.state.load(Ordering::Acquire))
-            && !current::running_on(self.id)
+        g.waiting() >= g.max_waiting && work.state.read().is_idle() && !current::running_on(self.id)
     }
 
     /// A fed queue refuses work its pool could never run: when the pool is going
@@ -459,29 +438,9 @@ impl RunQueue {
         owner: u32,
         now: Option<u64>,
     ) -> Result<Queued, Error> {
-        let add = if at.is_some() {
-            PENDING | ARMED
-        } else {
-            PENDING
-        };
-        let mut cur = work.state.load(Ordering::Relaxed);
-        let running = loop {
-            if let Some(verdict) = this.verdict(cur) {
-                return verdict;
-            }
-            let running = cur & RUNNING != 0;
-            let new = if running {
-                cur | add
-            } else {
-                state::with_queue(cur | add, this.id)
-            };
-            match work
-                .state
-                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => break running,
-                Err(now) => cur = now,
-            }
+        let running = match work.state.add_run(this.id, at.is_some()) {
+            Ok(before) => before.is_running(),
+            Err(answer) => return this.answer(answer),
         };
         if !running {
             WorkInner::bind(binding, this);
@@ -584,30 +543,14 @@ impl RunQueue {
         // A queue call that shelved the item before the caller took the binding
         // lock left it on the shelf: onto the lists with it first.
         self.unshelve(g);
-        let mut cur = work.state.load(Ordering::Relaxed);
-        loop {
-            if cur & PENDING == 0 {
-                return (false, None);
-            }
-            let cleared = cur & !(PENDING | ARMED | UNCOUNTED);
-            let new = if cur & RUNNING != 0 {
-                cleared
-            } else {
-                state::with_queue(cleared, 0)
-            };
-            match work
-                .state
-                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(now) => cur = now,
-            }
-        }
+        let Some(cur) = work.state.take_pending() else {
+            return (false, None);
+        };
         let mut stash = None;
-        if cur & ARMED != 0 {
+        if cur.is_armed() {
             let key = TimerKey::from_bits(work.wait_tag.load(Ordering::Relaxed));
             stash = self.timer.remove(key);
-        } else if cur & RUNNING == 0 {
+        } else if !cur.is_running() {
             let entry = g.unlist(work);
             debug_assert!(entry.is_some(), "a runnable pending item is on a list");
             if let Some(entry) = entry {
@@ -615,11 +558,11 @@ impl RunQueue {
                 g.colors.remove(color);
                 stash = Some(entry.work);
             }
-        } else if cur & UNCOUNTED == 0 {
+        } else if !cur.is_uncounted() {
             // Behind the run in progress: not on a list yet.
             g.colors.remove(work.color.load(Ordering::Relaxed));
         }
-        if cur & RUNNING == 0 {
+        if !cur.is_running() {
             *binding = None;
             g.disown(work.owner.load(Ordering::Relaxed));
         }

@@ -8,9 +8,7 @@
 //! is in none of them; it is found by the next pass, which runs whenever a run
 //! ends, until the count is zero.
 
-use super::cancel::counter_up;
 use super::{QueueState, RunQueue};
-use crate::engine::item::state::{self, ARMED, CANCEL_MASK, CANCEL_ONE};
 use crate::engine::item::WorkInner;
 use crate::support::sync::{lock, Arc, Ordering};
 
@@ -48,10 +46,8 @@ impl OwnerCancel {
     /// for the owner (runs in progress, or an item being delivered by the timer).
     pub(crate) fn pass(&mut self, q: &RunQueue, g: &mut QueueState) -> bool {
         let (owner, id) = (self.owner, q.id);
-        let mine = |w: &WorkInner| {
-            w.owner.load(Ordering::Relaxed) == owner
-                && state::queue_of(w.state.load(Ordering::Relaxed)) == id
-        };
+        let mine =
+            |w: &WorkInner| w.owner.load(Ordering::Relaxed) == owner && w.state.peek().is_on(id);
         let running: Vec<Arc<WorkInner>> = g
             .slots
             .iter()
@@ -62,7 +58,7 @@ impl OwnerCancel {
             .collect();
         for w in running {
             // Saturated: 4,095 cancels are in progress, its queue calls fail anyway.
-            if counter_up(&w, CANCEL_ONE, CANCEL_MASK).is_ok() {
+            if w.state.cancel_enter().is_ok() {
                 self.blocked.push(w);
             }
         }
@@ -76,7 +72,7 @@ impl OwnerCancel {
             .collect();
         let armed = q
             .timer
-            .remove_where(|w| mine(w) && w.state.load(Ordering::Relaxed) & ARMED != 0);
+            .remove_where(|w| mine(w) && w.state.peek().is_armed());
         found.extend(armed.into_iter().map(|(_, w)| w));
         for w in found.iter().chain(&self.blocked) {
             let (removed, stash) = take_pending(q, g, w);
@@ -91,7 +87,7 @@ impl OwnerCancel {
     /// (no lock held: a closure's drop is user code).
     pub(crate) fn end(self, q: &RunQueue) {
         for w in &self.blocked {
-            w.state.fetch_sub(CANCEL_ONE, Ordering::AcqRel);
+            w.state.cancel_exit();
         }
         q.release((self.blocked, self.stash));
     }
@@ -104,7 +100,7 @@ fn take_pending(
     w: &Arc<WorkInner>,
 ) -> (bool, Option<Arc<WorkInner>>) {
     let mut binding = lock(&w.binding);
-    if state::queue_of(w.state.load(Ordering::Relaxed)) == q.id {
+    if w.state.peek().is_on(q.id) {
         q.take_pending(g, &mut binding, w)
     } else {
         (false, None)

@@ -4,7 +4,7 @@
 //! lock). And the consumer loop that repeats it.
 
 use super::{QueueGuard, QueueState, RunQueue};
-use crate::engine::item::state::{self, ARMED, PENDING, RUNNING, UNCOUNTED};
+use crate::engine::item::state::RunEnd;
 use crate::engine::item::{Class, WorkInner};
 use crate::front::work::WorkCtx;
 use crate::support::current::RunMark;
@@ -54,11 +54,7 @@ impl RunQueue {
         };
         let color = entry.color(&g.colors);
         let work = entry.work;
-        // Items on a list have PENDING set and RUNNING clear (lock held), so one
-        // xor flips both. Acquire: the run sees every write made before any queue
-        // call that found the item pending.
-        let before = work.state.fetch_xor(PENDING | RUNNING, Ordering::AcqRel);
-        debug_assert_eq!(before & (PENDING | RUNNING | ARMED), PENDING);
+        work.state.start_run();
         self.begin(g, &work, color, very_slow, slot);
         Some(work)
     }
@@ -178,34 +174,26 @@ impl RunQueue {
         // clears them, under the binding lock.
         let mut binding = None;
         let mut takes_next = None;
-        let mut cur = work.state.load(Ordering::Relaxed);
-        let again = loop {
-            let pending = cur & PENDING != 0;
-            if !pending && binding.is_none() {
+        let (cur, end) = work.state.end_run(|cur| {
+            if !cur.is_pending() && binding.is_none() {
                 binding = Some(lock(&work.binding));
-                cur = work.state.load(Ordering::Relaxed);
-                continue;
+                return None;
             }
             let again = then == Then::Again
-                && cur & (PENDING | ARMED) == PENDING
+                && cur.is_pending()
+                && !cur.is_armed()
                 && *takes_next.get_or_insert_with(|| self.would_take_next(g, very_slow));
-            let new = if again {
+            Some(if again {
                 // Still RUNNING: the next run starts here (`begin` below).
-                cur & !(PENDING | UNCOUNTED)
-            } else if pending {
-                cur & !(RUNNING | UNCOUNTED)
+                RunEnd::Again
+            } else if cur.is_pending() {
+                RunEnd::Requeue
             } else {
-                state::with_queue(cur & !RUNNING, 0)
-            };
-            match work
-                .state
-                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => break again,
-                Err(now) => cur = now,
-            }
-        };
-        if cur & UNCOUNTED != 0 {
+                RunEnd::Idle
+            })
+        });
+        let again = end == RunEnd::Again;
+        if cur.is_uncounted() {
             // The next run was added without the lock during this one: it is
             // counted under the colour current when this run began (`begin`),
             // which this run's own count keeps from being done. A flush that
@@ -223,13 +211,13 @@ impl RunQueue {
                 s.current = None;
             }
         }
-        if cur & PENDING == 0 {
+        if !cur.is_pending() {
             // The binding stays (see `WorkInner::binding`): with the queue bits
             // cleared it no longer counts.
             g.disown(work.owner.load(Ordering::Relaxed));
         } else if again {
             self.begin(g, work, work.color.load(Ordering::Relaxed), very_slow, slot);
-        } else if cur & ARMED == 0 {
+        } else if !cur.is_armed() {
             let color = work.color.load(Ordering::Relaxed);
             let now = super::stamp(Instant::now());
             match then {

@@ -28,7 +28,6 @@
 //! given back under the timer locks it already took); the arm path is unchanged.
 
 use super::{QueueGuard, QueueState, RunQueue, Waiting};
-use crate::engine::item::state::{self, ARMED, CANCEL_MASK, PENDING, RUNNING, UNCOUNTED};
 use crate::engine::item::WorkInner;
 use crate::engine::timer::DeliveryMark;
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
@@ -302,18 +301,7 @@ impl RunQueue {
         let color = entry.color(&g.colors);
         let work = entry.work;
         let mut binding = lock(&work.binding);
-        let mut cur = work.state.load(Ordering::Relaxed);
-        loop {
-            debug_assert_eq!(cur & (PENDING | RUNNING | ARMED), PENDING);
-            let new = state::with_queue(cur & !(PENDING | UNCOUNTED), 0);
-            match work
-                .state
-                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(now) => cur = now,
-            }
-        }
+        work.state.discard_waiting();
         g.colors.remove(color);
         *binding = None;
         g.disown(work.owner.load(Ordering::Relaxed));
@@ -333,24 +321,24 @@ impl RunQueue {
             let now = super::stamp(Instant::now());
             for (key, work) in &entries {
                 let mut binding = lock(&work.binding);
-                let s = work.state.load(Ordering::Relaxed);
-                if s & ARMED == 0
-                    || state::queue_of(s) != this.id
+                let s = work.state.peek();
+                if !s.is_armed()
+                    || !s.is_on(this.id)
                     || work.wait_tag.load(Ordering::Relaxed) != key.to_bits()
                 {
                     continue;
                 }
-                if s & CANCEL_MASK != 0 {
+                if s.is_canceling() {
                     // A cancel_sync is under way: it wins.
                     stash.push(this.take_pending(&mut g, &mut binding, work).1);
                     tally.report.add_armed_cancelled();
                     continue;
                 }
-                work.state.fetch_and(!ARMED, Ordering::AcqRel);
+                work.state.fire();
                 if remember {
                     tally.note_fired(work);
                 }
-                this.make_runnable(&mut g, work, s & RUNNING != 0, now);
+                this.make_runnable(&mut g, work, s.is_running(), now);
                 tally.report.add_armed_run();
             }
             stash.extend(entries.into_iter().map(|(_, w)| Some(w)));
@@ -375,9 +363,9 @@ impl RunQueue {
             let (entries, mark) = self.timer.remove_queue(self.id);
             for (key, work) in &entries {
                 let mut binding = lock(&work.binding);
-                let s = work.state.load(Ordering::Relaxed);
-                if s & ARMED != 0
-                    && state::queue_of(s) == self.id
+                let s = work.state.peek();
+                if s.is_armed()
+                    && s.is_on(self.id)
                     && work.wait_tag.load(Ordering::Relaxed) == key.to_bits()
                 {
                     stash.push(self.take_pending(&mut g, &mut binding, work).1);

@@ -1,10 +1,9 @@
 //! The work item: a closure plus the state word that enforces the kernel's contract.
 
-use crate::engine::item::state::{CANCEL_MASK, PENDING, RUNNING};
 use crate::engine::item::{Class, WorkFn, WorkInner};
 use crate::engine::RunQueue;
 use crate::error::Error;
-use crate::support::sync::{Arc, Ordering};
+use crate::support::sync::Arc;
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -187,7 +186,7 @@ impl Work {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn is_pending(&self) -> bool {
-        self.inner.state.load(Ordering::Acquire) & PENDING != 0
+        self.inner.state.read().is_pending()
     }
 
     /// Whether a run is in progress.
@@ -197,7 +196,7 @@ impl Work {
     /// assert!(!work.is_running());
     /// ```
     pub fn is_running(&self) -> bool {
-        self.inner.state.load(Ordering::Acquire) & RUNNING != 0
+        self.inner.state.read().is_running()
     }
 
     /// Removes a pending run that has not started. Never waits for a run in
@@ -227,7 +226,7 @@ impl Work {
     ///
     /// # Errors
     /// * [`Error::WouldDeadlock`] when called from the item's own run.
-    /// * [`Error::TooManyCancels`] with more than 65,535 calls in progress on one item.
+    /// * [`Error::TooManyCancels`] with more than 4,095 calls in progress on one item.
     ///
     /// ```
     /// let worker = workq::Worker::new("cancel-sync-demo")?;
@@ -324,7 +323,7 @@ impl Work {
     /// assert!(!workq::Work::new(|_| {}).is_disabled());
     /// ```
     pub fn is_disabled(&self) -> bool {
-        self.inner.state.load(Ordering::Acquire) & crate::engine::item::state::DISABLE_MASK != 0
+        self.inner.state.read().is_disabled()
     }
 
     /// Whether two handles refer to the same item.
@@ -342,16 +341,13 @@ impl Work {
 
 impl fmt::Debug for Work {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.inner.state.load(Ordering::Relaxed);
+        let s = self.inner.state.peek();
         f.debug_struct("Work")
             .field("name", &self.name())
-            .field("pending", &(s & PENDING != 0))
-            .field("running", &(s & RUNNING != 0))
-            .field("canceling", &(s & CANCEL_MASK != 0))
-            .field(
-                "disabled",
-                &(s & crate::engine::item::state::DISABLE_MASK != 0),
-            )
+            .field("pending", &s.is_pending())
+            .field("running", &s.is_running())
+            .field("canceling", &s.is_canceling())
+            .field("disabled", &s.is_disabled())
             .finish()
     }
 }
@@ -417,7 +413,7 @@ impl WorkCtx<'_> {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn is_canceling(&self) -> bool {
-        self.work.state.load(Ordering::Acquire) & CANCEL_MASK != 0
+        self.work.state.read().is_canceling()
     }
 
     /// Queues the item again on the queue it is running on: it runs once more after

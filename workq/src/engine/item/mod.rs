@@ -6,7 +6,8 @@ pub(crate) mod state;
 use crate::engine::RunQueue;
 use crate::front::work::WorkCtx;
 use crate::support::current;
-use crate::support::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::support::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex};
+use state::{ItemState, Observed};
 
 /// The closure type of a work item.
 pub(crate) type WorkFn = dyn Fn(&WorkCtx<'_>) + Send + Sync + 'static;
@@ -50,14 +51,14 @@ pub(crate) struct WorkInner {
     /// list (a run on a list carries its colour in its `Waiting` entry).
     pub(crate) color: AtomicU64,
     /// The state word; see `state.rs` for its table.
-    pub(crate) state: AtomicU64,
+    pub(crate) state: ItemState,
 }
 
 impl WorkInner {
     /// A new idle item running `func`.
     pub(crate) fn new(name: Option<Box<str>>, class: Class, func: Box<WorkFn>) -> WorkInner {
         WorkInner {
-            state: AtomicU64::new(0),
+            state: ItemState::new(),
             binding: Mutex::new(None),
             color: AtomicU64::new(0),
             run_color: AtomicU64::new(0),
@@ -89,7 +90,7 @@ impl WorkInner {
     pub(crate) fn bound_queue(&self) -> Option<Arc<RunQueue>> {
         let binding = lock(&self.binding);
         // The queue bits change only under the binding lock: stable here.
-        if crate::engine::item::state::queue_of(self.state.load(Ordering::Acquire)) == 0 {
+        if self.state.read().queue_id() == 0 {
             return None;
         }
         binding.clone()
@@ -121,6 +122,6 @@ pub(crate) fn in_own_run(work: &Arc<WorkInner>) -> bool {
 }
 
 /// Whether `s` has the queue bits of `q`.
-pub(crate) fn bound_to(s: u64, q: &RunQueue) -> bool {
-    state::queue_of(s) == q.id
+pub(crate) fn bound_to(s: Observed, q: &RunQueue) -> bool {
+    s.is_on(q.id)
 }

@@ -176,7 +176,12 @@ fn an_item_armed_during_destroy_that_the_timer_cancels_is_counted() {
             assert!(started_rx.recv_timeout(WATCHDOG).is_ok());
             let (w2, x2) = (w.clone(), x.clone());
             let destroy = destroy_on_a_thread(w);
-            wait_until("destroy closed the queue", || q.lock().closed);
+            // Past its handling of the items armed at close (it waits in its
+            // drain for the own item): `x`, armed from now on, is the timer's.
+            wait_until("destroy waits in its drain", || {
+                let g = q.lock();
+                g.closed && g.waiters > 0
+            });
             let arm: Job = Box::new(move || {
                 let _ = armed_tx.send(w2.queue_after(&x2, TICK).is_ok());
             });

@@ -15,7 +15,7 @@ pub(crate) use wheel::TimerKey;
 use crate::engine::item::WorkInner;
 use crate::engine::RunQueue;
 use crate::error::Error;
-use crate::support::sync::{lock, wait, wait_timeout, Arc, Condvar, Mutex, Ordering};
+use crate::support::sync::{lock, wait, wait_timeout, Arc, Condvar, Mutex};
 use std::fmt;
 use std::time::{Duration, Instant};
 use wheel::Wheel;
@@ -243,9 +243,7 @@ impl Timer {
     /// this call is in one of those (until it ends), none after.
     pub(crate) fn remove_queue(&self, id: u32) -> (Vec<(TimerKey, Arc<WorkInner>)>, DeliveryMark) {
         let mut g = lock(&self.state);
-        let entries = Self::take_where(&mut g, |w| {
-            crate::engine::item::state::queue_of(w.state.load(Ordering::Relaxed)) == id
-        });
+        let entries = Self::take_where(&mut g, |w| w.state.peek().is_on(id));
         (entries, DeliveryMark(g.deliveries.next))
     }
 
