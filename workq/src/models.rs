@@ -12,7 +12,7 @@
 //! by calling `run_one`, so no hidden thread is involved.
 
 use crate::engine::timer::ManualClock;
-use crate::engine::RunQueue;
+use crate::engine::{QueueCall, RunQueue};
 use crate::front::work::{Queued, Work};
 use crate::support::sync::{thread, Arc, AtomicUsize, Ordering};
 
@@ -168,7 +168,7 @@ fn models_arm_vs_run() {
         let (q2, w2, d2) = (q.clone(), p.work.clone(), p.data.clone());
         let producer = thread::spawn(move || {
             d2.store(1, Ordering::Relaxed);
-            RunQueue::enqueue_at(&q2, &w2.inner, Some(1), 0)
+            RunQueue::enqueue_with(&q2, &w2.inner, QueueCall::NOW.due(Some(1)))
         });
         let q3 = q.clone();
         let runner = thread::spawn(move || RunQueue::run_one(&q3));
@@ -298,7 +298,7 @@ fn models_cancel_vs_timer() {
     model(|| {
         let (q, clock) = timed_queue();
         let p = probe();
-        let armed = RunQueue::enqueue_at(&q, &p.work.inner, Some(10), 0);
+        let armed = RunQueue::enqueue_with(&q, &p.work.inner, QueueCall::NOW.due(Some(10)));
         assert_eq!(armed.ok(), Some(Queued::Scheduled));
         let c2 = clock.clone();
         let firing = thread::spawn(move || c2.advance(std::time::Duration::from_millis(10)));
@@ -324,11 +324,12 @@ fn models_cancel_sync_vs_timer_vs_modify() {
     model(|| {
         let (q, clock) = timed_queue();
         let p = probe();
-        assert!(RunQueue::enqueue_at(&q, &p.work.inner, Some(10), 0).is_ok());
+        assert!(RunQueue::enqueue_with(&q, &p.work.inner, QueueCall::NOW.due(Some(10))).is_ok());
         let c2 = clock.clone();
         let firing = thread::spawn(move || c2.advance(std::time::Duration::from_millis(10)));
         let (q2, w2) = (q.clone(), p.work.clone());
-        let modifier = thread::spawn(move || RunQueue::modify(&q2, &w2.inner, Some(5), 0));
+        let modifier =
+            thread::spawn(move || RunQueue::modify(&q2, &w2.inner, QueueCall::NOW.due(Some(5))));
         p.work.cancel_sync().expect("cancel_sync");
         let s = p.work.inner.state.peek();
         assert!(!s.is_running(), "running after cancel_sync: {s:?}");
@@ -362,7 +363,8 @@ fn models_armed_while_running() {
         assert!(RunQueue::enqueue(&q, &p.work.inner).is_ok());
         let q2 = q.clone();
         let runner = thread::spawn(move || RunQueue::run_one(&q2));
-        let outcome = RunQueue::enqueue_at(&q, &p.work.inner, Some(1), 0).expect("arm");
+        let outcome =
+            RunQueue::enqueue_with(&q, &p.work.inner, QueueCall::NOW.due(Some(1))).expect("arm");
         clock.advance(std::time::Duration::from_millis(1));
         assert!(runner.join().expect("runner"));
         drain(&q);

@@ -7,7 +7,9 @@
 //! leaves a bounded list) wakes the registered futures too, once the queue's lock
 //! has been released. A woken future re-checks its condition under the lock.
 
-use crate::engine::{flushed, not_running, Limit, OwnerCancel, QueueState, RunQueue};
+use crate::engine::{
+    flushed, not_running, Limit, OwnerCancel, OwnerId, QueueCall, QueueState, RunQueue,
+};
 use crate::error::Error;
 use crate::front::pool::{Owner, Pool};
 use crate::front::work::{Queued, Work};
@@ -620,23 +622,27 @@ impl Owner {
 pub struct QueueAsync {
     queue: Arc<RunQueue>,
     work: Work,
-    /// The pool owner the call is made for (0: none).
-    owner: u32,
+    /// The settings of the queue call (its owner, if any, and `Limit::Try`).
+    call: QueueCall,
     wait: Option<Waiting<()>>,
 }
 
 impl QueueAsync {
     /// The future of a bounded queue call of `work` on `queue`.
     pub(crate) fn new(queue: Arc<RunQueue>, work: Work) -> QueueAsync {
-        QueueAsync::for_owner(queue, work, 0)
+        QueueAsync::for_owner(queue, work, None)
     }
 
-    /// The same, for the pool owner `owner` (0: none).
-    pub(crate) fn for_owner(queue: Arc<RunQueue>, work: Work, owner: u32) -> QueueAsync {
+    /// The same, for the pool owner `owner`.
+    pub(crate) fn for_owner(
+        queue: Arc<RunQueue>,
+        work: Work,
+        owner: Option<OwnerId>,
+    ) -> QueueAsync {
         QueueAsync {
             queue,
             work,
-            owner,
+            call: QueueCall::NOW.owner(owner).limit(Limit::Try),
             wait: None,
         }
     }
@@ -654,13 +660,7 @@ impl Future for QueueAsync {
                     Poll::Ready(()) => this.wait = None,
                 }
             }
-            match RunQueue::enqueue_with(
-                &this.queue,
-                &this.work.inner,
-                None,
-                this.owner,
-                Limit::Try,
-            ) {
+            match RunQueue::enqueue_with(&this.queue, &this.work.inner, this.call) {
                 Err(Error::Full { .. }) => {
                     let (q, work) = (this.queue.clone(), this.work.inner.clone());
                     let watched = q.clone();

@@ -1,7 +1,7 @@
 //! Delayed work: the timer's delivery of an armed item, and modify (the kernel's
 //! `mod_delayed_work`). Arming itself is `add_run` with a deadline.
 
-use super::RunQueue;
+use super::{QueueCall, RunQueue};
 use crate::engine::item::WorkInner;
 use crate::engine::timer::{Timer, TimerKey};
 use crate::error::Error;
@@ -122,16 +122,26 @@ impl RunQueue {
         }
     }
 
-    /// Arms `work` for tick `at` (or queues it now, for `None`) whatever its state:
+    /// A queue call due at `deadline` on this queue's timer (due now if it has
+    /// passed).
+    pub(crate) fn due_at(&self, deadline: std::time::Instant) -> QueueCall {
+        QueueCall::NOW.due(self.timer.due_at(deadline))
+    }
+
+    /// A queue call due `delay` from now on this queue's timer.
+    pub(crate) fn due_after(&self, delay: std::time::Duration) -> QueueCall {
+        QueueCall::NOW.due(self.timer.due_after(delay))
+    }
+
+    /// Arms `work` for the tick `call` is due at (or queues it now) whatever its state:
     /// a queued run goes back to the timer, an armed one is re-armed, an idle item is
     /// armed. Returns whether a run was pending before.
     pub(crate) fn modify(
         this: &Arc<Self>,
         work: &Arc<WorkInner>,
-        at: Option<u64>,
-        owner: u32,
+        call: QueueCall,
     ) -> Result<bool, Error> {
-        if at.is_some() {
+        if call.is_delayed() {
             Timer::ensure_driven(&this.timer)?;
         }
         Self::ensure_consumers(this)?;
@@ -147,7 +157,7 @@ impl RunQueue {
                 return Err(refused);
             }
             let (was_pending, stash) = this.take_pending(&mut g, &mut binding, work);
-            let added = Self::add_run(this, &mut g, &mut binding, work, at, owner, Some(now));
+            let added = Self::add_run(this, &mut g, &mut binding, work, call, Some(now));
             (added.map(|_| was_pending), stash)
         };
         drop(stash);

@@ -53,7 +53,11 @@ impl RunQueue {
             if kicked >= want {
                 break;
             }
-            match RunQueue::enqueue_with(&feeder.pool, pump, None, 0, super::Limit::Internal) {
+            match RunQueue::enqueue_with(
+                &feeder.pool,
+                pump,
+                super::QueueCall::NOW.limit(super::Limit::Internal),
+            ) {
                 Ok(_) => kicked += 1,
                 Err(_) => {
                     // The pool could not take it (no thread and none can start, or

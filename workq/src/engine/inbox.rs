@@ -138,7 +138,7 @@ impl RunQueue {
                 // decides.
                 return None;
             }
-            work.owner.store(0, Ordering::Relaxed);
+            work.set_owner(None);
             shelf.items.push(Arc::clone(work));
             // After the push, and a plain store (only the shelf lock's holder
             // writes the hint): a consumer watching the count then finds the item.

@@ -6,6 +6,7 @@
 //! `cancel.rs`). [`Worker`](crate::Worker) is one consumer thread on a `RunQueue`;
 //! later front ends (pools, workqueues) are more consumers on the same code.
 
+mod call;
 mod cancel;
 mod colors;
 mod delay;
@@ -22,6 +23,7 @@ mod run;
 mod shutdown;
 pub(crate) mod timer;
 
+pub(crate) use call::{Limit, OwnerId, QueueCall};
 pub(crate) use cancel::{flushed, not_running};
 pub(crate) use elastic::Elastic;
 pub use elastic::{SpawnFailure, SpawnHook, Spawner};
@@ -85,21 +87,6 @@ pub(crate) struct RunQueue {
     pub(crate) pushes: Padded<AtomicU64>,
     /// Idle items queued without the lock, on their way to the lists.
     pub(crate) inbox: Padded<inbox::Inbox>,
-}
-
-/// What a queue call does about a bound on waiting items.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Limit {
-    /// No bound applies (workers, unbounded pools, timers, re-queues).
-    Ignore,
-    /// A full queue fails the call with `Error::Full`.
-    Try,
-    /// A full queue blocks the call until there is room.
-    Block,
-    /// A workq-internal item (a workqueue's pump): no bound applies, and a queue
-    /// that is closing or draining still takes it (it carries work the queue
-    /// accepted earlier); only a stopped queue refuses it.
-    Internal,
 }
 
 /// How to build a [`RunQueue`].
@@ -224,33 +211,21 @@ impl RunQueue {
     /// Queues `work` now, following the kernel's contract (see `state.rs`).
     #[inline]
     pub(crate) fn enqueue(this: &Arc<Self>, work: &Arc<WorkInner>) -> Result<Queued, Error> {
-        Self::enqueue_at(this, work, None, 0)
+        Self::enqueue_with(this, work, QueueCall::NOW)
     }
 
-    /// Queues `work` now (`at` is `None`) or arms it on the timer for tick `at`;
-    /// an idle item is counted for `owner` until it is idle again.
-    #[inline]
-    pub(crate) fn enqueue_at(
-        this: &Arc<Self>,
-        work: &Arc<WorkInner>,
-        at: Option<u64>,
-        owner: u32,
-    ) -> Result<Queued, Error> {
-        Self::enqueue_with(this, work, at, owner, Limit::Ignore)
-    }
-
-    /// Queues `work`, honouring the queue's bound on waiting items as `limit` says.
+    /// Queues `work` as `call` says: now or armed on the timer for its tick; an
+    /// idle item is counted for its owner until it is idle again; the queue's
+    /// bound on waiting items honoured as its limit says.
     #[inline]
     pub(crate) fn enqueue_with(
         this: &Arc<Self>,
         work: &Arc<WorkInner>,
-        at: Option<u64>,
-        owner: u32,
-        limit: Limit,
+        call: QueueCall,
     ) -> Result<Queued, Error> {
         // The fast path: one read-modify-write (`coalesce`: never a load alone,
         // see its docs).
-        let seen = match at {
+        let seen = match call.due_tick() {
             None => work.state.coalesce(),
             // An arm call mostly finds the item idle, and the slow path changes
             // the word with a compare-exchange under the queue's lock: the RMW is
@@ -268,7 +243,7 @@ impl RunQueue {
             }
             return Ok(Queued::AlreadyPending);
         }
-        Self::enqueue_slow(this, work, at, owner, limit, seen)
+        Self::enqueue_slow(this, work, call, seen)
     }
 
     /// Everything but the already-pending case of a queue call (out of line, so
@@ -277,21 +252,13 @@ impl RunQueue {
     fn enqueue_slow(
         this: &Arc<Self>,
         work: &Arc<WorkInner>,
-        at: Option<u64>,
-        owner: u32,
-        limit: Limit,
+        call: QueueCall,
         seen: Observed,
     ) -> Result<Queued, Error> {
         if let Some(verdict) = this.verdict(seen) {
             return verdict;
         }
-        if at.is_none()
-            && owner == 0
-            && limit == Limit::Ignore
-            && seen.is_running()
-            && !seen.is_pending()
-            && this.admits_everyone()
-        {
+        if call.is_plain() && seen.is_running() && !seen.is_pending() && this.admits_everyone() {
             // Running here (the verdict refused a run elsewhere): add the next run
             // without the lock. Its flush colour and rerun count are booked when
             // the run in progress ends (`UNCOUNTED`, see `run::finish`); the
@@ -306,10 +273,11 @@ impl RunQueue {
                 return Ok(Queued::Rerun);
             }
         }
-        if at.is_some() {
+        if call.is_delayed() {
             Timer::ensure_driven(&this.timer)?;
         }
         Self::ensure_consumers(this)?;
+        let limit = call.limit_kind();
         if limit == Limit::Internal {
             // A pump is not held by a pool with no thread: refused, its queue's
             // rescuer steps in.
@@ -318,7 +286,7 @@ impl RunQueue {
         this.check_pool()?;
         // The inbox takes idle items only: a running item's call (the re-queue of
         // a coalesced item) does not lock the item and the shelf to find that out.
-        if at.is_none() && owner == 0 && limit == Limit::Ignore && seen.is_idle() {
+        if call.is_plain() && seen.is_idle() {
             if let Some(outcome) = Self::shelve(this, work) {
                 crate::support::log::event!(
                     trace,
@@ -334,7 +302,7 @@ impl RunQueue {
         // Only a list entry needs the time (an armed item gets it when it fires, a
         // running item's runner puts it on the list); `add_run` reads it under the
         // lock if the item stopped running meanwhile.
-        let now = (at.is_none() && !seen.is_running()).then(|| stamp(Instant::now()));
+        let now = (!call.is_delayed() && !seen.is_running()).then(|| stamp(Instant::now()));
         let (outcome, owed) = {
             let mut g = this.lock();
             if limit == Limit::Internal {
@@ -346,7 +314,7 @@ impl RunQueue {
             } else {
                 this.admit(&g)?;
             }
-            if at.is_none() && matches!(limit, Limit::Try | Limit::Block) {
+            if !call.is_delayed() && matches!(limit, Limit::Try | Limit::Block) {
                 while this.is_full(&g, work) {
                     if limit == Limit::Try {
                         return Err(Error::Full {
@@ -366,7 +334,7 @@ impl RunQueue {
                 }
             }
             let mut binding = lock(&work.binding);
-            let outcome = Self::add_run(this, &mut g, &mut binding, work, at, owner, now);
+            let outcome = Self::add_run(this, &mut g, &mut binding, work, call, now);
             (outcome, g.settle_owed)
         };
         if owed {
@@ -428,24 +396,24 @@ impl RunQueue {
     }
 
     /// The state change of a queue call (queue lock and binding lock held): adds a
-    /// run, on the list (`at` is `None`) or on the timer.
+    /// run, on the list (due now) or on the timer.
     pub(crate) fn add_run(
         this: &Arc<Self>,
         g: &mut QueueState,
         binding: &mut Option<Arc<RunQueue>>,
         work: &Arc<WorkInner>,
-        at: Option<u64>,
-        owner: u32,
+        call: QueueCall,
         now: Option<u64>,
     ) -> Result<Queued, Error> {
+        let at = call.due_tick();
         let running = match work.state.add_run(this.id, at.is_some()) {
             Ok(before) => before.is_running(),
             Err(answer) => return this.answer(answer),
         };
         if !running {
             WorkInner::bind(binding, this);
-            work.owner.store(owner, Ordering::Relaxed);
-            g.own(owner);
+            work.set_owner(call.owner_id());
+            g.own(call.owner_id());
         }
         match at {
             Some(tick) => {
@@ -564,7 +532,7 @@ impl RunQueue {
         }
         if !cur.is_running() {
             *binding = None;
-            g.disown(work.owner.load(Ordering::Relaxed));
+            g.disown(work.owner());
         }
         self.notify_done(g);
         (true, stash)

@@ -8,13 +8,13 @@
 //! is in none of them; it is found by the next pass, which runs whenever a run
 //! ends, until the count is zero.
 
-use super::{QueueState, RunQueue};
+use super::{OwnerId, QueueState, RunQueue};
 use crate::engine::item::WorkInner;
-use crate::support::sync::{lock, Arc, Ordering};
+use crate::support::sync::{lock, Arc};
 
 /// A cancel of one owner's items in progress.
 pub(crate) struct OwnerCancel {
-    owner: u32,
+    owner: OwnerId,
     /// Running items of the owner whose queue calls fail with `Error::Canceling`
     /// (one `CANCEL_ONE` each) until `end`: a run cannot queue its item again
     /// after its pending run was removed.
@@ -26,7 +26,7 @@ pub(crate) struct OwnerCancel {
 }
 
 impl OwnerCancel {
-    pub(crate) fn new(owner: u32) -> OwnerCancel {
+    pub(crate) fn new(owner: OwnerId) -> OwnerCancel {
         OwnerCancel {
             owner,
             blocked: Vec::new(),
@@ -46,8 +46,7 @@ impl OwnerCancel {
     /// for the owner (runs in progress, or an item being delivered by the timer).
     pub(crate) fn pass(&mut self, q: &RunQueue, g: &mut QueueState) -> bool {
         let (owner, id) = (self.owner, q.id);
-        let mine =
-            |w: &WorkInner| w.owner.load(Ordering::Relaxed) == owner && w.state.peek().is_on(id);
+        let mine = |w: &WorkInner| w.owner() == Some(owner) && w.state.peek().is_on(id);
         let running: Vec<Arc<WorkInner>> = g
             .slots
             .iter()

@@ -1,6 +1,7 @@
 //! What lives behind a run queue's lock, and the choice of the next item.
 
 use super::colors::FlushColors;
+use super::OwnerId;
 use crate::engine::item::{Class, WorkInner};
 use crate::support::sync::{Arc, AtomicU64};
 use std::collections::VecDeque;
@@ -175,7 +176,7 @@ pub(crate) struct QueueState {
     pub(crate) to_notify: Vec<Arc<crate::support::sync::Condvar>>,
     pub(crate) next_waker: u64,
     /// Items bound to the queue per owner (0: no owner).
-    pub(crate) owners: std::collections::HashMap<u32, usize>,
+    pub(crate) owners: std::collections::HashMap<OwnerId, usize>,
     /// Whether the inbox's shelf is open (its mirror, see `inbox.rs`).
     pub(crate) shelf_open: bool,
     /// What the inbox's hint last said about admitting every thread's calls
@@ -334,28 +335,31 @@ impl QueueState {
         None
     }
 
-    /// Counts an item bound to the queue for `owner` (0: no owner, not counted).
-    pub(crate) fn own(&mut self, owner: u32) {
-        if owner != 0 {
+    /// Counts an item bound to the queue for `owner` (`None`: not counted).
+    pub(crate) fn own(&mut self, owner: Option<OwnerId>) {
+        if let Some(owner) = owner {
             *self.owners.entry(owner).or_insert(0) += 1;
         }
     }
 
     /// Uncounts an item of `owner` that went back to idle.
-    pub(crate) fn disown(&mut self, owner: u32) {
-        if owner == 0 {
-            return;
-        }
-        if let Some(n) = self.owners.get_mut(&owner) {
-            *n = n.saturating_sub(1);
-            if *n == 0 && owner != 0 {
+    pub(crate) fn disown(&mut self, owner: Option<OwnerId>) {
+        let Some(owner) = owner else { return };
+        let count = self.owners.get_mut(&owner);
+        debug_assert!(
+            count.is_some(),
+            "disown of owner {owner:?}, which has no item counted on this queue"
+        );
+        if let Some(n) = count {
+            *n -= 1;
+            if *n == 0 {
                 self.owners.remove(&owner);
             }
         }
     }
 
     /// Items bound to the queue for `owner`.
-    pub(crate) fn owned(&self, owner: u32) -> usize {
+    pub(crate) fn owned(&self, owner: OwnerId) -> usize {
         self.owners.get(&owner).copied().unwrap_or(0)
     }
 }

@@ -36,6 +36,16 @@ pub(crate) enum Then {
     Stop,
 }
 
+/// When a run's end counts the run as done for flushes (`RunQueue::finish`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Done {
+    /// At the end itself.
+    Now,
+    /// Later, by `count_done`, once its panic has been reported (a flush returns
+    /// only after the panic hook).
+    AfterReport,
+}
+
 impl RunQueue {
     /// Takes the next item off its list and marks it running, on consumer `slot`.
     /// `PENDING` is cleared here, before the run starts: a queue call from now on
@@ -137,15 +147,15 @@ impl RunQueue {
     /// Ends a run (lock held): clears `RUNNING`; if the item was queued during the
     /// run, puts it back on its list (or leaves it to the timer, if armed),
     /// otherwise returns it to idle and unbinds it.
-    /// With `count_done` false the run is not yet counted as done for flushes (the
-    /// caller reports a panic first, then calls `count_done`).
+    /// With `Done::AfterReport` the run is not yet counted as done for flushes
+    /// (the caller reports a panic first, then calls `count_done`).
     /// Returns whether the item's next run started in place (`Then::Again`).
     pub(crate) fn finish(
         &self,
         g: &mut QueueState,
         work: &Arc<WorkInner>,
         slot: Option<usize>,
-        count_done: bool,
+        done: Done,
         then: Then,
     ) -> bool {
         let very_slow = work.class == Class::VerySlow && self.elastic.is_some();
@@ -160,7 +170,7 @@ impl RunQueue {
             self.name
         );
         let run_color = work.run_color.load(Ordering::Relaxed);
-        if count_done {
+        if done == Done::Now {
             // Before the item can go idle and be queued elsewhere: a flush there
             // must not see this run's count arrive late. (Its flush colour is
             // uncounted below, under the same lock.)
@@ -202,7 +212,7 @@ impl RunQueue {
             g.colors.add_at(work.color.load(Ordering::Relaxed));
             g.counts.reruns += 1;
         }
-        if count_done {
+        if done == Done::Now {
             self.uncount(g, run_color);
         }
         if !again {
@@ -214,7 +224,7 @@ impl RunQueue {
         if !cur.is_pending() {
             // The binding stays (see `WorkInner::binding`): with the queue bits
             // cleared it no longer counts.
-            g.disown(work.owner.load(Ordering::Relaxed));
+            g.disown(work.owner());
         } else if again {
             self.begin(g, work, work.color.load(Ordering::Relaxed), very_slow, slot);
         } else if !cur.is_armed() {
@@ -266,7 +276,7 @@ impl RunQueue {
         g.counts.runs += 1;
         let mut again = false;
         match panicked {
-            None => again = this.finish(&mut g, work, slot, true, then),
+            None => again = this.finish(&mut g, work, slot, Done::Now, then),
             Some(payload) => {
                 g.counts.panics += 1;
                 // The hook sees the item idle (or queued again), and flushes
@@ -274,7 +284,7 @@ impl RunQueue {
                 let color = work.run_color.load(Ordering::Relaxed);
                 // The lock is released for the report: a run put back gets a
                 // thread now.
-                let _ = this.finish(&mut g, work, slot, false, Then::Stop);
+                let _ = this.finish(&mut g, work, slot, Done::AfterReport, Then::Stop);
                 drop(g);
                 this.report_panic(work, payload);
                 g = this.lock();

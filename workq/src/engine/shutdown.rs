@@ -304,7 +304,7 @@ impl RunQueue {
         work.state.discard_waiting();
         g.colors.remove(color);
         *binding = None;
-        g.disown(work.owner.load(Ordering::Relaxed));
+        g.disown(work.owner());
         drop(binding);
         work
     }

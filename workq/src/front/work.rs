@@ -471,8 +471,7 @@ impl WorkCtx<'_> {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn requeue_after(&self, delay: Duration) -> Result<Queued, Error> {
-        let at = crate::front::worker::when_after(self.queue, delay);
-        RunQueue::enqueue_at(self.queue, self.work, at, 0)
+        RunQueue::enqueue_with(self.queue, self.work, self.queue.due_after(delay))
     }
 
     /// Arms the item to run again at `deadline` on the queue it is running on.
@@ -487,8 +486,7 @@ impl WorkCtx<'_> {
     /// # let _ = work;
     /// ```
     pub fn requeue_at(&self, deadline: Instant) -> Result<Queued, Error> {
-        let at = crate::front::worker::when(self.queue, deadline);
-        RunQueue::enqueue_at(self.queue, self.work, at, 0)
+        RunQueue::enqueue_with(self.queue, self.work, self.queue.due_at(deadline))
     }
 
     /// The current time of the clock that drives this item's timers (the system

@@ -3,10 +3,10 @@
 
 pub(crate) mod state;
 
-use crate::engine::RunQueue;
+use crate::engine::{OwnerId, RunQueue};
 use crate::front::work::WorkCtx;
 use crate::support::current;
-use crate::support::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex};
+use crate::support::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, Ordering};
 use state::{ItemState, Observed};
 
 /// The closure type of a work item.
@@ -30,8 +30,9 @@ pub(crate) struct WorkInner {
     /// Flush colour of the run in progress (written under the bound queue's lock).
     pub(crate) run_color: AtomicU64,
     func: Box<WorkFn>,
-    /// The owner the item is counted for while bound (pools; 0: none).
-    pub(crate) owner: AtomicU32,
+    /// The owner the item is counted for while bound (pools; 0: none). Read and
+    /// written through `owner` / `set_owner`.
+    owner: AtomicU32,
     /// Ordinary, very slow (a capped share of a pool's threads) or high priority
     /// (taken first by a pool; the pumps of high-priority workqueues).
     pub(crate) class: Class,
@@ -70,6 +71,19 @@ impl WorkInner {
             name,
             func,
         }
+    }
+
+    /// The owner the item is counted for while bound (read under the bound
+    /// queue's lock).
+    pub(crate) fn owner(&self) -> Option<OwnerId> {
+        OwnerId::new(self.owner.load(Ordering::Relaxed))
+    }
+
+    /// Sets the owner the item is counted for (when it is bound: queue lock and
+    /// binding lock held, or the binding lock and the inbox's shelf lock).
+    pub(crate) fn set_owner(&self, owner: Option<OwnerId>) {
+        self.owner
+            .store(owner.map_or(0, OwnerId::get), Ordering::Relaxed);
     }
 
     /// Address of the item: its identity in the thread-local run marker.

@@ -184,6 +184,26 @@ impl Timer {
         }
     }
 
+    /// The tick a run due at `deadline` is armed for, or `None` when it is due
+    /// now (queue it on the list).
+    pub(crate) fn due_at(&self, deadline: Instant) -> Option<u64> {
+        if self.is_due(deadline) {
+            None
+        } else {
+            Some(self.tick_of(deadline))
+        }
+    }
+
+    /// The tick a run due `delay` from now is armed for, or `None` for a zero
+    /// delay. One clock read: a positive delay is never due yet.
+    pub(crate) fn due_after(&self, delay: Duration) -> Option<u64> {
+        if delay.is_zero() {
+            None
+        } else {
+            Some(self.tick_after(delay))
+        }
+    }
+
     /// Makes sure something will drive this timer (starts the system thread).
     ///
     /// # Errors

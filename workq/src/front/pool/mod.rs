@@ -10,10 +10,9 @@ pub use owner::Owner;
 
 use crate::addons::snapshot::Snapshot;
 use crate::addons::wait::QueueAsync;
-use crate::engine::{Limit, RunQueue};
+use crate::engine::{Limit, QueueCall, RunQueue};
 use crate::error::Error;
 use crate::front::work::{Queued, Work};
-use crate::front::worker::{when, when_after};
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::support::current;
 use crate::support::sync::{lock, Arc, Mutex};
@@ -174,19 +173,19 @@ impl Pool {
     /// ```
     #[inline]
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        self.queue_for(work, 0, Limit::Block)
+        self.submit(work, QueueCall::NOW.limit(Limit::Block))
     }
 
     /// A queue call for `owner` (0: none) that obeys the pool's bound on waiting
     /// items, if it has one, as `limit` says (`Block` or `Try`).
     #[inline]
-    pub(crate) fn queue_for(&self, work: &Work, owner: u32, limit: Limit) -> Result<Queued, Error> {
-        let limit = if self.handle.bounded {
-            limit
+    pub(crate) fn submit(&self, work: &Work, call: QueueCall) -> Result<Queued, Error> {
+        let call = if self.handle.bounded {
+            call
         } else {
-            Limit::Ignore
+            call.limit(Limit::Ignore)
         };
-        RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, owner, limit)
+        RunQueue::enqueue_with(&self.handle.queue, &work.inner, call)
     }
 
     /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
@@ -204,7 +203,7 @@ impl Pool {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn try_queue(&self, work: &Work) -> Result<Queued, Error> {
-        self.queue_for(work, 0, Limit::Try)
+        self.submit(work, QueueCall::NOW.limit(Limit::Try))
     }
 
     /// The async form of [`Pool::queue`]: on a bounded pool that is full, the
@@ -244,17 +243,12 @@ impl Pool {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
-        self.queue_at_for(work, deadline, 0)
+        self.submit(work, self.due_at(deadline))
     }
 
-    pub(crate) fn queue_at_for(
-        &self,
-        work: &Work,
-        deadline: Instant,
-        owner: u32,
-    ) -> Result<Queued, Error> {
-        let q = &self.handle.queue;
-        RunQueue::enqueue_at(q, &work.inner, when(q, deadline), owner)
+    /// A queue call due at `deadline` on this pool's timer.
+    pub(crate) fn due_at(&self, deadline: Instant) -> QueueCall {
+        self.handle.queue.due_at(deadline)
     }
 
     /// Queues `work` to run after `delay`; see
@@ -271,17 +265,12 @@ impl Pool {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
-        self.queue_after_for(work, delay, 0)
+        self.submit(work, self.due_after(delay))
     }
 
-    pub(crate) fn queue_after_for(
-        &self,
-        work: &Work,
-        delay: Duration,
-        owner: u32,
-    ) -> Result<Queued, Error> {
-        let q = &self.handle.queue;
-        RunQueue::enqueue_at(q, &work.inner, when_after(q, delay), owner)
+    /// A queue call due `delay` from now on this pool's timer.
+    pub(crate) fn due_after(&self, delay: Duration) -> QueueCall {
+        self.handle.queue.due_after(delay)
     }
 
     /// Arms `work` for `delay` from now whatever its state; see
@@ -298,17 +287,11 @@ impl Pool {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
-        self.modify_for(work, delay, 0)
+        self.modify_with(work, self.due_after(delay))
     }
 
-    pub(crate) fn modify_for(
-        &self,
-        work: &Work,
-        delay: Duration,
-        owner: u32,
-    ) -> Result<bool, Error> {
-        let q = &self.handle.queue;
-        RunQueue::modify(q, &work.inner, when_after(q, delay), owner)
+    pub(crate) fn modify_with(&self, work: &Work, call: QueueCall) -> Result<bool, Error> {
+        RunQueue::modify(&self.handle.queue, &work.inner, call)
     }
 
     /// Waits until every run queued on the pool before the call has finished.

@@ -2,7 +2,7 @@
 //! kernel's slow-work module registration).
 
 use super::Pool;
-use crate::engine::{Limit, OwnerCancel, RunQueue};
+use crate::engine::{Limit, OwnerCancel, OwnerId, QueueCall, RunQueue};
 use crate::error::Error;
 use crate::front::work::{Queued, Work};
 use crate::support::current;
@@ -41,17 +41,24 @@ static NEXT_OWNER: AtomicU32 = AtomicU32::new(1);
 /// ```
 pub struct Owner {
     pool: Pool,
-    id: u32,
+    id: OwnerId,
     name: String,
     done: bool,
 }
 
 impl Owner {
+    /// A queue call counted for this owner.
+    fn call(&self) -> QueueCall {
+        QueueCall::NOW.owner(Some(self.id))
+    }
+
     pub(crate) fn new(pool: Pool, name: String) -> Owner {
-        let mut id = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
-        if id == 0 {
-            id = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
-        }
+        // Numbers wrap after 2^32 owners; 0 is skipped (it stands for none).
+        let id = loop {
+            if let Some(id) = OwnerId::new(NEXT_OWNER.fetch_add(1, Ordering::Relaxed)) {
+                break id;
+            }
+        };
         Owner {
             pool,
             id,
@@ -101,7 +108,7 @@ impl Owner {
     /// ```
     #[inline]
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        self.pool.queue_for(work, self.id, Limit::Block)
+        self.pool.submit(work, self.call().limit(Limit::Block))
     }
 
     /// Queues `work` for this owner, failing at once with [`Error::Full`] instead
@@ -132,7 +139,7 @@ impl Owner {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn try_queue(&self, work: &Work) -> Result<Queued, Error> {
-        self.pool.queue_for(work, self.id, Limit::Try)
+        self.pool.submit(work, self.call().limit(Limit::Try))
     }
 
     /// The async form of [`Owner::queue`]: on a bounded pool that is full, the
@@ -158,7 +165,7 @@ impl Owner {
         crate::addons::wait::QueueAsync::for_owner(
             self.pool.handle.queue.clone(),
             work.clone(),
-            self.id,
+            Some(self.id),
         )
     }
 
@@ -179,7 +186,8 @@ impl Owner {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
-        self.pool.queue_at_for(work, deadline, self.id)
+        self.pool
+            .submit(work, self.pool.due_at(deadline).owner(Some(self.id)))
     }
 
     /// Queues `work` for this owner to run after `delay`.
@@ -199,7 +207,8 @@ impl Owner {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
-        self.pool.queue_after_for(work, delay, self.id)
+        self.pool
+            .submit(work, self.pool.due_after(delay).owner(Some(self.id)))
     }
 
     /// Arms `work` for this owner `delay` from now whatever its state.
@@ -220,7 +229,8 @@ impl Owner {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
-        self.pool.modify_for(work, delay, self.id)
+        self.pool
+            .modify_with(work, self.pool.due_after(delay).owner(Some(self.id)))
     }
 
     /// Items counted for this owner right now.
@@ -372,7 +382,7 @@ impl Owner {
 
     /// Gives the owner up without waiting: returns the queue and the owner id to
     /// wait on.
-    pub(crate) fn give_up(mut self) -> Result<(Arc<RunQueue>, u32), Error> {
+    pub(crate) fn give_up(mut self) -> Result<(Arc<RunQueue>, OwnerId), Error> {
         self.done = true;
         let q = self.pool.handle.queue.clone();
         if current::consuming(q.id) {

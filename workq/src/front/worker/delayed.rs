@@ -32,7 +32,7 @@ impl Worker {
     /// ```
     pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
         let queue = &self.handle.queue;
-        RunQueue::enqueue_at(queue, &work.inner, when(queue, deadline), 0)
+        RunQueue::enqueue_with(queue, &work.inner, queue.due_at(deadline))
     }
 
     /// Queues `work` to run after `delay` (never earlier); see
@@ -53,7 +53,7 @@ impl Worker {
     /// ```
     pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
         let queue = &self.handle.queue;
-        RunQueue::enqueue_at(queue, &work.inner, when_after(queue, delay), 0)
+        RunQueue::enqueue_with(queue, &work.inner, queue.due_after(delay))
     }
 
     /// Arms `work` for `deadline` whatever its state (the kernel's
@@ -76,7 +76,7 @@ impl Worker {
     /// ```
     pub fn modify_at(&self, work: &Work, deadline: Instant) -> Result<bool, Error> {
         let queue = &self.handle.queue;
-        RunQueue::modify(queue, &work.inner, when(queue, deadline), 0)
+        RunQueue::modify(queue, &work.inner, queue.due_at(deadline))
     }
 
     /// Arms `work` to run after `delay` whatever its state; see
@@ -96,7 +96,7 @@ impl Worker {
     /// ```
     pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
         let queue = &self.handle.queue;
-        RunQueue::modify(queue, &work.inner, when_after(queue, delay), 0)
+        RunQueue::modify(queue, &work.inner, queue.due_after(delay))
     }
 }
 
@@ -104,24 +104,5 @@ impl Worker {
     /// The current time of the clock that drives this worker's timers.
     pub(crate) fn timer_now(&self) -> Instant {
         self.handle.queue.timer.now()
-    }
-}
-
-/// The timer tick `delay` from now, or `None` for a zero delay (queue now). One
-/// clock read: a positive delay is never due yet.
-pub(crate) fn when_after(queue: &RunQueue, delay: Duration) -> Option<u64> {
-    if delay.is_zero() {
-        None
-    } else {
-        Some(queue.timer.tick_after(delay))
-    }
-}
-
-/// The timer tick for `deadline`, or `None` when it is due now.
-pub(crate) fn when(queue: &RunQueue, deadline: Instant) -> Option<u64> {
-    if queue.timer.is_due(deadline) {
-        None
-    } else {
-        Some(queue.timer.tick_of(deadline))
     }
 }

@@ -5,7 +5,6 @@ mod builder;
 mod delayed;
 
 pub use builder::WorkerBuilder;
-pub(crate) use delayed::{when, when_after};
 
 use crate::addons::snapshot::{Snapshot, Stats};
 use crate::engine::RunQueue;

@@ -11,11 +11,10 @@ pub(crate) use system::default_pool;
 pub use system::{queue, system, system_long};
 
 use crate::addons::snapshot::Snapshot;
-use crate::engine::{Limit, RunQueue};
+use crate::engine::{Limit, QueueCall, RunQueue};
 use crate::error::Error;
 use crate::front::pool::Pool;
 use crate::front::work::{Queued, Work};
-use crate::front::worker::{when, when_after};
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::support::current;
 use crate::support::sync::{lock, Arc, Mutex};
@@ -155,7 +154,11 @@ impl WorkQueue {
     /// ```
     #[inline]
     pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, 0, Limit::Block)
+        RunQueue::enqueue_with(
+            &self.handle.queue,
+            &work.inner,
+            QueueCall::NOW.limit(Limit::Block),
+        )
     }
 
     /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
@@ -176,7 +179,11 @@ impl WorkQueue {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn try_queue(&self, work: &Work) -> Result<Queued, Error> {
-        RunQueue::enqueue_with(&self.handle.queue, &work.inner, None, 0, Limit::Try)
+        RunQueue::enqueue_with(
+            &self.handle.queue,
+            &work.inner,
+            QueueCall::NOW.limit(Limit::Try),
+        )
     }
 
     /// Queues `work` to run at `deadline` (never earlier).
@@ -197,7 +204,7 @@ impl WorkQueue {
     /// ```
     pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
         let q = &self.handle.queue;
-        RunQueue::enqueue_at(q, &work.inner, when(q, deadline), 0)
+        RunQueue::enqueue_with(q, &work.inner, q.due_at(deadline))
     }
 
     /// Queues `work` to run after `delay` (a zero delay queues it now).
@@ -222,7 +229,7 @@ impl WorkQueue {
     /// ```
     pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
         let q = &self.handle.queue;
-        RunQueue::enqueue_at(q, &work.inner, when_after(q, delay), 0)
+        RunQueue::enqueue_with(q, &work.inner, q.due_after(delay))
     }
 
     /// Arms `work` for `delay` from now whatever its state (the kernel's
@@ -244,7 +251,7 @@ impl WorkQueue {
     /// ```
     pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
         let q = &self.handle.queue;
-        RunQueue::modify(q, &work.inner, when_after(q, delay), 0)
+        RunQueue::modify(q, &work.inner, q.due_after(delay))
     }
 
     /// Waits until every run queued on this queue before the call has finished;
