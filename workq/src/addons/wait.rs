@@ -7,16 +7,11 @@
 //! leaves a bounded list) wakes the registered futures too, once the queue's lock
 //! has been released. A woken future re-checks its condition under the lock.
 
-use crate::engine::{
-    flushed, not_running, Limit, OwnerCancel, OwnerId, QueueCall, QueueState, RunQueue,
-};
+use crate::engine::item::handle::{Queued, Work};
+use crate::engine::{Limit, OwnerId, QueueCall, QueueState, RunQueue};
 use crate::error::Error;
-use crate::front::pool::{Owner, Pool};
-use crate::front::work::{Queued, Work};
-use crate::front::worker::Worker;
-use crate::front::workqueue::WorkQueue;
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
-use crate::support::sync::{lock, Arc, Mutex};
+use crate::support::sync::Arc;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -71,13 +66,17 @@ enum State<T> {
 }
 
 impl<T> Waiting<T> {
-    fn ready(value: T) -> Waiting<T> {
+    pub(crate) fn ready(value: T) -> Waiting<T> {
         Waiting {
             state: State::Done(Some(value)),
         }
     }
 
-    fn on(queue: Arc<RunQueue>, check: Check<T>, cleanup: Option<Cleanup>) -> Waiting<T> {
+    pub(crate) fn on(
+        queue: Arc<RunQueue>,
+        check: Check<T>,
+        cleanup: Option<Cleanup>,
+    ) -> Waiting<T> {
         Waiting {
             state: State::Wait {
                 queue,
@@ -162,7 +161,7 @@ impl<T> fmt::Debug for Waiting<T> {
 }
 
 /// Waits until every run scheduled on `q` before the call has finished.
-fn flush_queue(q: &Arc<RunQueue>) -> Waiting<Result<bool, Error>> {
+pub(crate) fn flush_queue(q: &Arc<RunQueue>) -> Waiting<Result<bool, Error>> {
     if let Err(e) = q.refuse_own("flushing a queue from one of its own items") {
         return Waiting::ready(Err(e));
     }
@@ -181,7 +180,7 @@ fn flush_queue(q: &Arc<RunQueue>) -> Waiting<Result<bool, Error>> {
 }
 
 /// Flushes `q` until nothing is outstanding, holding it in drain meanwhile.
-fn drain_queue(q: &Arc<RunQueue>) -> Waiting<Result<(), Error>> {
+pub(crate) fn drain_queue(q: &Arc<RunQueue>) -> Waiting<Result<(), Error>> {
     if let Err(e) = q.refuse_own("draining a queue from one of its own items") {
         return Waiting::ready(Err(e));
     }
@@ -207,399 +206,8 @@ fn drain_queue(q: &Arc<RunQueue>) -> Waiting<Result<(), Error>> {
     )
 }
 
-impl Work {
-    /// The async form of [`Work::flush`].
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Work::flush`].
-    ///
-    /// ```
-    /// # let worker = workq::Worker::new("af")?;
-    /// let work = workq::Work::new(|_| {});
-    /// worker.queue(&work)?;
-    /// # let fut =
-    /// work.flush_async() // .await in async code
-    /// # ; drop(fut);
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn flush_async(&self) -> Waiting<Result<bool, Error>> {
-        let (q, target) = match RunQueue::prepare_flush(&self.inner) {
-            Err(e) => return Waiting::ready(Err(e)),
-            Ok(None) => return Waiting::ready(Ok(false)),
-            Ok(Some(p)) => p,
-        };
-        let work = self.inner.clone();
-        let watched = q.clone();
-        Waiting::on(
-            q,
-            Box::new(move |_| flushed(&work, &watched, target).then_some(Ok(true))),
-            None,
-        )
-    }
-
-    /// The async form of [`Work::cancel_sync`]: the pending run is cancelled when
-    /// this is called; the future waits for a run in progress. Until it completes or
-    /// is dropped, queue calls on the item fail with [`Error::Canceling`].
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Work::cancel_sync`] (known when this is
-    /// called: the future is then ready at once).
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// use std::sync::{mpsc, Mutex};
-    /// use workq::{Error, Work, Worker};
-    /// let worker = Worker::new("cancel-async")?;
-    /// let (started_tx, started) = mpsc::channel();
-    /// let (release, released) = mpsc::channel::<()>();
-    /// let released = Mutex::new(released);
-    /// let work = Work::new(move |_| {
-    ///     let _ = started_tx.send(());
-    ///     let _ = released.lock().expect("lock").recv(); // runs until released
-    /// });
-    /// worker.queue(&work)?;
-    /// started.recv().expect("started");
-    /// let cancel = work.cancel_sync_async(); // waits for the run in progress
-    /// assert!(matches!(worker.queue(&work), Err(Error::Canceling)));
-    /// release.send(()).expect("release");
-    /// assert!(!cancel.await?); // the run ended; there was no pending run to remove
-    /// assert!(!work.is_running());
-    /// assert!(worker.queue(&work)?.added_run()); // queueable again
-    /// drop(release); // lets that run end at once
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn cancel_sync_async(&self) -> Waiting<Result<bool, Error>> {
-        let removed = match RunQueue::begin_cancel(&self.inner) {
-            Err(e) => return Waiting::ready(Err(e)),
-            Ok(r) => r,
-        };
-        let Some(q) = self.inner.bound_queue() else {
-            RunQueue::end_cancel(&self.inner);
-            return Waiting::ready(Ok(removed));
-        };
-        let (work, end) = (self.inner.clone(), self.inner.clone());
-        let watched = q.clone();
-        Waiting::on(
-            q,
-            Box::new(move |_| not_running(&work, &watched).then_some(Ok(removed))),
-            Some(Box::new(move || RunQueue::end_cancel(&end))),
-        )
-    }
-}
-
-impl Worker {
-    /// The async form of [`Worker::flush`].
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Worker::flush`].
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// let worker = workq::Worker::new("flush-async")?;
-    /// let work = workq::Work::new(|_| {});
-    /// worker.queue(&work)?;
-    /// worker.flush_async().await?;
-    /// assert!(!work.is_pending());
-    /// assert_eq!(worker.stats().runs, 1);
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn flush_async(&self) -> Waiting<Result<bool, Error>> {
-        flush_queue(self.run_queue())
-    }
-
-    /// The async form of [`Worker::drain`].
-    ///
-    /// The drain begins when this is called (other callers get
-    /// [`Error::Draining`] from then on), not when the future is first polled;
-    /// dropping the future ends it.
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Worker::drain`].
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// let left = Arc::new(AtomicUsize::new(3));
-    /// let l = left.clone();
-    /// let chain = workq::Work::new(move |ctx| {
-    ///     if l.fetch_sub(1, Ordering::SeqCst) > 1 {
-    ///         ctx.requeue().expect("requeue"); // chained work: drain waits for it too
-    ///     }
-    /// });
-    /// let worker = workq::Worker::new("drain-async")?;
-    /// worker.queue(&chain)?;
-    /// worker.drain_async().await?;
-    /// assert_eq!(left.load(Ordering::SeqCst), 0);
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn drain_async(&self) -> Waiting<Result<(), Error>> {
-        drain_queue(self.run_queue())
-    }
-}
-
-impl Pool {
-    /// The async form of [`Pool::flush`].
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Pool::flush`].
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// let pool = workq::Pool::new("flush-async")?;
-    /// let done = Arc::new(AtomicUsize::new(0));
-    /// let items: Vec<workq::Work> = (0..4)
-    ///     .map(|_| {
-    ///         let d = done.clone();
-    ///         workq::Work::new(move |_| {
-    ///             d.fetch_add(1, Ordering::SeqCst);
-    ///         })
-    ///     })
-    ///     .collect();
-    /// for w in &items {
-    ///     pool.queue(w)?;
-    /// }
-    /// pool.flush_async().await?;
-    /// assert_eq!(done.load(Ordering::SeqCst), 4);
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn flush_async(&self) -> Waiting<Result<bool, Error>> {
-        flush_queue(&self.handle.queue)
-    }
-
-    /// The async form of [`Pool::drain`].
-    ///
-    /// The drain begins when this is called (other callers get
-    /// [`Error::Draining`] from then on), not when the future is first polled;
-    /// dropping the future ends it.
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Pool::drain`].
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// let left = Arc::new(AtomicUsize::new(3));
-    /// let l = left.clone();
-    /// let chain = workq::Work::new(move |ctx| {
-    ///     if l.fetch_sub(1, Ordering::SeqCst) > 1 {
-    ///         ctx.requeue().expect("requeue"); // chained work: drain waits for it too
-    ///     }
-    /// });
-    /// let pool = workq::Pool::new("drain-async")?;
-    /// pool.queue(&chain)?;
-    /// pool.drain_async().await?;
-    /// assert_eq!(left.load(Ordering::SeqCst), 0);
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn drain_async(&self) -> Waiting<Result<(), Error>> {
-        drain_queue(&self.handle.queue)
-    }
-}
-
-impl WorkQueue {
-    /// The async form of [`WorkQueue::flush`].
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`WorkQueue::flush`].
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// let wq = workq::WorkQueue::builder("flush-async").build()?;
-    /// let work = workq::Work::new(|_| {});
-    /// wq.queue(&work)?;
-    /// wq.flush_async().await?; // waits for this queue's runs only
-    /// assert!(!work.is_pending());
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn flush_async(&self) -> Waiting<Result<bool, Error>> {
-        flush_queue(self.run_queue())
-    }
-
-    /// The async form of [`WorkQueue::drain`].
-    ///
-    /// The drain begins when this is called (other callers get
-    /// [`Error::Draining`] from then on), not when the future is first polled;
-    /// dropping the future ends it.
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`WorkQueue::drain`].
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// let left = Arc::new(AtomicUsize::new(3));
-    /// let l = left.clone();
-    /// let chain = workq::Work::new(move |ctx| {
-    ///     if l.fetch_sub(1, Ordering::SeqCst) > 1 {
-    ///         ctx.requeue().expect("requeue"); // chained work: drain waits for it too
-    ///     }
-    /// });
-    /// let wq = workq::WorkQueue::builder("drain-async").build()?;
-    /// wq.queue(&chain)?;
-    /// wq.drain_async().await?;
-    /// assert_eq!(left.load(Ordering::SeqCst), 0);
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn drain_async(&self) -> Waiting<Result<(), Error>> {
-        drain_queue(self.run_queue())
-    }
-
-    /// The async form of [`WorkQueue::queue`]: on a bounded queue that is full, the
-    /// future waits for room instead of blocking a thread. Queueing an item that is
-    /// already pending never waits.
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`WorkQueue::try_queue`], except
-    /// [`Error::Full`]: it waits for room instead.
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// use std::future::{poll_fn, Future};
-    /// use std::pin::Pin;
-    /// use std::task::Poll;
-    /// use workq::{Pool, Queued, Work, WorkQueue};
-    /// let pool = Pool::new("bounded-pool")?;
-    /// let wq = WorkQueue::builder("bounded").pool(&pool).max_waiting(1).freezable(true).build()?;
-    /// wq.freeze()?; // hold the items, so the queue fills up
-    /// let (a, b) = (Work::new(|_| {}), Work::new(|_| {}));
-    /// assert_eq!(wq.queue_async(&a).await?, Queued::Scheduled); // room: at once
-    /// let mut queue_b = wq.queue_async(&b);
-    /// // Polled once, it finds the queue full and waits (no thread is blocked).
-    /// let waits = poll_fn(|cx| Poll::Ready(Pin::new(&mut queue_b).poll(cx).is_pending())).await;
-    /// assert!(waits);
-    /// wq.thaw()?; // `a` runs: room for `b`
-    /// assert_eq!(queue_b.await?, Queued::Scheduled);
-    /// wq.flush_async().await?;
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn queue_async(&self, work: &Work) -> QueueAsync {
-        QueueAsync::new(self.run_queue().clone(), work.clone())
-    }
-}
-
-impl Owner {
-    /// The async form of [`Owner::unregister`].
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Owner::unregister`].
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// let pool = workq::Pool::new("owners")?;
-    /// let owner = pool.register("module");
-    /// let runs = Arc::new(AtomicUsize::new(0));
-    /// let r = runs.clone();
-    /// owner.queue(&workq::Work::new(move |_| {
-    ///     r.fetch_add(1, Ordering::SeqCst);
-    /// }))?;
-    /// owner.unregister_async().await?; // waits for the owner's items
-    /// assert_eq!(runs.load(Ordering::SeqCst), 1);
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn unregister_async(self) -> Waiting<Result<(), Error>> {
-        let (q, id) = match self.give_up() {
-            Err(e) => return Waiting::ready(Err(e)),
-            Ok(p) => p,
-        };
-        Waiting::on(
-            q,
-            Box::new(move |g| (g.owned(id) == 0).then_some(Ok(()))),
-            None,
-        )
-    }
-
-    /// The async form of [`Owner::unregister_cancel`]: the owner's pending runs
-    /// are cancelled when this is called; the future waits for the runs in
-    /// progress (cancelling what they queue meanwhile). Until it completes or is
-    /// dropped, queue calls on the owner's running items fail with
-    /// [`Error::Canceling`]; dropping it lifts that, and the owner stays given up.
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Owner::unregister_cancel`] (known
-    /// when this is called: the future is then ready at once).
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// use std::time::Duration;
-    /// let pool = workq::Pool::new("owners")?;
-    /// let owner = pool.register("retries");
-    /// let retry = workq::Work::new(|_| {});
-    /// owner.queue_after(&retry, Duration::from_secs(3600))?;
-    /// assert_eq!(owner.unregister_cancel_async().await?, 1); // the armed run
-    /// assert!(!retry.is_pending());
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn unregister_cancel_async(self) -> Waiting<Result<usize, Error>> {
-        let (q, id) = match self.give_up() {
-            Err(e) => return Waiting::ready(Err(e)),
-            Ok(p) => p,
-        };
-        let mut cancel = OwnerCancel::new(id);
-        if !cancel.pass(&q, &mut q.lock()) {
-            let removed = cancel.removed();
-            cancel.end(&q);
-            return Waiting::ready(Ok(removed));
-        }
-        // Shared by the check (a pass per wake-up) and the clean-up (which lifts
-        // the block once the future completes or is dropped, with no lock held).
-        let cancel = Arc::new(Mutex::new(Some(cancel)));
-        let (watched, end) = (q.clone(), q.clone());
-        let ending = cancel.clone();
-        Waiting::on(
-            q,
-            Box::new(move |g| {
-                let mut cancel = lock(&cancel);
-                let c = cancel.as_mut()?;
-                (!c.pass(&watched, g)).then(|| Ok(c.removed()))
-            }),
-            Some(Box::new(move || {
-                if let Some(c) = lock(&ending).take() {
-                    c.end(&end);
-                }
-            })),
-        )
-    }
-}
-
-/// The future of [`WorkQueue::queue_async`] and [`Pool::queue_async`](crate::Pool::queue_async).
-/// Its output is what [`WorkQueue::queue`] (or [`Pool::queue`](crate::Pool::queue)) returns.
+/// The future of [`WorkQueue::queue_async`](crate::WorkQueue::queue_async) and [`Pool::queue_async`](crate::Pool::queue_async).
+/// Its output is what [`WorkQueue::queue`](crate::WorkQueue::queue) (or [`Pool::queue`](crate::Pool::queue)) returns.
 ///
 /// Like any future it does nothing until polled; dropping it before it resolves
 /// (for example while it waits for room) leaves the item as it was, not queued by it.
@@ -685,8 +293,8 @@ impl fmt::Debug for QueueAsync {
     }
 }
 
-/// The future of `destroy_async` ([`Worker::destroy_async`],
-/// [`Pool::destroy_async`], [`WorkQueue::destroy_async`]): resolves to what the
+/// The future of `destroy_async` ([`Worker::destroy_async`](crate::Worker::destroy_async),
+/// [`Pool::destroy_async`](crate::Pool::destroy_async), [`WorkQueue::destroy_async`](crate::WorkQueue::destroy_async)): resolves to what the
 /// blocking `destroy` returns, without blocking an executor thread while the queue
 /// drains.
 ///
@@ -732,7 +340,7 @@ enum DestroyState {
 }
 
 impl Destroying {
-    fn refused(e: Error) -> Destroying {
+    pub(crate) fn refused(e: Error) -> Destroying {
         Destroying {
             state: DestroyState::Done(Some(Err(e))),
         }
@@ -740,7 +348,7 @@ impl Destroying {
 
     /// Begins the destroy of `q` (close, armed items) and waits for its drain;
     /// `finish` is the front end's blocking destroy, run once drained.
-    fn begin(q: &Arc<RunQueue>, armed: ArmedAtShutdown, finish: Finish) -> Destroying {
+    pub(crate) fn begin(q: &Arc<RunQueue>, armed: ArmedAtShutdown, finish: Finish) -> Destroying {
         let report = RunQueue::begin_shut_down(q, Plan::drain(armed)).report;
         let drained = Waiting::on(
             q.clone(),
@@ -790,95 +398,5 @@ impl fmt::Debug for Destroying {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let done = matches!(self.state, DestroyState::Done(_));
         f.debug_struct("Destroying").field("done", &done).finish()
-    }
-}
-
-impl Worker {
-    /// The async form of [`Worker::destroy`]; see [`Destroying`] for when the
-    /// destroy begins and what dropping the future does.
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Worker::destroy`] (known when this is
-    /// called: the future is then ready at once).
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// let worker = workq::Worker::new("destroy-async")?;
-    /// worker.destroy_async().await?;
-    /// assert!(worker.destroy_async().await?.is_empty()); // a second time: nothing to do
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn destroy_async(&self) -> Destroying {
-        if let Err(e) = self.refuse_own_destroy() {
-            return Destroying::refused(e);
-        }
-        let w = self.clone();
-        Destroying::begin(
-            self.run_queue(),
-            self.armed_at_shutdown(),
-            Box::new(move || w.finish_destroy()),
-        )
-    }
-}
-
-impl Pool {
-    /// The async form of [`Pool::destroy`]; see [`Destroying`].
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Pool::destroy`].
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// let pool = workq::Pool::new("destroy-async")?;
-    /// pool.queue(&workq::Work::new(|_| {}))?;
-    /// assert_eq!(pool.destroy_async().await?.discarded(), 0);
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn destroy_async(&self) -> Destroying {
-        if let Err(e) = self.refuse_own_destroy() {
-            return Destroying::refused(e);
-        }
-        let q = self.handle.queue.clone();
-        Destroying::begin(
-            &self.handle.queue,
-            self.armed_at_shutdown(),
-            Box::new(move || RunQueue::shut_down(&q, false, Plan::drain(ArmedAtShutdown::Cancel))),
-        )
-    }
-}
-
-impl WorkQueue {
-    /// The async form of [`WorkQueue::destroy`]; see [`Destroying`].
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`WorkQueue::destroy`].
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// let wq = workq::WorkQueue::builder("destroy-async").build()?;
-    /// wq.queue(&workq::Work::new(|_| {}))?;
-    /// wq.destroy_async().await?;
-    /// assert!(wq.queue(&workq::Work::new(|_| {})).is_err());
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn destroy_async(&self) -> Destroying {
-        if let Err(e) = self.refuse_own_destroy() {
-            return Destroying::refused(e);
-        }
-        let wq = self.clone();
-        Destroying::begin(
-            self.run_queue(),
-            self.armed_at_shutdown(),
-            Box::new(move || wq.finish_destroy()),
-        )
     }
 }

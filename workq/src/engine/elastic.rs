@@ -171,12 +171,11 @@ impl Elastic {
         on_spawn_failure: SpawnHook,
         start_attempts: u32,
     ) -> Elastic {
-        let grow_item = crate::front::work::Work::build(
+        let grow_item = Arc::new(crate::engine::item::WorkInner::new(
             Some(format!("{name}/grow").into()),
             crate::engine::item::Class::Normal,
             Box::new(|_| {}),
-        )
-        .inner;
+        ));
         Elastic {
             idle_timeout,
             backoff,

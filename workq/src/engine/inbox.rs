@@ -30,8 +30,8 @@
 //! - Lock order: queue lock, then binding lock, then shelf lock.
 
 use super::{QueueState, RunQueue, Waiting};
+use crate::engine::item::handle::Queued;
 use crate::engine::item::{Class, WorkInner};
-use crate::front::work::Queued;
 use crate::support::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use std::time::Instant;
 

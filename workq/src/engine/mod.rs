@@ -32,11 +32,11 @@ pub(crate) use guard::QueueGuard;
 pub(crate) use owner_cancel::OwnerCancel;
 pub(crate) use queue_state::{Counters, Counts, QueueState, Slot, Waiting};
 
+use crate::engine::item::handle::Queued;
 use crate::engine::item::state::{Answer, Observed};
 use crate::engine::item::WorkInner;
 use crate::engine::timer::{Timer, TimerKey};
 use crate::error::Error;
-use crate::front::work::Queued;
 use crate::support::current;
 use crate::support::padded::Padded;
 use crate::support::panic::PanicHook;

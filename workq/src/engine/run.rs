@@ -4,9 +4,9 @@
 //! lock). And the consumer loop that repeats it.
 
 use super::{QueueGuard, QueueState, RunQueue};
+use crate::engine::item::handle::WorkCtx;
 use crate::engine::item::state::RunEnd;
 use crate::engine::item::{Class, WorkInner};
-use crate::front::work::WorkCtx;
 use crate::support::current::RunMark;
 use crate::support::panic;
 use crate::support::sync::{lock, Arc, Ordering};

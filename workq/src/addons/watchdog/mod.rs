@@ -238,14 +238,24 @@ impl fmt::Display for StallReport<'_> {
 /// ```
 pub type StallHook = std::sync::Arc<dyn Fn(&StallReport<'_>) + Send + Sync>;
 
+/// The queue that runs the retries of a failed patrol start (the process-wide
+/// default pool's), asked for only when a start fails.
+pub(crate) type RetryQueue = fn() -> Arc<RunQueue>;
+
 /// Watches `queue` with `threshold`, reporting to `hook` (besides the log line);
-/// starts the watchdog's patrol thread on first use (see `start`).
+/// starts the watchdog's patrol thread on first use, retrying a failed start
+/// from a delayed item on `retry_on`'s queue (see `start`).
 #[cfg(not(loom))]
-pub(crate) fn watch(queue: &Arc<RunQueue>, threshold: Duration, hook: Option<StallHook>) {
+pub(crate) fn watch(
+    queue: &Arc<RunQueue>,
+    threshold: Duration,
+    hook: Option<StallHook>,
+    retry_on: RetryQueue,
+) {
     patrol::add(queue, threshold, hook);
-    start::ensure_patrol();
+    start::ensure_patrol(retry_on);
 }
 
 /// Under loom the watchdog is not modelled.
 #[cfg(loom)]
-pub(crate) fn watch(_: &Arc<RunQueue>, _: Duration, _: Option<StallHook>) {}
+pub(crate) fn watch(_: &Arc<RunQueue>, _: Duration, _: Option<StallHook>, _: RetryQueue) {}

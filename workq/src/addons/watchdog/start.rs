@@ -8,12 +8,18 @@
 //! start on demand); if even that cannot be queued, the next queue built with a
 //! watchdog retries. A failure is never remembered beyond its back-off.
 
+#[cfg(not(loom))]
+use crate::engine::item::{Class, WorkInner};
+#[cfg(not(loom))]
+use crate::engine::RunQueue;
 use crate::engine::Spawner;
+#[cfg(not(loom))]
+use crate::support::sync::Arc;
 use std::io;
 use std::sync::PoisonError;
 use std::thread::{Builder, JoinHandle};
 #[cfg(not(loom))]
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The spawner set by [`set_watchdog_spawner`] (`None`: `builder.spawn(body)`).
 /// std's lock: a process-wide static (no model runs the watchdog).
@@ -111,7 +117,7 @@ pub(super) fn back_off(failures: u32) -> Duration {
 /// Starts the patrol thread unless it runs, or a start is in progress or
 /// scheduled.
 #[cfg(not(loom))]
-pub(super) fn ensure_patrol() {
+pub(super) fn ensure_patrol(retry_on: super::RetryQueue) {
     let failures = {
         let mut patrol = PATROL.lock().unwrap_or_else(PoisonError::into_inner);
         match *patrol {
@@ -122,13 +128,13 @@ pub(super) fn ensure_patrol() {
             Patrol::Starting | Patrol::Running => return,
         }
     };
-    attempt(failures);
+    attempt(failures, retry_on);
 }
 
 /// One start attempt (the state is `Starting`); on failure, reports it and
 /// schedules the next.
 #[cfg(not(loom))]
-fn attempt(failures: u32) {
+fn attempt(failures: u32, retry_on: super::RetryQueue) {
     let error = match spawn("workq-watchdog", Box::new(super::patrol::run)) {
         Ok(()) => {
             *PATROL.lock().unwrap_or_else(PoisonError::into_inner) = Patrol::Running;
@@ -148,7 +154,7 @@ fn attempt(failures: u32) {
         error,
         "workq: could not start the stall watchdog thread (attempt {failures}): {error}; retrying in {delay:?}"
     );
-    if let Err(error) = schedule_retry(failures, delay) {
+    if let Err(error) = schedule_retry(failures, delay, retry_on) {
         *PATROL.lock().unwrap_or_else(PoisonError::into_inner) = Patrol::Down { failures };
         crate::support::log::trouble!(
             error,
@@ -157,14 +163,20 @@ fn attempt(failures: u32) {
     }
 }
 
-/// Queues the next attempt on the default pool after `delay`.
+/// Queues the next attempt on `retry_on`'s queue (the default pool) after `delay`.
 #[cfg(not(loom))]
-fn schedule_retry(failures: u32, delay: Duration) -> Result<(), crate::Error> {
-    let at = Instant::now() + delay;
-    let retry = crate::Work::named("workq-watchdog-start", move |_| attempt(failures));
-    crate::front::workqueue::default_pool()
-        .queue_at(&retry, at)
-        .map(drop)
+fn schedule_retry(
+    failures: u32,
+    delay: Duration,
+    retry_on: super::RetryQueue,
+) -> Result<(), crate::Error> {
+    let retry = Arc::new(WorkInner::new(
+        Some("workq-watchdog-start".into()),
+        Class::Normal,
+        Box::new(move |_| attempt(failures, retry_on)),
+    ));
+    let queue = retry_on();
+    RunQueue::enqueue_with(&queue, &retry, queue.due_after(delay)).map(drop)
 }
 
 #[cfg(all(test, not(loom)))]

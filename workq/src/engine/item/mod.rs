@@ -1,12 +1,13 @@
 //! The engine's side of a work item: the closure, the state word (its table is
 //! in `state.rs`) and what the queue it is bound to books about it.
 
+pub(crate) mod handle;
 pub(crate) mod state;
 
 use crate::engine::{OwnerId, RunQueue};
-use crate::front::work::WorkCtx;
 use crate::support::current;
 use crate::support::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, Ordering};
+use handle::WorkCtx;
 use state::{ItemState, Observed};
 
 /// The closure type of a work item.

@@ -4,6 +4,7 @@
 
 mod builder;
 mod owner;
+mod waits;
 
 pub use builder::PoolBuilder;
 pub use owner::Owner;
@@ -99,6 +100,11 @@ impl Drop for Handle {
 }
 
 impl Pool {
+    /// The engine's queue behind this pool.
+    pub(crate) fn run_queue(&self) -> &Arc<RunQueue> {
+        &self.handle.queue
+    }
+
     /// A pool with default settings.
     ///
     /// # Errors

@@ -3,6 +3,7 @@
 
 mod builder;
 mod delayed;
+mod waits;
 
 pub use builder::WorkerBuilder;
 

@@ -539,7 +539,9 @@ impl WorkQueueBuilder {
         rescuer: Option<std::thread::JoinHandle<()>>,
     ) -> WorkQueue {
         if let Some(threshold) = self.watchdog {
-            watchdog::watch(&queue, threshold, self.on_stall);
+            watchdog::watch(&queue, threshold, self.on_stall, || {
+                super::system::default_pool().run_queue().clone()
+            });
         }
         WorkQueue {
             handle: Arc::new(Handle {

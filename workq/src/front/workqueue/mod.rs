@@ -4,10 +4,9 @@
 
 mod builder;
 mod system;
+mod waits;
 
 pub use builder::{WorkQueueBuilder, MAX_ACTIVE};
-#[cfg(not(loom))]
-pub(crate) use system::default_pool;
 pub use system::{queue, system, system_long};
 
 use crate::addons::snapshot::Snapshot;
