@@ -2,12 +2,15 @@
 //! is all they use), cancel-safe (dropping one leaves the item and the queue as
 //! they were meant to be), and woken exactly when the blocking form would return.
 //!
-//! Each future registers its waker with the queue it waits on; every change that
-//! wakes the blocking waiters (a run ends, a pending run is cancelled, an item
-//! leaves a bounded list) wakes the registered futures too, once the queue's lock
-//! has been released. A woken future re-checks its condition under the lock.
+//! Each future registers a ticket with the queue it waits on, through the same
+//! primitive as the blocking calls (`engine/waiters.rs`): a flush or drain is
+//! woken only when the flush colour it waits for is done, any other wait at each
+//! change the queue reports (a run ends, a pending run is cancelled, an item
+//! leaves a bounded list), once the queue's lock has been released. A woken
+//! future re-checks its condition under the lock.
 
 use crate::engine::item::handle::{Queued, Work};
+use crate::engine::waiters::{Ticket, Until, Who};
 use crate::engine::{Limit, OwnerId, QueueCall, QueueState, RunQueue};
 use crate::error::Error;
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
@@ -18,6 +21,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 type Check<T> = Box<dyn FnMut(&mut QueueState) -> Option<T> + Send>;
+/// A check that also says what to wait for when it is not ready.
+type CheckUntil<T> = Box<dyn FnMut(&mut QueueState) -> Result<T, Until> + Send>;
 type Cleanup = Box<dyn FnOnce() + Send>;
 
 /// A future for one of workq's waiting calls (`flush_async`, `cancel_sync_async`,
@@ -59,8 +64,8 @@ enum State<T> {
     Done(Option<T>),
     Wait {
         queue: Arc<RunQueue>,
-        waker: Option<u64>,
-        check: Check<T>,
+        ticket: Option<Ticket>,
+        check: CheckUntil<T>,
         cleanup: Option<Cleanup>,
     },
 }
@@ -72,15 +77,34 @@ impl<T> Waiting<T> {
         }
     }
 
+    /// A future that is ready when `check` returns a value, looking again at
+    /// every change the queue reports; `cleanup` runs once it is ready or dropped.
     pub(crate) fn on(
         queue: Arc<RunQueue>,
-        check: Check<T>,
+        mut check: Check<T>,
+        cleanup: Option<Cleanup>,
+    ) -> Waiting<T>
+    where
+        T: 'static,
+    {
+        Waiting::until(
+            queue,
+            Box::new(move |g| check(g).ok_or(Until::Change)),
+            cleanup,
+        )
+    }
+
+    /// The same with a check that says what to wait for (a flush colour: woken
+    /// only when that colour is done).
+    pub(crate) fn until(
+        queue: Arc<RunQueue>,
+        check: CheckUntil<T>,
         cleanup: Option<Cleanup>,
     ) -> Waiting<T> {
         Waiting {
             state: State::Wait {
                 queue,
-                waker: None,
+                ticket: None,
                 check,
                 cleanup,
             },
@@ -99,21 +123,18 @@ impl<T> Future for Waiting<T> {
             State::Done(value) => return value.take().map_or(Poll::Pending, Poll::Ready),
             State::Wait {
                 queue,
-                waker,
+                ticket,
                 check,
                 ..
             } => {
                 let mut g = queue.lock();
-                if let Some(id) = waker.take() {
-                    g.wakers.retain(|(i, _)| *i != id);
+                if let Some(t) = ticket.take() {
+                    g.waits.remove(t);
                 }
                 match check(&mut g) {
-                    Some(v) => Some(v),
-                    None => {
-                        let id = g.next_waker;
-                        g.next_waker += 1;
-                        g.wakers.push((id, cx.waker().clone()));
-                        *waker = Some(id);
+                    Ok(v) => Some(v),
+                    Err(until) => {
+                        *ticket = Some(g.waits.register(until, Who::Task(cx.waker().clone())));
                         None
                     }
                 }
@@ -138,13 +159,13 @@ impl<T> Drop for Waiting<T> {
     fn drop(&mut self) {
         if let State::Wait {
             queue,
-            waker,
+            ticket,
             cleanup,
             ..
         } = &mut self.state
         {
-            if let Some(id) = waker.take() {
-                queue.lock().wakers.retain(|(i, _)| *i != id);
+            if let Some(t) = ticket.take() {
+                queue.lock().waits.remove(t);
             }
             if let Some(c) = cleanup.take() {
                 c();
@@ -167,13 +188,17 @@ pub(crate) fn flush_queue(q: &Arc<RunQueue>) -> Waiting<Result<bool, Error>> {
     }
     let color = q.lock().colors.cut();
     let mut first = true;
-    Waiting::on(
+    Waiting::until(
         q.clone(),
         Box::new(move |g| {
             let done = g.colors.is_done(color);
             let waited = !first;
             first = false;
-            done.then_some(Ok(waited))
+            if done {
+                Ok(Ok(waited))
+            } else {
+                Err(Until::Color(color))
+            }
         }),
         None,
     )
@@ -190,17 +215,17 @@ pub(crate) fn drain_queue(q: &Arc<RunQueue>) -> Waiting<Result<(), Error>> {
         g.colors.cut()
     };
     let undo = q.clone();
-    Waiting::on(
+    Waiting::until(
         q.clone(),
         Box::new(move |g| {
             if !g.colors.is_done(color) {
-                return None;
+                return Err(Until::Color(color));
             }
             if g.colors.outstanding() == 0 {
-                return Some(Ok(()));
+                return Ok(Ok(()));
             }
             color = g.colors.cut();
-            None
+            Err(Until::Color(color))
         }),
         Some(Box::new(move || undo.lock().draining -= 1)),
     )

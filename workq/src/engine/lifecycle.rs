@@ -32,7 +32,7 @@ impl RunQueue {
         let mut waited = false;
         while !g.colors.is_done(color) {
             waited = true;
-            g = self.wait_done(g);
+            g = self.wait_color(g, color);
         }
         (g, waited)
     }

@@ -22,6 +22,7 @@ mod queue_state;
 mod run;
 mod shutdown;
 pub(crate) mod timer;
+pub(crate) mod waiters;
 
 pub(crate) use call::{Limit, OwnerId, QueueCall};
 pub(crate) use cancel::{flushed, not_running};
@@ -546,23 +547,45 @@ impl RunQueue {
         g.to_notify.extend(parked);
     }
 
-    /// Waits on `done_cv`, counted in `waiters` so that finishers know to notify.
-    pub(crate) fn wait_done<'a>(&'a self, mut g: QueueGuard<'a>) -> QueueGuard<'a> {
-        g.waiters += 1;
-        let mut g = g.wait(&self.done_cv, None);
-        g.waiters -= 1;
+    /// Waits on `done_cv` for the next change the queue reports (`notify_done`),
+    /// counted so that the reporter knows to notify.
+    pub(crate) fn wait_done<'a>(&'a self, g: QueueGuard<'a>) -> QueueGuard<'a> {
+        self.wait_done_timeout(g, None)
+    }
+
+    /// The same, for at most `timeout`.
+    pub(crate) fn wait_done_timeout<'a>(
+        &'a self,
+        mut g: QueueGuard<'a>,
+        timeout: Option<std::time::Duration>,
+    ) -> QueueGuard<'a> {
+        g.waits.block();
+        let mut g = g.wait(&self.done_cv, timeout);
+        g.waits.unblock();
         g
     }
 
-    /// Wakes everyone waiting for runs to end, if anyone is.
+    /// Waits until flush colour `color` is done, or a spurious wake-up: woken
+    /// only by the change that completes the colour, not by every run's end.
+    pub(crate) fn wait_color<'a>(&'a self, mut g: QueueGuard<'a>, color: u64) -> QueueGuard<'a> {
+        let cv = Arc::new(Condvar::new());
+        let ticket = g.waits.register(
+            waiters::Until::Color(color),
+            waiters::Who::Thread(cv.clone()),
+        );
+        let mut g = g.wait(&cv, None);
+        g.waits.remove(ticket);
+        g
+    }
+
+    /// Reports a change (a run ended, a pending run was cancelled, the queue's
+    /// state changed): wakes the waiters whose condition it can have met, once
+    /// the lock is released.
     pub(crate) fn notify_done(&self, g: &mut QueueState) {
-        if g.waiters > 0 {
+        if g.waits.blocked() > 0 {
             self.done_cv.notify_all();
         }
-        if !g.wakers.is_empty() {
-            // Woken by the guard once the lock is released.
-            let wakers = std::mem::take(&mut g.wakers);
-            g.to_wake.extend(wakers.into_iter().map(|(_, w)| w));
-        }
+        let QueueState { waits, colors, .. } = g;
+        waits.changed(|color| colors.is_done(color));
     }
 }

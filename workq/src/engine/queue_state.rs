@@ -1,6 +1,7 @@
 //! What lives behind a run queue's lock, and the choice of the next item.
 
 use super::colors::FlushColors;
+use super::waiters::Waiters;
 use super::OwnerId;
 use crate::engine::item::{Class, WorkInner};
 use crate::support::sync::{Arc, AtomicU64};
@@ -144,8 +145,6 @@ pub(crate) struct QueueState {
     /// pushed meanwhile that one of them will take (no wake-up, no new thread).
     pub(crate) spinning: usize,
     pub(crate) spin_claims: usize,
-    /// Callers waiting on `done_cv`.
-    pub(crate) waiters: usize,
     /// Items sleeping in `sleep_till_thread_needed`.
     pub(crate) needed_sleepers: usize,
     /// Consumer threads alive (or being started), and the sizing tunables.
@@ -168,13 +167,10 @@ pub(crate) struct QueueState {
     pub(crate) slots: Vec<Option<Slot>>,
     /// Threads to join at shutdown (culled ones are reaped as new ones start).
     pub(crate) joins: Vec<JoinHandle<()>>,
-    /// Async waiters (futures) to wake when a run ends, and the ones due to be
-    /// woken once the lock is released.
-    pub(crate) wakers: Vec<(u64, std::task::Waker)>,
-    pub(crate) to_wake: Vec<std::task::Waker>,
+    /// Who waits on the queue, and for what (`waiters.rs`).
+    pub(crate) waits: Waiters,
     /// Consumers to wake once the lock is released.
     pub(crate) to_notify: Vec<Arc<crate::support::sync::Condvar>>,
-    pub(crate) next_waker: u64,
     /// Items bound to the queue per owner (0: no owner).
     pub(crate) owners: std::collections::HashMap<OwnerId, usize>,
     /// Whether the inbox's shelf is open (its mirror, see `inbox.rs`).
@@ -214,7 +210,6 @@ impl QueueState {
             parked: Vec::new(),
             spinning: 0,
             spin_claims: 0,
-            waiters: 0,
             needed_sleepers: 0,
             threads,
             min_threads: threads,
@@ -228,10 +223,8 @@ impl QueueState {
             slots: Vec::new(),
             joins: Vec::new(),
             owners: std::collections::HashMap::new(),
-            wakers: Vec::new(),
-            to_wake: Vec::new(),
+            waits: Waiters::default(),
             to_notify: Vec::new(),
-            next_waker: 0,
             shelf_open: false,
             shelf_admit: false,
             shelf_spare: Vec::new(),

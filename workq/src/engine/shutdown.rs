@@ -216,9 +216,7 @@ impl RunQueue {
                 if now >= deadline {
                     break 'drain;
                 }
-                g.waiters += 1;
-                g = g.wait(&self.done_cv, Some(deadline - now));
-                g.waiters -= 1;
+                g = self.wait_done_timeout(g, Some(deadline - now));
             }
             if Self::drained(&g) {
                 return g;

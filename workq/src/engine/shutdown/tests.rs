@@ -180,7 +180,7 @@ fn an_item_armed_during_destroy_that_the_timer_cancels_is_counted() {
             // drain for the own item): `x`, armed from now on, is the timer's.
             wait_until("destroy waits in its drain", || {
                 let g = q.lock();
-                g.closed && g.waiters > 0
+                g.closed && g.waits.blocked() + g.waits.len() > 0
             });
             let arm: Job = Box::new(move || {
                 let _ = armed_tx.send(w2.queue_after(&x2, TICK).is_ok());

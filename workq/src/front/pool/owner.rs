@@ -373,9 +373,7 @@ impl Owner {
                     Some(left)
                 }
             };
-            g.waiters += 1;
-            g = g.wait(&q.done_cv, left);
-            g.waiters -= 1;
+            g = q.wait_done_timeout(g, left);
         }
         Ok(())
     }
