@@ -1,14 +1,15 @@
 //! Periodic work: repetition built on re-arming, that stops loudly on a panic.
 
 use crate::engine::timer::instant_after;
+use crate::engine::{OwnerId, RunQueue};
 use crate::error::Error;
 use crate::front::work::{Work, WorkCtx};
-use crate::front::worker::Worker;
 use crate::support::panic::message;
+use crate::support::sync::Arc;
 use crate::support::sync::{lock, Mutex};
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::Arc as StdArc;
 use std::time::{Duration, Instant};
 
 /// How a [`Periodic`] item repeats.
@@ -69,13 +70,15 @@ struct Shared {
     next: Mutex<Instant>,
 }
 
-/// A work item that repeats on a [`Worker`] until stopped.
+/// A work item that repeats on a worker, pool, owner or workqueue until stopped.
 ///
-/// Dropping the handle does not stop the repetition (the worker keeps the item);
-/// call [`stop`](Periodic::stop), or destroy the worker.
+/// Dropping the handle does not stop the repetition (the queue keeps the item);
+/// call [`stop`](Periodic::stop), or destroy the queue.
 ///
-/// Built by [`Worker::periodic`]. If a run panics, the repetition stops: the panic
-/// goes to the worker's panic hook like any other, and
+/// Built by `periodic` ([`Worker::periodic`](crate::Worker::periodic),
+/// [`Pool::periodic`](crate::Pool::periodic), [`Owner::periodic`](crate::Owner::periodic),
+/// [`WorkQueue::periodic`](crate::WorkQueue::periodic)). If a run panics, the
+/// repetition stops: the panic goes to the queue's panic hook like any other, and
 /// [`failure`](Periodic::failure) returns its message. Nothing fails silently.
 ///
 /// ```
@@ -101,69 +104,54 @@ struct Shared {
 /// ```
 pub struct Periodic {
     work: Work,
-    shared: Arc<Shared>,
+    shared: StdArc<Shared>,
 }
 
-impl Worker {
-    /// Starts running `f` repeatedly on this worker; the first run is one period
-    /// from now. A period too long to represent (such as `Duration::MAX`) is
-    /// clamped to about 30 years, as in [`Worker::queue_after`]: it never comes.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] for a zero period; otherwise as
-    /// [`Worker::queue_at`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let worker = workq::Worker::new("poller")?;
-    /// let p = worker.periodic("poll", workq::Repeat::FixedDelay(Duration::from_secs(1)), |_| {})?;
-    /// assert!(p.work().is_pending());
-    /// p.stop()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn periodic<F>(
-        &self,
-        name: impl Into<String>,
-        repeat: Repeat,
-        f: F,
-    ) -> Result<Periodic, Error>
-    where
-        F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
-    {
-        let period = repeat.period();
-        if period.is_zero() {
-            return Err(Error::InvalidConfig {
-                setting: "period",
-                reason: "must be greater than zero".to_string(),
-            });
-        }
-        // A period too long to represent is clamped as `queue_after` clamps a delay:
-        // the first run never comes, rather than coming at once.
-        let first = instant_after(self.timer_now(), period);
-        let shared = Arc::new(Shared {
-            failure: Mutex::new(None),
-            next: Mutex::new(first),
+/// Starts `f` repeating on `queue` (counted for `owner`); the front ends'
+/// `periodic` (`front/face.rs`).
+pub(crate) fn start<F>(
+    queue: &Arc<RunQueue>,
+    owner: Option<OwnerId>,
+    name: String,
+    repeat: Repeat,
+    f: F,
+) -> Result<Periodic, Error>
+where
+    F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
+{
+    let period = repeat.period();
+    if period.is_zero() {
+        return Err(Error::InvalidConfig {
+            setting: "period",
+            reason: "must be greater than zero".to_string(),
         });
-        let s = shared.clone();
-        let work = Work::named(name, move |ctx| {
-            match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
-                Ok(()) => {
-                    // Fails only while a stop (cancel_sync) is in progress or the
-                    // worker is going away: then the repetition ends, as asked.
-                    let _ = rearm(ctx, repeat, &s);
-                }
-                Err(payload) => {
-                    let msg = message(&*payload).to_string();
-                    *lock(&s.failure) = Some(msg);
-                    // Hand the panic to the worker: it is counted and reported
-                    // through the hook like every other panic.
-                    resume_unwind(payload);
-                }
-            }
-        });
-        self.queue_at(&work, first)?;
-        Ok(Periodic { work, shared })
     }
+    // A period too long to represent is clamped as `queue_after` clamps a delay:
+    // the first run never comes, rather than coming at once.
+    let first = instant_after(queue.timer.now(), period);
+    let shared = StdArc::new(Shared {
+        failure: Mutex::new(None),
+        next: Mutex::new(first),
+    });
+    let s = shared.clone();
+    let work = Work::named(name, move |ctx| {
+        match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+            Ok(()) => {
+                // Fails only while a stop (cancel_sync) is in progress or the
+                // queue is going away: then the repetition ends, as asked.
+                let _ = rearm(ctx, repeat, &s);
+            }
+            Err(payload) => {
+                let msg = message(&*payload).to_string();
+                *lock(&s.failure) = Some(msg);
+                // Hand the panic to the queue: it is counted and reported through
+                // the hook like every other panic.
+                resume_unwind(payload);
+            }
+        }
+    });
+    RunQueue::enqueue_with(queue, &work.inner, queue.due_at(first).owner(owner))?;
+    Ok(Periodic { work, shared })
 }
 
 fn rearm(ctx: &WorkCtx<'_>, repeat: Repeat, shared: &Shared) -> Result<(), Error> {

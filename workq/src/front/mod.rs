@@ -2,6 +2,7 @@
 //! self-sizing pool (and its owners), named workqueues, and the `Submit` face
 //! they share. Each is a thin layer over the engine's `RunQueue`.
 
+pub(crate) mod face;
 pub(crate) mod pool;
 pub(crate) mod submit;
 pub(crate) mod work;

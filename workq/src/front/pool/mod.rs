@@ -18,7 +18,7 @@ use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::support::current;
 use crate::support::sync::{lock, Arc, Mutex};
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A set of threads shared by many users, sized by demand.
 ///
@@ -98,6 +98,14 @@ impl Drop for Handle {
         crate::support::log::shutdown_report(&self.queue.name, &report, true);
     }
 }
+
+impl crate::front::face::Face for Pool {
+    fn face_queue(&self) -> &Arc<RunQueue> {
+        &self.handle.queue
+    }
+}
+
+crate::front::face::delayed_face!(Pool, "pool", "workq::Pool::new(\"delayed\")?");
 
 impl Pool {
     /// The engine's queue behind this pool.
@@ -233,71 +241,6 @@ impl Pool {
     /// ```
     pub fn queue_async(&self, work: &Work) -> QueueAsync {
         QueueAsync::new(self.handle.queue.clone(), work.clone())
-    }
-
-    /// Queues `work` to run at `deadline`; see
-    /// [`Worker::queue_at`](crate::Worker::queue_at).
-    ///
-    /// # Errors
-    /// As [`Pool::queue`], and [`Error::Spawn`] if the timer thread cannot start.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("at")?;
-    /// let work = workq::Work::new(|_| {});
-    /// pool.queue_at(&work, std::time::Instant::now())?; // due: queued now
-    /// work.flush()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
-        self.submit(work, self.due_at(deadline))
-    }
-
-    /// A queue call due at `deadline` on this pool's timer.
-    pub(crate) fn due_at(&self, deadline: Instant) -> QueueCall {
-        self.handle.queue.due_at(deadline)
-    }
-
-    /// Queues `work` to run after `delay`; see
-    /// [`Worker::queue_after`](crate::Worker::queue_after).
-    ///
-    /// # Errors
-    /// As [`Pool::queue_at`].
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("after")?;
-    /// let work = workq::Work::new(|_| {});
-    /// pool.queue_after(&work, std::time::Duration::from_secs(60))?;
-    /// assert!(work.cancel());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
-        self.submit(work, self.due_after(delay))
-    }
-
-    /// A queue call due `delay` from now on this pool's timer.
-    pub(crate) fn due_after(&self, delay: Duration) -> QueueCall {
-        self.handle.queue.due_after(delay)
-    }
-
-    /// Arms `work` for `delay` from now whatever its state; see
-    /// [`Worker::modify`](crate::Worker::modify).
-    ///
-    /// # Errors
-    /// As [`Pool::queue_at`].
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("modify")?;
-    /// let work = workq::Work::new(|_| {});
-    /// assert!(!pool.modify(&work, std::time::Duration::from_secs(60))?);
-    /// assert!(work.cancel());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
-        self.modify_with(work, self.due_after(delay))
-    }
-
-    pub(crate) fn modify_with(&self, work: &Work, call: QueueCall) -> Result<bool, Error> {
-        RunQueue::modify(&self.handle.queue, &work.inner, call)
     }
 
     /// Waits until every run queued on the pool before the call has finished.
@@ -477,6 +420,21 @@ impl Pool {
     pub fn set_very_slow_percent(&self, percent: usize) -> Result<(), Error> {
         builder::check_percent(percent)?;
         RunQueue::retune(&self.handle.queue, None, None, Some(percent))
+    }
+
+    /// The pool's counters (the same as its snapshot's `stats`, without the
+    /// lists).
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("counted")?;
+    /// let work = workq::Work::new(|_| {});
+    /// pool.queue(&work)?;
+    /// pool.flush()?;
+    /// assert_eq!(pool.stats().runs, 1);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn stats(&self) -> crate::Stats {
+        self.handle.queue.stats()
     }
 
     /// A picture of the pool: every thread and what it runs, every waiting item, the

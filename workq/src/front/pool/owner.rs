@@ -46,6 +46,22 @@ pub struct Owner {
     done: bool,
 }
 
+impl crate::front::face::Face for Owner {
+    fn face_queue(&self) -> &Arc<RunQueue> {
+        &self.pool.handle.queue
+    }
+
+    fn face_owner(&self) -> Option<crate::engine::OwnerId> {
+        Some(self.id)
+    }
+}
+
+crate::front::face::delayed_face!(
+    Owner,
+    "owner",
+    "workq::Pool::new(\"delayed\")?.register(\"me\")"
+);
+
 impl Owner {
     /// A queue call counted for this owner.
     fn call(&self) -> QueueCall {
@@ -167,70 +183,6 @@ impl Owner {
             work.clone(),
             Some(self.id),
         )
-    }
-
-    /// Queues `work` for this owner to run at `deadline`.
-    ///
-    /// # Errors
-    /// As [`Pool::queue_at`].
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let pool = workq::Pool::new("shared")?;
-    /// let owner = pool.register("cache");
-    /// let work = workq::Work::new(|_| {});
-    /// owner.queue_at(&work, Instant::now() + Duration::from_secs(3600))?;
-    /// assert_eq!(owner.outstanding(), 1); // armed items count too
-    /// assert!(work.cancel());
-    /// assert_eq!(owner.outstanding(), 0);
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
-        self.pool
-            .submit(work, self.pool.due_at(deadline).owner(Some(self.id)))
-    }
-
-    /// Queues `work` for this owner to run after `delay`.
-    ///
-    /// # Errors
-    /// As [`Pool::queue_at`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let clock = workq::ManualClock::new();
-    /// let pool = workq::Pool::builder().name("timed").manual_clock(&clock).build()?;
-    /// let owner = pool.register("retries");
-    /// let work = workq::Work::new(|_| {});
-    /// owner.queue_after(&work, Duration::from_secs(5))?;
-    /// clock.advance(Duration::from_secs(5)); // due: queued on the pool
-    /// owner.unregister()?; // waits for the run
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
-        self.pool
-            .submit(work, self.pool.due_after(delay).owner(Some(self.id)))
-    }
-
-    /// Arms `work` for this owner `delay` from now whatever its state.
-    ///
-    /// # Errors
-    /// As [`Pool::queue_at`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let pool = workq::Pool::new("shared")?;
-    /// let owner = pool.register("retries");
-    /// let retry = workq::Work::new(|_| {});
-    /// assert!(!owner.modify(&retry, Duration::from_secs(10))?); // idle: armed
-    /// assert!(owner.modify(&retry, Duration::from_secs(30))?); // re-armed later
-    /// assert_eq!(owner.outstanding(), 1);
-    /// retry.cancel();
-    /// owner.unregister()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
-        self.pool
-            .modify_with(work, self.pool.due_after(delay).owner(Some(self.id)))
     }
 
     /// Items counted for this owner right now.

@@ -2,7 +2,6 @@
 //! `kthread_worker`).
 
 mod builder;
-mod delayed;
 mod waits;
 
 pub use builder::WorkerBuilder;
@@ -47,6 +46,14 @@ struct Handle {
     thread: Mutex<Option<JoinHandle<()>>>,
     armed_at_shutdown: ArmedAtShutdown,
 }
+
+impl crate::front::face::Face for Worker {
+    fn face_queue(&self) -> &Arc<RunQueue> {
+        &self.handle.queue
+    }
+}
+
+crate::front::face::delayed_face!(Worker, "worker", "workq::Worker::new(\"delayed\")?");
 
 impl Worker {
     /// A worker with default settings and the given thread name.

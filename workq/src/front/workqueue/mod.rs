@@ -19,7 +19,7 @@ use crate::support::current;
 use crate::support::sync::{lock, Arc, Mutex};
 use std::fmt;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A named queue whose items run on a shared [`Pool`].
 ///
@@ -94,6 +94,18 @@ fn shut_down(h: &Handle, plan: Plan) -> ShutdownReport {
     }
     report
 }
+
+impl crate::front::face::Face for WorkQueue {
+    fn face_queue(&self) -> &Arc<RunQueue> {
+        &self.handle.queue
+    }
+}
+
+crate::front::face::delayed_face!(
+    WorkQueue,
+    "wq",
+    "workq::WorkQueue::builder(\"delayed\").build()?"
+);
 
 impl WorkQueue {
     /// A builder for a workqueue named `name`.
@@ -183,74 +195,6 @@ impl WorkQueue {
             &work.inner,
             QueueCall::NOW.limit(Limit::Try),
         )
-    }
-
-    /// Queues `work` to run at `deadline` (never earlier).
-    ///
-    /// # Errors
-    /// As [`WorkQueue::queue`], and [`Error::Spawn`] if the timer thread cannot start.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let wq = workq::WorkQueue::builder("at").build()?;
-    /// let work = workq::Work::new(|_| {});
-    /// wq.queue_at(&work, Instant::now() + Duration::from_secs(3600))?;
-    /// assert!(work.is_pending()); // armed
-    /// assert!(work.cancel());
-    /// wq.queue_at(&work, Instant::now())?; // due: queued now
-    /// wq.flush()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn queue_at(&self, work: &Work, deadline: Instant) -> Result<Queued, Error> {
-        let q = &self.handle.queue;
-        RunQueue::enqueue_with(q, &work.inner, q.due_at(deadline))
-    }
-
-    /// Queues `work` to run after `delay` (a zero delay queues it now).
-    ///
-    /// # Errors
-    /// As [`WorkQueue::queue_at`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use workq::{ManualClock, Pool, Work, WorkQueue};
-    /// let clock = ManualClock::new(); // the queue's timers follow its pool's clock
-    /// let pool = Pool::builder().name("timed").manual_clock(&clock).build()?;
-    /// let wq = WorkQueue::builder("after").pool(&pool).build()?;
-    /// let work = Work::new(|_| {});
-    /// wq.queue_after(&work, Duration::from_secs(60))?;
-    /// clock.advance(Duration::from_secs(59));
-    /// assert!(work.is_pending()); // not yet
-    /// clock.advance(Duration::from_secs(1));
-    /// wq.flush()?; // fired at 60 s
-    /// assert!(!work.is_pending());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn queue_after(&self, work: &Work, delay: Duration) -> Result<Queued, Error> {
-        let q = &self.handle.queue;
-        RunQueue::enqueue_with(q, &work.inner, q.due_after(delay))
-    }
-
-    /// Arms `work` for `delay` from now whatever its state (the kernel's
-    /// `mod_delayed_work`). Returns whether a run was pending.
-    ///
-    /// # Errors
-    /// As [`WorkQueue::queue_at`].
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let wq = workq::WorkQueue::builder("retries").build()?;
-    /// let retry = workq::Work::new(|_| {});
-    /// assert!(!wq.modify(&retry, Duration::from_secs(10))?); // idle: armed
-    /// assert!(wq.modify(&retry, Duration::from_secs(30))?); // pending: re-armed later
-    /// assert!(wq.modify(&retry, Duration::ZERO)?); // run it now instead
-    /// wq.flush()?;
-    /// assert!(!retry.is_pending());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn modify(&self, work: &Work, delay: Duration) -> Result<bool, Error> {
-        let q = &self.handle.queue;
-        RunQueue::modify(q, &work.inner, q.due_after(delay))
     }
 
     /// Waits until every run queued on this queue before the call has finished;
@@ -439,6 +383,35 @@ impl WorkQueue {
     /// the rescuer.
     pub(crate) fn finish_destroy(&self) -> ShutdownReport {
         shut_down(&self.handle, Plan::drain(ArmedAtShutdown::Cancel))
+    }
+
+    /// Whether the queue is frozen (`freeze` without a `thaw` since).
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("cold").freezable(true).build()?;
+    /// wq.freeze()?;
+    /// assert!(wq.is_frozen());
+    /// wq.thaw()?;
+    /// assert!(!wq.is_frozen());
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn is_frozen(&self) -> bool {
+        self.handle.queue.is_frozen()
+    }
+
+    /// The queue's counters (the same as its snapshot's `stats`, without the
+    /// lists).
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("counted").build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// wq.queue(&work)?;
+    /// wq.flush()?;
+    /// assert_eq!(wq.stats().runs, 1);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn stats(&self) -> crate::Stats {
+        self.handle.queue.stats()
     }
 
     /// A picture of the queue: its runs in progress (one line per pump or the
