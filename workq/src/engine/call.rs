@@ -11,11 +11,13 @@ use std::num::NonZeroU32;
 pub(crate) struct OwnerId(NonZeroU32);
 
 impl OwnerId {
+    #[inline]
     /// The owner with number `raw`; `None` for 0 (no owner).
     pub(crate) fn new(raw: u32) -> Option<OwnerId> {
         NonZeroU32::new(raw).map(OwnerId)
     }
 
+    #[inline]
     /// The owner's number (never 0).
     pub(crate) fn get(self) -> u32 {
         self.0.get()
@@ -59,42 +61,50 @@ impl QueueCall {
         limit: Limit::Ignore,
     };
 
+    #[inline]
     /// Due at timer tick `due` (`None`: now); see `Timer::due_at` and
     /// `Timer::due_after` for the tick of a deadline or delay.
     pub(crate) fn due(self, due: Option<u64>) -> QueueCall {
         QueueCall { due, ..self }
     }
 
+    #[inline]
     /// Counted for `owner` while bound.
     pub(crate) fn owner(self, owner: Option<OwnerId>) -> QueueCall {
         QueueCall { owner, ..self }
     }
 
+    #[inline]
     /// Honours the queue's bound on waiting items as `limit` says.
     pub(crate) fn limit(self, limit: Limit) -> QueueCall {
         QueueCall { limit, ..self }
     }
 
+    #[inline]
     /// The timer tick the run is due at; `None`: now.
     pub(crate) fn due_tick(&self) -> Option<u64> {
         self.due
     }
 
+    #[inline]
     /// Whether the run waits for the timer.
     pub(crate) fn is_delayed(&self) -> bool {
         self.due.is_some()
     }
 
+    #[inline]
     /// The owner the item is counted for.
     pub(crate) fn owner_id(&self) -> Option<OwnerId> {
         self.owner
     }
 
+    #[inline]
     /// What the call does about the bound on waiting items.
     pub(crate) fn limit_kind(&self) -> Limit {
         self.limit
     }
 
+    #[inline]
     /// A call with nothing to book or wait for: due now, no owner, no bound.
     /// Only such a call may take the lock-free paths (the inbox, an unlocked
     /// rerun).

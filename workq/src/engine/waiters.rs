@@ -46,9 +46,18 @@ pub(crate) struct Ticket {
     id: u64,
 }
 
-/// The queue's waiters (behind the queue's lock).
+/// The queue's waiters (behind the queue's lock). Small while nobody waits
+/// (the tickets live in a box made by the first registration), since it sits
+/// in the state every run's end touches.
 #[derive(Default)]
 pub(crate) struct Waiters {
+    /// Blocked threads waiting for any change, on the queue's `done_cv`.
+    blocked: usize,
+    tickets: Option<Box<Tickets>>,
+}
+
+#[derive(Default)]
+struct Tickets {
     next_id: u64,
     /// Waiting for a flush colour, ordered by colour: the done ones come first.
     by_color: BTreeMap<(u64, u64), Who>,
@@ -58,23 +67,22 @@ pub(crate) struct Waiters {
     tasks_due: Vec<Waker>,
     /// Threads to wake once the lock is released.
     threads_due: Vec<Arc<Condvar>>,
-    /// Blocked threads waiting for any change, on the queue's `done_cv`.
-    blocked: usize,
-    /// Wake-ups sent so far (tickets consumed), for tests and the view.
+    /// Wake-ups sent so far (tickets consumed), for tests.
     woken: u64,
 }
 
 impl Waiters {
     /// Registers `who` as waiting for `until`.
     pub(crate) fn register(&mut self, until: Until, who: Who) -> Ticket {
-        let id = self.next_id;
-        self.next_id += 1;
+        let t = self.tickets.get_or_insert_with(Box::default);
+        let id = t.next_id;
+        t.next_id += 1;
         match until {
             Until::Color(color) => {
-                self.by_color.insert((color, id), who);
+                t.by_color.insert((color, id), who);
             }
             Until::Change => {
-                self.on_change.insert(id, who);
+                t.on_change.insert(id, who);
             }
         }
         Ticket { until, id }
@@ -83,24 +91,88 @@ impl Waiters {
     /// Removes `ticket` if it is still registered (its wait ended or was
     /// abandoned). Returns whether it was.
     pub(crate) fn remove(&mut self, ticket: Ticket) -> bool {
+        let Some(t) = self.tickets.as_mut() else {
+            return false;
+        };
         match ticket.until {
-            Until::Color(color) => self.by_color.remove(&(color, ticket.id)).is_some(),
-            Until::Change => self.on_change.remove(&ticket.id).is_some(),
+            Until::Color(color) => t.by_color.remove(&(color, ticket.id)).is_some(),
+            Until::Change => t.on_change.remove(&ticket.id).is_some(),
         }
     }
 
     /// Whether a ticket is registered (its wake-up has not come yet).
     #[cfg(test)]
     pub(crate) fn holds(&self, ticket: Ticket) -> bool {
-        match ticket.until {
-            Until::Color(color) => self.by_color.contains_key(&(color, ticket.id)),
-            Until::Change => self.on_change.contains_key(&ticket.id),
-        }
+        self.tickets.as_ref().is_some_and(|t| match ticket.until {
+            Until::Color(color) => t.by_color.contains_key(&(color, ticket.id)),
+            Until::Change => t.on_change.contains_key(&ticket.id),
+        })
     }
 
     /// A change was reported: every `Change` ticket is due, and every `Color`
     /// ticket whose colour `is_done` says is done.
+    #[inline]
     pub(crate) fn changed(&mut self, is_done: impl Fn(u64) -> bool) {
+        if let Some(t) = self.tickets.as_mut() {
+            if !t.on_change.is_empty() || !t.by_color.is_empty() {
+                t.wake_changed(is_done);
+            }
+        }
+    }
+
+    /// Whether wake-ups wait to be sent.
+    #[inline]
+    pub(crate) fn has_due(&self) -> bool {
+        self.tickets
+            .as_ref()
+            .is_some_and(|t| !t.tasks_due.is_empty() || !t.threads_due.is_empty())
+    }
+
+    /// Takes the wake-ups to send once the lock is released.
+    pub(crate) fn take_due(&mut self) -> (Vec<Waker>, Vec<Arc<Condvar>>) {
+        match self.tickets.as_mut() {
+            Some(t) => (
+                std::mem::take(&mut t.tasks_due),
+                std::mem::take(&mut t.threads_due),
+            ),
+            None => (Vec::new(), Vec::new()),
+        }
+    }
+
+    /// A thread blocks on the queue's `done_cv` until the next change.
+    pub(crate) fn block(&mut self) {
+        self.blocked += 1;
+    }
+
+    /// The thread that blocked is awake again.
+    pub(crate) fn unblock(&mut self) {
+        debug_assert!(self.blocked > 0, "unblock without block");
+        self.blocked -= 1;
+    }
+
+    /// Threads blocked on `done_cv`.
+    #[inline]
+    pub(crate) fn blocked(&self) -> usize {
+        self.blocked
+    }
+
+    /// Registered tickets (blocked threads and futures).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.tickets
+            .as_ref()
+            .map_or(0, |t| t.by_color.len() + t.on_change.len())
+    }
+
+    /// Wake-ups sent so far.
+    #[cfg(test)]
+    pub(crate) fn woken(&self) -> u64 {
+        self.tickets.as_ref().map_or(0, |t| t.woken)
+    }
+}
+
+impl Tickets {
+    fn wake_changed(&mut self, is_done: impl Fn(u64) -> bool) {
         if !self.on_change.is_empty() {
             let all = std::mem::take(&mut self.on_change);
             for who in all.into_values() {
@@ -122,47 +194,6 @@ impl Waiters {
             Who::Thread(cv) => self.threads_due.push(cv),
             Who::Task(waker) => self.tasks_due.push(waker),
         }
-    }
-
-    /// Whether wake-ups wait to be sent.
-    pub(crate) fn has_due(&self) -> bool {
-        !self.tasks_due.is_empty() || !self.threads_due.is_empty()
-    }
-
-    /// Takes the wake-ups to send once the lock is released.
-    pub(crate) fn take_due(&mut self) -> (Vec<Waker>, Vec<Arc<Condvar>>) {
-        (
-            std::mem::take(&mut self.tasks_due),
-            std::mem::take(&mut self.threads_due),
-        )
-    }
-
-    /// A thread blocks on the queue's `done_cv` until the next change.
-    pub(crate) fn block(&mut self) {
-        self.blocked += 1;
-    }
-
-    /// The thread that blocked is awake again.
-    pub(crate) fn unblock(&mut self) {
-        debug_assert!(self.blocked > 0, "unblock without block");
-        self.blocked -= 1;
-    }
-
-    /// Threads blocked on `done_cv`.
-    pub(crate) fn blocked(&self) -> usize {
-        self.blocked
-    }
-
-    /// Registered tickets (blocked threads and futures).
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.by_color.len() + self.on_change.len()
-    }
-
-    /// Wake-ups sent so far.
-    #[cfg(test)]
-    pub(crate) fn woken(&self) -> u64 {
-        self.woken
     }
 }
 

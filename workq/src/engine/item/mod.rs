@@ -76,12 +76,14 @@ impl WorkInner {
 
     /// The owner the item is counted for while bound (read under the bound
     /// queue's lock).
+    #[inline]
     pub(crate) fn owner(&self) -> Option<OwnerId> {
         OwnerId::new(self.owner.load(Ordering::Relaxed))
     }
 
     /// Sets the owner the item is counted for (when it is bound: queue lock and
     /// binding lock held, or the binding lock and the inbox's shelf lock).
+    #[inline]
     pub(crate) fn set_owner(&self, owner: Option<OwnerId>) {
         self.owner
             .store(owner.map_or(0, OwnerId::get), Ordering::Relaxed);

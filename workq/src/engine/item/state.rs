@@ -71,6 +71,7 @@ const QUEUE_SHIFT: u32 = 32;
 const QUEUE_MASK: u64 = 0xFFFF_FFFF << QUEUE_SHIFT;
 
 /// `state` bound to queue `id`, keeping every other bit.
+#[inline]
 fn with_queue(state: u64, id: u32) -> u64 {
     (state & !QUEUE_MASK) | (u64::from(id) << QUEUE_SHIFT)
 }
@@ -144,6 +145,7 @@ impl Observed {
         self.0 & (PENDING | CANCEL_MASK | DISABLE_MASK) == PENDING && self.is_on(queue)
     }
 
+    #[inline]
     /// What a queue call (or `modify`) on the queue with id `queue` must answer
     /// for an item in this state without changing anything; `None` when the
     /// call changes the state (the item is idle, or running on `queue`).
@@ -167,6 +169,7 @@ impl Observed {
 }
 
 impl fmt::Debug for Observed {
+    #[inline]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:#x}", self.0)
     }
@@ -210,6 +213,7 @@ pub(crate) struct ItemState {
 }
 
 impl ItemState {
+    #[inline]
     /// An idle, unbound item.
     pub(crate) fn new() -> ItemState {
         ItemState {
@@ -240,6 +244,7 @@ impl ItemState {
         Observed(self.word.fetch_or(0, Ordering::AcqRel))
     }
 
+    #[inline]
     /// The inbox's queue call, under the item's binding lock and the shelf lock:
     /// an idle, unbound item with no counter set becomes `PENDING` on `queue`.
     /// Returns false (nothing changed) for any other state.
@@ -257,6 +262,7 @@ impl ItemState {
             .is_ok()
     }
 
+    #[inline]
     /// A queue call with no lock on an item running on its own queue (`seen`,
     /// from `coalesce`): adds the next run as `PENDING|UNCOUNTED`, booked by the
     /// run in progress when it ends. Fails (false) if the word changed since
@@ -272,6 +278,7 @@ impl ItemState {
             .is_ok()
     }
 
+    #[inline]
     /// The locked queue call (queue lock and binding lock of `queue` held): adds
     /// a pending run, `ARMED` too when `armed`; an idle item is bound to `queue`.
     /// Returns the state before, or the verdict that refused the call (or found
@@ -302,6 +309,7 @@ impl ItemState {
         before
     }
 
+    #[inline]
     /// The end of a run (queue lock held). `decide` sees the current word and
     /// says how the run ends, or `None` to be asked again after it took a lock it
     /// needs (the binding lock, to return the item to idle). Returns the state
@@ -310,27 +318,30 @@ impl ItemState {
         &self,
         mut decide: impl FnMut(Observed) -> Option<RunEnd>,
     ) -> (Observed, RunEnd) {
-        let mut end = RunEnd::Idle;
-        let before = self.update(|cur| {
-            debug_assert!(cur.is_running(), "a run ends only while RUNNING");
-            let Some(chosen) = decide(cur) else {
-                return Err(());
+        let mut cur = self.word.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(cur & RUNNING != 0, "a run ends only while RUNNING");
+            let Some(end) = decide(Observed(cur)) else {
+                // `decide` took a lock: the word may have changed meanwhile.
+                cur = self.word.load(Ordering::Relaxed);
+                continue;
             };
-            end = chosen;
-            Ok(match chosen {
-                RunEnd::Again => cur.0 & !(PENDING | UNCOUNTED),
-                RunEnd::Requeue => cur.0 & !(RUNNING | UNCOUNTED),
-                RunEnd::Idle => with_queue(cur.0 & !RUNNING, 0),
-            })
-        });
-        match before {
-            Ok(before) => (before, end),
-            // `decide` asked to be called again: the word may have changed
-            // while it took its lock.
-            Err(()) => self.end_run(decide),
+            let new = match end {
+                RunEnd::Again => cur & !(PENDING | UNCOUNTED),
+                RunEnd::Requeue => cur & !(RUNNING | UNCOUNTED),
+                RunEnd::Idle => with_queue(cur & !RUNNING, 0),
+            };
+            match self
+                .word
+                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return (Observed(cur), end),
+                Err(now) => cur = now,
+            }
         }
     }
 
+    #[inline]
     /// Cancel's removal of the pending run (queue lock and binding lock held):
     /// clears `PENDING`, `ARMED` and `UNCOUNTED`; an item not running becomes
     /// idle and unbound. Returns the state before, or `None` if nothing was
@@ -350,6 +361,7 @@ impl ItemState {
         .ok()
     }
 
+    #[inline]
     /// A shutdown discards a run waiting on a list (queue lock and binding lock
     /// held): the item becomes idle and unbound.
     pub(crate) fn discard_waiting(&self) {
@@ -363,6 +375,7 @@ impl ItemState {
         });
     }
 
+    #[inline]
     /// The timer fired the pending run, or a flush or shutdown fires it now
     /// (queue lock held): `ARMED` cleared, `PENDING` stays.
     pub(crate) fn fire(&self) {
@@ -370,6 +383,7 @@ impl ItemState {
         debug_assert!(before & PENDING != 0, "only a pending run is fired");
     }
 
+    #[inline]
     /// A `cancel_sync` begins (no lock): queue calls are refused until the
     /// matching `cancel_exit`.
     ///
@@ -379,6 +393,7 @@ impl ItemState {
         self.counter_up(CANCEL_ONE, CANCEL_MASK)
     }
 
+    #[inline]
     /// A `cancel_sync` ends (no lock).
     pub(crate) fn cancel_exit(&self) {
         let before = self.word.fetch_sub(CANCEL_ONE, Ordering::AcqRel);
@@ -388,6 +403,7 @@ impl ItemState {
         );
     }
 
+    #[inline]
     /// One more level of `disable` (no lock): queue calls are refused while any
     /// level is left.
     ///
@@ -397,6 +413,7 @@ impl ItemState {
         self.counter_up(DISABLE_ONE, DISABLE_MASK)
     }
 
+    #[inline]
     /// One level of `disable` undone (no lock). Returns whether the item can be
     /// queued again.
     ///
@@ -413,6 +430,7 @@ impl ItemState {
         Ok((before.0 - DISABLE_ONE) & DISABLE_MASK == 0)
     }
 
+    #[inline]
     /// Adds one to the counter field `mask`, refusing to overflow it.
     fn counter_up(&self, one: u64, mask: u64) -> Result<(), CounterFull> {
         self.update(|cur| {
@@ -425,8 +443,10 @@ impl ItemState {
         .map(drop)
     }
 
-    /// The one compare-exchange loop: `next` maps the current word to the new one,
-    /// or refuses (nothing changes). Returns the word before the change.
+    #[inline]
+    /// The compare-exchange loop of the transitions (`end_run` spells it out to
+    /// ask again after taking a lock): `next` maps the current word to the new
+    /// one, or refuses (nothing changes). Returns the word before the change.
     fn update<E>(&self, mut next: impl FnMut(Observed) -> Result<u64, E>) -> Result<Observed, E> {
         let mut cur = self.word.load(Ordering::Relaxed);
         loop {
