@@ -21,11 +21,13 @@ pub enum Scenario {
     Burst,
     /// Heap bytes per idle, queued and armed item.
     Memory,
+    /// A held backlog emptied while a flush waits; many async flushers.
+    Flush,
 }
 
 impl Scenario {
     /// Every scenario, in the order a full run takes them.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Throughput,
         Scenario::Wake,
         Scenario::Coalescing,
@@ -33,6 +35,7 @@ impl Scenario {
         Scenario::Timers,
         Scenario::Burst,
         Scenario::Memory,
+        Scenario::Flush,
     ];
 
     /// The name used on the command line (`--scenario NAME`) and in JSON.
@@ -51,6 +54,7 @@ impl Scenario {
             Scenario::Timers => "timers",
             Scenario::Burst => "burst",
             Scenario::Memory => "memory",
+            Scenario::Flush => "flush",
         }
     }
 
@@ -72,6 +76,7 @@ impl Scenario {
             Scenario::Timers => "delayed items: arm, cancel, lateness, idle CPU",
             Scenario::Burst => "items that block 1 ms, pools of at most 16 threads",
             Scenario::Memory => "heap bytes per idle, queued and armed item",
+            Scenario::Flush => "a held backlog emptied while a flush waits",
         }
     }
 }
@@ -124,6 +129,8 @@ pub struct Sizes {
     pub burst_settle: Duration,
     /// Items per memory measurement.
     pub memory_items: usize,
+    /// Backlog sizes of the flush scenario.
+    pub flush_items: Vec<usize>,
 }
 
 impl Sizes {
@@ -150,6 +157,7 @@ impl Sizes {
             burst_idle_timeout: Duration::from_secs(1),
             burst_settle: Duration::from_secs(2),
             memory_items: 100_000,
+            flush_items: vec![10_000, 100_000, 1_000_000],
         }
     }
 
@@ -170,6 +178,7 @@ impl Sizes {
             burst_idle_timeout: Duration::from_millis(200),
             burst_settle: Duration::from_millis(500),
             memory_items: 20_000,
+            flush_items: vec![10_000],
             ..Sizes::full()
         }
     }
@@ -190,6 +199,7 @@ impl Sizes {
             burst_idle_timeout: Duration::from_millis(100),
             burst_settle: Duration::from_millis(250),
             memory_items: 1_000,
+            flush_items: vec![1_000],
             ..Sizes::quick()
         }
     }

@@ -4,6 +4,7 @@
 mod burst;
 mod chain;
 mod coalescing;
+mod flush;
 mod memory;
 mod throughput;
 mod timers;
@@ -25,6 +26,7 @@ pub(crate) fn run(scenario: Scenario, sizes: &Sizes, progress: &mut Progress) ->
         Scenario::Timers => timers::STEPS,
         Scenario::Burst => burst::STEPS,
         Scenario::Memory => memory::STEPS,
+        Scenario::Flush => flush::steps(sizes),
     };
     progress.scenario(scenario.name(), steps);
     let mut section = match scenario {
@@ -35,6 +37,7 @@ pub(crate) fn run(scenario: Scenario, sizes: &Sizes, progress: &mut Progress) ->
         Scenario::Timers => timers::run(sizes, progress),
         Scenario::Burst => burst::run(sizes, progress),
         Scenario::Memory => memory::run(sizes, progress),
+        Scenario::Flush => flush::run(sizes, progress),
     };
     section.seconds = start.elapsed().as_secs_f64();
     section
