@@ -301,6 +301,10 @@ impl RunQueue {
             }
             g.needed_sleepers += 1;
             g = g.wait(&self.needed_cv, Some(left));
+            debug_assert!(
+                g.needed_sleepers > 0,
+                "needed_sleepers: a sleeper left that was not counted"
+            );
             g.needed_sleepers -= 1;
         }
     }

@@ -133,6 +133,10 @@ impl RunQueue {
             }
             g.needed_sleepers += 1;
             g = g.wait(&this.needed_cv, Some(after));
+            debug_assert!(
+                g.needed_sleepers > 0,
+                "needed_sleepers: a sleeper left that was not counted"
+            );
             g.needed_sleepers -= 1;
         }
     }

@@ -122,6 +122,10 @@ impl RunQueue {
     /// A new consumer reached its loop (lock held): it is no longer on its way.
     pub(crate) fn arrived(&self, g: &mut QueueState) {
         if self.elastic.is_some() {
+            debug_assert!(
+                g.arriving > 0,
+                "arriving: a failed start that no start reserved"
+            );
             g.arriving = g.arriving.saturating_sub(1);
         }
     }
@@ -415,6 +419,10 @@ impl RunQueue {
                     g.threads
                 );
                 g.joins.push(handle);
+                debug_assert!(
+                    g.starting > 0,
+                    "starting: a thread start ended that was not counted as in flight"
+                );
                 g.starting -= 1;
                 g.start_failures = 0;
                 if timer && this.wants_thread(&g) {
@@ -443,8 +451,20 @@ impl RunQueue {
         let timer = Timer::ensure_driven(&elastic.grow_timer).is_ok();
         let (threads, cancelled) = {
             let mut g = this.lock();
+            debug_assert!(
+                g.threads > 0,
+                "threads: a consumer left that was not counted"
+            );
             g.threads -= 1;
+            debug_assert!(
+                g.starting > 0,
+                "starting: a thread start ended that was not counted as in flight"
+            );
             g.starting -= 1;
+            debug_assert!(
+                g.arriving > 0,
+                "arriving: a consumer arrived that no start reserved"
+            );
             g.arriving = g.arriving.saturating_sub(1);
             g.slots[slot] = None;
             let until = Instant::now() + elastic.backoff;

@@ -44,6 +44,10 @@ impl RunQueue {
         let mut g = self.lock();
         g.draining += 1;
         let mut g = self.drain_locked(g);
+        debug_assert!(
+            g.draining > 0,
+            "draining: a drain ended that was not counted"
+        );
         g.draining -= 1;
         Ok(())
     }

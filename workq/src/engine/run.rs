@@ -159,8 +159,16 @@ impl RunQueue {
         then: Then,
     ) -> bool {
         let very_slow = work.class == Class::VerySlow && self.elastic.is_some();
+        debug_assert!(
+            g.running > 0,
+            "running: a run ended that was not counted as running"
+        );
         g.running -= 1;
         if very_slow {
+            debug_assert!(
+                g.running_vslow > 0,
+                "running_vslow: a very slow run ended that was not counted"
+            );
             g.running_vslow -= 1;
         }
         crate::support::log::event!(
@@ -379,6 +387,10 @@ impl RunQueue {
                 drop(g);
                 spin_until_changed(this, seen);
                 g = this.lock_consumer();
+                debug_assert!(
+                    g.spinning > 0,
+                    "spinning: a spinning consumer stopped that was not counted"
+                );
                 g.spinning -= 1;
                 g.spin_claims = g.spin_claims.min(g.spinning);
                 continue;
@@ -388,6 +400,10 @@ impl RunQueue {
             let before = Instant::now();
             let pushed = this.activity();
             g = g.wait(&park, idle_timeout);
+            debug_assert!(
+                g.idle_consumers > 0,
+                "idle_consumers: an idle consumer woke that was not counted"
+            );
             g.idle_consumers -= 1;
             woken_alone = this.activity().wrapping_sub(pushed) <= 1;
             match g.parked.iter().rposition(|p| Arc::ptr_eq(p, &park)) {
@@ -396,13 +412,23 @@ impl RunQueue {
                     g.parked.remove(at);
                 }
                 // Taken off the stack by a wake-up: this consumer has taken it.
-                None => g.notified -= 1,
+                None => {
+                    debug_assert!(
+                        g.notified > 0,
+                        "notified: a wake-up was taken that was not counted"
+                    );
+                    g.notified -= 1;
+                }
             }
             let timed_out = idle_timeout.is_some_and(|t| before.elapsed() >= t);
             if this.should_retire(&g, timed_out) {
                 break;
             }
         }
+        debug_assert!(
+            g.threads > 0,
+            "threads: a consumer left that was not counted"
+        );
         g.threads = g.threads.saturating_sub(1);
         this.unshelve(&mut g);
         if g.has_runnable() {

@@ -300,6 +300,10 @@ impl Timer {
         {
             g.deliveries.waiters += 1;
             g = wait(&self.delivered_cv, g);
+            debug_assert!(
+                g.deliveries.waiters > 0,
+                "waiters: a delivery waiter left that was not counted"
+            );
             g.deliveries.waiters -= 1;
         }
     }
