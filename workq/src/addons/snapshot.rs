@@ -250,9 +250,9 @@ impl RunQueue {
                     waited: w.waited(now_stamp),
                 })
                 .collect();
-        let kind = if self.elastic.is_some() {
+        let kind = if self.elastic().is_some() {
             QueueKind::Pool
-        } else if self.feeder.is_some() {
+        } else if self.feeder().is_some() {
             QueueKind::WorkQueue
         } else {
             QueueKind::Worker

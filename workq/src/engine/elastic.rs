@@ -213,7 +213,7 @@ impl RunQueue {
         if g.needed_sleepers > 0 {
             self.needed_cv.notify_all();
         }
-        if self.wants_thread(g) || self.feeder.is_some() {
+        if self.wants_thread(g) || self.feeder().is_some() {
             g.settle_owed = true;
         }
     }
@@ -223,16 +223,16 @@ impl RunQueue {
     /// never made here; see `grow.rs`). Called at the end of every entry point
     /// that can make an item runnable.
     pub(crate) fn settle(this: &Arc<Self>) {
-        if this.feeder.is_some() {
+        if this.feeder().is_some() {
             Self::kick_pumps(this);
-        } else if this.elastic.is_some() {
+        } else if this.elastic().is_some() {
             Self::owe_start(this);
         }
     }
 
     /// Whether an idle consumer should exit (lock held, after an idle wait).
     pub(crate) fn should_retire(&self, g: &QueueState, timed_out: bool) -> bool {
-        if self.elastic.is_none() || g.has_runnable() || g.stopping {
+        if self.elastic().is_none() || g.has_runnable() || g.stopping {
             return false;
         }
         g.threads > g.max_threads || (timed_out && g.threads > g.min_threads.max(1))

@@ -26,7 +26,7 @@ pub(crate) struct Feeder {
 impl RunQueue {
     /// Queues enough pumps on the pool for the runnable items (no lock held).
     pub(crate) fn kick_pumps(this: &Arc<Self>) {
-        let Some(feeder) = &this.feeder else {
+        let Some(feeder) = this.feeder() else {
             return;
         };
         let want = {
@@ -114,7 +114,7 @@ impl RunQueue {
     /// for `rescue_after`. Exits when the queue stops.
     pub(crate) fn rescue(this: &Arc<Self>, slot: usize) {
         let after = this
-            .feeder
+            .feeder()
             .as_ref()
             .and_then(|f| f.rescue_after)
             .unwrap_or(Duration::from_millis(100));

@@ -50,7 +50,7 @@ impl RunQueue {
     /// takes one and checks again), no thread is idle or watching the queue, no
     /// start is in flight, and the maximum is not reached.
     pub(crate) fn wants_thread(&self, g: &QueueState) -> bool {
-        self.elastic.is_some()
+        self.elastic().is_some()
             && !g.stopping
             && g.starting == 0
             && g.threads < g.max_threads
@@ -68,7 +68,7 @@ impl RunQueue {
     /// Arms the grow entry for `at` unless it is armed already (an earlier entry
     /// re-arms itself when it finds a back-off). Lock held.
     fn arm_grow(this: &Arc<Self>, g: &mut QueueState, at: Instant) {
-        let Some(elastic) = &this.elastic else {
+        let Some(elastic) = this.elastic() else {
             return;
         };
         if g.grow_key.is_some() || g.stopping {
@@ -84,7 +84,7 @@ impl RunQueue {
     /// Pays a start owed by a queue call (`settle`, no lock held): a thread
     /// starts on the timer thread, now or when the back-off ends.
     pub(crate) fn owe_start(this: &Arc<Self>) {
-        let Some(elastic) = &this.elastic else {
+        let Some(elastic) = this.elastic() else {
             return;
         };
         // The grow entry's timer thread starts when a pool first needs it.
@@ -121,7 +121,7 @@ impl RunQueue {
 
     /// A new consumer reached its loop (lock held): it is no longer on its way.
     pub(crate) fn arrived(&self, g: &mut QueueState) {
-        if self.elastic.is_some() {
+        if self.elastic().is_some() {
             debug_assert!(
                 g.arriving > 0,
                 "arriving: a failed start that no start reserved"
@@ -135,7 +135,7 @@ impl RunQueue {
     pub(crate) fn grow_entry_of(work: &Arc<WorkInner>) -> Option<Arc<RunQueue>> {
         let q = lock(&work.binding).clone()?;
         let mine = q
-            .elastic
+            .elastic()
             .as_ref()
             .is_some_and(|e| Arc::ptr_eq(&e.grow_item, work));
         mine.then_some(q)
@@ -147,7 +147,7 @@ impl RunQueue {
     /// the process's other timers wait for little: then it re-arms for now.
     pub(crate) fn grow_fired(this: &Arc<Self>) {
         const GROW_BATCH: usize = 4;
-        let Some(elastic) = &this.elastic else {
+        let Some(elastic) = this.elastic() else {
             return;
         };
         let mut first = true;
@@ -187,7 +187,7 @@ impl RunQueue {
 
     /// Disarms the grow entry of a stopping queue (lock held).
     pub(crate) fn disarm_grow(&self, g: &mut QueueState) {
-        let Some(elastic) = &self.elastic else {
+        let Some(elastic) = self.elastic() else {
             return;
         };
         let entry = g.grow_key.take().map(|key| elastic.grow_timer.remove(key));
@@ -201,7 +201,7 @@ impl RunQueue {
     /// starts failed `start_attempts` times in a row and none can start now.
     #[inline]
     pub(crate) fn ensure_consumers(this: &Arc<Self>) -> Result<(), Error> {
-        match &this.elastic {
+        match this.elastic() {
             None => Ok(()),
             // Once the minimum was reached, the pool never drops below it (culling
             // stops there) until shutdown, which `admit` reports: no lock needed.
@@ -215,7 +215,7 @@ impl RunQueue {
     /// runs instead) is refused by a pool with no thread. No lock once the
     /// minimum has been reached.
     pub(crate) fn require_thread(&self) -> Result<(), Error> {
-        let Some(elastic) = &self.elastic else {
+        let Some(elastic) = self.elastic() else {
             return Ok(());
         };
         if elastic.started.load(std::sync::atomic::Ordering::Acquire) {
@@ -236,7 +236,7 @@ impl RunQueue {
     /// thread while the pool has none running.
     #[cold]
     fn start_minimum(this: &Arc<Self>) -> Result<(), Error> {
-        let Some(elastic) = &this.elastic else {
+        let Some(elastic) = this.elastic() else {
             return Ok(());
         };
         // Whether this call is the pool's first use: it found no thread, and
@@ -380,7 +380,7 @@ impl RunQueue {
     /// Calls the spawner for a reserved start (no lock held) and books the
     /// outcome.
     pub(crate) fn start_reserved(this: &Arc<Self>, r: Reserved) -> Result<(), Error> {
-        let Some(elastic) = &this.elastic else {
+        let Some(elastic) = this.elastic() else {
             return Ok(());
         };
         for j in r.finished {
@@ -440,7 +440,7 @@ impl RunQueue {
     /// Books a failed start: the back-off, the retry or the giving up, the
     /// report.
     fn start_failed(this: &Arc<Self>, slot: usize, thread: &str, error: io::Error) -> Error {
-        let Some(elastic) = &this.elastic else {
+        let Some(elastic) = this.elastic() else {
             return Error::Spawn {
                 thread: thread.to_string(),
                 source: error,

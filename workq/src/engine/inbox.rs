@@ -106,14 +106,14 @@ impl RunQueue {
     /// a list push would be needed under it.
     #[inline]
     pub(crate) fn inbox_may_open(&self, g: &QueueState) -> bool {
-        self.feeder.is_none()
+        self.feeder().is_none()
             && !g.stopping
             && !g.closed
             && g.draining == 0
             && g.idle_consumers <= g.notified
             && g.needed_sleepers == 0
             && g.threads > 0
-            && (self.elastic.is_none() || g.threads >= g.max_threads)
+            && (self.elastic().is_none() || g.threads >= g.max_threads)
     }
 
     /// The queue call of an idle item `work` through the inbox. `None`: the shelf is closed or the item is not idle; the caller
@@ -128,7 +128,7 @@ impl RunQueue {
             if !shelf.open {
                 return None;
             }
-            if this.elastic.is_some() && work.class != Class::Normal {
+            if this.elastic().is_some() && work.class != Class::Normal {
                 // The very slow and high-priority lists keep their order under
                 // the lock.
                 return None;
@@ -218,7 +218,7 @@ impl RunQueue {
     #[inline]
     pub(crate) fn sync_inbox(&self, g: &mut QueueState) -> bool {
         let open = self.inbox_may_open(g);
-        let admit = self.feeder.is_none() && !g.stopping && !g.closed && g.draining == 0;
+        let admit = self.feeder().is_none() && !g.stopping && !g.closed && g.draining == 0;
         if open == g.shelf_open && admit == g.shelf_admit {
             return false;
         }

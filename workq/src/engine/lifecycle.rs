@@ -95,7 +95,7 @@ impl RunQueue {
                 this.wake_all_consumers(&mut g);
                 if g.has_runnable()
                     && g.idle_consumers == 0
-                    && (this.elastic.is_some() || this.feeder.is_some())
+                    && (this.elastic().is_some() || this.feeder().is_some())
                 {
                     g.settle_owed = true;
                 }

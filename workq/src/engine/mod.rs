@@ -72,11 +72,8 @@ pub(crate) struct RunQueue {
     pub(crate) on_panic: PanicHook,
     /// Where this queue's delayed items wait.
     pub(crate) timer: Arc<Timer>,
-    /// Threads started on demand and culled when idle (pools); `None`: a fixed
-    /// set of consumers started by the front end (a worker's one thread).
-    pub(crate) elastic: Option<Elastic>,
-    /// Consumers borrowed from a pool (a workqueue's pumps); see `feeder.rs`.
-    pub(crate) feeder: Option<Feeder>,
+    /// How the queue's items find threads: fixed, elastic or fed.
+    mode: Mode,
     pub(crate) counters: Counters,
     pub(crate) state: Mutex<QueueState>,
     /// Flush, drain, freeze and cancel_sync wait here for runs to end.
@@ -98,11 +95,29 @@ pub(crate) struct QueueConfig {
     pub(crate) freezable: bool,
     pub(crate) on_panic: PanicHook,
     pub(crate) timer: Arc<Timer>,
-    pub(crate) elastic: Option<Elastic>,
-    pub(crate) feeder: Option<Feeder>,
-    /// Fixed consumers: how many the front end starts. Elastic: (min, max, very
-    /// slow percent).
-    pub(crate) threads: (usize, usize, usize),
+    pub(crate) mode: Mode,
+}
+
+/// How a queue's items find threads, with each way's own settings.
+pub(crate) enum Mode {
+    /// A fixed set of consumers that the front end starts (a worker's one
+    /// thread; the models' consumers).
+    Fixed {
+        /// How many.
+        consumers: usize,
+    },
+    /// Threads started on demand and culled when idle (a pool; `elastic.rs`,
+    /// `grow.rs`).
+    Elastic {
+        sizing: Elastic,
+        min: usize,
+        max: usize,
+        /// The very slow items' share of the threads, in percent.
+        very_slow_percent: usize,
+    },
+    /// No threads of its own: run by pumps queued on a pool (a workqueue;
+    /// `feeder.rs`).
+    Fed(Feeder),
 }
 
 /// A process-wide origin for the ages shown in the runqueue view.
@@ -123,13 +138,22 @@ pub(crate) fn unstamp(nanos: u64) -> Instant {
 
 impl RunQueue {
     pub(crate) fn new(config: QueueConfig) -> Arc<RunQueue> {
-        let (threads, max, vslow) = config.threads;
-        let mut state = QueueState::new(if config.elastic.is_some() { 0 } else { threads });
-        if config.elastic.is_some() {
-            state.min_threads = threads;
-            state.max_threads = max;
-            state.vslow_percent = vslow;
-        }
+        let state = match &config.mode {
+            Mode::Fixed { consumers } => QueueState::new(*consumers),
+            Mode::Fed(_) => QueueState::new(0),
+            Mode::Elastic {
+                min,
+                max,
+                very_slow_percent,
+                ..
+            } => {
+                let mut state = QueueState::new(0);
+                state.min_threads = *min;
+                state.max_threads = *max;
+                state.vslow_percent = *very_slow_percent;
+                state
+            }
+        };
         Arc::new(RunQueue {
             id: next_queue_id(),
             name: std::sync::Arc::from(config.name.as_str()),
@@ -138,8 +162,7 @@ impl RunQueue {
             freezable: config.freezable,
             on_panic: config.on_panic,
             timer: config.timer,
-            elastic: config.elastic,
-            feeder: config.feeder,
+            mode: config.mode,
             counters: Counters::default(),
             state: Mutex::new(state),
             done_cv: Condvar::new(),
@@ -147,6 +170,24 @@ impl RunQueue {
             pushes: Padded(AtomicU64::new(0)),
             inbox: Padded(inbox::Inbox::new()),
         })
+    }
+
+    /// The elastic sizing of a pool's queue; `None` for fixed and fed queues.
+    #[inline]
+    pub(crate) fn elastic(&self) -> Option<&Elastic> {
+        match &self.mode {
+            Mode::Elastic { sizing, .. } => Some(sizing),
+            _ => None,
+        }
+    }
+
+    /// The feeding of a workqueue's queue; `None` for fixed and elastic queues.
+    #[inline]
+    pub(crate) fn feeder(&self) -> Option<&Feeder> {
+        match &self.mode {
+            Mode::Fed(feeder) => Some(feeder),
+            _ => None,
+        }
     }
 
     /// A queue with `consumers` fixed consumers (started by the caller) whose
@@ -160,9 +201,7 @@ impl RunQueue {
             freezable: false,
             on_panic: crate::support::panic::default_hook(),
             timer,
-            elastic: None,
-            feeder: None,
-            threads: (consumers, consumers, 50),
+            mode: Mode::Fixed { consumers },
         })
     }
 
@@ -356,7 +395,7 @@ impl RunQueue {
     /// away, or has no thread running (unless a rescuer stands by).
     #[inline]
     pub(crate) fn check_pool(&self) -> Result<(), Error> {
-        match &self.feeder {
+        match self.feeder() {
             None => Ok(()),
             Some(f) => self.check_feeding_pool(f),
         }
@@ -496,7 +535,7 @@ impl RunQueue {
         // Written only under the queue's lock: a plain store (watchers only read).
         let pushes = self.pushes.load(Ordering::Relaxed);
         self.pushes.store(pushes.wrapping_add(1), Ordering::Relaxed);
-        g.push(Waiting::new(work, color, now), self.elastic.is_some());
+        g.push(Waiting::new(work, color, now), self.elastic().is_some());
     }
 
     /// Removes the pending run of `work` wherever it waits: on the list, on the

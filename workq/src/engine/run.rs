@@ -158,7 +158,7 @@ impl RunQueue {
         done: Done,
         then: Then,
     ) -> bool {
-        let very_slow = work.class == Class::VerySlow && self.elastic.is_some();
+        let very_slow = work.class == Class::VerySlow && self.elastic().is_some();
         debug_assert!(
             g.running > 0,
             "running: a run ended that was not counted as running"
@@ -317,7 +317,7 @@ impl RunQueue {
     /// items until the queue stops, or, on an elastic queue, until the thread has
     /// been idle too long or the queue has more threads than allowed.
     pub(crate) fn consume(this: &Arc<Self>, slot: Option<usize>) {
-        let idle_timeout = this.elastic.as_ref().map(|e| e.idle_timeout);
+        let idle_timeout = this.elastic().map(|e| e.idle_timeout);
         crate::support::current::become_consumer(this.id);
         let mut g = this.lock_consumer();
         this.arrived(&mut g);
@@ -341,7 +341,7 @@ impl RunQueue {
         loop {
             // Too many threads (the maximum was lowered): leave the rest to others
             // (after the run started here, if any).
-            if this.elastic.is_some()
+            if this.elastic().is_some()
                 && g.threads > g.max_threads
                 && last.is_none()
                 && again.is_none()
@@ -438,7 +438,7 @@ impl RunQueue {
         if let Some(s) = slot.and_then(|i| g.slots.get_mut(i)) {
             *s = None;
         }
-        if this.elastic.is_some() {
+        if this.elastic().is_some() {
             this.counters.threads_exited.fetch_add(1, Ordering::Relaxed);
             crate::support::log::event!(
                 debug,

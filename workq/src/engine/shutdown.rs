@@ -139,11 +139,11 @@ impl RunQueue {
             } else if g.frozen {
                 // Thaw: what was held runs now (a fed queue's pumps are kicked).
                 g.frozen = false;
-                if g.has_runnable() && (this.elastic.is_some() || this.feeder.is_some()) {
+                if g.has_runnable() && (this.elastic().is_some() || this.feeder().is_some()) {
                     g.settle_owed = true;
                 }
             }
-            if this.feeder.is_some() && g.has_runnable() {
+            if this.feeder().is_some() && g.has_runnable() {
                 // Kick the pumps: if the pool has stopped (and discarded them), the
                 // items this queue accepted run on the caller's thread.
                 g.settle_owed = true;
@@ -257,7 +257,7 @@ impl RunQueue {
     /// pump will come for, and wakes the waiters (a drain in progress ends).
     pub(crate) fn discard_orphaned(&self) -> ShutdownReport {
         let mut report = ShutdownReport::default();
-        let Some(feeder) = &self.feeder else {
+        let Some(feeder) = self.feeder() else {
             return report;
         };
         if !feeder.pool.lock().stopping {

@@ -2,7 +2,7 @@
 
 use super::{Handle, Pool};
 use crate::engine::timer::{ManualClock, Timer};
-use crate::engine::{Elastic, QueueConfig, RunQueue, SpawnFailure, Spawner};
+use crate::engine::{Elastic, Mode, QueueConfig, RunQueue, SpawnFailure, Spawner};
 use crate::error::{check_name, check_stack, Error};
 use crate::shutdown::ArmedAtShutdown;
 use crate::support::panic::{default_hook, PanicHook, PanicReport};
@@ -514,17 +514,20 @@ impl PoolBuilder {
             freezable: false,
             on_panic: self.on_panic.unwrap_or_else(default_hook),
             timer,
-            elastic: Some(Elastic::new(
-                &self.name,
-                self.idle_timeout,
-                self.backoff,
-                self.stack_size,
-                spawner,
-                on_spawn_failure,
-                self.start_attempts,
-            )),
-            feeder: None,
-            threads: (self.min, self.max, self.very_slow_percent),
+            mode: Mode::Elastic {
+                sizing: Elastic::new(
+                    &self.name,
+                    self.idle_timeout,
+                    self.backoff,
+                    self.stack_size,
+                    spawner,
+                    on_spawn_failure,
+                    self.start_attempts,
+                ),
+                min: self.min,
+                max: self.max,
+                very_slow_percent: self.very_slow_percent,
+            },
         });
         if let Some(n) = self.max_waiting {
             queue.lock().max_waiting = n;

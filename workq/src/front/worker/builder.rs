@@ -2,7 +2,7 @@
 
 use super::{Handle, Worker};
 use crate::engine::timer::{ManualClock, Timer};
-use crate::engine::{QueueConfig, RunQueue, Slot};
+use crate::engine::{Mode, QueueConfig, RunQueue, Slot};
 use crate::error::{check_name, check_stack, Error};
 use crate::shutdown::ArmedAtShutdown;
 use crate::support::panic::{default_hook, PanicHook, PanicReport};
@@ -252,9 +252,7 @@ impl WorkerBuilder {
             freezable: self.freezable,
             on_panic: self.on_panic.unwrap_or_else(default_hook),
             timer,
-            elastic: None,
-            feeder: None,
-            threads: (1, 1, 50),
+            mode: Mode::Fixed { consumers: 1 },
         });
         queue.lock().slots.push(Some(Slot {
             thread: self.name.as_str().into(),

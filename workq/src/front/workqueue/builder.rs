@@ -3,7 +3,7 @@
 use super::{Handle, WorkQueue};
 use crate::addons::watchdog::{self, StallHook, StallReport};
 use crate::engine::item::Class;
-use crate::engine::{Feeder, QueueConfig, RunQueue, Slot};
+use crate::engine::{Feeder, Mode, QueueConfig, RunQueue, Slot};
 use crate::error::{check_name, invalid, Error};
 use crate::front::pool::Pool;
 use crate::front::work::Work;
@@ -444,7 +444,7 @@ impl WorkQueueBuilder {
             match spawned {
                 Ok(j) => Some(j),
                 Err(source) => {
-                    if let Some(feeder) = &queue.feeder {
+                    if let Some(feeder) = queue.feeder() {
                         feeder
                             .pumps
                             .lock()
@@ -481,13 +481,11 @@ impl WorkQueueBuilder {
             freezable: self.freezable,
             on_panic: self.on_panic.clone().unwrap_or_else(default_hook),
             timer: pool_queue.timer.clone(),
-            elastic: None,
-            feeder: Some(Feeder {
+            mode: Mode::Fed(Feeder {
                 pool: pool_queue,
                 pumps: crate::support::sync::Mutex::new(Vec::new()),
                 rescue_after: self.rescuer.then_some(self.rescue_after),
             }),
-            threads: (0, 0, 50),
         });
         let class = match (self.high_priority, self.very_slow) {
             (true, _) => Class::High,
@@ -525,7 +523,7 @@ impl WorkQueueBuilder {
                 }));
             }
         }
-        if let Some(feeder) = &queue.feeder {
+        if let Some(feeder) = queue.feeder() {
             *feeder.pumps.lock().unwrap_or_else(|p| p.into_inner()) = pumps;
         }
         pool.handle.register_fed(&queue);
