@@ -109,11 +109,11 @@ pub(crate) struct QueueState {
     /// The counters that change under the lock.
     pub(crate) counts: Counts,
     /// Runs started so far (stall detection: no clock is read per run).
-    pub(crate) starts: u64,
+    starts: u64,
     /// No run has started since this instant, as far as an observer has seen
     /// (`quiet_for`), and the value of `starts` it saw then.
-    pub(crate) quiet_since: Option<Instant>,
-    pub(crate) quiet_starts: u64,
+    quiet_since: Option<Instant>,
+    quiet_starts: u64,
     /// A settle is owed: a thread start (elastic) or a pump kick (fed queues).
     pub(crate) settle_owed: bool,
     /// A pump could not be queued on the pool: the rescuer should step in.
@@ -172,7 +172,7 @@ pub(crate) struct QueueState {
     /// Consumers to wake once the lock is released.
     pub(crate) to_notify: Vec<Arc<crate::support::sync::Condvar>>,
     /// Items bound to the queue per owner (0: no owner).
-    pub(crate) owners: std::collections::HashMap<OwnerId, usize>,
+    owners: std::collections::HashMap<OwnerId, usize>,
     /// Whether the inbox's shelf is open (its mirror, see `inbox.rs`).
     pub(crate) shelf_open: bool,
     /// What the inbox's hint last said about admitting every thread's calls
@@ -183,6 +183,17 @@ pub(crate) struct QueueState {
 }
 
 impl QueueState {
+    /// Counts a run that starts (the stall clock's tick).
+    #[inline]
+    pub(crate) fn count_start(&mut self) {
+        self.starts += 1;
+    }
+
+    /// Runs started so far.
+    pub(crate) fn starts(&self) -> u64 {
+        self.starts
+    }
+
     pub(crate) fn new(threads: usize) -> QueueState {
         QueueState {
             list: VecDeque::new(),

@@ -99,7 +99,7 @@ impl RunQueue {
         if very_slow {
             g.running_vslow += 1;
         }
-        g.starts += 1;
+        g.count_start();
         if g.max_waiting != usize::MAX {
             // A bounded queue: room for one more waiting item.
             self.notify_done(g);

@@ -134,7 +134,7 @@ fn inspect(q: &RunQueue, w: &mut Watched, out: &mut Found) {
     }
     w.reported.retain(|k| still_running.contains(k));
     // Waiting with nothing started: a new episode begins at each run start.
-    if w.waiting_reported.is_some() && Some(g.starts) != w.waiting_reported {
+    if w.waiting_reported.is_some() && Some(g.starts()) != w.waiting_reported {
         w.waiting_reported = None;
     }
     let quiet = g.quiet_for(now).map_or(true, |d| d > w.threshold);
@@ -150,7 +150,7 @@ fn inspect(q: &RunQueue, w: &mut Watched, out: &mut Found) {
         if w.waiting_reported.is_some() {
             return;
         }
-        w.waiting_reported = Some(g.starts);
+        w.waiting_reported = Some(g.starts());
         Stall::Waiting {
             waiting: g.waiting(),
             oldest,
