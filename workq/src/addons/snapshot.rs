@@ -266,7 +266,7 @@ impl RunQueue {
             very_slow_percent: g.vslow_percent,
             threads,
             waiting,
-            frozen: g.frozen,
+            frozen: g.life.frozen(),
             stats: self.stats_with(g.counts),
         }
     }

@@ -211,7 +211,7 @@ pub(crate) fn drain_queue(q: &Arc<RunQueue>) -> Waiting<Result<(), Error>> {
     }
     let mut color = {
         let mut g = q.lock();
-        g.draining += 1;
+        g.life.begin_drain();
         g.colors.cut()
     };
     let undo = q.clone();
@@ -227,7 +227,7 @@ pub(crate) fn drain_queue(q: &Arc<RunQueue>) -> Waiting<Result<(), Error>> {
             color = g.colors.cut();
             Err(Until::Color(color))
         }),
-        Some(Box::new(move || undo.lock().draining -= 1)),
+        Some(Box::new(move || undo.lock().life.end_drain())),
     )
 }
 

@@ -91,7 +91,7 @@ impl RunQueue {
                 if !s.is_armed() || work.wait_tag.load(Ordering::Relaxed) != key.to_bits() {
                     continue;
                 }
-                if s.is_canceling() || g.stopping {
+                if s.is_canceling() || g.life.stopping() {
                     stash.push(q.take_pending(&mut g, &mut binding, work).1);
                     if !s.is_canceling() {
                         late += 1;

@@ -232,7 +232,7 @@ impl RunQueue {
 
     /// Whether an idle consumer should exit (lock held, after an idle wait).
     pub(crate) fn should_retire(&self, g: &QueueState, timed_out: bool) -> bool {
-        if self.elastic().is_none() || g.has_runnable() || g.stopping {
+        if self.elastic().is_none() || g.has_runnable() || g.life.stopping() {
             return false;
         }
         g.threads > g.max_threads || (timed_out && g.threads > g.min_threads.max(1))
@@ -287,8 +287,9 @@ impl RunQueue {
         loop {
             // Needed by other work, or the queue is shutting down (the item should
             // wrap up rather than hold the drain for its whole timeout).
-            let needed =
-                (g.has_runnable() && g.idle_consumers <= g.notified) || g.closed || g.stopping;
+            let needed = (g.has_runnable() && g.idle_consumers <= g.notified)
+                || g.life.closed()
+                || g.life.stopping();
             if needed {
                 return true;
             }

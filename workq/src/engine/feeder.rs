@@ -97,7 +97,7 @@ impl RunQueue {
             if g.has_runnable()
                 && pool.is_some_and(|p| {
                     let pg = p.lock();
-                    !pg.lists_empty() || pg.frozen
+                    !pg.lists_empty() || pg.life.frozen()
                 })
             {
                 more = true;
@@ -121,7 +121,7 @@ impl RunQueue {
         crate::support::current::become_consumer(this.id);
         let mut g = this.lock();
         loop {
-            if g.stopping && g.lists_empty() {
+            if g.life.stopping() && g.lists_empty() {
                 break;
             }
             if g.has_runnable() && (g.kick_failed || stalled(&mut g, after)) {

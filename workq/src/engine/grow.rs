@@ -51,7 +51,7 @@ impl RunQueue {
     /// start is in flight, and the maximum is not reached.
     pub(crate) fn wants_thread(&self, g: &QueueState) -> bool {
         self.elastic().is_some()
-            && !g.stopping
+            && !g.life.stopping()
             && g.starting == 0
             && g.threads < g.max_threads
             && g.idle_consumers <= g.notified
@@ -71,7 +71,7 @@ impl RunQueue {
         let Some(elastic) = this.elastic() else {
             return;
         };
-        if g.grow_key.is_some() || g.stopping {
+        if g.grow_key.is_some() || g.life.stopping() {
             return;
         }
         // The entry finds its queue through its binding (a reference cycle only
@@ -160,7 +160,7 @@ impl RunQueue {
                     first = false;
                 }
                 let min = g.min_threads.max(1);
-                let short = !g.stopping && g.threads > 0 && g.threads < min;
+                let short = !g.life.stopping() && g.threads > 0 && g.threads < min;
                 if !short && !this.wants_thread(&g) {
                     return;
                 }
@@ -222,7 +222,7 @@ impl RunQueue {
             return Ok(());
         }
         let g = self.lock();
-        if g.stopping || g.threads > g.starting {
+        if g.life.stopping() || g.threads > g.starting {
             return Ok(());
         }
         let now = Instant::now();
@@ -244,7 +244,7 @@ impl RunQueue {
         let mut first_use = false;
         loop {
             let mut g = this.lock();
-            if g.stopping {
+            if g.life.stopping() {
                 return Ok(()); // admit() reports it
             }
             // Threads counted but still being started are not there yet: a queue
@@ -317,7 +317,7 @@ impl RunQueue {
     /// Reserves a thread start (lock held) unless the queue already has (or is
     /// starting) `limit` threads or is stopping.
     pub(crate) fn reserve(&self, g: &mut QueueState, limit: usize) -> Option<Reserved> {
-        if g.stopping || g.threads >= limit.min(g.max_threads) {
+        if g.life.stopping() || g.threads >= limit.min(g.max_threads) {
             return None;
         }
         let slot = match g.slots.iter().position(Option::is_none) {
@@ -471,7 +471,9 @@ impl RunQueue {
             g.backoff_until = Some(until);
             g.start_failures = g.start_failures.saturating_add(1);
             let give_up = g.threads == 0
-                && (g.start_failures >= elastic.start_attempts || g.closed || g.draining > 0);
+                && (g.start_failures >= elastic.start_attempts
+                    || g.life.closed()
+                    || g.life.draining() > 0);
             let cancelled = if give_up {
                 this.cancel_held(&mut g)
             } else {

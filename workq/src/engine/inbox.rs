@@ -107,9 +107,9 @@ impl RunQueue {
     #[inline]
     pub(crate) fn inbox_may_open(&self, g: &QueueState) -> bool {
         self.feeder().is_none()
-            && !g.stopping
-            && !g.closed
-            && g.draining == 0
+            && !g.life.stopping()
+            && !g.life.closed()
+            && g.life.draining() == 0
             && g.idle_consumers <= g.notified
             && g.needed_sleepers == 0
             && g.threads > 0
@@ -218,7 +218,10 @@ impl RunQueue {
     #[inline]
     pub(crate) fn sync_inbox(&self, g: &mut QueueState) -> bool {
         let open = self.inbox_may_open(g);
-        let admit = self.feeder().is_none() && !g.stopping && !g.closed && g.draining == 0;
+        let admit = self.feeder().is_none()
+            && !g.life.stopping()
+            && !g.life.closed()
+            && g.life.draining() == 0;
         if open == g.shelf_open && admit == g.shelf_admit {
             return false;
         }

@@ -42,13 +42,9 @@ impl RunQueue {
     pub(crate) fn drain(&self) -> Result<(), Error> {
         self.refuse_own("draining a queue from one of its own items")?;
         let mut g = self.lock();
-        g.draining += 1;
+        g.life.begin_drain();
         let mut g = self.drain_locked(g);
-        debug_assert!(
-            g.draining > 0,
-            "draining: a drain ended that was not counted"
-        );
-        g.draining -= 1;
+        g.life.end_drain();
         Ok(())
     }
 
@@ -66,7 +62,7 @@ impl RunQueue {
         self.check_freezable()?;
         self.refuse_own("freezing a queue from one of its own items")?;
         let mut g = self.lock();
-        g.frozen = true;
+        g.life.freeze();
         while g.running > 0 {
             g = self.wait_done(g);
         }
@@ -88,8 +84,8 @@ impl RunQueue {
         this.check_freezable()?;
         {
             let mut g = this.lock();
-            if g.frozen {
-                g.frozen = false;
+            if g.life.frozen() {
+                g.life.thaw();
                 // For the stall watchdog: the time frozen is not a stall.
                 g.reset_quiet(Instant::now());
                 this.wake_all_consumers(&mut g);
@@ -106,6 +102,6 @@ impl RunQueue {
     }
 
     pub(crate) fn is_frozen(&self) -> bool {
-        self.lock().frozen
+        self.lock().life.frozen()
     }
 }

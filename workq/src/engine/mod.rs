@@ -210,7 +210,7 @@ impl RunQueue {
     #[cfg(test)]
     pub(crate) fn stop_for_test(&self) {
         let mut g = self.lock();
-        g.stopping = true;
+        g.life.stop();
         self.wake_all_consumers(&mut g);
     }
 
@@ -346,7 +346,7 @@ impl RunQueue {
         let (outcome, owed) = {
             let mut g = this.lock();
             if limit == Limit::Internal {
-                if g.stopping {
+                if g.life.stopping() {
                     return Err(Error::Destroyed {
                         queue: this.name.to_string(),
                     });
@@ -404,7 +404,7 @@ impl RunQueue {
     fn check_feeding_pool(&self, f: &Feeder) -> Result<(), Error> {
         let closing = {
             let pg = f.pool.lock();
-            pg.stopping || pg.closed
+            pg.life.stopping() || pg.life.closed()
         };
         if closing {
             return Err(Error::Destroyed {
@@ -422,12 +422,12 @@ impl RunQueue {
     /// Whether the queue takes work from the calling thread now.
     pub(crate) fn admit(&self, g: &QueueState) -> Result<(), Error> {
         let own = current::running_on(self.id);
-        if g.stopping || (g.closed && !own) {
+        if g.life.stopping() || (g.life.closed() && !own) {
             return Err(Error::Destroyed {
                 queue: self.name.to_string(),
             });
         }
-        if g.draining > 0 && !own {
+        if g.life.draining() > 0 && !own {
             return Err(Error::Draining {
                 queue: self.name.to_string(),
             });

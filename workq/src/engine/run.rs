@@ -374,13 +374,13 @@ impl RunQueue {
                 g = this.lock_consumer();
                 continue;
             }
-            if g.stopping && g.lists_empty() {
+            if g.life.stopping() && g.lists_empty() {
                 break;
             }
             if this.should_retire(&g, false) {
                 break;
             }
-            if may_spin && !g.stopping {
+            if may_spin && !g.life.stopping() {
                 may_spin = false;
                 let seen = this.activity();
                 g.spinning += 1;

@@ -131,14 +131,14 @@ impl RunQueue {
     pub(crate) fn begin_shut_down(this: &Arc<Self>, plan: Plan) -> Tally {
         let (owed, first) = {
             let mut g = this.lock();
-            let first = !g.closed;
-            g.closed = true;
+            let first = !g.life.closed();
+            g.life.close();
             if plan.expired() {
                 // No time left (`shutdown_now`): no run starts from now on.
-                g.frozen = true;
-            } else if g.frozen {
+                g.life.freeze();
+            } else if g.life.frozen() {
                 // Thaw: what was held runs now (a fed queue's pumps are kicked).
-                g.frozen = false;
+                g.life.thaw();
                 if g.has_runnable() && (this.elastic().is_some() || this.feeder().is_some()) {
                     g.settle_owed = true;
                 }
@@ -180,8 +180,8 @@ impl RunQueue {
         {
             let mut g = self.lock();
             // From here on no item of this queue is armed (`admit`).
-            g.stopping = true;
-            g.frozen = false;
+            g.life.stop();
+            g.life.thaw();
             self.wake_all_consumers(&mut g);
             self.needed_cv.notify_all();
         }
@@ -225,7 +225,7 @@ impl RunQueue {
         // Past the deadline: no run starts from now on (a frozen queue starts
         // none, also not a run queued again in place), what waits is discarded,
         // and each run's end is awaited, discarding what it put back.
-        g.frozen = true;
+        g.life.freeze();
         let mut stash = Vec::new();
         loop {
             let from = stash.len();
@@ -241,8 +241,8 @@ impl RunQueue {
         }
         // Stopped before the thaw: no consumer takes anything again, and every
         // queue call is refused.
-        g.stopping = true;
-        g.frozen = false;
+        g.life.stop();
+        g.life.thaw();
         self.wake_all_consumers(&mut g);
         drop(g);
         // One at a time: a panicking drop is one caught panic, not an abort.
@@ -260,7 +260,7 @@ impl RunQueue {
         let Some(feeder) = self.feeder() else {
             return report;
         };
-        if !feeder.pool.lock().stopping {
+        if !feeder.pool.lock().life.stopping() {
             return report;
         }
         let mut stash = Vec::new();

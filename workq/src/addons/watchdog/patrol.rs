@@ -88,7 +88,7 @@ fn round() -> (Found, Vec<(std::sync::Arc<HookLine>, Duration)>, Duration) {
     watched.retain(|w| {
         w.queue.upgrade().is_some_and(|q| {
             let g = q.lock();
-            !(g.stopping && g.threads == 0)
+            !(g.life.stopping() && g.threads == 0)
         })
     });
     let mut found = Vec::new();
@@ -143,7 +143,7 @@ fn inspect(q: &RunQueue, w: &mut Watched, out: &mut Found) {
         w.backlog_reported = false;
     }
     let Some(oldest) = oldest else { return };
-    if g.frozen {
+    if g.life.frozen() {
         return;
     }
     let stall = if quiet {

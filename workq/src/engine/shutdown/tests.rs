@@ -130,7 +130,7 @@ fn an_armed_item_the_timer_took_first_runs_once() {
             let held = HeldDelivery::start(&clock, TICK);
             let destroy = destroy_on_a_thread(w);
             until_done_or_waiting(&destroy, &clock.timer);
-            assert!(q.lock().closed);
+            assert!(q.lock().life.closed());
             held.release();
             let report = join("destroy", destroy);
             let what = format!("{armed:?} round {round}: {report}");
@@ -180,7 +180,7 @@ fn an_item_armed_during_destroy_that_the_timer_cancels_is_counted() {
             // drain for the own item): `x`, armed from now on, is the timer's.
             wait_until("destroy waits in its drain", || {
                 let g = q.lock();
-                g.closed && g.waits.blocked() + g.waits.len() > 0
+                g.life.closed() && g.waits.blocked() + g.waits.len() > 0
             });
             let arm: Job = Box::new(move || {
                 let _ = armed_tx.send(w2.queue_after(&x2, TICK).is_ok());
@@ -189,7 +189,7 @@ fn an_item_armed_during_destroy_that_the_timer_cancels_is_counted() {
             assert_eq!(armed_rx.recv_timeout(WATCHDOG), Ok(true), "own item arms");
             let held = HeldDelivery::start(&clock, TICK);
             assert!(done_tx.send(()).is_ok());
-            wait_until("destroy stopped the queue", || q.lock().stopping);
+            wait_until("destroy stopped the queue", || q.lock().life.stopping());
             until_done_or_waiting(&destroy, &clock.timer);
             held.release();
             let report = join("destroy", destroy);

@@ -81,7 +81,7 @@ impl Handle {
     /// Remembers a workqueue fed by this pool (and forgets destroyed ones).
     pub(crate) fn register_fed(&self, q: &Arc<RunQueue>) {
         let mut fed = lock(&self.fed);
-        fed.retain(|f| !f.lock().stopping);
+        fed.retain(|f| !f.lock().life.stopping());
         fed.push(q.clone());
     }
 

@@ -1,10 +1,13 @@
 //! What lives behind a run queue's lock, and the choice of the next item.
 
+mod lifecycle;
+
 use super::colors::FlushColors;
 use super::waiters::Waiters;
 use super::OwnerId;
 use crate::engine::item::{Class, WorkInner};
 use crate::support::sync::{Arc, AtomicU64};
+pub(crate) use lifecycle::Lifecycle;
 use std::collections::VecDeque;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -122,14 +125,8 @@ pub(crate) struct QueueState {
     /// Runs in progress, and how many of them are very slow.
     pub(crate) running: usize,
     pub(crate) running_vslow: usize,
-    /// Consumers take nothing while set.
-    pub(crate) frozen: bool,
-    /// `drain` calls in progress: only the queue's own items may queue.
-    pub(crate) draining: usize,
-    /// Destroy has begun: only the queue's own items may queue.
-    pub(crate) closed: bool,
-    /// Consumers exit once nothing is runnable.
-    pub(crate) stopping: bool,
+    /// Frozen, draining, closed, stopping (`lifecycle.rs`).
+    pub(crate) life: Lifecycle,
     /// Consumers sleeping, and wake-ups sent to them not yet taken.
     pub(crate) idle_consumers: usize,
     pub(crate) notified: usize,
@@ -210,10 +207,7 @@ impl QueueState {
             colors: FlushColors::new(),
             running: 0,
             running_vslow: 0,
-            frozen: false,
-            draining: 0,
-            closed: false,
-            stopping: false,
+            life: Lifecycle::default(),
             idle_consumers: 0,
             notified: 0,
             #[cfg(test)]
@@ -251,7 +245,7 @@ impl QueueState {
 
     /// Whether a consumer could take an item now.
     pub(crate) fn has_runnable(&self) -> bool {
-        !self.frozen
+        !self.life.frozen()
             && self.running < self.max_running
             && (!self.list.is_empty()
                 || !self.hi.is_empty()
@@ -298,7 +292,7 @@ impl QueueState {
     /// Whether a run may start now: the queue is not frozen and under
     /// `max_running`, and, for a run that counts as very slow, under that cap.
     pub(crate) fn may_start(&self, very_slow: bool) -> bool {
-        !self.frozen
+        !self.life.frozen()
             && self.running < self.max_running
             && (!very_slow || self.running_vslow < self.vslow_max())
     }
