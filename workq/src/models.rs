@@ -129,7 +129,7 @@ fn assert_idle(q: &Arc<RunQueue>, work: &Work) {
     assert!(s.is_idle(), "state {s:?} is not idle");
     assert!(work.inner.bound_queue().is_none(), "idle item still bound");
     let g = q.lock();
-    assert!(g.list.is_empty());
+    assert!(g.lists_empty());
     assert_eq!(g.colors.outstanding(), 0);
 }
 

@@ -240,16 +240,15 @@ impl RunQueue {
             })
             .collect();
         let now_stamp = crate::engine::stamp(now);
-        let waiting =
-            g.hi.iter()
-                .chain(g.vslow.iter())
-                .chain(g.list.iter())
-                .map(|w| WaitingView {
-                    work: w.work.name().map(str::to_string),
-                    very_slow: w.work.class == Class::VerySlow,
-                    waited: w.waited(now_stamp),
-                })
-                .collect();
+        let waiting = g
+            .lists
+            .iter()
+            .map(|w| WaitingView {
+                work: w.work.name().map(str::to_string),
+                very_slow: w.work.class == Class::VerySlow,
+                waited: w.waited(now_stamp),
+            })
+            .collect();
         let kind = if self.elastic().is_some() {
             QueueKind::Pool
         } else if self.feeder().is_some() {

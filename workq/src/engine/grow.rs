@@ -509,10 +509,7 @@ impl RunQueue {
     /// held.
     fn cancel_held(&self, g: &mut QueueState) -> (usize, Vec<Arc<WorkInner>>) {
         self.unshelve(g);
-        let held: Vec<Arc<WorkInner>> = [&g.hi, &g.list, &g.vslow]
-            .iter()
-            .flat_map(|l| l.iter().map(|w| w.work.clone()))
-            .collect();
+        let held: Vec<Arc<WorkInner>> = g.lists.iter().map(|w| w.work.clone()).collect();
         let mut stash = Vec::with_capacity(held.len() * 2);
         let mut cancelled = 0;
         for work in held {

@@ -179,8 +179,8 @@ impl RunQueue {
         // (`shelve`), so the batch belongs on `list`.
         let since = super::stamp(Instant::now());
         let color = g.colors.add_many(batch.len() as u64);
-        g.list
-            .extend(batch.drain(..).map(|work| Waiting::new(work, color, since)));
+        g.lists
+            .extend_ordinary(batch.drain(..).map(|work| Waiting::new(work, color, since)));
         // Keep the room of an ordinary batch for the next one; a burst's room goes
         // back (its items are on the list now, which has room for them).
         if batch.capacity() <= SPARE_KEPT {
@@ -207,9 +207,7 @@ impl RunQueue {
         }
         drop(shelf);
         g.shelf_spare = Vec::new();
-        for list in [&mut g.list, &mut g.vslow, &mut g.hi] {
-            list.shrink_to_fit();
-        }
+        g.lists.shrink();
     }
 
     /// Opens or closes the shelf as the queue's state now allows (queue lock held);

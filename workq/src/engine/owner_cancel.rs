@@ -62,9 +62,9 @@ impl OwnerCancel {
             }
         }
         q.unshelve(g);
-        let mut found: Vec<Arc<WorkInner>> = [&g.list, &g.vslow, &g.hi]
-            .into_iter()
-            .flatten()
+        let mut found: Vec<Arc<WorkInner>> = g
+            .lists
+            .iter()
             .map(|e| &e.work)
             .filter(|w| mine(w))
             .cloned()

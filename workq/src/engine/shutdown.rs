@@ -281,11 +281,7 @@ impl RunQueue {
     /// Discards every listed run (lock held, inbox emptied), into `stash`.
     fn discard_all_listed(&self, g: &mut QueueState, stash: &mut Vec<Arc<WorkInner>>) {
         self.unshelve(g);
-        for list in [
-            std::mem::take(&mut g.hi),
-            std::mem::take(&mut g.vslow),
-            std::mem::take(&mut g.list),
-        ] {
+        for list in g.lists.take_all() {
             for entry in list {
                 stash.push(self.discard_listed(g, entry));
             }

@@ -1,14 +1,15 @@
 //! What lives behind a run queue's lock, and the choice of the next item.
 
 mod lifecycle;
+mod lists;
 
 use super::colors::FlushColors;
 use super::waiters::Waiters;
 use super::OwnerId;
-use crate::engine::item::{Class, WorkInner};
+use crate::engine::item::WorkInner;
 use crate::support::sync::{Arc, AtomicU64};
 pub(crate) use lifecycle::Lifecycle;
-use std::collections::VecDeque;
+pub(crate) use lists::Lists;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -99,12 +100,8 @@ impl Waiting {
 
 /// Everything behind the queue's lock.
 pub(crate) struct QueueState {
-    /// Runnable items (`PENDING`, not `RUNNING`, not `ARMED`) in queueing order.
-    pub(crate) list: VecDeque<Waiting>,
-    /// Runnable very slow items (elastic queues only; elsewhere they use `list`).
-    pub(crate) vslow: VecDeque<Waiting>,
-    /// Runnable high-priority items, taken first (elastic queues only).
-    pub(crate) hi: VecDeque<Waiting>,
+    /// Runnable items in queueing order, by class (`lists.rs`).
+    pub(crate) lists: Lists,
     /// At most this many runs at once (a workqueue's `max_active`).
     pub(crate) max_running: usize,
     /// Bound on waiting items for bounded queue calls (`usize::MAX`: none).
@@ -193,9 +190,7 @@ impl QueueState {
 
     pub(crate) fn new(threads: usize) -> QueueState {
         QueueState {
-            list: VecDeque::new(),
-            vslow: VecDeque::new(),
-            hi: VecDeque::new(),
+            lists: Lists::default(),
             max_running: usize::MAX,
             max_waiting: usize::MAX,
             counts: Counts::default(),
@@ -247,24 +242,19 @@ impl QueueState {
     pub(crate) fn has_runnable(&self) -> bool {
         !self.life.frozen()
             && self.running < self.max_running
-            && (!self.list.is_empty()
-                || !self.hi.is_empty()
-                || (!self.vslow.is_empty() && self.running_vslow < self.vslow_max()))
+            && (self.lists.has_uncapped()
+                || (self.lists.has_very_slow() && self.running_vslow < self.vslow_max()))
     }
 
     /// Items waiting on the lists.
     pub(crate) fn waiting(&self) -> usize {
-        self.list.len() + self.vslow.len() + self.hi.len()
+        self.lists.len()
     }
 
     /// How long the oldest waiting item has waited, at `now` (`None`: nothing waits).
     pub(crate) fn oldest_wait(&self, now: Instant) -> Option<std::time::Duration> {
         let now = super::stamp(now);
-        [&self.list, &self.vslow, &self.hi]
-            .iter()
-            .filter_map(|l| l.front())
-            .map(|w| w.waited(now))
-            .max()
+        self.lists.fronts().map(|w| w.waited(now)).max()
     }
 
     /// How long no run has started, at `now` (`None`: none ever started), as
@@ -304,33 +294,24 @@ impl QueueState {
         if !self.may_start(false) {
             return None;
         }
-        if let Some(w) = self.hi.pop_front() {
+        if let Some(w) = self.lists.pop_high() {
             return Some((w, false));
         }
-        if !self.vslow.is_empty() && self.may_start(true) {
-            return self.vslow.pop_front().map(|w| (w, true));
+        if self.lists.has_very_slow() && self.may_start(true) {
+            return self.lists.pop_very_slow().map(|w| (w, true));
         }
-        self.list.pop_front().map(|w| (w, false))
+        self.lists.pop_ordinary().map(|w| (w, false))
     }
 
     /// Puts a runnable item at the tail of the list for its class (`elastic`: the
     /// queue keeps separate lists for very slow and high-priority items).
     pub(crate) fn push(&mut self, entry: Waiting, elastic: bool) {
-        match (entry.work.class, elastic) {
-            (Class::VerySlow, true) => self.vslow.push_back(entry),
-            (Class::High, true) => self.hi.push_back(entry),
-            _ => self.list.push_back(entry),
-        }
+        self.lists.push(entry, elastic);
     }
 
     /// Removes `work` from whichever list holds it.
     pub(crate) fn unlist(&mut self, work: &Arc<WorkInner>) -> Option<Waiting> {
-        for list in [&mut self.list, &mut self.vslow, &mut self.hi] {
-            if let Some(at) = list.iter().position(|w| Arc::ptr_eq(&w.work, work)) {
-                return list.remove(at);
-            }
-        }
-        None
+        self.lists.unlist(work)
     }
 
     /// Counts an item bound to the queue for `owner` (`None`: not counted).
