@@ -206,6 +206,7 @@ mod tests {
     use std::task::Wake;
     use std::time::{Duration, Instant};
 
+    /// A waker that counts its wake-ups.
     struct Count(AtomicUsize);
 
     impl Wake for Count {
@@ -287,15 +288,6 @@ mod tests {
         assert!(woken <= 2, "the flusher was woken {woken} times");
     }
 
-    /// A future that counts its wake-ups.
-    struct Flag(AtomicUsize);
-
-    impl Wake for Flag {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
     /// 4,000 `flush_async` futures, polled whenever woken (as an executor
     /// would), are each polled a small constant number of times while a backlog
     /// drains, not once per finished run.
@@ -305,7 +297,7 @@ mod tests {
         let (worker, _items, runs) = held_backlog("many-waiters");
         let mut futures: Vec<_> = (0..WAITERS)
             .map(|_| {
-                let flag = std::sync::Arc::new(Flag(AtomicUsize::new(0)));
+                let flag = std::sync::Arc::new(Count(AtomicUsize::new(0)));
                 (Box::pin(worker.flush_async()), flag, 0usize, false)
             })
             .collect();
@@ -313,7 +305,7 @@ mod tests {
         let poll_due = |futures: &mut Vec<_>, polls: &mut usize, all: bool| {
             for (fut, flag, seen, done) in futures.iter_mut() {
                 let fut: &mut std::pin::Pin<Box<crate::Waiting<Result<bool, crate::Error>>>> = fut;
-                let flag: &mut std::sync::Arc<Flag> = flag;
+                let flag: &mut std::sync::Arc<Count> = flag;
                 let woken = flag.0.load(Ordering::SeqCst);
                 if *done || (!all && woken == *seen) {
                     continue;
