@@ -607,6 +607,6 @@ fn models_pool_mixed_operations() {
         for p in items.iter() {
             assert_idle(&q, &p.work);
         }
-        assert_eq!(q.lock().running, 0);
+        assert_eq!(q.lock().runs.running(), 0);
     });
 }

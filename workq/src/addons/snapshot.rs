@@ -203,7 +203,7 @@ pub struct Stats {
 impl RunQueue {
     /// The queue's counters (takes the queue's lock).
     pub(crate) fn stats(&self) -> Stats {
-        let counts = self.lock().counts;
+        let counts = self.lock().counts();
         self.stats_with(counts)
     }
 
@@ -227,11 +227,10 @@ impl RunQueue {
         let now = Instant::now();
         let mut g = self.lock();
         let threads = g
-            .slots
-            .iter_mut()
-            .flatten()
+            .threads
+            .slots_mut()
             .map(|slot| ThreadView {
-                name: slot.thread.to_string(),
+                name: slot.thread().to_string(),
                 running: slot.running_since(now).map(|(w, since)| ItemView {
                     work: w.name().map(str::to_string),
                     very_slow: w.class == Class::VerySlow,
@@ -259,14 +258,14 @@ impl RunQueue {
         Snapshot {
             name: self.name.to_string(),
             kind,
-            max_active: (kind == QueueKind::WorkQueue).then_some(g.max_running),
-            min_threads: g.min_threads,
-            max_threads: g.max_threads,
-            very_slow_percent: g.vslow_percent,
+            max_active: (kind == QueueKind::WorkQueue).then_some(g.runs.limits().max_running),
+            min_threads: g.sizing.min(),
+            max_threads: g.sizing.max(),
+            very_slow_percent: g.sizing.very_slow_percent(),
             threads,
             waiting,
             frozen: g.life.frozen(),
-            stats: self.stats_with(g.counts),
+            stats: self.stats_with(g.counts()),
         }
     }
 }

@@ -149,7 +149,7 @@ impl RunQueue {
                 work.state.fire();
                 let now = super::stamp(std::time::Instant::now());
                 q.make_runnable(&mut g, work, s.is_running(), now);
-                if g.settle_owed {
+                if g.sizing.settle_owed() {
                     // A thread or a pump is owed: provide it before waiting.
                     drop(g);
                     RunQueue::settle(q);

@@ -195,26 +195,16 @@ impl RunQueue {
     /// start when none is idle and the queue may grow; wake items sleeping in
     /// `sleep_till_thread_needed` when no thread is free.
     pub(crate) fn wake_or_grow(&self, g: &mut QueueState) {
-        if g.spinning > g.spin_claims {
-            // A consumer watching the queue will see it and take it.
-            g.spin_claims += 1;
+        // A consumer watching the queue takes it, or a parked one is woken (by
+        // the guard, once the lock is released).
+        if g.sleepers.wake_one() {
             return;
         }
-        if let Some(consumer) = g.parked.pop() {
-            g.notified += 1;
-            #[cfg(test)]
-            {
-                g.wakeups += 1;
-            }
-            // Sent by the guard once the lock is released.
-            g.to_notify.push(consumer);
-            return;
-        }
-        if g.needed_sleepers > 0 {
+        if g.sleepers.has_needed() {
             self.needed_cv.notify_all();
         }
         if self.wants_thread(g) || self.feeder().is_some() {
-            g.settle_owed = true;
+            g.sizing.owe_settle();
         }
     }
 
@@ -235,7 +225,8 @@ impl RunQueue {
         if self.elastic().is_none() || g.has_runnable() || g.life.stopping() {
             return false;
         }
-        g.threads > g.max_threads || (timed_out && g.threads > g.min_threads.max(1))
+        let threads = g.threads.count();
+        threads > g.sizing.max() || (timed_out && threads > g.sizing.floor())
     }
 
     /// Applies new sizing tunables (validated by the caller): threads over the new
@@ -249,15 +240,7 @@ impl RunQueue {
     ) -> Result<(), Error> {
         let start: (bool, bool) = {
             let mut g = this.lock();
-            if let Some(min) = min {
-                g.min_threads = min;
-            }
-            if let Some(max) = max {
-                g.max_threads = max;
-            }
-            if let Some(p) = vslow_percent {
-                g.vslow_percent = p;
-            }
+            g.sizing.retune(min, max, vslow_percent);
             // Idle threads re-check the limits; a larger share may let very slow
             // items start.
             this.wake_all_consumers(&mut g);
@@ -265,9 +248,10 @@ impl RunQueue {
             // thread that no one is starting: owe one, paid off the caller.
             let grow = this.wants_thread(&g);
             if grow {
-                g.settle_owed = true;
+                g.sizing.owe_settle();
             }
-            (g.threads > 0 && g.threads < g.min_threads, grow)
+            let threads = g.threads.count();
+            (threads > 0 && threads < g.sizing.min(), grow)
         };
         if start.0 {
             while Self::spawn_consumer(this, true)? {}
@@ -287,7 +271,7 @@ impl RunQueue {
         loop {
             // Needed by other work, or the queue is shutting down (the item should
             // wrap up rather than hold the drain for its whole timeout).
-            let needed = (g.has_runnable() && g.idle_consumers <= g.notified)
+            let needed = (g.has_runnable() && g.sleepers.none_asleep())
                 || g.life.closed()
                 || g.life.stopping();
             if needed {
@@ -300,13 +284,9 @@ impl RunQueue {
             if left.is_zero() {
                 return false;
             }
-            g.needed_sleepers += 1;
+            g.sleepers.begin_needed();
             g = g.wait(&self.needed_cv, Some(left));
-            debug_assert!(
-                g.needed_sleepers > 0,
-                "needed_sleepers: a sleeper left that was not counted"
-            );
-            g.needed_sleepers -= 1;
+            g.sleepers.end_needed();
         }
     }
 
@@ -315,11 +295,11 @@ impl RunQueue {
     pub(crate) fn join_consumers(&self) {
         let joins = {
             let mut g = self.lock();
-            while g.starting > 0 {
+            while g.threads.starting() > 0 {
                 g = self.wait_done(g);
             }
             self.disarm_grow(&mut g);
-            std::mem::take(&mut g.joins)
+            g.threads.take_joins()
         };
         for j in joins {
             if j.thread().id() != std::thread::current().id() {

@@ -31,16 +31,13 @@ impl RunQueue {
         };
         let want = {
             let mut g = this.lock();
-            if !g.settle_owed {
+            if !g.sizing.take_settle() {
                 return;
             }
-            g.settle_owed = false;
             if !g.has_runnable() {
                 return;
             }
-            g.waiting()
-                .min(g.max_running.saturating_sub(g.running))
-                .max(1)
+            g.waiting().min(g.runs.room()).max(1)
         };
         let pumps = lock(&feeder.pumps).clone();
         // Idle pumps first; a pump still marked running may be on its way out
@@ -66,7 +63,7 @@ impl RunQueue {
                     // than being stranded.
                     if feeder.rescue_after.is_some() {
                         let mut g = this.lock();
-                        g.kick_failed = true;
+                        g.sizing.kick_failed();
                         this.needed_cv.notify_all();
                     } else {
                         Self::pump(this, None, None);
@@ -124,20 +121,16 @@ impl RunQueue {
             if g.life.stopping() && g.lists_empty() {
                 break;
             }
-            if g.has_runnable() && (g.kick_failed || stalled(&mut g, after)) {
-                g.kick_failed = false;
+            if g.has_runnable() && (g.sizing.has_kick_failed() || stalled(&mut g, after)) {
+                g.sizing.take_kick_failed();
                 drop(g);
                 Self::pump(this, Some(slot), None);
                 g = this.lock();
                 continue;
             }
-            g.needed_sleepers += 1;
+            g.sleepers.begin_needed();
             g = g.wait(&this.needed_cv, Some(after));
-            debug_assert!(
-                g.needed_sleepers > 0,
-                "needed_sleepers: a sleeper left that was not counted"
-            );
-            g.needed_sleepers -= 1;
+            g.sleepers.end_needed();
         }
     }
 }

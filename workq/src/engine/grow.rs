@@ -25,24 +25,14 @@
 //! cancels the items it holds (reported to the spawn-failure hook, with their
 //! number) and refuses queue calls until a start succeeds.
 
-use super::{QueueState, RunQueue, Slot};
+use super::queue_state::Reservation;
+use super::{QueueState, RunQueue};
 use crate::engine::item::WorkInner;
 use crate::engine::timer::Timer;
 use crate::error::Error;
 use crate::support::sync::{lock, Arc, Ordering};
 use std::io;
-use std::thread::JoinHandle;
 use std::time::Instant;
-
-/// A thread start decided under the lock: its slot is taken and it is counted
-/// in `threads`, `starting` and `arriving`; the spawner is called once the lock
-/// is released (`start_reserved`).
-pub(crate) struct Reserved {
-    slot: usize,
-    thread: std::sync::Arc<str>,
-    /// Culled threads to join before the start.
-    finished: Vec<JoinHandle<()>>,
-}
 
 impl RunQueue {
     /// Whether a runnable item needs a new thread (lock held), back-off aside:
@@ -52,17 +42,16 @@ impl RunQueue {
     pub(crate) fn wants_thread(&self, g: &QueueState) -> bool {
         self.elastic().is_some()
             && !g.life.stopping()
-            && g.starting == 0
-            && g.threads < g.max_threads
-            && g.idle_consumers <= g.notified
-            && g.spinning <= g.spin_claims
+            && g.threads.starting() == 0
+            && g.threads.count() < g.sizing.max()
+            && g.sleepers.none_free()
             && g.has_runnable()
-            && g.waiting() > g.arriving
+            && g.waiting() > g.threads.arriving()
     }
 
     /// The end of the back-off in force at `now`, if any.
     fn backoff_at(g: &QueueState, now: Instant) -> Option<Instant> {
-        g.backoff_until.filter(|until| now < *until)
+        g.sizing.backoff_at(now)
     }
 
     /// Arms the grow entry for `at` unless it is armed already (an earlier entry
@@ -71,14 +60,15 @@ impl RunQueue {
         let Some(elastic) = this.elastic() else {
             return;
         };
-        if g.grow_key.is_some() || g.life.stopping() {
+        if g.sizing.grow_armed() || g.life.stopping() {
             return;
         }
         // The entry finds its queue through its binding (a reference cycle only
         // while it is armed: the firing, or the shutdown, clears it).
         WorkInner::bind(&mut lock(&elastic.grow_item.binding), this);
         let tick = elastic.grow_timer.tick_of(at);
-        g.grow_key = Some(elastic.grow_timer.insert(tick, elastic.grow_item.clone()));
+        g.sizing
+            .arm(elastic.grow_timer.insert(tick, elastic.grow_item.clone()));
     }
 
     /// Pays a start owed by a queue call (`settle`, no lock held): a thread
@@ -93,10 +83,9 @@ impl RunQueue {
             return;
         }
         let mut g = this.lock();
-        if !g.settle_owed {
+        if !g.sizing.take_settle() {
             return;
         }
-        g.settle_owed = false;
         if this.wants_thread(&g) {
             let now = Instant::now();
             let at = Self::backoff_at(&g, now).unwrap_or(now);
@@ -108,7 +97,7 @@ impl RunQueue {
     /// thread for them, reserves a start for the caller to make once it has
     /// released the lock, or arms the grow entry for the end of a back-off.
     #[inline]
-    pub(crate) fn grow_on_take(this: &Arc<Self>, g: &mut QueueState) -> Option<Reserved> {
+    pub(crate) fn grow_on_take(this: &Arc<Self>, g: &mut QueueState) -> Option<Reservation> {
         if !this.wants_thread(g) {
             return None;
         }
@@ -116,17 +105,13 @@ impl RunQueue {
             Self::arm_grow(this, g, until);
             return None;
         }
-        this.reserve(g, g.max_threads)
+        this.reserve(g, g.sizing.max())
     }
 
     /// A new consumer reached its loop (lock held): it is no longer on its way.
     pub(crate) fn arrived(&self, g: &mut QueueState) {
         if self.elastic().is_some() {
-            debug_assert!(
-                g.arriving > 0,
-                "arriving: a failed start that no start reserved"
-            );
-            g.arriving = g.arriving.saturating_sub(1);
+            g.threads.arrived();
         }
     }
 
@@ -155,12 +140,13 @@ impl RunQueue {
             let reserved = {
                 let mut g = this.lock();
                 if first {
-                    g.grow_key = None;
+                    g.sizing.disarm();
                     *lock(&elastic.grow_item.binding) = None;
                     first = false;
                 }
-                let min = g.min_threads.max(1);
-                let short = !g.life.stopping() && g.threads > 0 && g.threads < min;
+                let min = g.sizing.floor();
+                let threads = g.threads.count();
+                let short = !g.life.stopping() && threads > 0 && threads < min;
                 if !short && !this.wants_thread(&g) {
                     return;
                 }
@@ -173,7 +159,7 @@ impl RunQueue {
                     Self::arm_grow(this, &mut g, now);
                     return;
                 }
-                let limit = if short { min } else { g.max_threads };
+                let limit = if short { min } else { g.sizing.max() };
                 match this.reserve(&mut g, limit) {
                     Some(r) => r,
                     None => return,
@@ -190,7 +176,7 @@ impl RunQueue {
         let Some(elastic) = self.elastic() else {
             return;
         };
-        let entry = g.grow_key.take().map(|key| elastic.grow_timer.remove(key));
+        let entry = g.sizing.disarm().map(|key| elastic.grow_timer.remove(key));
         *lock(&elastic.grow_item.binding) = None;
         // The timer's handle of the grow item: dropping it drops no closure.
         drop(entry);
@@ -222,7 +208,7 @@ impl RunQueue {
             return Ok(());
         }
         let g = self.lock();
-        if g.life.stopping() || g.threads > g.starting {
+        if g.life.stopping() || g.threads.live() > 0 {
             return Ok(());
         }
         let now = Instant::now();
@@ -250,20 +236,20 @@ impl RunQueue {
             // Threads counted but still being started are not there yet: a queue
             // call is accepted on the strength of a start in flight only once it
             // has succeeded, or while a retry is pending.
-            let live = g.threads - g.starting;
-            let min = g.min_threads.max(1);
+            let live = g.threads.live();
+            let min = g.sizing.floor();
             if live >= min {
                 elastic
                     .started
                     .store(true, std::sync::atomic::Ordering::Release);
                 return Ok(());
             }
-            if live == 0 && g.starting > 0 {
+            if live == 0 && g.threads.starting() > 0 {
                 // Another caller's start decides: wait for it.
                 drop(this.wait_done(g));
                 continue;
             }
-            if live > 0 && g.threads >= min {
+            if live > 0 && g.threads.count() >= min {
                 // One thread runs; the others are on their way.
                 return Ok(());
             }
@@ -282,7 +268,7 @@ impl RunQueue {
                 if live > 0 {
                     return Ok(());
                 }
-                if g.start_failures < elastic.start_attempts {
+                if g.sizing.start_failures() < elastic.start_attempts {
                     // Held until the retry at the end of the back-off.
                     drop(g);
                     return Timer::ensure_driven(&elastic.grow_timer);
@@ -299,15 +285,15 @@ impl RunQueue {
             drop(g);
             if let Err(e) = Self::start_reserved(this, reserved) {
                 let g = this.lock();
-                if g.threads - g.starting > 0 {
+                if g.threads.live() > 0 {
                     return Ok(());
                 }
-                if g.start_failures < elastic.start_attempts {
+                if g.sizing.start_failures() < elastic.start_attempts {
                     // Held until the retry, which the timer thread makes.
                     drop(g);
                     return Timer::ensure_driven(&elastic.grow_timer);
                 }
-                if g.starting == 0 {
+                if g.threads.starting() == 0 {
                     return Err(e);
                 }
             }
@@ -316,35 +302,11 @@ impl RunQueue {
 
     /// Reserves a thread start (lock held) unless the queue already has (or is
     /// starting) `limit` threads or is stopping.
-    pub(crate) fn reserve(&self, g: &mut QueueState, limit: usize) -> Option<Reserved> {
-        if g.life.stopping() || g.threads >= limit.min(g.max_threads) {
+    pub(crate) fn reserve(&self, g: &mut QueueState, limit: usize) -> Option<Reservation> {
+        if g.life.stopping() || g.threads.count() >= limit.min(g.sizing.max()) {
             return None;
         }
-        let slot = match g.slots.iter().position(Option::is_none) {
-            Some(free) => free,
-            None => {
-                g.slots.push(None);
-                g.slots.len() - 1
-            }
-        };
-        let thread: std::sync::Arc<str> = format!("{}/{}", self.name, slot).into();
-        g.slots[slot] = Some(Slot {
-            thread: thread.clone(),
-            current: None,
-        });
-        g.threads += 1;
-        g.starting += 1;
-        g.arriving += 1;
-        // Join the threads that were culled since the last start.
-        let (finished, live): (Vec<_>, Vec<_>) = std::mem::take(&mut g.joins)
-            .into_iter()
-            .partition(|j| j.is_finished());
-        g.joins = live;
-        Some(Reserved {
-            slot,
-            thread,
-            finished,
-        })
+        Some(g.threads.reserve(&self.name))
     }
 
     /// Starts one consumer thread (no lock held by the caller), unless the queue
@@ -365,9 +327,9 @@ impl RunQueue {
                 });
             }
             let limit = if min_only {
-                g.min_threads.max(1)
+                g.sizing.floor()
             } else {
-                g.max_threads
+                g.sizing.max()
             };
             match this.reserve(&mut g, limit) {
                 Some(r) => r,
@@ -379,7 +341,7 @@ impl RunQueue {
 
     /// Calls the spawner for a reserved start (no lock held) and books the
     /// outcome.
-    pub(crate) fn start_reserved(this: &Arc<Self>, r: Reserved) -> Result<(), Error> {
+    pub(crate) fn start_reserved(this: &Arc<Self>, r: Reservation) -> Result<(), Error> {
         let Some(elastic) = this.elastic() else {
             return Ok(());
         };
@@ -416,15 +378,10 @@ impl RunQueue {
                     debug,
                     "thread '{}' started ({} thread(s))",
                     r.thread,
-                    g.threads
+                    g.threads.count()
                 );
-                g.joins.push(handle);
-                debug_assert!(
-                    g.starting > 0,
-                    "starting: a thread start ended that was not counted as in flight"
-                );
-                g.starting -= 1;
-                g.start_failures = 0;
+                g.threads.started(handle);
+                g.sizing.start_succeeded();
                 if timer && this.wants_thread(&g) {
                     // A thread that took an item while this start was in flight
                     // left the next start to it: made on the timer thread.
@@ -451,27 +408,11 @@ impl RunQueue {
         let timer = Timer::ensure_driven(&elastic.grow_timer).is_ok();
         let (threads, cancelled) = {
             let mut g = this.lock();
-            debug_assert!(
-                g.threads > 0,
-                "threads: a consumer left that was not counted"
-            );
-            g.threads -= 1;
-            debug_assert!(
-                g.starting > 0,
-                "starting: a thread start ended that was not counted as in flight"
-            );
-            g.starting -= 1;
-            debug_assert!(
-                g.arriving > 0,
-                "arriving: a consumer arrived that no start reserved"
-            );
-            g.arriving = g.arriving.saturating_sub(1);
-            g.slots[slot] = None;
+            g.threads.start_failed(slot);
             let until = Instant::now() + elastic.backoff;
-            g.backoff_until = Some(until);
-            g.start_failures = g.start_failures.saturating_add(1);
-            let give_up = g.threads == 0
-                && (g.start_failures >= elastic.start_attempts
+            g.sizing.start_failed(until);
+            let give_up = g.threads.count() == 0
+                && (g.sizing.start_failures() >= elastic.start_attempts
                     || g.life.closed()
                     || g.life.draining() > 0);
             let cancelled = if give_up {
@@ -483,7 +424,7 @@ impl RunQueue {
                 (0, Vec::new())
             };
             this.notify_done(&mut g);
-            (g.threads, cancelled)
+            (g.threads.count(), cancelled)
         };
         let report = super::SpawnFailure {
             pool: &this.name,

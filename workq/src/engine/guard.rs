@@ -59,9 +59,9 @@ impl<'a> QueueGuard<'a> {
         // The inbox opens or closes with the lock released; if closing it moved
         // items onto the lists, the caller looks again instead of waiting.
         let moved = self.queue.sync_inbox(&mut g);
-        if moved || g.waits.has_due() || !g.to_notify.is_empty() {
+        if moved || g.waits.has_due() || g.sleepers.has_to_notify() {
             let (wake, mut notify) = g.waits.take_due();
-            notify.append(&mut g.to_notify);
+            g.sleepers.take_to_notify(&mut notify);
             drop(g);
             self.wake(wake, notify);
             return QueueGuard::lock(self.queue);
@@ -113,11 +113,11 @@ impl Drop for QueueGuard<'_> {
     fn drop(&mut self) {
         if let Some(mut g) = self.inner.take() {
             self.queue.sync_inbox(&mut g);
-            if !g.waits.has_due() && g.to_notify.is_empty() {
+            if !g.waits.has_due() && !g.sleepers.has_to_notify() {
                 return;
             }
             let (wake, mut notify) = g.waits.take_due();
-            notify.append(&mut g.to_notify);
+            g.sleepers.take_to_notify(&mut notify);
             drop(g);
             self.wake(wake, notify);
         }

@@ -110,10 +110,10 @@ impl RunQueue {
             && !g.life.stopping()
             && !g.life.closed()
             && g.life.draining() == 0
-            && g.idle_consumers <= g.notified
-            && g.needed_sleepers == 0
-            && g.threads > 0
-            && (self.elastic().is_none() || g.threads >= g.max_threads)
+            && g.sleepers.none_asleep()
+            && !g.sleepers.has_needed()
+            && g.threads.count() > 0
+            && (self.elastic().is_none() || g.threads.count() >= g.sizing.max())
     }
 
     /// The queue call of an idle item `work` through the inbox. `None`: the shelf is closed or the item is not idle; the caller
@@ -162,15 +162,15 @@ impl RunQueue {
 
     /// Moves a non-empty shelf onto the list (see `unshelve`).
     fn unshelve_batch(&self, g: &mut QueueState) -> bool {
-        let mut batch = std::mem::take(&mut g.shelf_spare);
+        let mut batch = g.shelf.take_spare();
         {
             let mut shelf = lock(&self.inbox.shelf);
             std::mem::swap(&mut shelf.items, &mut batch);
             self.inbox.publish(&shelf, 0);
         }
-        g.counts.scheduled += batch.len() as u64;
+        g.count_scheduled(batch.len() as u64);
         if batch.is_empty() {
-            g.shelf_spare = batch;
+            g.shelf.keep_spare(batch);
             return false;
         }
         // One clock read and one flush colour per batch, and no item touched: an
@@ -184,7 +184,7 @@ impl RunQueue {
         // Keep the room of an ordinary batch for the next one; a burst's room goes
         // back (its items are on the list now, which has room for them).
         if batch.capacity() <= SPARE_KEPT {
-            g.shelf_spare = batch;
+            g.shelf.keep_spare(batch);
         }
         true
     }
@@ -206,7 +206,7 @@ impl RunQueue {
             shelf.items = Vec::new();
         }
         drop(shelf);
-        g.shelf_spare = Vec::new();
+        g.shelf.release();
         g.lists.shrink();
     }
 
@@ -220,7 +220,7 @@ impl RunQueue {
             && !g.life.stopping()
             && !g.life.closed()
             && g.life.draining() == 0;
-        if open == g.shelf_open && admit == g.shelf_admit {
+        if !g.shelf.set(open, admit) {
             return false;
         }
         self.flip_shelf(g, open, admit)
@@ -228,8 +228,6 @@ impl RunQueue {
 
     /// Opens or closes the shelf and publishes `admit` (see `sync_inbox`).
     fn flip_shelf(&self, g: &mut QueueState, open: bool, admit: bool) -> bool {
-        g.shelf_open = open;
-        g.shelf_admit = admit;
         {
             let mut shelf = lock(&self.inbox.shelf);
             shelf.open = open;
@@ -278,7 +276,7 @@ mod tests {
         );
         assert_ne!(q.activity(), before, "a watching consumer would miss it");
         // (`stats` locks the queue, which empties the shelf: look at the counts.)
-        assert_eq!(crate::support::sync::lock(&q.state).counts.scheduled, 0);
+        assert_eq!(crate::support::sync::lock(&q.state).counts().scheduled, 0);
         assert_eq!(q.stats().scheduled, 1);
         // The next lock moves it to the list: still counted once.
         drop(q.lock());

@@ -63,7 +63,7 @@ impl RunQueue {
         self.refuse_own("freezing a queue from one of its own items")?;
         let mut g = self.lock();
         g.life.freeze();
-        while g.running > 0 {
+        while g.runs.running() > 0 {
             g = self.wait_done(g);
         }
         Ok(())
@@ -90,10 +90,10 @@ impl RunQueue {
                 g.reset_quiet(Instant::now());
                 this.wake_all_consumers(&mut g);
                 if g.has_runnable()
-                    && g.idle_consumers == 0
+                    && g.sleepers.idle() == 0
                     && (this.elastic().is_some() || this.feeder().is_some())
                 {
-                    g.settle_owed = true;
+                    g.sizing.owe_settle();
                 }
             }
         }

@@ -31,7 +31,8 @@ pub use elastic::{SpawnFailure, SpawnHook, Spawner};
 pub(crate) use feeder::Feeder;
 pub(crate) use guard::QueueGuard;
 pub(crate) use owner_cancel::OwnerCancel;
-pub(crate) use queue_state::{Counters, Counts, QueueState, Slot, Waiting};
+pub(crate) use queue_state::{Counters, Counts, Limits, QueueState, Waiting};
+use queue_state::{Sizing, Threads};
 
 use crate::engine::item::handle::Queued;
 use crate::engine::item::state::{Answer, Observed};
@@ -96,6 +97,8 @@ pub(crate) struct QueueConfig {
     pub(crate) on_panic: PanicHook,
     pub(crate) timer: Arc<Timer>,
     pub(crate) mode: Mode,
+    /// At most this many runs at once, and waiting items for bounded calls.
+    pub(crate) limits: Limits,
 }
 
 /// How a queue's items find threads, with each way's own settings.
@@ -138,22 +141,19 @@ pub(crate) fn unstamp(nanos: u64) -> Instant {
 
 impl RunQueue {
     pub(crate) fn new(config: QueueConfig) -> Arc<RunQueue> {
-        let state = match &config.mode {
-            Mode::Fixed { consumers } => QueueState::new(*consumers),
-            Mode::Fed(_) => QueueState::new(0),
+        let (threads, sizing) = match &config.mode {
+            Mode::Fixed { consumers } => {
+                (*consumers, Sizing::new(*consumers, (*consumers).max(1), 50))
+            }
+            Mode::Fed(_) => (0, Sizing::new(0, 1, 50)),
             Mode::Elastic {
                 min,
                 max,
                 very_slow_percent,
                 ..
-            } => {
-                let mut state = QueueState::new(0);
-                state.min_threads = *min;
-                state.max_threads = *max;
-                state.vslow_percent = *very_slow_percent;
-                state
-            }
+            } => (0, Sizing::new(*min, *max, *very_slow_percent)),
         };
+        let state = QueueState::new(Threads::with_count(threads), sizing, config.limits);
         Arc::new(RunQueue {
             id: next_queue_id(),
             name: std::sync::Arc::from(config.name.as_str()),
@@ -202,6 +202,7 @@ impl RunQueue {
             on_panic: crate::support::panic::default_hook(),
             timer,
             mode: Mode::Fixed { consumers },
+            limits: Limits::NONE,
         })
     }
 
@@ -212,6 +213,24 @@ impl RunQueue {
         let mut g = self.lock();
         g.life.stop();
         self.wake_all_consumers(&mut g);
+    }
+
+    /// Adds a run slot for a consumer that the front end runs (a worker's
+    /// thread, a workqueue's pump or rescuer), named `thread` in the runqueue
+    /// view. Returns its number.
+    pub(crate) fn add_slot(&self, thread: &str) -> usize {
+        self.lock().threads.add_slot(thread)
+    }
+
+    /// The queue's limits, as built.
+    pub(crate) fn limits(&self) -> Limits {
+        self.lock().runs.limits()
+    }
+
+    /// The minimum and maximum number of threads (elastic queues).
+    pub(crate) fn thread_limits(&self) -> (usize, usize) {
+        let g = self.lock();
+        (g.sizing.min(), g.sizing.max())
     }
 
     /// Locks the queue; items queued through the inbox are on the lists then.
@@ -359,7 +378,7 @@ impl RunQueue {
                     if limit == Limit::Try {
                         return Err(Error::Full {
                             queue: this.name.to_string(),
-                            max_waiting: g.max_waiting,
+                            max_waiting: g.runs.limits().max_waiting,
                         });
                     }
                     if current::consuming(this.id) {
@@ -375,7 +394,7 @@ impl RunQueue {
             }
             let mut binding = lock(&work.binding);
             let outcome = Self::add_run(this, &mut g, &mut binding, work, call, now);
-            (outcome, g.settle_owed)
+            (outcome, g.sizing.settle_owed())
         };
         if owed {
             Self::settle(this);
@@ -388,7 +407,9 @@ impl RunQueue {
     /// item; an item already pending or running never counts), and the caller is
     /// not one of the queue's own items (which never wait for room).
     pub(crate) fn is_full(&self, g: &QueueState, work: &WorkInner) -> bool {
-        g.waiting() >= g.max_waiting && work.state.read().is_idle() && !current::running_on(self.id)
+        g.waiting() >= g.runs.limits().max_waiting
+            && work.state.read().is_idle()
+            && !current::running_on(self.id)
     }
 
     /// A fed queue refuses work its pool could never run: when the pool is going
@@ -471,10 +492,10 @@ impl RunQueue {
             }
         }
         let outcome = if running {
-            g.counts.reruns += 1;
+            g.count_rerun();
             Queued::Rerun
         } else {
-            g.counts.scheduled += 1;
+            g.count_scheduled(1);
             Queued::Scheduled
         };
         crate::support::log::event!(
@@ -581,9 +602,7 @@ impl RunQueue {
     /// Wakes every sleeping consumer (once the lock is released): the queue's
     /// state changed in a way each must look at (stop, thaw, new limits).
     pub(crate) fn wake_all_consumers(&self, g: &mut QueueState) {
-        g.notified += g.parked.len();
-        let parked = std::mem::take(&mut g.parked);
-        g.to_notify.extend(parked);
+        g.sleepers.wake_all();
     }
 
     /// Waits on `done_cv` for the next change the queue reports (`notify_done`),

@@ -48,10 +48,9 @@ impl OwnerCancel {
         let (owner, id) = (self.owner, q.id);
         let mine = |w: &WorkInner| w.owner() == Some(owner) && w.state.peek().is_on(id);
         let running: Vec<Arc<WorkInner>> = g
-            .slots
-            .iter()
-            .flatten()
-            .filter_map(|s| s.current.as_ref().map(|(w, _)| w))
+            .threads
+            .slots()
+            .filter_map(|s| s.running())
             .filter(|w| mine(w) && !self.blocked.iter().any(|b| Arc::ptr_eq(b, w)))
             .cloned()
             .collect();

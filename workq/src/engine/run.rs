@@ -95,12 +95,9 @@ impl RunQueue {
         // RMWs of the state word, which order this store before the next one.
         let started = work.started.load(Ordering::Relaxed);
         work.started.store(started + 1, Ordering::Relaxed);
-        g.running += 1;
-        if very_slow {
-            g.running_vslow += 1;
-        }
+        g.runs.start(very_slow);
         g.count_start();
-        if g.max_waiting != usize::MAX {
+        if g.runs.limits().max_waiting != usize::MAX {
             // A bounded queue: room for one more waiting item.
             self.notify_done(g);
         }
@@ -110,12 +107,8 @@ impl RunQueue {
             work.name().unwrap_or("<unnamed>"),
             self.name
         );
-        if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
-            match &mut s.current {
-                // A run started again in place: the slot keeps its handle.
-                Some((current, since)) if Arc::ptr_eq(current, work) => *since = None,
-                current => *current = Some((work.clone(), None)),
-            }
+        if let Some(s) = g.threads.slot_mut(slot) {
+            s.start(work);
         }
     }
 
@@ -159,18 +152,7 @@ impl RunQueue {
         then: Then,
     ) -> bool {
         let very_slow = work.class == Class::VerySlow && self.elastic().is_some();
-        debug_assert!(
-            g.running > 0,
-            "running: a run ended that was not counted as running"
-        );
-        g.running -= 1;
-        if very_slow {
-            debug_assert!(
-                g.running_vslow > 0,
-                "running_vslow: a very slow run ended that was not counted"
-            );
-            g.running_vslow -= 1;
-        }
+        g.runs.end(very_slow);
         crate::support::log::event!(
             trace,
             "finish '{}' on '{}'",
@@ -218,15 +200,14 @@ impl RunQueue {
             // began after the queue call waits for it; one that began during this
             // run may wait for it too (one run, never more: it cannot livelock).
             g.colors.add_at(work.color.load(Ordering::Relaxed));
-            g.counts.reruns += 1;
+            g.count_rerun();
         }
         if done == Done::Now {
             self.uncount(g, run_color);
         }
         if !again {
-            if let Some(Some(s)) = slot.and_then(|i| g.slots.get_mut(i)) {
-                // Not the last reference: the caller holds one.
-                s.current = None;
+            if let Some(s) = g.threads.slot_mut(slot) {
+                s.end();
             }
         }
         if !cur.is_pending() {
@@ -281,12 +262,11 @@ impl RunQueue {
     ) -> (QueueGuard<'a>, bool) {
         let panicked = Self::run(this, work);
         let mut g = this.lock_consumer();
-        g.counts.runs += 1;
+        g.count_run(panicked.is_some());
         let mut again = false;
         match panicked {
             None => again = this.finish(&mut g, work, slot, Done::Now, then),
             Some(payload) => {
-                g.counts.panics += 1;
                 // The hook sees the item idle (or queued again), and flushes
                 // return only once the report is made.
                 let color = work.run_color.load(Ordering::Relaxed);
@@ -342,7 +322,7 @@ impl RunQueue {
             // Too many threads (the maximum was lowered): leave the rest to others
             // (after the run started here, if any).
             if this.elastic().is_some()
-                && g.threads > g.max_threads
+                && g.threads.count() > g.sizing.max()
                 && last.is_none()
                 && again.is_none()
             {
@@ -383,60 +363,29 @@ impl RunQueue {
             if may_spin && !g.life.stopping() {
                 may_spin = false;
                 let seen = this.activity();
-                g.spinning += 1;
+                g.sleepers.begin_spin();
                 drop(g);
                 spin_until_changed(this, seen);
                 g = this.lock_consumer();
-                debug_assert!(
-                    g.spinning > 0,
-                    "spinning: a spinning consumer stopped that was not counted"
-                );
-                g.spinning -= 1;
-                g.spin_claims = g.spin_claims.min(g.spinning);
+                g.sleepers.end_spin();
                 continue;
             }
-            g.idle_consumers += 1;
-            g.parked.push(park.clone());
+            g.sleepers.park(&park);
             let before = Instant::now();
             let pushed = this.activity();
             g = g.wait(&park, idle_timeout);
-            debug_assert!(
-                g.idle_consumers > 0,
-                "idle_consumers: an idle consumer woke that was not counted"
-            );
-            g.idle_consumers -= 1;
+            g.sleepers.unpark(&park);
             woken_alone = this.activity().wrapping_sub(pushed) <= 1;
-            match g.parked.iter().rposition(|p| Arc::ptr_eq(p, &park)) {
-                // Still parked: a timeout or a spurious wake-up.
-                Some(at) => {
-                    g.parked.remove(at);
-                }
-                // Taken off the stack by a wake-up: this consumer has taken it.
-                None => {
-                    debug_assert!(
-                        g.notified > 0,
-                        "notified: a wake-up was taken that was not counted"
-                    );
-                    g.notified -= 1;
-                }
-            }
             let timed_out = idle_timeout.is_some_and(|t| before.elapsed() >= t);
             if this.should_retire(&g, timed_out) {
                 break;
             }
         }
-        debug_assert!(
-            g.threads > 0,
-            "threads: a consumer left that was not counted"
-        );
-        g.threads = g.threads.saturating_sub(1);
+        g.threads.exited(slot);
         this.unshelve(&mut g);
         if g.has_runnable() {
             // Leaving with work waiting (the maximum was lowered): hand it on.
             this.wake_or_grow(&mut g);
-        }
-        if let Some(s) = slot.and_then(|i| g.slots.get_mut(i)) {
-            *s = None;
         }
         if this.elastic().is_some() {
             this.counters.threads_exited.fetch_add(1, Ordering::Relaxed);
@@ -445,7 +394,7 @@ impl RunQueue {
                 "thread {:?} of '{}' exits ({} left)",
                 slot,
                 this.name,
-                g.threads
+                g.threads.count()
             );
         }
         this.notify_done(&mut g);
@@ -524,7 +473,7 @@ mod tests {
     /// Waits (at most 10 s) until all `n` consumers of `q` sleep.
     fn all_asleep(q: &RunQueue, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while q.lock().idle_consumers < n {
+        while q.lock().sleepers.idle() < n {
             assert!(Instant::now() < deadline, "consumers never went to sleep");
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -569,7 +518,7 @@ mod tests {
             }
         });
         all_asleep(&q, 2);
-        let before = crate::support::sync::lock(&q.state).wakeups;
+        let before = crate::support::sync::lock(&q.state).sleepers.wakeups();
         RunQueue::enqueue(&q, &work.inner).expect("queue");
         let watchdog = Instant::now() + Duration::from_secs(10);
         while *crate::support::sync::lock(&runs) < 10 {
@@ -577,7 +526,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         RunQueue::flush_item(&work.inner).expect("flush");
-        let wakeups = crate::support::sync::lock(&q.state).wakeups - before;
+        let wakeups = crate::support::sync::lock(&q.state).sleepers.wakeups() - before;
         stop(&q, consumers);
         assert_eq!(*crate::support::sync::lock(&runs), 10);
         assert_eq!(

@@ -140,17 +140,17 @@ impl RunQueue {
                 // Thaw: what was held runs now (a fed queue's pumps are kicked).
                 g.life.thaw();
                 if g.has_runnable() && (this.elastic().is_some() || this.feeder().is_some()) {
-                    g.settle_owed = true;
+                    g.sizing.owe_settle();
                 }
             }
             if this.feeder().is_some() && g.has_runnable() {
                 // Kick the pumps: if the pool has stopped (and discarded them), the
                 // items this queue accepted run on the caller's thread.
-                g.settle_owed = true;
+                g.sizing.owe_settle();
             }
             this.wake_all_consumers(&mut g);
             this.needed_cv.notify_all();
-            (g.settle_owed, first)
+            (g.sizing.settle_owed(), first)
         };
         if owed {
             Self::settle(this);
@@ -234,7 +234,7 @@ impl RunQueue {
                 tally.note_discarded(work);
             }
             self.notify_done(&mut g);
-            if g.running == 0 {
+            if g.runs.running() == 0 {
                 break;
             }
             g = self.wait_done(g);
@@ -336,7 +336,7 @@ impl RunQueue {
                 tally.report.add_armed_run();
             }
             stash.extend(entries.into_iter().map(|(_, w)| Some(w)));
-            (g.settle_owed, mark)
+            (g.sizing.settle_owed(), mark)
         };
         if owed {
             Self::settle(this);

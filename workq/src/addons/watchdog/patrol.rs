@@ -88,7 +88,7 @@ fn round() -> (Found, Vec<(std::sync::Arc<HookLine>, Duration)>, Duration) {
     watched.retain(|w| {
         w.queue.upgrade().is_some_and(|q| {
             let g = q.lock();
-            !(g.life.stopping() && g.threads == 0)
+            !(g.life.stopping() && g.threads.count() == 0)
         })
     });
     let mut found = Vec::new();
@@ -115,7 +115,7 @@ fn inspect(q: &RunQueue, w: &mut Watched, out: &mut Found) {
     let now = Instant::now();
     let mut g = q.lock();
     let mut still_running = HashSet::new();
-    for slot in g.slots.iter_mut().flatten() {
+    for slot in g.threads.slots_mut() {
         if let Some((work, since)) = slot.running_since(now) {
             let key = (Arc::as_ptr(work) as *const () as usize, since);
             still_running.insert(key);

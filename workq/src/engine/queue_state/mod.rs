@@ -2,6 +2,11 @@
 
 mod lifecycle;
 mod lists;
+mod runs;
+mod shelf_mirror;
+mod sizing;
+mod sleepers;
+mod threads;
 
 use super::colors::FlushColors;
 use super::waiters::Waiters;
@@ -10,8 +15,12 @@ use crate::engine::item::WorkInner;
 use crate::support::sync::{Arc, AtomicU64};
 pub(crate) use lifecycle::Lifecycle;
 pub(crate) use lists::Lists;
-use std::thread::JoinHandle;
+pub(crate) use runs::{Limits, Runs};
+pub(crate) use shelf_mirror::ShelfMirror;
+pub(crate) use sizing::Sizing;
+pub(crate) use sleepers::Sleepers;
 use std::time::Instant;
+pub(crate) use threads::{Reservation, Threads};
 
 /// Counters of a queue that change without its lock, all monotonic (those that
 /// change under it are in `QueueState::counts`).
@@ -36,25 +45,6 @@ pub(crate) struct Counts {
     /// Runs finished, counted when the run's end is booked (`run_and_finish`).
     pub(crate) runs: u64,
     pub(crate) panics: u64,
-}
-
-/// One consumer thread, as the runqueue view shows it.
-pub(crate) struct Slot {
-    pub(crate) thread: std::sync::Arc<str>,
-    /// The item it runs and since when. The consumer reads no clock per run (on a
-    /// virtual machine the read can cost more than the rest of a tiny item's
-    /// run): the start time is filled in by the first observer that looks
-    /// (`running_since`: the runqueue view, the stall watchdog).
-    pub(crate) current: Option<(Arc<WorkInner>, Option<Instant>)>,
-}
-
-impl Slot {
-    /// The item this thread runs and since when, at the latest `now`: the first
-    /// observer of a run records `now` as its start.
-    pub(crate) fn running_since(&mut self, now: Instant) -> Option<(&Arc<WorkInner>, Instant)> {
-        let (work, since) = self.current.as_mut()?;
-        Some((work, *since.get_or_insert(now)))
-    }
 }
 
 /// A runnable item on a run list, with the flush colour of its pending run and
@@ -98,82 +88,36 @@ impl Waiting {
     }
 }
 
-/// Everything behind the queue's lock.
+/// Everything behind the queue's lock: one part per concern, each with its own
+/// methods and private fields.
 pub(crate) struct QueueState {
     /// Runnable items in queueing order, by class (`lists.rs`).
     pub(crate) lists: Lists,
-    /// At most this many runs at once (a workqueue's `max_active`).
-    pub(crate) max_running: usize,
-    /// Bound on waiting items for bounded queue calls (`usize::MAX`: none).
-    pub(crate) max_waiting: usize,
+    /// Runs in progress and the queue's limits (`runs.rs`).
+    pub(crate) runs: Runs,
     /// The counters that change under the lock.
-    pub(crate) counts: Counts,
+    counts: Counts,
     /// Runs started so far (stall detection: no clock is read per run).
     starts: u64,
     /// No run has started since this instant, as far as an observer has seen
     /// (`quiet_for`), and the value of `starts` it saw then.
     quiet_since: Option<Instant>,
     quiet_starts: u64,
-    /// A settle is owed: a thread start (elastic) or a pump kick (fed queues).
-    pub(crate) settle_owed: bool,
-    /// A pump could not be queued on the pool: the rescuer should step in.
-    pub(crate) kick_failed: bool,
     pub(crate) colors: FlushColors,
-    /// Runs in progress, and how many of them are very slow.
-    pub(crate) running: usize,
-    pub(crate) running_vslow: usize,
     /// Frozen, draining, closed, stopping (`lifecycle.rs`).
     pub(crate) life: Lifecycle,
-    /// Consumers sleeping, and wake-ups sent to them not yet taken.
-    pub(crate) idle_consumers: usize,
-    pub(crate) notified: usize,
-    /// Wake-ups sent to sleeping consumers so far (tests).
-    #[cfg(test)]
-    pub(crate) wakeups: u64,
-    /// The sleeping consumers not yet woken, each on its own condition variable,
-    /// most recent last: a wake-up goes to the consumer that slept last (its CPU
-    /// and caches are the warmest, and the others can reach their idle timeout).
-    /// `idle_consumers - notified` of them.
-    pub(crate) parked: Vec<Arc<crate::support::sync::Condvar>>,
-    /// Consumers watching the queue without the lock before they sleep, and items
-    /// pushed meanwhile that one of them will take (no wake-up, no new thread).
-    pub(crate) spinning: usize,
-    pub(crate) spin_claims: usize,
-    /// Items sleeping in `sleep_till_thread_needed`.
-    pub(crate) needed_sleepers: usize,
-    /// Consumer threads alive (or being started), and the sizing tunables.
-    pub(crate) threads: usize,
-    pub(crate) min_threads: usize,
-    pub(crate) max_threads: usize,
-    pub(crate) vslow_percent: usize,
-    /// Thread starts in flight (the spawner is running); shutdown waits for them.
-    pub(crate) starting: usize,
-    /// Threads reserved whose consumer loop has not begun yet (it will take an
-    /// item and look again): no other start is wanted meanwhile.
-    pub(crate) arriving: usize,
-    /// No thread start is tried before this instant (after a failure).
-    pub(crate) backoff_until: Option<Instant>,
-    /// Failed thread starts since the last one that succeeded.
-    pub(crate) start_failures: u32,
-    /// The grow entry on the timer, while armed (see `grow.rs`).
-    pub(crate) grow_key: Option<crate::engine::timer::TimerKey>,
-    /// Consumer threads by slot number (their names end in it).
-    pub(crate) slots: Vec<Option<Slot>>,
-    /// Threads to join at shutdown (culled ones are reaped as new ones start).
-    pub(crate) joins: Vec<JoinHandle<()>>,
+    /// Idle consumers and their wake-ups (`sleepers.rs`).
+    pub(crate) sleepers: Sleepers,
+    /// Consumer threads: count, starts in flight, slots (`threads.rs`).
+    pub(crate) threads: Threads,
+    /// Sizing tunables, back-off, grow entry, settles owed (`sizing.rs`).
+    pub(crate) sizing: Sizing,
     /// Who waits on the queue, and for what (`waiters.rs`).
     pub(crate) waits: Waiters,
-    /// Consumers to wake once the lock is released.
-    pub(crate) to_notify: Vec<Arc<crate::support::sync::Condvar>>,
-    /// Items bound to the queue per owner (0: no owner).
+    /// Items bound to the queue per owner.
     owners: std::collections::HashMap<OwnerId, usize>,
-    /// Whether the inbox's shelf is open (its mirror, see `inbox.rs`).
-    pub(crate) shelf_open: bool,
-    /// What the inbox's hint last said about admitting every thread's calls
-    /// (`RunQueue::admits_everyone`).
-    pub(crate) shelf_admit: bool,
-    /// An empty vector swapped with the shelf to move it (keeps its capacity).
-    pub(crate) shelf_spare: Vec<Arc<WorkInner>>,
+    /// The inbox's shelf as last published (`shelf_mirror.rs`).
+    pub(crate) shelf: ShelfMirror,
 }
 
 impl QueueState {
@@ -188,62 +132,65 @@ impl QueueState {
         self.starts
     }
 
-    pub(crate) fn new(threads: usize) -> QueueState {
+    /// The counters that change under the lock.
+    pub(crate) fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// Counts `n` queue calls that scheduled a run of an idle item.
+    #[inline]
+    pub(crate) fn count_scheduled(&mut self, n: u64) {
+        self.counts.scheduled += n;
+    }
+
+    /// Counts a queue call that added a run after the one in progress.
+    #[inline]
+    pub(crate) fn count_rerun(&mut self) {
+        self.counts.reruns += 1;
+    }
+
+    /// Counts a finished run, and whether it panicked.
+    #[inline]
+    pub(crate) fn count_run(&mut self, panicked: bool) {
+        self.counts.runs += 1;
+        if panicked {
+            self.counts.panics += 1;
+        }
+    }
+
+    /// The state of a queue with `threads` consumers to start, `sizing`, and `limits`.
+    pub(crate) fn new(threads: Threads, sizing: Sizing, limits: Limits) -> QueueState {
         QueueState {
             lists: Lists::default(),
-            max_running: usize::MAX,
-            max_waiting: usize::MAX,
+            runs: Runs::new(limits),
             counts: Counts::default(),
             starts: 0,
             quiet_since: None,
             quiet_starts: 0,
-            settle_owed: false,
-            kick_failed: false,
             colors: FlushColors::new(),
-            running: 0,
-            running_vslow: 0,
             life: Lifecycle::default(),
-            idle_consumers: 0,
-            notified: 0,
-            #[cfg(test)]
-            wakeups: 0,
-            parked: Vec::new(),
-            spinning: 0,
-            spin_claims: 0,
-            needed_sleepers: 0,
+            sleepers: Sleepers::default(),
             threads,
-            min_threads: threads,
-            max_threads: threads.max(1),
-            vslow_percent: 50,
-            starting: 0,
-            arriving: 0,
-            backoff_until: None,
-            start_failures: 0,
-            grow_key: None,
-            slots: Vec::new(),
-            joins: Vec::new(),
+            sizing,
             owners: std::collections::HashMap::new(),
             waits: Waiters::default(),
-            to_notify: Vec::new(),
-            shelf_open: false,
-            shelf_admit: false,
-            shelf_spare: Vec::new(),
+            shelf: ShelfMirror::default(),
         }
     }
 
     /// How many very slow items may run at once: `threads * percent / 100`, at
     /// least one, and (with two or more threads allowed) never every thread.
     pub(crate) fn vslow_max(&self) -> usize {
-        let share = (self.threads * self.vslow_percent / 100).max(1);
-        share.min(self.max_threads.saturating_sub(1).max(1))
+        let share = (self.threads.count() * self.sizing.very_slow_percent() / 100).max(1);
+        share.min(self.sizing.max().saturating_sub(1).max(1))
     }
 
     /// Whether a consumer could take an item now.
     pub(crate) fn has_runnable(&self) -> bool {
         !self.life.frozen()
-            && self.running < self.max_running
+            && self.runs.has_room()
             && (self.lists.has_uncapped()
-                || (self.lists.has_very_slow() && self.running_vslow < self.vslow_max()))
+                || (self.lists.has_very_slow() && self.runs.very_slow() < self.vslow_max()))
     }
 
     /// Items waiting on the lists.
@@ -283,8 +230,8 @@ impl QueueState {
     /// `max_running`, and, for a run that counts as very slow, under that cap.
     pub(crate) fn may_start(&self, very_slow: bool) -> bool {
         !self.life.frozen()
-            && self.running < self.max_running
-            && (!very_slow || self.running_vslow < self.vslow_max())
+            && self.runs.has_room()
+            && (!very_slow || self.runs.very_slow() < self.vslow_max())
     }
 
     /// Takes the next item to run: a high-priority one, else a very slow one while

@@ -2,7 +2,7 @@
 
 use super::{Handle, Pool};
 use crate::engine::timer::{ManualClock, Timer};
-use crate::engine::{Elastic, Mode, QueueConfig, RunQueue, SpawnFailure, Spawner};
+use crate::engine::{Elastic, Limits, Mode, QueueConfig, RunQueue, SpawnFailure, Spawner};
 use crate::error::{check_name, check_stack, Error};
 use crate::shutdown::ArmedAtShutdown;
 use crate::support::panic::{default_hook, PanicHook, PanicReport};
@@ -528,10 +528,11 @@ impl PoolBuilder {
                 max: self.max,
                 very_slow_percent: self.very_slow_percent,
             },
+            limits: Limits {
+                max_running: usize::MAX,
+                max_waiting: self.max_waiting.unwrap_or(usize::MAX),
+            },
         });
-        if let Some(n) = self.max_waiting {
-            queue.lock().max_waiting = n;
-        }
         Pool {
             handle: Arc::new(Handle {
                 queue,

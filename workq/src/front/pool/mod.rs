@@ -378,7 +378,7 @@ impl Pool {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn set_min_threads(&self, min: usize) -> Result<(), Error> {
-        let max = self.handle.queue.lock().max_threads;
+        let (_, max) = self.handle.queue.thread_limits();
         builder::check_threads(min, max)?;
         RunQueue::retune(&self.handle.queue, Some(min), None, None)
     }
@@ -395,7 +395,7 @@ impl Pool {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn set_max_threads(&self, max: usize) -> Result<(), Error> {
-        let min = self.handle.queue.lock().min_threads;
+        let (min, _) = self.handle.queue.thread_limits();
         builder::check_threads(min, max).map_err(|e| match e {
             Error::InvalidConfig { reason, .. } => Error::InvalidConfig {
                 setting: "max_threads",

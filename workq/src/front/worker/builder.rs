@@ -2,7 +2,7 @@
 
 use super::{Handle, Worker};
 use crate::engine::timer::{ManualClock, Timer};
-use crate::engine::{Mode, QueueConfig, RunQueue, Slot};
+use crate::engine::{Limits, Mode, QueueConfig, RunQueue};
 use crate::error::{check_name, check_stack, Error};
 use crate::shutdown::ArmedAtShutdown;
 use crate::support::panic::{default_hook, PanicHook, PanicReport};
@@ -253,11 +253,9 @@ impl WorkerBuilder {
             on_panic: self.on_panic.unwrap_or_else(default_hook),
             timer,
             mode: Mode::Fixed { consumers: 1 },
+            limits: Limits::NONE,
         });
-        queue.lock().slots.push(Some(Slot {
-            thread: self.name.as_str().into(),
-            current: None,
-        }));
+        queue.add_slot(&self.name);
         let mut thread = std::thread::Builder::new().name(self.name.clone());
         if let Some(bytes) = self.stack_size {
             thread = thread.stack_size(bytes);

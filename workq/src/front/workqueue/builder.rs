@@ -3,7 +3,7 @@
 use super::{Handle, WorkQueue};
 use crate::addons::watchdog::{self, StallHook, StallReport};
 use crate::engine::item::Class;
-use crate::engine::{Feeder, Mode, QueueConfig, RunQueue, Slot};
+use crate::engine::{Feeder, Limits, Mode, QueueConfig, RunQueue};
 use crate::error::{check_name, invalid, Error};
 use crate::front::pool::Pool;
 use crate::front::work::Work;
@@ -436,7 +436,7 @@ impl WorkQueueBuilder {
         let queue = self.assemble(&pool);
         let rescuer = if self.rescuer {
             let q = queue.clone();
-            let slot = queue.lock().max_running;
+            let slot = queue.limits().max_running;
             let name = format!("{}/rescuer", self.name);
             let spawned = std::thread::Builder::new()
                 .name(name.clone())
@@ -486,6 +486,10 @@ impl WorkQueueBuilder {
                 pumps: crate::support::sync::Mutex::new(Vec::new()),
                 rescue_after: self.rescuer.then_some(self.rescue_after),
             }),
+            limits: Limits {
+                max_running: max_active,
+                max_waiting: self.max_waiting.unwrap_or(usize::MAX),
+            },
         });
         let class = match (self.high_priority, self.very_slow) {
             (true, _) => Class::High,
@@ -494,14 +498,8 @@ impl WorkQueueBuilder {
         };
         let mut pumps = Vec::with_capacity(max_active);
         {
-            let mut g = queue.lock();
-            g.max_running = max_active;
-            g.max_waiting = self.max_waiting.unwrap_or(usize::MAX);
             for i in 0..max_active {
-                g.slots.push(Some(Slot {
-                    thread: format!("{}#{i}", self.name).into(),
-                    current: None,
-                }));
+                queue.add_slot(&format!("{}#{i}", self.name));
                 let q = queue.clone();
                 let p = pool.handle.queue.clone();
                 let pump = Work::build(
@@ -517,10 +515,7 @@ impl WorkQueueBuilder {
                 pumps.push(pump.inner);
             }
             if self.rescuer {
-                g.slots.push(Some(Slot {
-                    thread: format!("{}/rescuer", self.name).into(),
-                    current: None,
-                }));
+                queue.add_slot(&format!("{}/rescuer", self.name));
             }
         }
         if let Some(feeder) = queue.feeder() {
