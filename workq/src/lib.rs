@@ -143,7 +143,7 @@ pub use addons::periodic::{Periodic, Repeat};
 pub use addons::snapshot::{ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView};
 pub use addons::wait::{Destroying, QueueAsync, Waiting};
 pub use addons::watchdog::{set_watchdog_spawner, Stall, StallHook, StallReport};
-pub use engine::timer::ManualClock;
+pub use engine::ManualClock;
 pub use engine::{SpawnFailure, SpawnHook, Spawner};
 pub use error::Error;
 pub use front::pool::{Owner, Pool, PoolBuilder};

@@ -11,7 +11,7 @@
 //! Each model drives a [`RunQueue`] directly: one model thread plays the consumer
 //! by calling `run_one`, so no hidden thread is involved.
 
-use crate::engine::timer::ManualClock;
+use crate::engine::ManualClock;
 use crate::engine::{QueueCall, RunQueue};
 use crate::front::work::{Queued, Work};
 use crate::support::sync::{thread, Arc, AtomicUsize, Ordering};

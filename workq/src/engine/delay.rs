@@ -3,7 +3,7 @@
 
 use super::{QueueCall, RunQueue};
 use crate::engine::item::WorkInner;
-use crate::engine::timer::{Timer, TimerKey};
+use crate::engine::timer::TimerKey;
 use crate::error::Error;
 use crate::support::sync::{lock, Arc, Ordering};
 
@@ -142,7 +142,7 @@ impl RunQueue {
         call: QueueCall,
     ) -> Result<bool, Error> {
         if call.is_delayed() {
-            Timer::ensure_driven(&this.timer)?;
+            super::ensure_driven(&this.timer)?;
         }
         Self::ensure_consumers(this)?;
         this.check_pool()?;

@@ -28,7 +28,6 @@
 use super::queue_state::Reservation;
 use super::{QueueState, RunQueue};
 use crate::engine::item::WorkInner;
-use crate::engine::timer::Timer;
 use crate::error::Error;
 use crate::support::sync::{lock, Arc, Ordering};
 use std::io;
@@ -78,7 +77,7 @@ impl RunQueue {
             return;
         };
         // The grow entry's timer thread starts when a pool first needs it.
-        if Timer::ensure_driven(&elastic.grow_timer).is_err() {
+        if super::ensure_driven(&elastic.grow_timer).is_err() {
             // No timer thread: the pool's threads start more as they take items.
             return;
         }
@@ -257,7 +256,7 @@ impl RunQueue {
                 // The pool has a thread (a retry started it, or part of the
                 // minimum failed): the rest start on the timer thread, not here.
                 drop(g);
-                Timer::ensure_driven(&elastic.grow_timer)?;
+                super::ensure_driven(&elastic.grow_timer)?;
                 let mut g = this.lock();
                 let now = Instant::now();
                 let at = Self::backoff_at(&g, now).unwrap_or(now);
@@ -271,7 +270,7 @@ impl RunQueue {
                 if g.sizing.start_failures() < elastic.start_attempts {
                     // Held until the retry at the end of the back-off.
                     drop(g);
-                    return Timer::ensure_driven(&elastic.grow_timer);
+                    return super::ensure_driven(&elastic.grow_timer);
                 }
                 return Err(Error::NoThreads {
                     queue: this.name.to_string(),
@@ -291,7 +290,7 @@ impl RunQueue {
                 if g.sizing.start_failures() < elastic.start_attempts {
                     // Held until the retry, which the timer thread makes.
                     drop(g);
-                    return Timer::ensure_driven(&elastic.grow_timer);
+                    return super::ensure_driven(&elastic.grow_timer);
                 }
                 if g.threads.starting() == 0 {
                     return Err(e);
@@ -372,7 +371,7 @@ impl RunQueue {
                 this.counters
                     .threads_started
                     .fetch_add(1, Ordering::Relaxed);
-                let timer = Timer::ensure_driven(&elastic.grow_timer).is_ok();
+                let timer = super::ensure_driven(&elastic.grow_timer).is_ok();
                 let mut g = this.lock();
                 crate::support::log::event!(
                     debug,
@@ -405,7 +404,7 @@ impl RunQueue {
         };
         this.counters.spawn_failures.fetch_add(1, Ordering::Relaxed);
         // The retry at the end of the back-off is the timer thread's.
-        let timer = Timer::ensure_driven(&elastic.grow_timer).is_ok();
+        let timer = super::ensure_driven(&elastic.grow_timer).is_ok();
         let (threads, cancelled) = {
             let mut g = this.lock();
             g.threads.start_failed(slot);

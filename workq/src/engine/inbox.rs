@@ -252,7 +252,7 @@ impl RunQueue {
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::{RunQueue, HINT_ITEMS};
-    use crate::engine::timer::ManualClock;
+    use crate::engine::ManualClock;
     use crate::front::work::{Queued, Work};
     use crate::support::sync::Ordering;
 

@@ -8,6 +8,7 @@
 
 mod call;
 mod cancel;
+mod clock;
 mod colors;
 mod delay;
 mod elastic;
@@ -26,6 +27,8 @@ pub(crate) mod waiters;
 
 pub(crate) use call::{Limit, OwnerId, QueueCall};
 pub(crate) use cancel::{flushed, not_running};
+pub(crate) use clock::ensure_driven;
+pub use clock::ManualClock;
 pub(crate) use elastic::Elastic;
 pub use elastic::{SpawnFailure, SpawnHook, Spawner};
 pub(crate) use feeder::Feeder;
@@ -333,7 +336,7 @@ impl RunQueue {
             }
         }
         if call.is_delayed() {
-            Timer::ensure_driven(&this.timer)?;
+            ensure_driven(&this.timer)?;
         }
         Self::ensure_consumers(this)?;
         let limit = call.limit_kind();

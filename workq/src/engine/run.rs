@@ -444,7 +444,7 @@ const SPINS: u32 = 160;
 #[cfg(all(test, not(any(loom, shuttle))))]
 mod tests {
     use super::RunQueue;
-    use crate::engine::timer::ManualClock;
+    use crate::engine::ManualClock;
     use crate::front::work::Work;
     use crate::support::sync::{Arc, Mutex};
     use std::thread::JoinHandle;

@@ -1,6 +1,11 @@
 //! The timer behind delayed work: a hierarchical timing wheel (`wheel.rs`) of armed
 //! items, driven either by one process-wide thread that sleeps until the next
-//! deadline, or by a [`ManualClock`] that tests move forward by hand.
+//! deadline, or by a [`ManualClock`](crate::ManualClock) that tests move forward
+//! by hand (both in `engine/clock.rs`).
+//!
+//! The timer knows nothing of queues: it hands back what expired (`take_due`),
+//! as a delivery that holds a ticket until its taker ends it (`end_delivery`),
+//! so that a shutdown can wait for the deliveries under way.
 //!
 //! Time is counted in ticks of 250 microseconds since the clock's origin. A deadline
 //! is rounded *up* to a tick and an entry fires only once the clock has reached
@@ -13,10 +18,8 @@ mod wheel;
 pub(crate) use wheel::TimerKey;
 
 use crate::engine::item::WorkInner;
-use crate::engine::RunQueue;
 use crate::error::Error;
 use crate::support::sync::{lock, wait, wait_timeout, Arc, Condvar, Mutex};
-use std::fmt;
 use std::time::{Duration, Instant};
 use wheel::Wheel;
 
@@ -30,10 +33,11 @@ const _: () = assert!(
 );
 
 /// What drives a timer.
-enum Drive {
+pub(crate) enum Drive {
     /// The process-wide timer thread reads the system's monotonic clock.
     System,
-    /// Time moves only when [`ManualClock::advance`] is called.
+    /// Time moves only when [`ManualClock::advance`](crate::ManualClock::advance)
+    /// is called.
     Manual,
 }
 
@@ -102,8 +106,23 @@ pub(crate) struct Timer {
     delivered_cv: Condvar,
 }
 
+/// Entries taken off the wheel, and the ticket of their delivery: the taker
+/// tells their queues, then ends the delivery (`Timer::end_delivery`).
+pub(crate) struct Due {
+    pub(crate) ticket: DueTicket,
+    pub(crate) expired: Vec<(TimerKey, Arc<WorkInner>)>,
+}
+
+/// A delivery under way (see `Due`), ended on the thread that took it.
+pub(crate) struct DueTicket {
+    ticket: u64,
+    /// The delivery this thread was making before (a nested one), restored at
+    /// the end.
+    outer: Option<u64>,
+}
+
 impl Timer {
-    fn new(drive: Drive) -> Arc<Timer> {
+    pub(crate) fn new(drive: Drive) -> Arc<Timer> {
         Arc::new(Timer {
             origin: Instant::now(),
             drive,
@@ -152,7 +171,7 @@ impl Timer {
     }
 
     /// The last tick that has fully passed.
-    fn now_tick(&self, now: Instant) -> u64 {
+    pub(crate) fn now_tick(&self, now: Instant) -> u64 {
         let since = now.saturating_duration_since(self.origin);
         since
             .as_secs()
@@ -204,35 +223,30 @@ impl Timer {
         }
     }
 
-    /// Makes sure something will drive this timer (starts the system thread).
-    ///
-    /// # Errors
-    /// [`Error::Spawn`] when the timer thread cannot be started.
+    /// Whether something drives this timer: a manual clock, or the system
+    /// timer's thread once started (no lock).
     #[inline]
-    pub(crate) fn ensure_driven(this: &Arc<Timer>) -> Result<(), Error> {
-        if matches!(this.drive, Drive::Manual)
+    pub(crate) fn is_driven(&self) -> bool {
+        matches!(self.drive, Drive::Manual)
             || SYSTEM_DRIVEN.load(std::sync::atomic::Ordering::Acquire)
-        {
-            return Ok(());
-        }
-        Self::start_thread(this)
     }
 
-    /// The first delayed item of the process: starts the `workq-timer` thread.
-    #[cold]
-    fn start_thread(this: &Arc<Timer>) -> Result<(), Error> {
+    /// Starts the system timer's thread with `spawn` unless it runs already.
+    ///
+    /// # Errors
+    /// [`Error::Spawn`] when `spawn` fails.
+    pub(crate) fn start_driver(
+        this: &Arc<Timer>,
+        spawn: impl FnOnce(Arc<Timer>) -> std::io::Result<()>,
+    ) -> Result<(), Error> {
         let mut g = lock(&this.state);
         if g.thread == Thread::Running {
             return Ok(());
         }
-        let timer = this.clone();
-        std::thread::Builder::new()
-            .name("workq-timer".to_string())
-            .spawn(move || Timer::drive_system(&timer))
-            .map_err(|source| Error::Spawn {
-                thread: "workq-timer".to_string(),
-                source,
-            })?;
+        spawn(this.clone()).map_err(|source| Error::Spawn {
+            thread: "workq-timer".to_string(),
+            source,
+        })?;
         g.thread = Thread::Running;
         SYSTEM_DRIVEN.store(true, std::sync::atomic::Ordering::Release);
         Ok(())
@@ -330,21 +344,23 @@ impl Timer {
         lock(&self.state).wheel.len()
     }
 
-    /// Hands every entry due by `now_tick` to its queue.
+    /// Takes every entry due by `now_tick` off the wheel, as a delivery under
+    /// way (`None`: nothing was due).
     ///
     /// The delivery is registered (a ticket) in the same lock as the entries leave
-    /// the wheel, and ends in the lock that does the early cascading, once every
-    /// queue has been told and before any user code runs (thread starts, the
-    /// drops of the wheel's references: a drop may shut a queue down, which waits
-    /// for deliveries). No lock is added to the fire path.
-    fn fire_due(&self, now_tick: u64) {
+    /// the wheel, and ends (`end_delivery`) in the lock that does the early
+    /// cascading, once the taker has told every queue and before any user code
+    /// runs (thread starts, the drops of the wheel's references: a drop may shut
+    /// a queue down, which waits for deliveries). No lock is added to the fire
+    /// path.
+    pub(crate) fn take_due(&self, now_tick: u64) -> Option<Due> {
         let mut expired = Vec::new();
         let ticket = {
             let mut g = lock(&self.state);
             g.wheel.advance(now_tick, &mut expired);
             if expired.is_empty() {
                 g.wheel.prepare();
-                return;
+                return None;
             }
             let d = &mut g.deliveries;
             let ticket = d.next;
@@ -353,47 +369,61 @@ impl Timer {
             ticket
         };
         let outer = DELIVERING.with(|c| c.replace(Some(ticket)));
-        let delivered = RunQueue::deliver(expired);
-        DELIVERING.with(|c| c.set(outer));
-        {
-            let mut g = lock(&self.state);
-            let d = &mut g.deliveries;
-            d.under_way.retain(|&t| t != ticket);
-            for &(id, n) in &delivered.cancelled_late {
-                match d.cancelled_late.iter_mut().find(|(q, _)| *q == id) {
-                    Some((_, count)) => *count += n,
-                    None => d.cancelled_late.push((id, n)),
-                }
-            }
-            if d.waiters > 0 {
-                self.delivered_cv.notify_all();
-            }
-            // Early cascading, once what was due is delivered.
-            g.wheel.prepare();
-        }
-        delivered.finish();
+        Some(Due {
+            ticket: DueTicket { ticket, outer },
+            expired,
+        })
     }
 
-    /// The system timer thread: fire what is due, sleep until the next deadline.
-    fn drive_system(this: &Arc<Timer>) {
-        loop {
-            this.fire_due(this.now_tick(Instant::now()));
-            let mut g = lock(&this.state);
-            let now = this.now_tick(Instant::now());
-            match g.wheel.next_expiration() {
-                Some(t) if t <= now => continue,
-                Some(t) => {
-                    g.sleeping_until = Some(t);
-                    let wait_for = this.instant_of(t).saturating_duration_since(Instant::now());
-                    g = wait_timeout(&this.cv, g, wait_for);
-                }
-                None => {
-                    g.sleeping_until = None;
-                    g = wait(&this.cv, g);
-                }
+    /// Ends a delivery taken on this thread: its queues have been told, and
+    /// `cancelled_late` counts the armed items it cancelled because their queue
+    /// had stopped, by queue id (for those queues' shutdowns).
+    pub(crate) fn end_delivery(&self, due: DueTicket, cancelled_late: &[(u32, usize)]) {
+        DELIVERING.with(|c| c.set(due.outer));
+        let mut g = lock(&self.state);
+        let d = &mut g.deliveries;
+        d.under_way.retain(|&t| t != due.ticket);
+        for &(id, n) in cancelled_late {
+            match d.cancelled_late.iter_mut().find(|(q, _)| *q == id) {
+                Some((_, count)) => *count += n,
+                None => d.cancelled_late.push((id, n)),
             }
-            g.sleeping_until = None;
         }
+        if d.waiters > 0 {
+            self.delivered_cv.notify_all();
+        }
+        // Early cascading, once what was due is delivered.
+        g.wheel.prepare();
+    }
+
+    /// The system timer's thread, between deliveries: sleeps until the next
+    /// deadline or until an earlier one is armed; returns at once when an entry
+    /// is due.
+    pub(crate) fn sleep_till_due(&self) {
+        let mut g = lock(&self.state);
+        let now = self.now_tick(Instant::now());
+        match g.wheel.next_expiration() {
+            Some(t) if t <= now => return,
+            Some(t) => {
+                g.sleeping_until = Some(t);
+                let wait_for = self.instant_of(t).saturating_duration_since(Instant::now());
+                g = wait_timeout(&self.cv, g, wait_for);
+            }
+            None => {
+                g.sleeping_until = None;
+                g = wait(&self.cv, g);
+            }
+        }
+        g.sleeping_until = None;
+    }
+
+    /// Moves a manual clock forward by `by` (whole ticks, rounded down): returns
+    /// its new tick.
+    pub(crate) fn advance_manual(&self, by: Duration) -> u64 {
+        let ticks = u64::try_from(by.as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX);
+        let mut g = lock(&self.state);
+        g.manual_now = g.manual_now.saturating_add(ticks);
+        g.manual_now
     }
 }
 
@@ -418,104 +448,5 @@ fn far_future(now: Instant) -> Instant {
             return now;
         }
         years /= 2;
-    }
-}
-
-/// A clock that moves only when told to, for testing code that uses delayed work.
-///
-/// Give it to [`WorkerBuilder::manual_clock`](crate::WorkerBuilder::manual_clock):
-/// the worker's delayed items then fire when [`advance`](ManualClock::advance)
-/// passes their deadline, on the thread that calls it, and never otherwise. The
-/// clock's time starts at the [`Instant`] it was created.
-///
-/// ```
-/// use std::time::Duration;
-/// use workq::{ManualClock, Work, Worker};
-///
-/// let clock = ManualClock::new();
-/// let worker = Worker::builder().name("manual").manual_clock(&clock).build()?;
-/// let work = Work::new(|_| {});
-/// worker.queue_after(&work, Duration::from_secs(60))?;
-/// clock.advance(Duration::from_secs(59));
-/// assert!(work.is_pending());
-/// clock.advance(Duration::from_secs(1));
-/// work.flush()?;
-/// assert!(!work.is_pending());
-/// # Ok::<(), workq::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct ManualClock {
-    pub(crate) timer: Arc<Timer>,
-}
-
-impl ManualClock {
-    /// A clock standing at the current instant.
-    ///
-    /// ```
-    /// use std::time::{Duration, Instant};
-    /// let before = Instant::now();
-    /// let clock = workq::ManualClock::new();
-    /// assert!(clock.now() >= before); // starts at the current instant...
-    /// clock.advance(Duration::from_secs(3600));
-    /// assert!(clock.now() >= before + Duration::from_secs(3600)); // ...and moves only by hand
-    /// assert_eq!(clock.armed(), 0);
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn new() -> ManualClock {
-        ManualClock {
-            timer: Timer::new(Drive::Manual),
-        }
-    }
-
-    /// The clock's current time.
-    ///
-    /// ```
-    /// let clock = workq::ManualClock::new();
-    /// let t0 = clock.now();
-    /// clock.advance(std::time::Duration::from_millis(5));
-    /// assert_eq!(clock.now() - t0, std::time::Duration::from_millis(5));
-    /// ```
-    pub fn now(&self) -> Instant {
-        self.timer.now()
-    }
-
-    /// Moves the clock forward by `by` (in whole ticks of 250 µs, rounded down) and
-    /// queues every item whose deadline has been reached, before returning.
-    ///
-    /// ```
-    /// let clock = workq::ManualClock::new();
-    /// clock.advance(std::time::Duration::from_secs(3600));
-    /// ```
-    pub fn advance(&self, by: Duration) {
-        let ticks = u64::try_from(by.as_nanos() / TICK.as_nanos()).unwrap_or(u64::MAX);
-        let now = {
-            let mut g = lock(&self.timer.state);
-            g.manual_now = g.manual_now.saturating_add(ticks);
-            g.manual_now
-        };
-        self.timer.fire_due(now);
-    }
-
-    /// Items armed on this clock and not yet fired or cancelled.
-    ///
-    /// ```
-    /// assert_eq!(workq::ManualClock::new().armed(), 0);
-    /// ```
-    pub fn armed(&self) -> usize {
-        self.timer.armed()
-    }
-}
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        ManualClock::new()
-    }
-}
-
-impl fmt::Debug for ManualClock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ManualClock")
-            .field("armed", &self.armed())
-            .finish()
     }
 }

@@ -1,7 +1,8 @@
 //! Building a [`Pool`]: validated settings.
 
 use super::{Handle, Pool};
-use crate::engine::timer::{ManualClock, Timer};
+use crate::engine::timer::Timer;
+use crate::engine::ManualClock;
 use crate::engine::{Elastic, Limits, Mode, QueueConfig, RunQueue, SpawnFailure, Spawner};
 use crate::error::{check_name, check_stack, Error};
 use crate::shutdown::ArmedAtShutdown;

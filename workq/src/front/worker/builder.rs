@@ -1,7 +1,8 @@
 //! Building a [`Worker`]: validated settings, then the thread start handshake.
 
 use super::{Handle, Worker};
-use crate::engine::timer::{ManualClock, Timer};
+use crate::engine::timer::Timer;
+use crate::engine::ManualClock;
 use crate::engine::{Limits, Mode, QueueConfig, RunQueue};
 use crate::error::{check_name, check_stack, Error};
 use crate::shutdown::ArmedAtShutdown;
