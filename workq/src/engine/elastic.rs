@@ -13,6 +13,7 @@ use crate::engine::item::WorkInner;
 use crate::engine::timer::Timer;
 use crate::error::Error;
 use crate::support::sync::Arc;
+use crate::support::thread::Joinable;
 use std::fmt;
 use std::io;
 use std::thread::JoinHandle;
@@ -147,7 +148,7 @@ pub(crate) struct Elastic {
     pub(crate) idle_timeout: Duration,
     pub(crate) backoff: Duration,
     pub(crate) stack_size: Option<usize>,
-    pub(crate) spawner: Spawner,
+    pub(crate) starter: Starter,
     pub(crate) on_spawn_failure: SpawnHook,
     /// Failed starts in a row, with no thread, after which the pool gives up
     /// (see `grow.rs`).
@@ -160,34 +161,104 @@ pub(crate) struct Elastic {
     pub(crate) grow_timer: Arc<Timer>,
 }
 
+/// What an elastic queue is built from (validated by the caller).
+pub(crate) struct ElasticSettings {
+    pub(crate) idle_timeout: Duration,
+    pub(crate) backoff: Duration,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) starter: Starter,
+    pub(crate) on_spawn_failure: SpawnHook,
+    pub(crate) start_attempts: u32,
+    /// The timer of the grow entry: the process-wide one (`Timer::system`), a
+    /// manual clock's in the models.
+    pub(crate) grow_timer: Arc<Timer>,
+}
+
 impl Elastic {
     /// The sizing of a pool named `name`.
-    pub(crate) fn new(
-        name: &str,
-        idle_timeout: Duration,
-        backoff: Duration,
-        stack_size: Option<usize>,
-        spawner: Spawner,
-        on_spawn_failure: SpawnHook,
-        start_attempts: u32,
-    ) -> Elastic {
+    pub(crate) fn new(name: &str, s: ElasticSettings) -> Elastic {
         let grow_item = Arc::new(crate::engine::item::WorkInner::new(
             Some(format!("{name}/grow").into()),
             crate::engine::item::Class::Normal,
             Box::new(|_| {}),
         ));
         Elastic {
-            idle_timeout,
-            backoff,
-            stack_size,
-            spawner,
-            on_spawn_failure,
-            start_attempts,
+            idle_timeout: s.idle_timeout,
+            backoff: s.backoff,
+            stack_size: s.stack_size,
+            starter: s.starter,
+            on_spawn_failure: s.on_spawn_failure,
+            start_attempts: s.start_attempts,
             started: std::sync::atomic::AtomicBool::new(false),
             grow_item,
-            grow_timer: Timer::system(),
+            grow_timer: s.grow_timer,
         }
     }
+
+    /// Starts a consumer thread named `thread` running `body`. A panic in the
+    /// spawner (user code) counts as a failed start.
+    pub(crate) fn start_thread(
+        &self,
+        thread: &str,
+        body: Box<dyn FnOnce() + Send>,
+    ) -> io::Result<Joinable> {
+        match &self.starter {
+            Starter::Spawner(spawner) => self.spawn(spawner, thread, body),
+            #[cfg(test)]
+            Starter::Model { refuse } => model_start(refuse, body),
+        }
+    }
+
+    /// Starts a thread with the pool's spawner.
+    fn spawn(
+        &self,
+        spawner: &Spawner,
+        thread: &str,
+        body: Box<dyn FnOnce() + Send>,
+    ) -> io::Result<Joinable> {
+        let mut builder = std::thread::Builder::new().name(thread.to_string());
+        if let Some(bytes) = self.stack_size {
+            builder = builder.stack_size(bytes);
+        }
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| spawner(builder, body)))
+            .unwrap_or_else(|payload| {
+                let msg = format!(
+                    "the spawner panicked: {}",
+                    crate::support::panic::message(&*payload)
+                );
+                crate::support::panic::swallow(payload);
+                Err(io::Error::other(msg))
+            })
+            .map(Joinable::Std)
+    }
+}
+
+/// How an elastic queue starts its threads.
+pub(crate) enum Starter {
+    /// With the pool's spawner (`PoolBuilder::spawner`): std threads.
+    Spawner(Spawner),
+    /// As the model checker's threads (loom, shuttle): each start is refused
+    /// while `refuse` is above zero, which counts it down.
+    #[cfg(test)]
+    Model {
+        refuse: Arc<crate::support::sync::AtomicUsize>,
+    },
+}
+
+/// A start of a model's thread (see `Starter::Model`).
+#[cfg(test)]
+fn model_start(
+    refuse: &crate::support::sync::AtomicUsize,
+    body: Box<dyn FnOnce() + Send>,
+) -> io::Result<Joinable> {
+    use crate::support::sync::Ordering::SeqCst;
+    if refuse
+        .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+    {
+        return Err(io::Error::other("the model refused the start"));
+    }
+    Ok(Joinable::Model(crate::support::sync::thread::spawn(body)))
 }
 
 impl RunQueue {
@@ -302,8 +373,8 @@ impl RunQueue {
             g.threads.take_joins()
         };
         for j in joins {
-            if j.thread().id() != std::thread::current().id() {
-                let _ = j.join();
+            if !j.is_current() {
+                j.join();
             }
         }
     }

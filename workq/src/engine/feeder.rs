@@ -6,10 +6,27 @@
 //! steps in when pumps cannot be queued (the pool cannot start a thread) or the
 //! queue stalls with items waiting.
 
-use super::{QueueGuard, RunQueue};
-use crate::engine::item::WorkInner;
+use super::{Limits, Mode, QueueConfig, QueueGuard, RunQueue};
+use crate::engine::item::{Class, WorkInner};
+use crate::support::panic::PanicHook;
 use crate::support::sync::{lock, Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// A fed queue's settings (validated by the caller).
+pub(crate) struct FedSettings {
+    pub(crate) name: String,
+    pub(crate) count_merged: bool,
+    pub(crate) freezable: bool,
+    pub(crate) on_panic: PanicHook,
+    /// Pumps, and so runs at once.
+    pub(crate) max_active: usize,
+    pub(crate) max_waiting: usize,
+    /// The class of the pumps on the pool.
+    pub(crate) class: Class,
+    /// With a rescuer (a thread the caller starts on `rescue`, in the last run
+    /// slot): how long runnable items may wait with nothing started.
+    pub(crate) rescue_after: Option<Duration>,
+}
 
 /// How a fed queue reaches its pool.
 pub(crate) struct Feeder {
@@ -24,6 +41,61 @@ pub(crate) struct Feeder {
 }
 
 impl RunQueue {
+    /// A fed queue on `pool`, with its pumps, a run slot per pump (named
+    /// `name#i`) and one for the rescuer if it has one (`name/rescuer`).
+    pub(crate) fn new_fed(pool: &Arc<RunQueue>, s: FedSettings) -> Arc<RunQueue> {
+        let queue = RunQueue::new(QueueConfig {
+            name: s.name.clone(),
+            single_consumer: s.max_active == 1,
+            count_merged: s.count_merged,
+            freezable: s.freezable,
+            on_panic: s.on_panic,
+            timer: pool.timer.clone(),
+            mode: Mode::Fed(Feeder {
+                pool: pool.clone(),
+                pumps: Mutex::new(Vec::new()),
+                rescue_after: s.rescue_after,
+            }),
+            limits: Limits {
+                max_running: s.max_active,
+                max_waiting: s.max_waiting,
+            },
+        });
+        let mut pumps = Vec::with_capacity(s.max_active);
+        for i in 0..s.max_active {
+            let name = format!("{}#{i}", s.name);
+            queue.add_slot(&name);
+            let (q, p) = (queue.clone(), pool.clone());
+            pumps.push(Arc::new(WorkInner::new(
+                Some(name.into_boxed_str()),
+                s.class,
+                Box::new(move |ctx| {
+                    if RunQueue::pump(&q, Some(i), Some(&p)) {
+                        // Other work waits on the pool: take turns.
+                        let _ = RunQueue::enqueue(ctx.queue, ctx.work);
+                    }
+                }),
+            )));
+        }
+        if s.rescue_after.is_some() {
+            queue.add_slot(&format!("{}/rescuer", s.name));
+        }
+        if let Some(feeder) = queue.feeder() {
+            *lock(&feeder.pumps) = pumps;
+        }
+        queue
+    }
+
+    /// Lets the pumps go (a stopped queue, or one whose rescuer could not
+    /// start): ends the queue / pump reference cycle; a pump still queued on the
+    /// pool finds the queue stopped and returns.
+    pub(crate) fn drop_pumps(&self) {
+        if let Some(feeder) = self.feeder() {
+            let pumps = std::mem::take(&mut *lock(&feeder.pumps));
+            drop(pumps);
+        }
+    }
+
     /// Queues enough pumps on the pool for the runnable items (no lock held).
     pub(crate) fn kick_pumps(this: &Arc<Self>) {
         let Some(feeder) = this.feeder() else {

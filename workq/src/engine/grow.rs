@@ -345,28 +345,12 @@ impl RunQueue {
             return Ok(());
         };
         for j in r.finished {
-            let _ = j.join();
-        }
-        let mut builder = std::thread::Builder::new().name(r.thread.to_string());
-        if let Some(bytes) = elastic.stack_size {
-            builder = builder.stack_size(bytes);
+            j.join();
         }
         let q = this.clone();
         let slot = r.slot;
         let body: Box<dyn FnOnce() + Send> = Box::new(move || RunQueue::consume(&q, Some(slot)));
-        // The spawner is user code: a panic in it counts as a failed start.
-        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            (elastic.spawner)(builder, body)
-        }))
-        .unwrap_or_else(|payload| {
-            let msg = format!(
-                "the spawner panicked: {}",
-                crate::support::panic::message(&*payload)
-            );
-            crate::support::panic::swallow(payload);
-            Err(io::Error::other(msg))
-        });
-        match spawned {
+        match elastic.start_thread(&r.thread, body) {
             Ok(handle) => {
                 this.counters
                     .threads_started

@@ -112,7 +112,9 @@ impl RunQueue {
             && g.life.draining() == 0
             && g.sleepers.none_asleep()
             && !g.sleepers.has_needed()
-            && g.threads.count() > 0
+            // A thread that is only being started does not count: if its start
+            // fails, the shelf closes with no consumer to take what it holds.
+            && g.threads.live() > 0
             && (self.elastic().is_none() || g.threads.count() >= g.sizing.max())
     }
 

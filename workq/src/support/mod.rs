@@ -1,6 +1,6 @@
 //! Support code with no knowledge of work items: the sync shim (std or loom),
 //! padding against false sharing, trouble reports, the thread's run marker and
-//! the catching of user panics.
+//! the catching of user panics, handles of started threads.
 
 pub(crate) mod current;
 #[macro_use]
@@ -8,3 +8,4 @@ pub(crate) mod log;
 pub(crate) mod padded;
 pub(crate) mod panic;
 pub(crate) mod sync;
+pub(crate) mod thread;

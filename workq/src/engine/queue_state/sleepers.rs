@@ -28,7 +28,7 @@ pub(crate) struct Sleepers {
     needed: usize,
     to_notify: Vec<Arc<Condvar>>,
     /// Wake-ups sent to parked consumers so far (tests).
-    #[cfg(test)]
+    #[cfg(all(test, not(any(loom, shuttle))))]
     wakeups: u64,
 }
 
@@ -70,7 +70,7 @@ impl Sleepers {
             return false;
         };
         self.notified += 1;
-        #[cfg(test)]
+        #[cfg(all(test, not(any(loom, shuttle))))]
         {
             self.wakeups += 1;
         }
@@ -154,7 +154,7 @@ impl Sleepers {
     }
 
     /// Wake-ups sent to parked consumers so far.
-    #[cfg(test)]
+    #[cfg(all(test, not(any(loom, shuttle))))]
     pub(crate) fn wakeups(&self) -> u64 {
         self.wakeups
     }

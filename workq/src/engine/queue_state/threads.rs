@@ -2,7 +2,7 @@
 
 use crate::engine::item::WorkInner;
 use crate::support::sync::Arc;
-use std::thread::JoinHandle;
+use crate::support::thread::Joinable;
 use std::time::Instant;
 
 /// One consumer thread, as the runqueue view shows it.
@@ -68,7 +68,7 @@ pub(crate) struct Threads {
     /// By slot number (an elastic queue's thread names end in it).
     slots: Vec<Option<Slot>>,
     /// Threads to join at shutdown (culled ones are reaped as new ones start).
-    joins: Vec<JoinHandle<()>>,
+    joins: Vec<Joinable>,
 }
 
 /// A thread start decided under the lock: its slot is taken and it is counted
@@ -78,7 +78,7 @@ pub(crate) struct Reservation {
     pub(crate) slot: usize,
     pub(crate) thread: std::sync::Arc<str>,
     /// Culled threads to join before the start.
-    pub(crate) finished: Vec<JoinHandle<()>>,
+    pub(crate) finished: Vec<Joinable>,
 }
 
 impl Threads {
@@ -141,7 +141,7 @@ impl Threads {
     }
 
     /// A reserved start succeeded: `handle` is joined at shutdown.
-    pub(crate) fn started(&mut self, handle: JoinHandle<()>) {
+    pub(crate) fn started(&mut self, handle: Joinable) {
         self.joins.push(handle);
         debug_assert!(
             self.starting > 0,
@@ -212,7 +212,7 @@ impl Threads {
     }
 
     /// The threads to join (a stopping queue).
-    pub(crate) fn take_joins(&mut self) -> Vec<JoinHandle<()>> {
+    pub(crate) fn take_joins(&mut self) -> Vec<Joinable> {
         std::mem::take(&mut self.joins)
     }
 }

@@ -3,7 +3,9 @@
 use super::{Handle, Pool};
 use crate::engine::timer::Timer;
 use crate::engine::ManualClock;
-use crate::engine::{Elastic, Limits, Mode, QueueConfig, RunQueue, SpawnFailure, Spawner};
+use crate::engine::{
+    Elastic, ElasticSettings, Limits, Mode, QueueConfig, RunQueue, SpawnFailure, Spawner, Starter,
+};
 use crate::error::{check_name, check_stack, Error};
 use crate::shutdown::ArmedAtShutdown;
 use crate::support::panic::{default_hook, PanicHook, PanicReport};
@@ -518,12 +520,15 @@ impl PoolBuilder {
             mode: Mode::Elastic {
                 sizing: Elastic::new(
                     &self.name,
-                    self.idle_timeout,
-                    self.backoff,
-                    self.stack_size,
-                    spawner,
-                    on_spawn_failure,
-                    self.start_attempts,
+                    ElasticSettings {
+                        idle_timeout: self.idle_timeout,
+                        backoff: self.backoff,
+                        stack_size: self.stack_size,
+                        starter: Starter::Spawner(spawner),
+                        on_spawn_failure,
+                        start_attempts: self.start_attempts,
+                        grow_timer: Timer::system(),
+                    },
                 ),
                 min: self.min,
                 max: self.max,

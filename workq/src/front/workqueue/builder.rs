@@ -3,10 +3,9 @@
 use super::{Handle, WorkQueue};
 use crate::addons::watchdog::{self, StallHook, StallReport};
 use crate::engine::item::Class;
-use crate::engine::{Feeder, Limits, Mode, QueueConfig, RunQueue};
+use crate::engine::{FedSettings, RunQueue};
 use crate::error::{check_name, invalid, Error};
 use crate::front::pool::Pool;
-use crate::front::work::Work;
 use crate::shutdown::ArmedAtShutdown;
 use crate::support::panic::{default_hook, PanicHook, PanicReport};
 use crate::support::sync::{Arc, Mutex};
@@ -444,13 +443,7 @@ impl WorkQueueBuilder {
             match spawned {
                 Ok(j) => Some(j),
                 Err(source) => {
-                    if let Some(feeder) = queue.feeder() {
-                        feeder
-                            .pumps
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .clear();
-                    }
+                    queue.drop_pumps();
                     return Err(Error::Spawn {
                         thread: name,
                         source,
@@ -472,55 +465,23 @@ impl WorkQueueBuilder {
 
     /// The queue's engine and its pumps.
     fn assemble(&self, pool: &Pool) -> Arc<RunQueue> {
-        let max_active = if self.ordered { 1 } else { self.max_active };
-        let pool_queue = pool.handle.queue.clone();
-        let queue = RunQueue::new(QueueConfig {
-            name: self.name.clone(),
-            single_consumer: max_active == 1,
-            count_merged: self.count_merged,
-            freezable: self.freezable,
-            on_panic: self.on_panic.clone().unwrap_or_else(default_hook),
-            timer: pool_queue.timer.clone(),
-            mode: Mode::Fed(Feeder {
-                pool: pool_queue,
-                pumps: crate::support::sync::Mutex::new(Vec::new()),
-                rescue_after: self.rescuer.then_some(self.rescue_after),
-            }),
-            limits: Limits {
-                max_running: max_active,
+        let queue = RunQueue::new_fed(
+            &pool.handle.queue,
+            FedSettings {
+                name: self.name.clone(),
+                count_merged: self.count_merged,
+                freezable: self.freezable,
+                on_panic: self.on_panic.clone().unwrap_or_else(default_hook),
+                max_active: if self.ordered { 1 } else { self.max_active },
                 max_waiting: self.max_waiting.unwrap_or(usize::MAX),
+                class: match (self.high_priority, self.very_slow) {
+                    (true, _) => Class::High,
+                    (false, true) => Class::VerySlow,
+                    (false, false) => Class::Normal,
+                },
+                rescue_after: self.rescuer.then_some(self.rescue_after),
             },
-        });
-        let class = match (self.high_priority, self.very_slow) {
-            (true, _) => Class::High,
-            (false, true) => Class::VerySlow,
-            (false, false) => Class::Normal,
-        };
-        let mut pumps = Vec::with_capacity(max_active);
-        {
-            for i in 0..max_active {
-                queue.add_slot(&format!("{}#{i}", self.name));
-                let q = queue.clone();
-                let p = pool.handle.queue.clone();
-                let pump = Work::build(
-                    Some(format!("{}#{i}", self.name).into_boxed_str()),
-                    class,
-                    Box::new(move |ctx| {
-                        if RunQueue::pump(&q, Some(i), Some(&p)) {
-                            // Other work waits on the pool: take turns.
-                            let _ = ctx.requeue();
-                        }
-                    }),
-                );
-                pumps.push(pump.inner);
-            }
-            if self.rescuer {
-                queue.add_slot(&format!("{}/rescuer", self.name));
-            }
-        }
-        if let Some(feeder) = queue.feeder() {
-            *feeder.pumps.lock().unwrap_or_else(|p| p.into_inner()) = pumps;
-        }
+        );
         pool.handle.register_fed(&queue);
         queue
     }

@@ -80,12 +80,7 @@ fn shut_down(h: &Handle, plan: Plan) -> ShutdownReport {
     let report = RunQueue::shut_down(&h.queue, false, plan);
     // The pool no longer needs to reach this queue: let its items go.
     h.pool.handle.forget_fed(&h.queue);
-    if let Some(feeder) = h.queue.feeder() {
-        // End the queue <-> pump reference cycle; a pump still queued on the pool
-        // finds the queue stopped and returns.
-        let pumps = std::mem::take(&mut *feeder.pumps.lock().unwrap_or_else(|p| p.into_inner()));
-        drop(pumps);
-    }
+    h.queue.drop_pumps();
     let rescuer = lock(&h.rescuer).take();
     if let Some(r) = rescuer {
         if r.thread().id() != std::thread::current().id() {

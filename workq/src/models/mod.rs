@@ -11,6 +11,8 @@
 //! Each model drives a [`RunQueue`] directly: one model thread plays the consumer
 //! by calling `run_one`, so no hidden thread is involved.
 
+mod pool;
+
 use crate::engine::ManualClock;
 use crate::engine::{QueueCall, RunQueue};
 use crate::front::work::{Queued, Work};
