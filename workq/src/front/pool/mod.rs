@@ -9,7 +9,6 @@ mod waits;
 pub use builder::PoolBuilder;
 pub use owner::Owner;
 
-use crate::addons::snapshot::Snapshot;
 use crate::addons::wait::QueueAsync;
 use crate::engine::{Limit, QueueCall, RunQueue};
 use crate::error::Error;
@@ -18,7 +17,6 @@ use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::support::current;
 use crate::support::sync::{lock, Arc, Mutex};
 use std::fmt;
-use std::time::Duration;
 
 /// A set of threads shared by many users, sized by demand.
 ///
@@ -105,7 +103,147 @@ impl crate::front::face::Face for Pool {
     }
 }
 
+/// A pool's shutdown also discards the waiting items of the workqueues it feeds
+/// when it discards their pumps; its async destroy holds the queue, not a handle.
+impl crate::front::face::Lifecycle for Pool {
+    const OWN_DESTROY: &'static str = "destroying a pool from one of its own threads";
+
+    fn inside(&self) -> bool {
+        current::consuming(self.handle.queue.id)
+    }
+
+    fn armed_at_shutdown(&self) -> ArmedAtShutdown {
+        self.handle.armed_at_shutdown
+    }
+
+    fn shut_down(&self, plan: Plan) -> ShutdownReport {
+        let mut report = RunQueue::shut_down(&self.handle.queue, false, plan);
+        if plan.until.is_some() {
+            // Pumps discarded: the waiting items of the fed workqueues can no
+            // longer run on this pool.
+            let fed = std::mem::take(&mut *lock(&self.handle.fed));
+            for q in fed {
+                report.merge(q.discard_orphaned());
+            }
+        }
+        report
+    }
+
+    fn finish_destroy(&self) -> Box<dyn FnOnce() -> ShutdownReport + Send> {
+        let q = self.handle.queue.clone();
+        Box::new(move || RunQueue::shut_down(&q, false, Plan::drain(ArmedAtShutdown::Cancel)))
+    }
+}
+
 crate::front::face::delayed_face!(Pool, "pool", "workq::Pool::new(\"delayed\")?");
+
+crate::front::face::lifecycle_face! {
+    impl Pool {
+        /// Waits until every run queued on the pool before the call has finished.
+        /// Armed delayed items are not waited for (see [`crate::shutdown`]).
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of the pool's items.
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("flush")?;
+        /// pool.queue(&workq::Work::new(|_| {}))?;
+        /// pool.flush()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn flush;
+
+        /// Flushes until nothing is pending or running; meanwhile only the pool's own
+        /// items may queue onto it. Armed delayed items stay armed and are not waited
+        /// for (see [`crate::shutdown`]).
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of the pool's items.
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("drain")?;
+        /// pool.drain()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn drain;
+
+        /// Drains the pool, stops its threads and joins them; queue calls fail
+        /// afterwards. Dropping the last handle does the same. Armed delayed items are
+        /// cancelled or run now, as [`PoolBuilder::armed_at_shutdown`] says; the report
+        /// counts them (a second call returns an empty report). See
+        /// [`crate::shutdown`] for every shutdown call.
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("short")?;
+        /// assert!(pool.destroy()?.is_empty());
+        /// assert!(pool.queue(&workq::Work::new(|_| {})).is_err());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn destroy;
+
+        /// Like [`destroy`](Pool::destroy), but runs waiting items only until `timeout`
+        /// has passed; then the items that have not started are discarded (dropped
+        /// without running, and reported), the runs in progress are waited for, and
+        /// nothing runs after the call returns. Armed items are cancelled, unless the
+        /// pool fires them at shutdown and the deadline has not passed.
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("bounded-exit")?;
+        /// pool.queue(&workq::Work::new(|_| {}))?;
+        /// let report = pool.destroy_timeout(std::time::Duration::from_secs(10))?;
+        /// assert_eq!(report.discarded(), 0); // it had time to run
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn destroy_timeout;
+
+        /// Stops the pool at once: waiting items are discarded (reported), armed items
+        /// cancelled, the runs in progress waited for; nothing runs after the call
+        /// returns.
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("stop-now")?;
+        /// let work = workq::Work::new(|_| {});
+        /// pool.queue_after(&work, std::time::Duration::from_secs(3600))?;
+        /// let report = pool.shutdown_now()?;
+        /// assert_eq!(report.armed_cancelled(), 1);
+        /// assert!(!work.is_pending());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn shutdown_now;
+
+        /// The pool's counters (the same as its snapshot's `stats`, without the
+        /// lists).
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("counted")?;
+        /// let work = workq::Work::new(|_| {});
+        /// pool.queue(&work)?;
+        /// pool.flush()?;
+        /// assert_eq!(pool.stats().runs, 1);
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn stats;
+
+        /// A picture of the pool: every thread and what it runs, every waiting item, the
+        /// counters (the kernel's slow-work runqueue listing, as data).
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("view")?;
+        /// assert!(pool.snapshot().threads.is_empty()); // unused: no threads
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn snapshot;
+    }
+}
 
 impl Pool {
     /// The engine's queue behind this pool.
@@ -243,127 +381,6 @@ impl Pool {
         QueueAsync::new(self.handle.queue.clone(), work.clone())
     }
 
-    /// Waits until every run queued on the pool before the call has finished.
-    /// Armed delayed items are not waited for (see [`crate::shutdown`]).
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of the pool's items.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("flush")?;
-    /// pool.queue(&workq::Work::new(|_| {}))?;
-    /// pool.flush()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn flush(&self) -> Result<bool, Error> {
-        self.handle.queue.flush()
-    }
-
-    /// Flushes until nothing is pending or running; meanwhile only the pool's own
-    /// items may queue onto it. Armed delayed items stay armed and are not waited
-    /// for (see [`crate::shutdown`]).
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of the pool's items.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("drain")?;
-    /// pool.drain()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn drain(&self) -> Result<(), Error> {
-        self.handle.queue.drain()
-    }
-
-    /// Drains the pool, stops its threads and joins them; queue calls fail
-    /// afterwards. Dropping the last handle does the same. Armed delayed items are
-    /// cancelled or run now, as [`PoolBuilder::armed_at_shutdown`] says; the report
-    /// counts them (a second call returns an empty report). See
-    /// [`crate::shutdown`] for every shutdown call.
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("short")?;
-    /// assert!(pool.destroy()?.is_empty());
-    /// assert!(pool.queue(&workq::Work::new(|_| {})).is_err());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn destroy(&self) -> Result<ShutdownReport, Error> {
-        self.shut_down_with(Plan::drain(self.handle.armed_at_shutdown))
-    }
-
-    /// Like [`destroy`](Pool::destroy), but runs waiting items only until `timeout`
-    /// has passed; then the items that have not started are discarded (dropped
-    /// without running, and reported), the runs in progress are waited for, and
-    /// nothing runs after the call returns. Armed items are cancelled, unless the
-    /// pool fires them at shutdown and the deadline has not passed.
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("bounded-exit")?;
-    /// pool.queue(&workq::Work::new(|_| {}))?;
-    /// let report = pool.destroy_timeout(std::time::Duration::from_secs(10))?;
-    /// assert_eq!(report.discarded(), 0); // it had time to run
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn destroy_timeout(&self, timeout: Duration) -> Result<ShutdownReport, Error> {
-        self.shut_down_with(Plan::timeout(self.handle.armed_at_shutdown, timeout))
-    }
-
-    /// Stops the pool at once: waiting items are discarded (reported), armed items
-    /// cancelled, the runs in progress waited for; nothing runs after the call
-    /// returns.
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("stop-now")?;
-    /// let work = workq::Work::new(|_| {});
-    /// pool.queue_after(&work, std::time::Duration::from_secs(3600))?;
-    /// let report = pool.shutdown_now()?;
-    /// assert_eq!(report.armed_cancelled(), 1);
-    /// assert!(!work.is_pending());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn shutdown_now(&self) -> Result<ShutdownReport, Error> {
-        self.shut_down_with(Plan::now(self.handle.armed_at_shutdown))
-    }
-
-    fn shut_down_with(&self, plan: Plan) -> Result<ShutdownReport, Error> {
-        self.refuse_own_destroy()?;
-        let mut report = RunQueue::shut_down(&self.handle.queue, false, plan);
-        if plan.until.is_some() {
-            // Pumps discarded: the waiting items of the fed workqueues can no
-            // longer run on this pool.
-            let fed = std::mem::take(&mut *lock(&self.handle.fed));
-            for q in fed {
-                report.merge(q.discard_orphaned());
-            }
-        }
-        crate::support::log::shutdown_report(self.name(), &report, false);
-        Ok(report)
-    }
-
-    /// Refuses a destroy from one of the pool's threads.
-    pub(crate) fn refuse_own_destroy(&self) -> Result<(), Error> {
-        if current::consuming(self.handle.queue.id) {
-            return Err(Error::WouldDeadlock {
-                what: "destroying a pool from one of its own threads",
-            });
-        }
-        Ok(())
-    }
-
-    /// The shutdown policy for armed items.
-    pub(crate) fn armed_at_shutdown(&self) -> ArmedAtShutdown {
-        self.handle.armed_at_shutdown
-    }
-
     /// Changes the minimum number of threads. If the pool is in use and has fewer,
     /// threads start now.
     ///
@@ -420,33 +437,6 @@ impl Pool {
     pub fn set_very_slow_percent(&self, percent: usize) -> Result<(), Error> {
         builder::check_percent(percent)?;
         RunQueue::retune(&self.handle.queue, None, None, Some(percent))
-    }
-
-    /// The pool's counters (the same as its snapshot's `stats`, without the
-    /// lists).
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("counted")?;
-    /// let work = workq::Work::new(|_| {});
-    /// pool.queue(&work)?;
-    /// pool.flush()?;
-    /// assert_eq!(pool.stats().runs, 1);
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn stats(&self) -> crate::Stats {
-        self.handle.queue.stats()
-    }
-
-    /// A picture of the pool: every thread and what it runs, every waiting item, the
-    /// counters (the kernel's slow-work runqueue listing, as data).
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("view")?;
-    /// assert!(pool.snapshot().threads.is_empty()); // unused: no threads
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn snapshot(&self) -> Snapshot {
-        self.handle.queue.snapshot()
     }
 }
 
