@@ -6,19 +6,22 @@
 //! `modify_at`, `modify` and `periodic`, with the same semantics, errors and
 //! docs, so the four cannot drift apart.
 //!
-//! The front ends that own their queue (`Worker`, `Pool`, `WorkQueue`) also
-//! implement [`Lifecycle`] (who counts as inside, and what their shutdown adds
-//! to the engine's) and get their waiting and shutdown calls from
-//! [`lifecycle_face!`] (`flush`, `drain`, `destroy`, `destroy_timeout`,
-//! `shutdown_now`, `stats`, `snapshot`) and [`waits_face!`] (`flush_async`,
-//! `drain_async`, `destroy_async`); the freezable ones (`Worker`, `WorkQueue`)
-//! get `freeze`, `thaw` and `is_frozen` from [`freeze_face!`]. Those macros
-//! take each method's docs from the front end (their examples show that front
-//! end), and write its signature and body here, once.
+//! `Worker`, `Pool` and `WorkQueue` get `queue` from [`queue_face!`] (and the
+//! bounded `Pool` and `WorkQueue` `try_queue` and `queue_async`), each saying
+//! through [`Face::face_call`] which call it makes (`Owner` keeps its own, in
+//! `pool/owner.rs`). They own their queue, so they also implement
+//! [`Lifecycle`] (who counts as inside, and what their shutdown adds to the
+//! engine's) and get their waiting and shutdown calls from [`lifecycle_face!`]
+//! (`flush`, `drain`, `destroy`, `destroy_timeout`, `shutdown_now`, `stats`,
+//! `snapshot`) and [`waits_face!`] (`flush_async`, `drain_async`,
+//! `destroy_async`); the freezable ones (`Worker`, `WorkQueue`) get `freeze`,
+//! `thaw` and `is_frozen` from [`freeze_face!`]. Those macros take each
+//! method's docs from the front end (their examples show that front end), and
+//! write its signature and body here, once.
 
 use crate::addons::snapshot::{Snapshot, Stats};
-use crate::addons::wait::{drain_queue, flush_queue, Destroying, Waiting};
-use crate::engine::{OwnerId, QueueCall, RunQueue};
+use crate::addons::wait::{drain_queue, flush_queue, Destroying, QueueAsync, Waiting};
+use crate::engine::{Limit, OwnerId, QueueCall, RunQueue};
 use crate::error::Error;
 use crate::front::work::{Queued, Work};
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
@@ -33,6 +36,13 @@ pub(crate) trait Face {
     /// The pool owner its calls are counted for.
     fn face_owner(&self) -> Option<OwnerId> {
         None
+    }
+
+    /// The call `queue` (`Limit::Block`) and `try_queue` (`Limit::Try`) make:
+    /// by default now, for `face_owner`, with that limit.
+    #[inline]
+    fn face_call(&self, limit: Limit) -> QueueCall {
+        QueueCall::NOW.owner(self.face_owner()).limit(limit)
     }
 }
 
@@ -59,6 +69,22 @@ pub(crate) trait Lifecycle: Face + Clone + Send + 'static {
         let me = self.clone();
         Box::new(move || me.shut_down(Plan::drain(ArmedAtShutdown::Cancel)))
     }
+}
+
+/// Queues `work` on `f`'s queue now, waiting for room if `f` is bounded.
+#[inline]
+pub(crate) fn queue(f: &impl Face, work: &Work) -> Result<Queued, Error> {
+    RunQueue::enqueue_with(f.face_queue(), &work.inner, f.face_call(Limit::Block))
+}
+
+/// Queues `work` on `f`'s queue now, failing if `f` is bounded and full.
+pub(crate) fn try_queue(f: &impl Face, work: &Work) -> Result<Queued, Error> {
+    RunQueue::enqueue_with(f.face_queue(), &work.inner, f.face_call(Limit::Try))
+}
+
+/// The async `queue`: waits for room without blocking a thread.
+pub(crate) fn queue_async(f: &impl Face, work: &Work) -> QueueAsync {
+    QueueAsync::for_owner(f.face_queue().clone(), work.clone(), f.face_owner())
 }
 
 /// Waits for the runs queued on `f` before the call.
@@ -328,6 +354,48 @@ macro_rules! delayed_face {
 }
 
 pub(crate) use delayed_face;
+
+/// The queue calls of a front end (`$ty` implements [`Face`]): `queue`, and for
+/// a front end with a bound on waiting items `try_queue` and `queue_async`
+/// too; each method's docs come from the front end, in this order.
+macro_rules! queue_face {
+    (impl $ty:ident {
+        $(#[$queue:meta])* fn queue;
+        $(#[$try_queue:meta])* fn try_queue;
+        $(#[$queue_async:meta])* fn queue_async;
+    }) => {
+        crate::front::face::queue_face! {
+            impl $ty {
+                $(#[$queue])* fn queue;
+            }
+        }
+
+        impl $ty {
+            $(#[$try_queue])*
+            pub fn try_queue(&self, work: &crate::Work) -> Result<crate::Queued, crate::Error> {
+                crate::front::face::try_queue(self, work)
+            }
+
+            $(#[$queue_async])*
+            pub fn queue_async(&self, work: &crate::Work) -> crate::QueueAsync {
+                crate::front::face::queue_async(self, work)
+            }
+        }
+    };
+    (impl $ty:ident {
+        $(#[$queue:meta])* fn queue;
+    }) => {
+        impl $ty {
+            $(#[$queue])*
+            #[inline]
+            pub fn queue(&self, work: &crate::Work) -> Result<crate::Queued, crate::Error> {
+                crate::front::face::queue(self, work)
+            }
+        }
+    };
+}
+
+pub(crate) use queue_face;
 
 /// The waiting and shutdown methods of a front end that owns its queue. `$ty`
 /// implements [`Lifecycle`]; each method's docs (with its example) come from

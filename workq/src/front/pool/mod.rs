@@ -9,7 +9,6 @@ mod waits;
 pub use builder::PoolBuilder;
 pub use owner::Owner;
 
-use crate::addons::wait::QueueAsync;
 use crate::engine::{Limit, QueueCall, RunQueue};
 use crate::error::Error;
 use crate::front::work::{Queued, Work};
@@ -98,8 +97,14 @@ impl Drop for Handle {
 }
 
 impl crate::front::face::Face for Pool {
+    #[inline]
     fn face_queue(&self) -> &Arc<RunQueue> {
         &self.handle.queue
+    }
+
+    #[inline]
+    fn face_call(&self, limit: Limit) -> QueueCall {
+        self.bounded(QueueCall::NOW.limit(limit))
     }
 }
 
@@ -136,6 +141,72 @@ impl crate::front::face::Lifecycle for Pool {
 }
 
 crate::front::face::delayed_face!(Pool, "pool", "workq::Pool::new(\"delayed\")?");
+
+crate::front::face::queue_face! {
+    impl Pool {
+        /// Queues `work` on the pool (with no owner). See [`Queued`]. On a pool with a
+        /// bound on waiting items ([`PoolBuilder::max_waiting`]) that is full, waits
+        /// for room (see [`try_queue`](Pool::try_queue) and
+        /// [`queue_async`](Pool::queue_async)); queueing an item that is already
+        /// pending or running never waits, nor does a call from the pool's own items.
+        ///
+        /// The call never starts a thread once the pool has one (see
+        /// [`PoolBuilder::start_attempts`] for a pool whose first start fails).
+        ///
+        /// # Errors
+        /// * [`Error::Busy`], [`Error::Canceling`], [`Error::Destroyed`], [`Error::Draining`]
+        ///   as for [`Worker::queue`](crate::Worker::queue);
+        /// * [`Error::Spawn`] or [`Error::NoThreads`]: the pool has no thread and gave
+        ///   up starting one (the item was not queued);
+        /// * [`Error::WouldDeadlock`]: the pool is full and the caller is one of its
+        ///   threads outside a run (a hook), which cannot wait for room.
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("q")?;
+        /// let work = workq::Work::new(|_| {});
+        /// assert!(pool.queue(&work)?.added_run());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn queue;
+
+        /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
+        /// the pool's bound on waiting items ([`PoolBuilder::max_waiting`]) is reached.
+        /// Without a bound it is [`Pool::queue`].
+        ///
+        /// # Errors
+        /// As [`Pool::queue`], and [`Error::Full`].
+        ///
+        /// ```
+        /// let pool = workq::Pool::builder().name("try").max_waiting(8).build()?;
+        /// let work = workq::Work::new(|_| {});
+        /// assert!(pool.try_queue(&work)?.added_run());
+        /// pool.flush()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn try_queue;
+
+        /// The async form of [`Pool::queue`]: on a bounded pool that is full, the
+        /// future waits for room instead of blocking a thread. Queueing an item that
+        /// is already pending never waits.
+        ///
+        /// # Errors
+        /// The future resolves to the errors of [`Pool::try_queue`], except
+        /// [`Error::Full`]: it waits for room instead.
+        ///
+        /// ```
+        /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        /// # rt.block_on(async {
+        /// let pool = workq::Pool::builder().name("async-q").max_waiting(4).build()?;
+        /// let work = workq::Work::new(|_| {});
+        /// assert_eq!(pool.queue_async(&work).await?, workq::Queued::Scheduled);
+        /// pool.flush()?;
+        /// # Ok::<(), workq::Error>(())
+        /// # })?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn queue_async;
+    }
+}
 
 crate::front::face::lifecycle_face! {
     impl Pool {
@@ -300,85 +371,22 @@ impl Pool {
         Owner::new(self.clone(), name.into())
     }
 
-    /// Queues `work` on the pool (with no owner). See [`Queued`]. On a pool with a
-    /// bound on waiting items ([`PoolBuilder::max_waiting`]) that is full, waits
-    /// for room (see [`try_queue`](Pool::try_queue) and
-    /// [`queue_async`](Pool::queue_async)); queueing an item that is already
-    /// pending or running never waits, nor does a call from the pool's own items.
-    ///
-    /// The call never starts a thread once the pool has one (see
-    /// [`PoolBuilder::start_attempts`] for a pool whose first start fails).
-    ///
-    /// # Errors
-    /// * [`Error::Busy`], [`Error::Canceling`], [`Error::Destroyed`], [`Error::Draining`]
-    ///   as for [`Worker::queue`](crate::Worker::queue);
-    /// * [`Error::Spawn`] or [`Error::NoThreads`]: the pool has no thread and gave
-    ///   up starting one (the item was not queued);
-    /// * [`Error::WouldDeadlock`]: the pool is full and the caller is one of its
-    ///   threads outside a run (a hook), which cannot wait for room.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("q")?;
-    /// let work = workq::Work::new(|_| {});
-    /// assert!(pool.queue(&work)?.added_run());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    #[inline]
-    pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        self.submit(work, QueueCall::NOW.limit(Limit::Block))
-    }
-
     /// A queue call for `owner` (0: none) that obeys the pool's bound on waiting
     /// items, if it has one, as `limit` says (`Block` or `Try`).
     #[inline]
     pub(crate) fn submit(&self, work: &Work, call: QueueCall) -> Result<Queued, Error> {
-        let call = if self.handle.bounded {
+        RunQueue::enqueue_with(&self.handle.queue, &work.inner, self.bounded(call))
+    }
+
+    /// `call` on this pool: unbounded pools ignore its limit (and so keep the
+    /// inbox's lock-free path).
+    #[inline]
+    fn bounded(&self, call: QueueCall) -> QueueCall {
+        if self.handle.bounded {
             call
         } else {
             call.limit(Limit::Ignore)
-        };
-        RunQueue::enqueue_with(&self.handle.queue, &work.inner, call)
-    }
-
-    /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
-    /// the pool's bound on waiting items ([`PoolBuilder::max_waiting`]) is reached.
-    /// Without a bound it is [`Pool::queue`].
-    ///
-    /// # Errors
-    /// As [`Pool::queue`], and [`Error::Full`].
-    ///
-    /// ```
-    /// let pool = workq::Pool::builder().name("try").max_waiting(8).build()?;
-    /// let work = workq::Work::new(|_| {});
-    /// assert!(pool.try_queue(&work)?.added_run());
-    /// pool.flush()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn try_queue(&self, work: &Work) -> Result<Queued, Error> {
-        self.submit(work, QueueCall::NOW.limit(Limit::Try))
-    }
-
-    /// The async form of [`Pool::queue`]: on a bounded pool that is full, the
-    /// future waits for room instead of blocking a thread. Queueing an item that
-    /// is already pending never waits.
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Pool::try_queue`], except
-    /// [`Error::Full`]: it waits for room instead.
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// let pool = workq::Pool::builder().name("async-q").max_waiting(4).build()?;
-    /// let work = workq::Work::new(|_| {});
-    /// assert_eq!(pool.queue_async(&work).await?, workq::Queued::Scheduled);
-    /// pool.flush()?;
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn queue_async(&self, work: &Work) -> QueueAsync {
-        QueueAsync::new(self.handle.queue.clone(), work.clone())
+        }
     }
 
     /// Changes the minimum number of threads. If the pool is in use and has fewer,

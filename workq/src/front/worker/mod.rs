@@ -6,13 +6,16 @@ mod waits;
 
 pub use builder::WorkerBuilder;
 
-use crate::engine::RunQueue;
+use crate::engine::{Limit, QueueCall, RunQueue};
 use crate::error::Error;
-use crate::front::work::{Queued, Work};
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::support::sync::{lock, Arc, Mutex};
 use std::fmt;
 use std::thread::{JoinHandle, ThreadId};
+
+// Named in the docs of the methods the face macros write.
+#[cfg(doc)]
+use crate::front::work::{Queued, Work};
 
 /// One named OS thread that runs queued [`Work`] items one at a time, in the order
 /// they were queued.
@@ -46,8 +49,16 @@ struct Handle {
 }
 
 impl crate::front::face::Face for Worker {
+    #[inline]
     fn face_queue(&self) -> &Arc<RunQueue> {
         &self.handle.queue
+    }
+
+    /// A worker has no bound on waiting items: the plain call, which keeps the
+    /// engine's lock-free paths.
+    #[inline]
+    fn face_call(&self, _limit: Limit) -> QueueCall {
+        QueueCall::NOW
     }
 }
 
@@ -70,6 +81,30 @@ impl crate::front::face::Lifecycle for Worker {
 }
 
 crate::front::face::delayed_face!(Worker, "worker", "workq::Worker::new(\"delayed\")?");
+
+crate::front::face::queue_face! {
+    impl Worker {
+        /// Queues `work` to run on this worker. See [`Queued`] for the three outcomes.
+        ///
+        /// # Errors
+        /// * [`Error::Busy`]: the item is pending or running on another queue.
+        /// * [`Error::Canceling`]: a `cancel_sync` of the item is in progress.
+        /// * [`Error::Destroyed`]: the worker is being or has been destroyed.
+        /// * [`Error::Draining`]: the worker is draining and the caller is not one of its items.
+        ///
+        /// ```
+        /// use workq::{Queued, Work, Worker};
+        /// let worker = Worker::builder().name("q").freezable(true).build()?;
+        /// worker.freeze()?;
+        /// let work = Work::new(|_| {});
+        /// assert_eq!(worker.queue(&work)?, Queued::Scheduled);
+        /// assert_eq!(worker.queue(&work)?, Queued::AlreadyPending);
+        /// worker.thaw()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn queue;
+    }
+}
 
 crate::front::face::lifecycle_face! {
     impl Worker {
@@ -276,29 +311,6 @@ impl Worker {
     /// ```
     pub fn name(&self) -> &str {
         &self.handle.queue.name
-    }
-
-    /// Queues `work` to run on this worker. See [`Queued`] for the three outcomes.
-    ///
-    /// # Errors
-    /// * [`Error::Busy`]: the item is pending or running on another queue.
-    /// * [`Error::Canceling`]: a `cancel_sync` of the item is in progress.
-    /// * [`Error::Destroyed`]: the worker is being or has been destroyed.
-    /// * [`Error::Draining`]: the worker is draining and the caller is not one of its items.
-    ///
-    /// ```
-    /// use workq::{Queued, Work, Worker};
-    /// let worker = Worker::builder().name("q").freezable(true).build()?;
-    /// worker.freeze()?;
-    /// let work = Work::new(|_| {});
-    /// assert_eq!(worker.queue(&work)?, Queued::Scheduled);
-    /// assert_eq!(worker.queue(&work)?, Queued::AlreadyPending);
-    /// worker.thaw()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    #[inline]
-    pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        RunQueue::enqueue(&self.handle.queue, &work.inner)
     }
 
     /// The worker's engine (for the engine's tests).

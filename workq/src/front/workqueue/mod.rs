@@ -9,15 +9,19 @@ mod waits;
 pub use builder::{WorkQueueBuilder, MAX_ACTIVE};
 pub use system::{queue, system, system_long};
 
-use crate::engine::{Limit, QueueCall, RunQueue};
-use crate::error::Error;
+use crate::engine::RunQueue;
 use crate::front::pool::Pool;
-use crate::front::work::{Queued, Work};
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::support::current;
 use crate::support::sync::{lock, Arc, Mutex};
 use std::fmt;
 use std::thread::JoinHandle;
+
+// Named in the docs of the methods the face macros write.
+#[cfg(doc)]
+use crate::error::Error;
+#[cfg(doc)]
+use crate::front::work::{Queued, Work};
 
 /// A named queue whose items run on a shared [`Pool`].
 ///
@@ -94,6 +98,7 @@ fn shut_down(h: &Handle, plan: Plan) -> ShutdownReport {
 }
 
 impl crate::front::face::Face for WorkQueue {
+    #[inline]
     fn face_queue(&self) -> &Arc<RunQueue> {
         &self.handle.queue
     }
@@ -122,6 +127,85 @@ crate::front::face::delayed_face!(
     "wq",
     "workq::WorkQueue::builder(\"delayed\").build()?"
 );
+
+crate::front::face::queue_face! {
+    impl WorkQueue {
+        /// Queues `work` on this queue. See [`Queued`]. On a queue with a bound on
+        /// waiting items ([`WorkQueueBuilder::max_waiting`]) that is full, waits for room
+        /// (see [`try_queue`](WorkQueue::try_queue) and
+        /// [`queue_async`](WorkQueue::queue_async)); queueing an item that is already
+        /// pending or running never waits, nor does a call from the queue's own items.
+        ///
+        /// # Errors
+        /// As [`Worker::queue`](crate::Worker::queue); [`Error::Disabled`] for a
+        /// disabled item.
+        ///
+        /// ```
+        /// use workq::{Queued, Work, WorkQueue};
+        /// let wq = WorkQueue::builder("q").freezable(true).build()?;
+        /// wq.freeze()?;
+        /// let work = Work::new(|_| {});
+        /// assert_eq!(wq.queue(&work)?, Queued::Scheduled);
+        /// assert_eq!(wq.queue(&work)?, Queued::AlreadyPending); // coalesced
+        /// wq.thaw()?;
+        /// work.flush()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn queue;
+
+        /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
+        /// the queue's bound on waiting items is reached.
+        ///
+        /// # Errors
+        /// As [`WorkQueue::queue`], and [`Error::Full`].
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("bp")?;
+        /// let wq = workq::WorkQueue::builder("bounded").pool(&pool).max_waiting(1).freezable(true).build()?;
+        /// wq.freeze()?;
+        /// let (a, b) = (workq::Work::new(|_| {}), workq::Work::new(|_| {}));
+        /// wq.try_queue(&a)?;
+        /// assert!(matches!(wq.try_queue(&b), Err(workq::Error::Full { .. })));
+        /// assert!(wq.try_queue(&a).is_ok()); // already pending: never counts
+        /// wq.thaw()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn try_queue;
+
+        /// The async form of [`WorkQueue::queue`]: on a bounded queue that is full, the
+        /// future waits for room instead of blocking a thread. Queueing an item that is
+        /// already pending never waits.
+        ///
+        /// # Errors
+        /// The future resolves to the errors of [`WorkQueue::try_queue`], except
+        /// [`Error::Full`](crate::Error::Full): it waits for room instead.
+        ///
+        /// ```
+        /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        /// # rt.block_on(async {
+        /// use std::future::{poll_fn, Future};
+        /// use std::pin::Pin;
+        /// use std::task::Poll;
+        /// use workq::{Pool, Queued, Work, WorkQueue};
+        /// let pool = Pool::new("bounded-pool")?;
+        /// let wq = WorkQueue::builder("bounded").pool(&pool).max_waiting(1).freezable(true).build()?;
+        /// wq.freeze()?; // hold the items, so the queue fills up
+        /// let (a, b) = (Work::new(|_| {}), Work::new(|_| {}));
+        /// assert_eq!(wq.queue_async(&a).await?, Queued::Scheduled); // room: at once
+        /// let mut queue_b = wq.queue_async(&b);
+        /// // Polled once, it finds the queue full and waits (no thread is blocked).
+        /// let waits = poll_fn(|cx| Poll::Ready(Pin::new(&mut queue_b).poll(cx).is_pending())).await;
+        /// assert!(waits);
+        /// wq.thaw()?; // `a` runs: room for `b`
+        /// assert_eq!(queue_b.await?, Queued::Scheduled);
+        /// wq.flush_async().await?;
+        /// # Ok::<(), workq::Error>(())
+        /// # })?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn queue_async;
+    }
+}
 
 crate::front::face::lifecycle_face! {
     impl WorkQueue {
@@ -345,66 +429,6 @@ impl WorkQueue {
     /// ```
     pub fn pool(&self) -> &Pool {
         &self.handle.pool
-    }
-
-    /// Queues `work` on this queue. See [`Queued`]. On a queue with a bound on
-    /// waiting items ([`WorkQueueBuilder::max_waiting`]) that is full, waits for room
-    /// (see [`try_queue`](WorkQueue::try_queue) and
-    /// [`queue_async`](WorkQueue::queue_async)); queueing an item that is already
-    /// pending or running never waits, nor does a call from the queue's own items.
-    ///
-    /// # Errors
-    /// As [`Worker::queue`](crate::Worker::queue); [`Error::Disabled`] for a
-    /// disabled item.
-    ///
-    /// ```
-    /// use workq::{Queued, Work, WorkQueue};
-    /// let wq = WorkQueue::builder("q").freezable(true).build()?;
-    /// wq.freeze()?;
-    /// let work = Work::new(|_| {});
-    /// assert_eq!(wq.queue(&work)?, Queued::Scheduled);
-    /// assert_eq!(wq.queue(&work)?, Queued::AlreadyPending); // coalesced
-    /// wq.thaw()?;
-    /// work.flush()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    #[inline]
-    pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        RunQueue::enqueue_with(
-            &self.handle.queue,
-            &work.inner,
-            QueueCall::NOW.limit(Limit::Block),
-        )
-    }
-
-    /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
-    /// the queue's bound on waiting items is reached.
-    ///
-    /// # Errors
-    /// As [`WorkQueue::queue`], and [`Error::Full`].
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("bp")?;
-    /// let wq = workq::WorkQueue::builder("bounded").pool(&pool).max_waiting(1).freezable(true).build()?;
-    /// wq.freeze()?;
-    /// let (a, b) = (workq::Work::new(|_| {}), workq::Work::new(|_| {}));
-    /// wq.try_queue(&a)?;
-    /// assert!(matches!(wq.try_queue(&b), Err(workq::Error::Full { .. })));
-    /// assert!(wq.try_queue(&a).is_ok()); // already pending: never counts
-    /// wq.thaw()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn try_queue(&self, work: &Work) -> Result<Queued, Error> {
-        RunQueue::enqueue_with(
-            &self.handle.queue,
-            &work.inner,
-            QueueCall::NOW.limit(Limit::Try),
-        )
-    }
-
-    /// The queue's engine.
-    pub(crate) fn run_queue(&self) -> &Arc<RunQueue> {
-        &self.handle.queue
     }
 }
 
