@@ -261,12 +261,8 @@ pub struct QueueAsync {
 }
 
 impl QueueAsync {
-    /// The future of a bounded queue call of `work` on `queue`.
-    pub(crate) fn new(queue: Arc<RunQueue>, work: Work) -> QueueAsync {
-        QueueAsync::for_owner(queue, work, None)
-    }
-
-    /// The same, for the pool owner `owner`.
+    /// The future of a bounded queue call of `work` on `queue`, counted for the
+    /// pool owner `owner` (if any).
     pub(crate) fn for_owner(
         queue: Arc<RunQueue>,
         work: Work,

@@ -1,14 +1,30 @@
-//! The face every front end shows for delayed and periodic work, written once.
+//! The face every front end shows, written once.
 //!
 //! `Worker`, `Pool`, `Owner` and `WorkQueue` each implement [`Face`] (which
 //! queue they feed, and the owner their calls are counted for) and get the same
-//! methods from [`delayed_face!`]: `queue_at`, `queue_after`, `modify_at`,
-//! `modify` and `periodic`, with the same semantics, errors and docs, so the
-//! four cannot drift apart.
+//! delayed-work methods from [`delayed_face!`]: `queue_at`, `queue_after`,
+//! `modify_at`, `modify` and `periodic`, with the same semantics, errors and
+//! docs, so the four cannot drift apart.
+//!
+//! `Worker`, `Pool` and `WorkQueue` get `queue` from [`queue_face!`] (and the
+//! bounded `Pool` and `WorkQueue` `try_queue` and `queue_async`), each saying
+//! through [`Face::face_call`] which call it makes (`Owner` keeps its own, in
+//! `pool/owner.rs`). They own their queue, so they also implement
+//! [`Lifecycle`] (who counts as inside, and what their shutdown adds to the
+//! engine's) and get their waiting and shutdown calls from [`lifecycle_face!`]
+//! (`flush`, `drain`, `destroy`, `destroy_timeout`, `shutdown_now`, `stats`,
+//! `snapshot`) and [`waits_face!`] (`flush_async`, `drain_async`,
+//! `destroy_async`); the freezable ones (`Worker`, `WorkQueue`) get `freeze`,
+//! `thaw` and `is_frozen` from [`freeze_face!`]. Those macros take each
+//! method's docs from the front end (their examples show that front end), and
+//! write its signature and body here, once.
 
-use crate::engine::{OwnerId, QueueCall, RunQueue};
+use crate::addons::snapshot::{Snapshot, Stats};
+use crate::addons::wait::{drain_queue, flush_queue, Destroying, QueueAsync, Waiting};
+use crate::engine::{Limit, OwnerId, QueueCall, RunQueue};
 use crate::error::Error;
 use crate::front::work::{Queued, Work};
+use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::support::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +37,144 @@ pub(crate) trait Face {
     fn face_owner(&self) -> Option<OwnerId> {
         None
     }
+
+    /// The call `queue` (`Limit::Block`) and `try_queue` (`Limit::Try`) make:
+    /// by default now, for `face_owner`, with that limit.
+    #[inline]
+    fn face_call(&self, limit: Limit) -> QueueCall {
+        QueueCall::NOW.owner(self.face_owner()).limit(limit)
+    }
+}
+
+/// What a front end that owns its queue tells the shared lifecycle methods:
+/// where a destroy would wait for itself, and what its shutdown adds to the
+/// engine's (joining a thread, releasing fed queues or pumps).
+pub(crate) trait Lifecycle: Face + Clone + Send + 'static {
+    /// The `what` of the [`Error::WouldDeadlock`] a destroy from inside gets.
+    const OWN_DESTROY: &'static str;
+
+    /// Whether the caller is inside the front end (one of its items or
+    /// threads), where a destroy would wait for itself.
+    fn inside(&self) -> bool;
+
+    /// The shutdown policy for armed items.
+    fn armed_at_shutdown(&self) -> ArmedAtShutdown;
+
+    /// The blocking shutdown under `plan`, with what the front end adds.
+    fn shut_down(&self, plan: Plan) -> ShutdownReport;
+
+    /// The end of an async destroy, run once drained: the blocking shutdown,
+    /// which then has nothing left to drain.
+    fn finish_destroy(&self) -> Box<dyn FnOnce() -> ShutdownReport + Send> {
+        let me = self.clone();
+        Box::new(move || me.shut_down(Plan::drain(ArmedAtShutdown::Cancel)))
+    }
+}
+
+/// Queues `work` on `f`'s queue now, waiting for room if `f` is bounded.
+#[inline]
+pub(crate) fn queue(f: &impl Face, work: &Work) -> Result<Queued, Error> {
+    RunQueue::enqueue_with(f.face_queue(), &work.inner, f.face_call(Limit::Block))
+}
+
+/// Queues `work` on `f`'s queue now, failing if `f` is bounded and full.
+pub(crate) fn try_queue(f: &impl Face, work: &Work) -> Result<Queued, Error> {
+    RunQueue::enqueue_with(f.face_queue(), &work.inner, f.face_call(Limit::Try))
+}
+
+/// The async `queue`: waits for room without blocking a thread.
+pub(crate) fn queue_async(f: &impl Face, work: &Work) -> QueueAsync {
+    QueueAsync::for_owner(f.face_queue().clone(), work.clone(), f.face_owner())
+}
+
+/// Waits for the runs queued on `f` before the call.
+pub(crate) fn flush(f: &impl Face) -> Result<bool, Error> {
+    f.face_queue().flush()
+}
+
+/// Flushes `f` until nothing is pending or running.
+pub(crate) fn drain(f: &impl Face) -> Result<(), Error> {
+    f.face_queue().drain()
+}
+
+/// Freezes `f`'s queue.
+pub(crate) fn freeze(f: &impl Face) -> Result<(), Error> {
+    f.face_queue().freeze()
+}
+
+/// Thaws `f`'s queue.
+pub(crate) fn thaw(f: &impl Face) -> Result<(), Error> {
+    RunQueue::thaw(f.face_queue())
+}
+
+/// Whether `f`'s queue is frozen.
+pub(crate) fn is_frozen(f: &impl Face) -> bool {
+    f.face_queue().is_frozen()
+}
+
+/// `f`'s counters.
+pub(crate) fn stats(f: &impl Face) -> Stats {
+    f.face_queue().stats()
+}
+
+/// A picture of `f`'s queue.
+pub(crate) fn snapshot(f: &impl Face) -> Snapshot {
+    f.face_queue().snapshot()
+}
+
+/// Refuses a destroy from inside `f`.
+fn refuse_own_destroy<F: Lifecycle>(f: &F) -> Result<(), Error> {
+    if f.inside() {
+        return Err(Error::WouldDeadlock {
+            what: F::OWN_DESTROY,
+        });
+    }
+    Ok(())
+}
+
+/// The blocking shutdowns: refused from inside, logged once done.
+fn shut_down_with(f: &impl Lifecycle, plan: Plan) -> Result<ShutdownReport, Error> {
+    refuse_own_destroy(f)?;
+    let report = f.shut_down(plan);
+    crate::support::log::shutdown_report(&f.face_queue().name, &report, false);
+    Ok(report)
+}
+
+/// `destroy`: drains, then shuts down.
+pub(crate) fn destroy(f: &impl Lifecycle) -> Result<ShutdownReport, Error> {
+    shut_down_with(f, Plan::drain(f.armed_at_shutdown()))
+}
+
+/// `destroy_timeout`: drains until `timeout`, then discards.
+pub(crate) fn destroy_timeout(
+    f: &impl Lifecycle,
+    timeout: Duration,
+) -> Result<ShutdownReport, Error> {
+    shut_down_with(f, Plan::timeout(f.armed_at_shutdown(), timeout))
+}
+
+/// `shutdown_now`: discards at once.
+pub(crate) fn shutdown_now(f: &impl Lifecycle) -> Result<ShutdownReport, Error> {
+    shut_down_with(f, Plan::now(f.armed_at_shutdown()))
+}
+
+/// The async `flush`.
+pub(crate) fn flush_async(f: &impl Face) -> Waiting<Result<bool, Error>> {
+    flush_queue(f.face_queue())
+}
+
+/// The async `drain`.
+pub(crate) fn drain_async(f: &impl Face) -> Waiting<Result<(), Error>> {
+    drain_queue(f.face_queue())
+}
+
+/// The async `destroy`: refused from inside at once, else begun now and
+/// finished by the front end's blocking shutdown once drained.
+pub(crate) fn destroy_async(f: &impl Lifecycle) -> Destroying {
+    if let Err(e) = refuse_own_destroy(f) {
+        return Destroying::refused(e);
+    }
+    Destroying::begin(f.face_queue(), f.armed_at_shutdown(), f.finish_destroy())
 }
 
 /// Arms `work` on `f`'s queue for `deadline` (queued now if it has passed).
@@ -200,3 +354,160 @@ macro_rules! delayed_face {
 }
 
 pub(crate) use delayed_face;
+
+/// The queue calls of a front end (`$ty` implements [`Face`]): `queue`, and for
+/// a front end with a bound on waiting items `try_queue` and `queue_async`
+/// too; each method's docs come from the front end, in this order.
+macro_rules! queue_face {
+    (impl $ty:ident {
+        $(#[$queue:meta])* fn queue;
+        $(#[$try_queue:meta])* fn try_queue;
+        $(#[$queue_async:meta])* fn queue_async;
+    }) => {
+        crate::front::face::queue_face! {
+            impl $ty {
+                $(#[$queue])* fn queue;
+            }
+        }
+
+        impl $ty {
+            $(#[$try_queue])*
+            pub fn try_queue(&self, work: &crate::Work) -> Result<crate::Queued, crate::Error> {
+                crate::front::face::try_queue(self, work)
+            }
+
+            $(#[$queue_async])*
+            pub fn queue_async(&self, work: &crate::Work) -> crate::QueueAsync {
+                crate::front::face::queue_async(self, work)
+            }
+        }
+    };
+    (impl $ty:ident {
+        $(#[$queue:meta])* fn queue;
+    }) => {
+        impl $ty {
+            $(#[$queue])*
+            #[inline]
+            pub fn queue(&self, work: &crate::Work) -> Result<crate::Queued, crate::Error> {
+                crate::front::face::queue(self, work)
+            }
+        }
+    };
+}
+
+pub(crate) use queue_face;
+
+/// The waiting and shutdown methods of a front end that owns its queue. `$ty`
+/// implements [`Lifecycle`]; each method's docs (with its example) come from
+/// the front end, in this order.
+macro_rules! lifecycle_face {
+    (impl $ty:ident {
+        $(#[$flush:meta])* fn flush;
+        $(#[$drain:meta])* fn drain;
+        $(#[$destroy:meta])* fn destroy;
+        $(#[$timeout:meta])* fn destroy_timeout;
+        $(#[$now:meta])* fn shutdown_now;
+        $(#[$stats:meta])* fn stats;
+        $(#[$snapshot:meta])* fn snapshot;
+    }) => {
+        impl $ty {
+            $(#[$flush])*
+            pub fn flush(&self) -> Result<bool, crate::Error> {
+                crate::front::face::flush(self)
+            }
+
+            $(#[$drain])*
+            pub fn drain(&self) -> Result<(), crate::Error> {
+                crate::front::face::drain(self)
+            }
+
+            $(#[$destroy])*
+            pub fn destroy(&self) -> Result<crate::ShutdownReport, crate::Error> {
+                crate::front::face::destroy(self)
+            }
+
+            $(#[$timeout])*
+            pub fn destroy_timeout(
+                &self,
+                timeout: std::time::Duration,
+            ) -> Result<crate::ShutdownReport, crate::Error> {
+                crate::front::face::destroy_timeout(self, timeout)
+            }
+
+            $(#[$now])*
+            pub fn shutdown_now(&self) -> Result<crate::ShutdownReport, crate::Error> {
+                crate::front::face::shutdown_now(self)
+            }
+
+            $(#[$stats])*
+            pub fn stats(&self) -> crate::Stats {
+                crate::front::face::stats(self)
+            }
+
+            $(#[$snapshot])*
+            pub fn snapshot(&self) -> crate::Snapshot {
+                crate::front::face::snapshot(self)
+            }
+        }
+    };
+}
+
+pub(crate) use lifecycle_face;
+
+/// `freeze`, `thaw` and `is_frozen` of a freezable front end (`$ty` implements
+/// [`Face`]); each method's docs come from the front end, in this order.
+macro_rules! freeze_face {
+    (impl $ty:ident {
+        $(#[$freeze:meta])* fn freeze;
+        $(#[$thaw:meta])* fn thaw;
+        $(#[$frozen:meta])* fn is_frozen;
+    }) => {
+        impl $ty {
+            $(#[$freeze])*
+            pub fn freeze(&self) -> Result<(), crate::Error> {
+                crate::front::face::freeze(self)
+            }
+
+            $(#[$thaw])*
+            pub fn thaw(&self) -> Result<(), crate::Error> {
+                crate::front::face::thaw(self)
+            }
+
+            $(#[$frozen])*
+            pub fn is_frozen(&self) -> bool {
+                crate::front::face::is_frozen(self)
+            }
+        }
+    };
+}
+
+pub(crate) use freeze_face;
+
+/// The async forms of a front end's waiting calls (`$ty` implements
+/// [`Lifecycle`]); each method's docs come from the front end, in this order.
+macro_rules! waits_face {
+    (impl $ty:ident {
+        $(#[$flush:meta])* fn flush_async;
+        $(#[$drain:meta])* fn drain_async;
+        $(#[$destroy:meta])* fn destroy_async;
+    }) => {
+        impl $ty {
+            $(#[$flush])*
+            pub fn flush_async(&self) -> crate::Waiting<Result<bool, crate::Error>> {
+                crate::front::face::flush_async(self)
+            }
+
+            $(#[$drain])*
+            pub fn drain_async(&self) -> crate::Waiting<Result<(), crate::Error>> {
+                crate::front::face::drain_async(self)
+            }
+
+            $(#[$destroy])*
+            pub fn destroy_async(&self) -> crate::Destroying {
+                crate::front::face::destroy_async(self)
+            }
+        }
+    };
+}
+
+pub(crate) use waits_face;

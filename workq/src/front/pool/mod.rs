@@ -9,8 +9,6 @@ mod waits;
 pub use builder::PoolBuilder;
 pub use owner::Owner;
 
-use crate::addons::snapshot::Snapshot;
-use crate::addons::wait::QueueAsync;
 use crate::engine::{Limit, QueueCall, RunQueue};
 use crate::error::Error;
 use crate::front::work::{Queued, Work};
@@ -18,7 +16,6 @@ use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::support::current;
 use crate::support::sync::{lock, Arc, Mutex};
 use std::fmt;
-use std::time::Duration;
 
 /// A set of threads shared by many users, sized by demand.
 ///
@@ -100,12 +97,224 @@ impl Drop for Handle {
 }
 
 impl crate::front::face::Face for Pool {
+    #[inline]
     fn face_queue(&self) -> &Arc<RunQueue> {
         &self.handle.queue
+    }
+
+    #[inline]
+    fn face_call(&self, limit: Limit) -> QueueCall {
+        self.bounded(QueueCall::NOW.limit(limit))
+    }
+}
+
+/// A pool's shutdown also discards the waiting items of the workqueues it feeds
+/// when it discards their pumps; its async destroy holds the queue, not a handle.
+impl crate::front::face::Lifecycle for Pool {
+    const OWN_DESTROY: &'static str = "destroying a pool from one of its own threads";
+
+    fn inside(&self) -> bool {
+        current::consuming(self.handle.queue.id)
+    }
+
+    fn armed_at_shutdown(&self) -> ArmedAtShutdown {
+        self.handle.armed_at_shutdown
+    }
+
+    fn shut_down(&self, plan: Plan) -> ShutdownReport {
+        let mut report = RunQueue::shut_down(&self.handle.queue, false, plan);
+        if plan.until.is_some() {
+            // Pumps discarded: the waiting items of the fed workqueues can no
+            // longer run on this pool.
+            let fed = std::mem::take(&mut *lock(&self.handle.fed));
+            for q in fed {
+                report.merge(q.discard_orphaned());
+            }
+        }
+        report
+    }
+
+    fn finish_destroy(&self) -> Box<dyn FnOnce() -> ShutdownReport + Send> {
+        let q = self.handle.queue.clone();
+        Box::new(move || RunQueue::shut_down(&q, false, Plan::drain(ArmedAtShutdown::Cancel)))
     }
 }
 
 crate::front::face::delayed_face!(Pool, "pool", "workq::Pool::new(\"delayed\")?");
+
+crate::front::face::queue_face! {
+    impl Pool {
+        /// Queues `work` on the pool (with no owner). See [`Queued`]. On a pool with a
+        /// bound on waiting items ([`PoolBuilder::max_waiting`]) that is full, waits
+        /// for room (see [`try_queue`](Pool::try_queue) and
+        /// [`queue_async`](Pool::queue_async)); queueing an item that is already
+        /// pending or running never waits, nor does a call from the pool's own items.
+        ///
+        /// The call never starts a thread once the pool has one (see
+        /// [`PoolBuilder::start_attempts`] for a pool whose first start fails).
+        ///
+        /// # Errors
+        /// * [`Error::Busy`], [`Error::Canceling`], [`Error::Destroyed`], [`Error::Draining`]
+        ///   as for [`Worker::queue`](crate::Worker::queue);
+        /// * [`Error::Spawn`] or [`Error::NoThreads`]: the pool has no thread and gave
+        ///   up starting one (the item was not queued);
+        /// * [`Error::WouldDeadlock`]: the pool is full and the caller is one of its
+        ///   threads outside a run (a hook), which cannot wait for room.
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("q")?;
+        /// let work = workq::Work::new(|_| {});
+        /// assert!(pool.queue(&work)?.added_run());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn queue;
+
+        /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
+        /// the pool's bound on waiting items ([`PoolBuilder::max_waiting`]) is reached.
+        /// Without a bound it is [`Pool::queue`].
+        ///
+        /// # Errors
+        /// As [`Pool::queue`], and [`Error::Full`].
+        ///
+        /// ```
+        /// let pool = workq::Pool::builder().name("try").max_waiting(8).build()?;
+        /// let work = workq::Work::new(|_| {});
+        /// assert!(pool.try_queue(&work)?.added_run());
+        /// pool.flush()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn try_queue;
+
+        /// The async form of [`Pool::queue`]: on a bounded pool that is full, the
+        /// future waits for room instead of blocking a thread. Queueing an item that
+        /// is already pending never waits.
+        ///
+        /// # Errors
+        /// The future resolves to the errors of [`Pool::try_queue`], except
+        /// [`Error::Full`]: it waits for room instead.
+        ///
+        /// ```
+        /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        /// # rt.block_on(async {
+        /// let pool = workq::Pool::builder().name("async-q").max_waiting(4).build()?;
+        /// let work = workq::Work::new(|_| {});
+        /// assert_eq!(pool.queue_async(&work).await?, workq::Queued::Scheduled);
+        /// pool.flush()?;
+        /// # Ok::<(), workq::Error>(())
+        /// # })?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn queue_async;
+    }
+}
+
+crate::front::face::lifecycle_face! {
+    impl Pool {
+        /// Waits until every run queued on the pool before the call has finished.
+        /// Armed delayed items are not waited for (see [`crate::shutdown`]).
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of the pool's items.
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("flush")?;
+        /// pool.queue(&workq::Work::new(|_| {}))?;
+        /// pool.flush()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn flush;
+
+        /// Flushes until nothing is pending or running; meanwhile only the pool's own
+        /// items may queue onto it. Armed delayed items stay armed and are not waited
+        /// for (see [`crate::shutdown`]).
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of the pool's items.
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("drain")?;
+        /// pool.drain()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn drain;
+
+        /// Drains the pool, stops its threads and joins them; queue calls fail
+        /// afterwards. Dropping the last handle does the same. Armed delayed items are
+        /// cancelled or run now, as [`PoolBuilder::armed_at_shutdown`] says; the report
+        /// counts them (a second call returns an empty report). See
+        /// [`crate::shutdown`] for every shutdown call.
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("short")?;
+        /// assert!(pool.destroy()?.is_empty());
+        /// assert!(pool.queue(&workq::Work::new(|_| {})).is_err());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn destroy;
+
+        /// Like [`destroy`](Pool::destroy), but runs waiting items only until `timeout`
+        /// has passed; then the items that have not started are discarded (dropped
+        /// without running, and reported), the runs in progress are waited for, and
+        /// nothing runs after the call returns. Armed items are cancelled, unless the
+        /// pool fires them at shutdown and the deadline has not passed.
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("bounded-exit")?;
+        /// pool.queue(&workq::Work::new(|_| {}))?;
+        /// let report = pool.destroy_timeout(std::time::Duration::from_secs(10))?;
+        /// assert_eq!(report.discarded(), 0); // it had time to run
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn destroy_timeout;
+
+        /// Stops the pool at once: waiting items are discarded (reported), armed items
+        /// cancelled, the runs in progress waited for; nothing runs after the call
+        /// returns.
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("stop-now")?;
+        /// let work = workq::Work::new(|_| {});
+        /// pool.queue_after(&work, std::time::Duration::from_secs(3600))?;
+        /// let report = pool.shutdown_now()?;
+        /// assert_eq!(report.armed_cancelled(), 1);
+        /// assert!(!work.is_pending());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn shutdown_now;
+
+        /// The pool's counters (the same as its snapshot's `stats`, without the
+        /// lists).
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("counted")?;
+        /// let work = workq::Work::new(|_| {});
+        /// pool.queue(&work)?;
+        /// pool.flush()?;
+        /// assert_eq!(pool.stats().runs, 1);
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn stats;
+
+        /// A picture of the pool: every thread and what it runs, every waiting item, the
+        /// counters (the kernel's slow-work runqueue listing, as data).
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("view")?;
+        /// assert!(pool.snapshot().threads.is_empty()); // unused: no threads
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn snapshot;
+    }
+}
 
 impl Pool {
     /// The engine's queue behind this pool.
@@ -162,206 +371,22 @@ impl Pool {
         Owner::new(self.clone(), name.into())
     }
 
-    /// Queues `work` on the pool (with no owner). See [`Queued`]. On a pool with a
-    /// bound on waiting items ([`PoolBuilder::max_waiting`]) that is full, waits
-    /// for room (see [`try_queue`](Pool::try_queue) and
-    /// [`queue_async`](Pool::queue_async)); queueing an item that is already
-    /// pending or running never waits, nor does a call from the pool's own items.
-    ///
-    /// The call never starts a thread once the pool has one (see
-    /// [`PoolBuilder::start_attempts`] for a pool whose first start fails).
-    ///
-    /// # Errors
-    /// * [`Error::Busy`], [`Error::Canceling`], [`Error::Destroyed`], [`Error::Draining`]
-    ///   as for [`Worker::queue`](crate::Worker::queue);
-    /// * [`Error::Spawn`] or [`Error::NoThreads`]: the pool has no thread and gave
-    ///   up starting one (the item was not queued);
-    /// * [`Error::WouldDeadlock`]: the pool is full and the caller is one of its
-    ///   threads outside a run (a hook), which cannot wait for room.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("q")?;
-    /// let work = workq::Work::new(|_| {});
-    /// assert!(pool.queue(&work)?.added_run());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    #[inline]
-    pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        self.submit(work, QueueCall::NOW.limit(Limit::Block))
-    }
-
     /// A queue call for `owner` (0: none) that obeys the pool's bound on waiting
     /// items, if it has one, as `limit` says (`Block` or `Try`).
     #[inline]
     pub(crate) fn submit(&self, work: &Work, call: QueueCall) -> Result<Queued, Error> {
-        let call = if self.handle.bounded {
+        RunQueue::enqueue_with(&self.handle.queue, &work.inner, self.bounded(call))
+    }
+
+    /// `call` on this pool: unbounded pools ignore its limit (and so keep the
+    /// inbox's lock-free path).
+    #[inline]
+    fn bounded(&self, call: QueueCall) -> QueueCall {
+        if self.handle.bounded {
             call
         } else {
             call.limit(Limit::Ignore)
-        };
-        RunQueue::enqueue_with(&self.handle.queue, &work.inner, call)
-    }
-
-    /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
-    /// the pool's bound on waiting items ([`PoolBuilder::max_waiting`]) is reached.
-    /// Without a bound it is [`Pool::queue`].
-    ///
-    /// # Errors
-    /// As [`Pool::queue`], and [`Error::Full`].
-    ///
-    /// ```
-    /// let pool = workq::Pool::builder().name("try").max_waiting(8).build()?;
-    /// let work = workq::Work::new(|_| {});
-    /// assert!(pool.try_queue(&work)?.added_run());
-    /// pool.flush()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn try_queue(&self, work: &Work) -> Result<Queued, Error> {
-        self.submit(work, QueueCall::NOW.limit(Limit::Try))
-    }
-
-    /// The async form of [`Pool::queue`]: on a bounded pool that is full, the
-    /// future waits for room instead of blocking a thread. Queueing an item that
-    /// is already pending never waits.
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Pool::try_queue`], except
-    /// [`Error::Full`]: it waits for room instead.
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// let pool = workq::Pool::builder().name("async-q").max_waiting(4).build()?;
-    /// let work = workq::Work::new(|_| {});
-    /// assert_eq!(pool.queue_async(&work).await?, workq::Queued::Scheduled);
-    /// pool.flush()?;
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn queue_async(&self, work: &Work) -> QueueAsync {
-        QueueAsync::new(self.handle.queue.clone(), work.clone())
-    }
-
-    /// Waits until every run queued on the pool before the call has finished.
-    /// Armed delayed items are not waited for (see [`crate::shutdown`]).
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of the pool's items.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("flush")?;
-    /// pool.queue(&workq::Work::new(|_| {}))?;
-    /// pool.flush()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn flush(&self) -> Result<bool, Error> {
-        self.handle.queue.flush()
-    }
-
-    /// Flushes until nothing is pending or running; meanwhile only the pool's own
-    /// items may queue onto it. Armed delayed items stay armed and are not waited
-    /// for (see [`crate::shutdown`]).
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of the pool's items.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("drain")?;
-    /// pool.drain()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn drain(&self) -> Result<(), Error> {
-        self.handle.queue.drain()
-    }
-
-    /// Drains the pool, stops its threads and joins them; queue calls fail
-    /// afterwards. Dropping the last handle does the same. Armed delayed items are
-    /// cancelled or run now, as [`PoolBuilder::armed_at_shutdown`] says; the report
-    /// counts them (a second call returns an empty report). See
-    /// [`crate::shutdown`] for every shutdown call.
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("short")?;
-    /// assert!(pool.destroy()?.is_empty());
-    /// assert!(pool.queue(&workq::Work::new(|_| {})).is_err());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn destroy(&self) -> Result<ShutdownReport, Error> {
-        self.shut_down_with(Plan::drain(self.handle.armed_at_shutdown))
-    }
-
-    /// Like [`destroy`](Pool::destroy), but runs waiting items only until `timeout`
-    /// has passed; then the items that have not started are discarded (dropped
-    /// without running, and reported), the runs in progress are waited for, and
-    /// nothing runs after the call returns. Armed items are cancelled, unless the
-    /// pool fires them at shutdown and the deadline has not passed.
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("bounded-exit")?;
-    /// pool.queue(&workq::Work::new(|_| {}))?;
-    /// let report = pool.destroy_timeout(std::time::Duration::from_secs(10))?;
-    /// assert_eq!(report.discarded(), 0); // it had time to run
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn destroy_timeout(&self, timeout: Duration) -> Result<ShutdownReport, Error> {
-        self.shut_down_with(Plan::timeout(self.handle.armed_at_shutdown, timeout))
-    }
-
-    /// Stops the pool at once: waiting items are discarded (reported), armed items
-    /// cancelled, the runs in progress waited for; nothing runs after the call
-    /// returns.
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of the pool's threads.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("stop-now")?;
-    /// let work = workq::Work::new(|_| {});
-    /// pool.queue_after(&work, std::time::Duration::from_secs(3600))?;
-    /// let report = pool.shutdown_now()?;
-    /// assert_eq!(report.armed_cancelled(), 1);
-    /// assert!(!work.is_pending());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn shutdown_now(&self) -> Result<ShutdownReport, Error> {
-        self.shut_down_with(Plan::now(self.handle.armed_at_shutdown))
-    }
-
-    fn shut_down_with(&self, plan: Plan) -> Result<ShutdownReport, Error> {
-        self.refuse_own_destroy()?;
-        let mut report = RunQueue::shut_down(&self.handle.queue, false, plan);
-        if plan.until.is_some() {
-            // Pumps discarded: the waiting items of the fed workqueues can no
-            // longer run on this pool.
-            let fed = std::mem::take(&mut *lock(&self.handle.fed));
-            for q in fed {
-                report.merge(q.discard_orphaned());
-            }
         }
-        crate::support::log::shutdown_report(self.name(), &report, false);
-        Ok(report)
-    }
-
-    /// Refuses a destroy from one of the pool's threads.
-    pub(crate) fn refuse_own_destroy(&self) -> Result<(), Error> {
-        if current::consuming(self.handle.queue.id) {
-            return Err(Error::WouldDeadlock {
-                what: "destroying a pool from one of its own threads",
-            });
-        }
-        Ok(())
-    }
-
-    /// The shutdown policy for armed items.
-    pub(crate) fn armed_at_shutdown(&self) -> ArmedAtShutdown {
-        self.handle.armed_at_shutdown
     }
 
     /// Changes the minimum number of threads. If the pool is in use and has fewer,
@@ -420,33 +445,6 @@ impl Pool {
     pub fn set_very_slow_percent(&self, percent: usize) -> Result<(), Error> {
         builder::check_percent(percent)?;
         RunQueue::retune(&self.handle.queue, None, None, Some(percent))
-    }
-
-    /// The pool's counters (the same as its snapshot's `stats`, without the
-    /// lists).
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("counted")?;
-    /// let work = workq::Work::new(|_| {});
-    /// pool.queue(&work)?;
-    /// pool.flush()?;
-    /// assert_eq!(pool.stats().runs, 1);
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn stats(&self) -> crate::Stats {
-        self.handle.queue.stats()
-    }
-
-    /// A picture of the pool: every thread and what it runs, every waiting item, the
-    /// counters (the kernel's slow-work runqueue listing, as data).
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("view")?;
-    /// assert!(pool.snapshot().threads.is_empty()); // unused: no threads
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn snapshot(&self) -> Snapshot {
-        self.handle.queue.snapshot()
     }
 }
 

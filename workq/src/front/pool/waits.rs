@@ -1,107 +1,92 @@
 //! The async forms of a pool's and an owner's waiting calls; the futures
 //! themselves are in `addons/wait.rs`.
 
-use crate::addons::wait::{drain_queue, flush_queue, Destroying, Waiting};
-use crate::engine::{OwnerCancel, RunQueue};
+use crate::addons::wait::Waiting;
+use crate::engine::OwnerCancel;
 use crate::error::Error;
 use crate::front::pool::{Owner, Pool};
-use crate::shutdown::{ArmedAtShutdown, Plan};
 use crate::support::sync::{lock, Arc, Mutex};
 
-impl Pool {
-    /// The async form of [`Pool::flush`].
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Pool::flush`].
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// let pool = workq::Pool::new("flush-async")?;
-    /// let done = Arc::new(AtomicUsize::new(0));
-    /// let items: Vec<workq::Work> = (0..4)
-    ///     .map(|_| {
-    ///         let d = done.clone();
-    ///         workq::Work::new(move |_| {
-    ///             d.fetch_add(1, Ordering::SeqCst);
-    ///         })
-    ///     })
-    ///     .collect();
-    /// for w in &items {
-    ///     pool.queue(w)?;
-    /// }
-    /// pool.flush_async().await?;
-    /// assert_eq!(done.load(Ordering::SeqCst), 4);
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn flush_async(&self) -> Waiting<Result<bool, Error>> {
-        flush_queue(&self.handle.queue)
-    }
+crate::front::face::waits_face! {
+    impl Pool {
+        /// The async form of [`Pool::flush`].
+        ///
+        /// # Errors
+        /// The future resolves to the errors of [`Pool::flush`].
+        ///
+        /// ```
+        /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        /// # rt.block_on(async {
+        /// use std::sync::atomic::{AtomicUsize, Ordering};
+        /// use std::sync::Arc;
+        /// let pool = workq::Pool::new("flush-async")?;
+        /// let done = Arc::new(AtomicUsize::new(0));
+        /// let items: Vec<workq::Work> = (0..4)
+        ///     .map(|_| {
+        ///         let d = done.clone();
+        ///         workq::Work::new(move |_| {
+        ///             d.fetch_add(1, Ordering::SeqCst);
+        ///         })
+        ///     })
+        ///     .collect();
+        /// for w in &items {
+        ///     pool.queue(w)?;
+        /// }
+        /// pool.flush_async().await?;
+        /// assert_eq!(done.load(Ordering::SeqCst), 4);
+        /// # Ok::<(), workq::Error>(())
+        /// # })?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn flush_async;
 
-    /// The async form of [`Pool::drain`].
-    ///
-    /// The drain begins when this is called (other callers get
-    /// [`Error::Draining`] from then on), not when the future is first polled;
-    /// dropping the future ends it.
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Pool::drain`].
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// let left = Arc::new(AtomicUsize::new(3));
-    /// let l = left.clone();
-    /// let chain = workq::Work::new(move |ctx| {
-    ///     if l.fetch_sub(1, Ordering::SeqCst) > 1 {
-    ///         ctx.requeue().expect("requeue"); // chained work: drain waits for it too
-    ///     }
-    /// });
-    /// let pool = workq::Pool::new("drain-async")?;
-    /// pool.queue(&chain)?;
-    /// pool.drain_async().await?;
-    /// assert_eq!(left.load(Ordering::SeqCst), 0);
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn drain_async(&self) -> Waiting<Result<(), Error>> {
-        drain_queue(&self.handle.queue)
-    }
-}
+        /// The async form of [`Pool::drain`].
+        ///
+        /// The drain begins when this is called (other callers get
+        /// [`Error::Draining`] from then on), not when the future is first polled;
+        /// dropping the future ends it.
+        ///
+        /// # Errors
+        /// The future resolves to the errors of [`Pool::drain`].
+        ///
+        /// ```
+        /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        /// # rt.block_on(async {
+        /// use std::sync::atomic::{AtomicUsize, Ordering};
+        /// use std::sync::Arc;
+        /// let left = Arc::new(AtomicUsize::new(3));
+        /// let l = left.clone();
+        /// let chain = workq::Work::new(move |ctx| {
+        ///     if l.fetch_sub(1, Ordering::SeqCst) > 1 {
+        ///         ctx.requeue().expect("requeue"); // chained work: drain waits for it too
+        ///     }
+        /// });
+        /// let pool = workq::Pool::new("drain-async")?;
+        /// pool.queue(&chain)?;
+        /// pool.drain_async().await?;
+        /// assert_eq!(left.load(Ordering::SeqCst), 0);
+        /// # Ok::<(), workq::Error>(())
+        /// # })?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn drain_async;
 
-impl Pool {
-    /// The async form of [`Pool::destroy`]; see [`Destroying`].
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Pool::destroy`].
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// let pool = workq::Pool::new("destroy-async")?;
-    /// pool.queue(&workq::Work::new(|_| {}))?;
-    /// assert_eq!(pool.destroy_async().await?.discarded(), 0);
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn destroy_async(&self) -> Destroying {
-        if let Err(e) = self.refuse_own_destroy() {
-            return Destroying::refused(e);
-        }
-        let q = self.handle.queue.clone();
-        Destroying::begin(
-            &self.handle.queue,
-            self.armed_at_shutdown(),
-            Box::new(move || RunQueue::shut_down(&q, false, Plan::drain(ArmedAtShutdown::Cancel))),
-        )
+        /// The async form of [`Pool::destroy`]; see [`Destroying`](crate::Destroying).
+        ///
+        /// # Errors
+        /// The future resolves to the errors of [`Pool::destroy`].
+        ///
+        /// ```
+        /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        /// # rt.block_on(async {
+        /// let pool = workq::Pool::new("destroy-async")?;
+        /// pool.queue(&workq::Work::new(|_| {}))?;
+        /// assert_eq!(pool.destroy_async().await?.discarded(), 0);
+        /// # Ok::<(), workq::Error>(())
+        /// # })?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn destroy_async;
     }
 }
 

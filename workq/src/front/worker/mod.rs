@@ -6,15 +6,16 @@ mod waits;
 
 pub use builder::WorkerBuilder;
 
-use crate::addons::snapshot::{Snapshot, Stats};
-use crate::engine::RunQueue;
+use crate::engine::{Limit, QueueCall, RunQueue};
 use crate::error::Error;
-use crate::front::work::{Queued, Work};
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::support::sync::{lock, Arc, Mutex};
 use std::fmt;
 use std::thread::{JoinHandle, ThreadId};
-use std::time::Duration;
+
+// Named in the docs of the methods the face macros write.
+#[cfg(doc)]
+use crate::front::work::{Queued, Work};
 
 /// One named OS thread that runs queued [`Work`] items one at a time, in the order
 /// they were queued.
@@ -48,12 +49,232 @@ struct Handle {
 }
 
 impl crate::front::face::Face for Worker {
+    #[inline]
     fn face_queue(&self) -> &Arc<RunQueue> {
         &self.handle.queue
+    }
+
+    /// A worker has no bound on waiting items: the plain call, which keeps the
+    /// engine's lock-free paths.
+    #[inline]
+    fn face_call(&self, _limit: Limit) -> QueueCall {
+        QueueCall::NOW
+    }
+}
+
+/// A worker's shutdown also stops and joins its thread, so a destroy from that
+/// thread is refused.
+impl crate::front::face::Lifecycle for Worker {
+    const OWN_DESTROY: &'static str = "destroying a worker from one of its own items";
+
+    fn inside(&self) -> bool {
+        std::thread::current().id() == self.handle.thread_id
+    }
+
+    fn armed_at_shutdown(&self) -> ArmedAtShutdown {
+        self.handle.armed_at_shutdown
+    }
+
+    fn shut_down(&self, plan: Plan) -> ShutdownReport {
+        self.handle.shut_down(plan)
     }
 }
 
 crate::front::face::delayed_face!(Worker, "worker", "workq::Worker::new(\"delayed\")?");
+
+crate::front::face::queue_face! {
+    impl Worker {
+        /// Queues `work` to run on this worker. See [`Queued`] for the three outcomes.
+        ///
+        /// # Errors
+        /// * [`Error::Busy`]: the item is pending or running on another queue.
+        /// * [`Error::Canceling`]: a `cancel_sync` of the item is in progress.
+        /// * [`Error::Destroyed`]: the worker is being or has been destroyed.
+        /// * [`Error::Draining`]: the worker is draining and the caller is not one of its items.
+        ///
+        /// ```
+        /// use workq::{Queued, Work, Worker};
+        /// let worker = Worker::builder().name("q").freezable(true).build()?;
+        /// worker.freeze()?;
+        /// let work = Work::new(|_| {});
+        /// assert_eq!(worker.queue(&work)?, Queued::Scheduled);
+        /// assert_eq!(worker.queue(&work)?, Queued::AlreadyPending);
+        /// worker.thaw()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn queue;
+    }
+}
+
+crate::front::face::lifecycle_face! {
+    impl Worker {
+        /// Waits until every run queued on this worker before the call has finished.
+        /// Runs queued after the call do not extend the wait. Returns whether it had to
+        /// wait. On a frozen worker it waits for the thaw. Armed delayed items are not
+        /// waited for (see [`crate::shutdown`]).
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of this worker's items.
+        ///
+        /// ```
+        /// let worker = workq::Worker::new("flusher")?;
+        /// let work = workq::Work::new(|_| {});
+        /// worker.queue(&work)?;
+        /// worker.flush()?;
+        /// assert!(!work.is_pending());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn flush;
+
+        /// Flushes until nothing is pending or running. While it runs, only items
+        /// running on this worker may queue onto it; other callers get
+        /// [`Error::Draining`]. Items that keep queueing themselves keep it going.
+        /// Armed delayed items stay armed and are not waited for (see
+        /// [`crate::shutdown`]).
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of this worker's items.
+        ///
+        /// ```
+        /// let worker = workq::Worker::new("drainer")?;
+        /// worker.queue(&workq::Work::new(|_| {}))?;
+        /// worker.drain()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn drain;
+
+        /// Drains the worker, stops its thread and joins it. Afterwards every queue call
+        /// fails with [`Error::Destroyed`]. Calling it again returns `Ok` with an empty
+        /// report. A frozen worker is thawed first, so no queued item is lost. Armed
+        /// delayed items are cancelled or run now, as
+        /// [`WorkerBuilder::armed_at_shutdown`] says; the report counts them. See
+        /// [`crate::shutdown`] for what each shutdown does with waiting, running and
+        /// armed items.
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of this worker's items.
+        ///
+        /// ```
+        /// let worker = workq::Worker::new("short-lived")?;
+        /// assert!(worker.destroy()?.is_empty());
+        /// worker.destroy()?;
+        /// assert!(matches!(
+        ///     worker.queue(&workq::Work::new(|_| {})),
+        ///     Err(workq::Error::Destroyed { .. })
+        /// ));
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn destroy;
+
+        /// Like [`destroy`](Worker::destroy), but runs waiting items only until
+        /// `timeout` has passed: then the items that have not started are discarded
+        /// (dropped without running, and reported), the run in progress is waited for,
+        /// and nothing runs after the call returns. Armed items are cancelled, unless
+        /// the worker fires them at shutdown and the deadline has not passed.
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of this worker's items.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let worker = workq::Worker::builder().name("bounded-exit").freezable(true).build()?;
+        /// worker.freeze()?; // hold the backlog
+        /// let work = workq::Work::named("backlog", |_| {});
+        /// worker.queue(&work)?;
+        /// // A destroy thaws first; with no time left the backlog is discarded.
+        /// let report = worker.destroy_timeout(Duration::ZERO)?;
+        /// assert_eq!(report.discarded(), 1);
+        /// assert_eq!(report.discarded_names(), ["backlog"]);
+        /// assert!(!work.is_pending());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn destroy_timeout;
+
+        /// Stops the worker at once: waiting items are discarded (reported), armed
+        /// items cancelled, the run in progress waited for; nothing runs after the call
+        /// returns.
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of this worker's items.
+        ///
+        /// ```
+        /// let worker = workq::Worker::new("stop")?;
+        /// let report = worker.shutdown_now()?;
+        /// assert_eq!(report.discarded(), 0);
+        /// assert!(worker.queue(&workq::Work::new(|_| {})).is_err());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn shutdown_now;
+
+        /// The worker's counters.
+        ///
+        /// ```
+        /// let worker = workq::Worker::new("counted")?;
+        /// let work = workq::Work::new(|_| {});
+        /// worker.queue(&work)?;
+        /// worker.flush()?;
+        /// assert_eq!(worker.stats().runs, 1);
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn stats;
+
+        /// A picture of the worker: its thread and the item it runs, the items waiting,
+        /// and its counters.
+        ///
+        /// ```
+        /// let worker = workq::Worker::new("viewed")?;
+        /// let snap = worker.snapshot();
+        /// assert_eq!(snap.threads.len(), 1);
+        /// assert_eq!(snap.threads[0].name, "viewed");
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn snapshot;
+    }
+}
+
+crate::front::face::freeze_face! {
+    impl Worker {
+        /// Waits for the item in progress to end and holds every item queued from now
+        /// on until [`thaw`](Worker::thaw). Nothing queued is lost.
+        ///
+        /// # Errors
+        /// [`Error::NotFreezable`] unless built with [`WorkerBuilder::freezable`];
+        /// [`Error::WouldDeadlock`] when called from one of this worker's items.
+        ///
+        /// ```
+        /// let worker = workq::Worker::builder().name("fz").freezable(true).build()?;
+        /// worker.freeze()?;
+        /// assert!(worker.is_frozen());
+        /// let work = workq::Work::new(|_| {});
+        /// worker.queue(&work)?;
+        /// assert!(work.is_pending());
+        /// worker.thaw()?;
+        /// work.flush()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn freeze;
+
+        /// Lets a frozen worker run its items again.
+        ///
+        /// # Errors
+        /// [`Error::NotFreezable`] unless built with [`WorkerBuilder::freezable`].
+        ///
+        /// ```
+        /// let worker = workq::Worker::builder().name("th").freezable(true).build()?;
+        /// worker.thaw()?; // thawing a worker that is not frozen does nothing
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn thaw;
+
+        /// Whether the worker is frozen.
+        ///
+        /// ```
+        /// assert!(!workq::Worker::new("warm")?.is_frozen());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn is_frozen;
+    }
+}
 
 impl Worker {
     /// A worker with default settings and the given thread name.
@@ -92,239 +313,8 @@ impl Worker {
         &self.handle.queue.name
     }
 
-    /// Queues `work` to run on this worker. See [`Queued`] for the three outcomes.
-    ///
-    /// # Errors
-    /// * [`Error::Busy`]: the item is pending or running on another queue.
-    /// * [`Error::Canceling`]: a `cancel_sync` of the item is in progress.
-    /// * [`Error::Destroyed`]: the worker is being or has been destroyed.
-    /// * [`Error::Draining`]: the worker is draining and the caller is not one of its items.
-    ///
-    /// ```
-    /// use workq::{Queued, Work, Worker};
-    /// let worker = Worker::builder().name("q").freezable(true).build()?;
-    /// worker.freeze()?;
-    /// let work = Work::new(|_| {});
-    /// assert_eq!(worker.queue(&work)?, Queued::Scheduled);
-    /// assert_eq!(worker.queue(&work)?, Queued::AlreadyPending);
-    /// worker.thaw()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    #[inline]
-    pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        RunQueue::enqueue(&self.handle.queue, &work.inner)
-    }
-
-    /// Waits until every run queued on this worker before the call has finished.
-    /// Runs queued after the call do not extend the wait. Returns whether it had to
-    /// wait. On a frozen worker it waits for the thaw. Armed delayed items are not
-    /// waited for (see [`crate::shutdown`]).
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of this worker's items.
-    ///
-    /// ```
-    /// let worker = workq::Worker::new("flusher")?;
-    /// let work = workq::Work::new(|_| {});
-    /// worker.queue(&work)?;
-    /// worker.flush()?;
-    /// assert!(!work.is_pending());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn flush(&self) -> Result<bool, Error> {
-        self.handle.queue.flush()
-    }
-
-    /// Flushes until nothing is pending or running. While it runs, only items
-    /// running on this worker may queue onto it; other callers get
-    /// [`Error::Draining`]. Items that keep queueing themselves keep it going.
-    /// Armed delayed items stay armed and are not waited for (see
-    /// [`crate::shutdown`]).
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of this worker's items.
-    ///
-    /// ```
-    /// let worker = workq::Worker::new("drainer")?;
-    /// worker.queue(&workq::Work::new(|_| {}))?;
-    /// worker.drain()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn drain(&self) -> Result<(), Error> {
-        self.handle.queue.drain()
-    }
-
-    /// Drains the worker, stops its thread and joins it. Afterwards every queue call
-    /// fails with [`Error::Destroyed`]. Calling it again returns `Ok` with an empty
-    /// report. A frozen worker is thawed first, so no queued item is lost. Armed
-    /// delayed items are cancelled or run now, as
-    /// [`WorkerBuilder::armed_at_shutdown`] says; the report counts them. See
-    /// [`crate::shutdown`] for what each shutdown does with waiting, running and
-    /// armed items.
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of this worker's items.
-    ///
-    /// ```
-    /// let worker = workq::Worker::new("short-lived")?;
-    /// assert!(worker.destroy()?.is_empty());
-    /// worker.destroy()?;
-    /// assert!(matches!(
-    ///     worker.queue(&workq::Work::new(|_| {})),
-    ///     Err(workq::Error::Destroyed { .. })
-    /// ));
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn destroy(&self) -> Result<ShutdownReport, Error> {
-        self.shut_down_with(Plan::drain(self.handle.armed_at_shutdown))
-    }
-
-    /// Like [`destroy`](Worker::destroy), but runs waiting items only until
-    /// `timeout` has passed: then the items that have not started are discarded
-    /// (dropped without running, and reported), the run in progress is waited for,
-    /// and nothing runs after the call returns. Armed items are cancelled, unless
-    /// the worker fires them at shutdown and the deadline has not passed.
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of this worker's items.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let worker = workq::Worker::builder().name("bounded-exit").freezable(true).build()?;
-    /// worker.freeze()?; // hold the backlog
-    /// let work = workq::Work::named("backlog", |_| {});
-    /// worker.queue(&work)?;
-    /// // A destroy thaws first; with no time left the backlog is discarded.
-    /// let report = worker.destroy_timeout(Duration::ZERO)?;
-    /// assert_eq!(report.discarded(), 1);
-    /// assert_eq!(report.discarded_names(), ["backlog"]);
-    /// assert!(!work.is_pending());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn destroy_timeout(&self, timeout: Duration) -> Result<ShutdownReport, Error> {
-        self.shut_down_with(Plan::timeout(self.handle.armed_at_shutdown, timeout))
-    }
-
-    /// Stops the worker at once: waiting items are discarded (reported), armed
-    /// items cancelled, the run in progress waited for; nothing runs after the call
-    /// returns.
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of this worker's items.
-    ///
-    /// ```
-    /// let worker = workq::Worker::new("stop")?;
-    /// let report = worker.shutdown_now()?;
-    /// assert_eq!(report.discarded(), 0);
-    /// assert!(worker.queue(&workq::Work::new(|_| {})).is_err());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn shutdown_now(&self) -> Result<ShutdownReport, Error> {
-        self.shut_down_with(Plan::now(self.handle.armed_at_shutdown))
-    }
-
-    fn shut_down_with(&self, plan: Plan) -> Result<ShutdownReport, Error> {
-        self.refuse_own_destroy()?;
-        let report = self.handle.shut_down(plan);
-        crate::support::log::shutdown_report(self.name(), &report, false);
-        Ok(report)
-    }
-
-    /// Refuses a destroy from the worker's own thread.
-    pub(crate) fn refuse_own_destroy(&self) -> Result<(), Error> {
-        if std::thread::current().id() == self.handle.thread_id {
-            return Err(Error::WouldDeadlock {
-                what: "destroying a worker from one of its own items",
-            });
-        }
-        Ok(())
-    }
-
-    /// The shutdown policy for armed items.
-    pub(crate) fn armed_at_shutdown(&self) -> ArmedAtShutdown {
-        self.handle.armed_at_shutdown
-    }
-
-    /// The end of an async destroy, once drained: stops and joins the thread.
-    pub(crate) fn finish_destroy(&self) -> ShutdownReport {
-        self.handle.shut_down(Plan::drain(ArmedAtShutdown::Cancel))
-    }
-
-    /// Waits for the item in progress to end and holds every item queued from now
-    /// on until [`thaw`](Worker::thaw). Nothing queued is lost.
-    ///
-    /// # Errors
-    /// [`Error::NotFreezable`] unless built with [`WorkerBuilder::freezable`];
-    /// [`Error::WouldDeadlock`] when called from one of this worker's items.
-    ///
-    /// ```
-    /// let worker = workq::Worker::builder().name("fz").freezable(true).build()?;
-    /// worker.freeze()?;
-    /// assert!(worker.is_frozen());
-    /// let work = workq::Work::new(|_| {});
-    /// worker.queue(&work)?;
-    /// assert!(work.is_pending());
-    /// worker.thaw()?;
-    /// work.flush()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn freeze(&self) -> Result<(), Error> {
-        self.handle.queue.freeze()
-    }
-
-    /// Lets a frozen worker run its items again.
-    ///
-    /// # Errors
-    /// [`Error::NotFreezable`] unless built with [`WorkerBuilder::freezable`].
-    ///
-    /// ```
-    /// let worker = workq::Worker::builder().name("th").freezable(true).build()?;
-    /// worker.thaw()?; // thawing a worker that is not frozen does nothing
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn thaw(&self) -> Result<(), Error> {
-        RunQueue::thaw(&self.handle.queue)
-    }
-
-    /// Whether the worker is frozen.
-    ///
-    /// ```
-    /// assert!(!workq::Worker::new("warm")?.is_frozen());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn is_frozen(&self) -> bool {
-        self.handle.queue.is_frozen()
-    }
-
-    /// The worker's counters.
-    ///
-    /// ```
-    /// let worker = workq::Worker::new("counted")?;
-    /// let work = workq::Work::new(|_| {});
-    /// worker.queue(&work)?;
-    /// worker.flush()?;
-    /// assert_eq!(worker.stats().runs, 1);
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn stats(&self) -> Stats {
-        self.handle.queue.stats()
-    }
-
-    /// A picture of the worker: its thread and the item it runs, the items waiting,
-    /// and its counters.
-    ///
-    /// ```
-    /// let worker = workq::Worker::new("viewed")?;
-    /// let snap = worker.snapshot();
-    /// assert_eq!(snap.threads.len(), 1);
-    /// assert_eq!(snap.threads[0].name, "viewed");
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn snapshot(&self) -> Snapshot {
-        self.handle.queue.snapshot()
-    }
-
-    /// The worker's engine.
+    /// The worker's engine (for the engine's tests).
+    #[cfg(test)]
     pub(crate) fn run_queue(&self) -> &Arc<RunQueue> {
         &self.handle.queue
     }

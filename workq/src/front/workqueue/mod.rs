@@ -9,17 +9,19 @@ mod waits;
 pub use builder::{WorkQueueBuilder, MAX_ACTIVE};
 pub use system::{queue, system, system_long};
 
-use crate::addons::snapshot::Snapshot;
-use crate::engine::{Limit, QueueCall, RunQueue};
-use crate::error::Error;
+use crate::engine::RunQueue;
 use crate::front::pool::Pool;
-use crate::front::work::{Queued, Work};
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::support::current;
 use crate::support::sync::{lock, Arc, Mutex};
 use std::fmt;
 use std::thread::JoinHandle;
-use std::time::Duration;
+
+// Named in the docs of the methods the face macros write.
+#[cfg(doc)]
+use crate::error::Error;
+#[cfg(doc)]
+use crate::front::work::{Queued, Work};
 
 /// A named queue whose items run on a shared [`Pool`].
 ///
@@ -91,8 +93,27 @@ fn shut_down(h: &Handle, plan: Plan) -> ShutdownReport {
 }
 
 impl crate::front::face::Face for WorkQueue {
+    #[inline]
     fn face_queue(&self) -> &Arc<RunQueue> {
         &self.handle.queue
+    }
+}
+
+/// A workqueue's shutdown also lets the pool forget it, releases its pumps and
+/// joins its rescuer; the pool lives on.
+impl crate::front::face::Lifecycle for WorkQueue {
+    const OWN_DESTROY: &'static str = "destroying a workqueue from one of its own items";
+
+    fn inside(&self) -> bool {
+        current::running_on(self.handle.queue.id)
+    }
+
+    fn armed_at_shutdown(&self) -> ArmedAtShutdown {
+        self.handle.armed_at_shutdown
+    }
+
+    fn shut_down(&self, plan: Plan) -> ShutdownReport {
+        shut_down(&self.handle, plan)
     }
 }
 
@@ -101,6 +122,274 @@ crate::front::face::delayed_face!(
     "wq",
     "workq::WorkQueue::builder(\"delayed\").build()?"
 );
+
+crate::front::face::queue_face! {
+    impl WorkQueue {
+        /// Queues `work` on this queue. See [`Queued`]. On a queue with a bound on
+        /// waiting items ([`WorkQueueBuilder::max_waiting`]) that is full, waits for room
+        /// (see [`try_queue`](WorkQueue::try_queue) and
+        /// [`queue_async`](WorkQueue::queue_async)); queueing an item that is already
+        /// pending or running never waits, nor does a call from the queue's own items.
+        ///
+        /// # Errors
+        /// As [`Worker::queue`](crate::Worker::queue); [`Error::Disabled`] for a
+        /// disabled item.
+        ///
+        /// ```
+        /// use workq::{Queued, Work, WorkQueue};
+        /// let wq = WorkQueue::builder("q").freezable(true).build()?;
+        /// wq.freeze()?;
+        /// let work = Work::new(|_| {});
+        /// assert_eq!(wq.queue(&work)?, Queued::Scheduled);
+        /// assert_eq!(wq.queue(&work)?, Queued::AlreadyPending); // coalesced
+        /// wq.thaw()?;
+        /// work.flush()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn queue;
+
+        /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
+        /// the queue's bound on waiting items is reached.
+        ///
+        /// # Errors
+        /// As [`WorkQueue::queue`], and [`Error::Full`].
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("bp")?;
+        /// let wq = workq::WorkQueue::builder("bounded").pool(&pool).max_waiting(1).freezable(true).build()?;
+        /// wq.freeze()?;
+        /// let (a, b) = (workq::Work::new(|_| {}), workq::Work::new(|_| {}));
+        /// wq.try_queue(&a)?;
+        /// assert!(matches!(wq.try_queue(&b), Err(workq::Error::Full { .. })));
+        /// assert!(wq.try_queue(&a).is_ok()); // already pending: never counts
+        /// wq.thaw()?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn try_queue;
+
+        /// The async form of [`WorkQueue::queue`]: on a bounded queue that is full, the
+        /// future waits for room instead of blocking a thread. Queueing an item that is
+        /// already pending never waits.
+        ///
+        /// # Errors
+        /// The future resolves to the errors of [`WorkQueue::try_queue`], except
+        /// [`Error::Full`](crate::Error::Full): it waits for room instead.
+        ///
+        /// ```
+        /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        /// # rt.block_on(async {
+        /// use std::future::{poll_fn, Future};
+        /// use std::pin::Pin;
+        /// use std::task::Poll;
+        /// use workq::{Pool, Queued, Work, WorkQueue};
+        /// let pool = Pool::new("bounded-pool")?;
+        /// let wq = WorkQueue::builder("bounded").pool(&pool).max_waiting(1).freezable(true).build()?;
+        /// wq.freeze()?; // hold the items, so the queue fills up
+        /// let (a, b) = (Work::new(|_| {}), Work::new(|_| {}));
+        /// assert_eq!(wq.queue_async(&a).await?, Queued::Scheduled); // room: at once
+        /// let mut queue_b = wq.queue_async(&b);
+        /// // Polled once, it finds the queue full and waits (no thread is blocked).
+        /// let waits = poll_fn(|cx| Poll::Ready(Pin::new(&mut queue_b).poll(cx).is_pending())).await;
+        /// assert!(waits);
+        /// wq.thaw()?; // `a` runs: room for `b`
+        /// assert_eq!(queue_b.await?, Queued::Scheduled);
+        /// wq.flush_async().await?;
+        /// # Ok::<(), workq::Error>(())
+        /// # })?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn queue_async;
+    }
+}
+
+crate::front::face::lifecycle_face! {
+    impl WorkQueue {
+        /// Waits until every run queued on this queue before the call has finished;
+        /// other queues on the same pool do not extend the wait. Armed delayed items
+        /// are not waited for (see [`crate::shutdown`]).
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of this queue's items.
+        ///
+        /// ```
+        /// use std::sync::atomic::{AtomicUsize, Ordering};
+        /// use std::sync::Arc;
+        /// let wq = workq::WorkQueue::builder("flushed").build()?;
+        /// let runs = Arc::new(AtomicUsize::new(0));
+        /// let r = runs.clone();
+        /// let work = workq::Work::new(move |_| {
+        ///     r.fetch_add(1, Ordering::SeqCst);
+        /// });
+        /// wq.queue(&work)?;
+        /// wq.flush()?;
+        /// assert_eq!(runs.load(Ordering::SeqCst), 1);
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn flush;
+
+        /// Flushes until the queue is empty; meanwhile only the queue's own items may
+        /// queue onto it (chained work), others get [`Error::Draining`]. Armed delayed
+        /// items stay armed and are not waited for (see [`crate::shutdown`]).
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of this queue's items.
+        ///
+        /// ```
+        /// use std::sync::atomic::{AtomicUsize, Ordering};
+        /// use std::sync::Arc;
+        /// let wq = workq::WorkQueue::builder("drained").build()?;
+        /// let left = Arc::new(AtomicUsize::new(3));
+        /// let l = left.clone();
+        /// let chain = workq::Work::new(move |ctx| {
+        ///     if l.fetch_sub(1, Ordering::SeqCst) > 1 {
+        ///         ctx.requeue().expect("requeue"); // chained work: drain waits for it too
+        ///     }
+        /// });
+        /// wq.queue(&chain)?;
+        /// wq.drain()?;
+        /// assert_eq!(left.load(Ordering::SeqCst), 0);
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn drain;
+
+        /// Drains the queue and releases it; queueing afterwards fails with
+        /// [`Error::Destroyed`]. Calling it again returns `Ok` with an empty report.
+        /// Armed delayed items are cancelled or run now, as
+        /// [`WorkQueueBuilder::armed_at_shutdown`] says; the report counts them. See
+        /// [`crate::shutdown`] for every shutdown call.
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of the queue's items.
+        ///
+        /// ```
+        /// let wq = workq::WorkQueue::builder("short-lived").build()?;
+        /// let work = workq::Work::new(|_| {});
+        /// wq.queue(&work)?;
+        /// wq.destroy()?; // drains first: the item has run
+        /// assert!(!work.is_pending());
+        /// assert!(wq.destroy()?.is_empty());
+        /// assert!(matches!(wq.queue(&work), Err(workq::Error::Destroyed { .. })));
+        /// assert_eq!(wq.pool().name(), "workq"); // the pool lives on
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn destroy;
+
+        /// Like [`destroy`](WorkQueue::destroy), but runs waiting items only until
+        /// `timeout` has passed; then the items that have not started are discarded
+        /// (dropped without running, and reported), the runs in progress are waited
+        /// for, and nothing of the queue runs after the call returns. Armed items are
+        /// cancelled, unless the queue fires them at shutdown and the deadline has not
+        /// passed.
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of the queue's items.
+        ///
+        /// ```
+        /// let wq = workq::WorkQueue::builder("bounded-exit").freezable(true).build()?;
+        /// wq.freeze()?;
+        /// let work = workq::Work::named("held", |_| {});
+        /// wq.queue(&work)?;
+        /// let report = wq.destroy_timeout(std::time::Duration::ZERO)?;
+        /// assert_eq!(report.discarded_names(), ["held"]);
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn destroy_timeout;
+
+        /// Stops the queue at once: waiting items are discarded (reported), armed
+        /// items cancelled, the runs in progress waited for; nothing of the queue runs
+        /// after the call returns. The pool lives on.
+        ///
+        /// # Errors
+        /// [`Error::WouldDeadlock`] when called from one of the queue's items.
+        ///
+        /// ```
+        /// let wq = workq::WorkQueue::builder("stop-now").build()?;
+        /// assert!(wq.shutdown_now()?.is_empty());
+        /// assert!(wq.queue(&workq::Work::new(|_| {})).is_err());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn shutdown_now;
+
+        /// The queue's counters (the same as its snapshot's `stats`, without the
+        /// lists).
+        ///
+        /// ```
+        /// let wq = workq::WorkQueue::builder("counted").build()?;
+        /// let work = workq::Work::new(|_| {});
+        /// wq.queue(&work)?;
+        /// wq.flush()?;
+        /// assert_eq!(wq.stats().runs, 1);
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn stats;
+
+        /// A picture of the queue: its runs in progress (one line per pump or the
+        /// rescuer), waiting items and counters.
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("shared")?;
+        /// let wq = workq::WorkQueue::builder("disk-io").pool(&pool).max_active(2).build()?;
+        /// let snap = wq.snapshot();
+        /// assert_eq!(snap.kind, workq::QueueKind::WorkQueue);
+        /// assert_eq!(snap.max_active, Some(2));
+        /// assert_eq!(snap.threads.len(), 2); // one run slot per max_active
+        /// assert!(snap.waiting.is_empty());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn snapshot;
+    }
+}
+
+crate::front::face::freeze_face! {
+    impl WorkQueue {
+        /// Waits for the queue's runs in progress and holds every waiting and newly
+        /// queued item until [`thaw`](WorkQueue::thaw). Nothing is lost.
+        ///
+        /// # Errors
+        /// [`Error::NotFreezable`] unless built freezable; [`Error::WouldDeadlock`]
+        /// from one of the queue's items.
+        ///
+        /// ```
+        /// let wq = workq::WorkQueue::builder("fz").freezable(true).build()?;
+        /// wq.freeze()?;
+        /// let work = workq::Work::new(|_| {});
+        /// wq.queue(&work)?;
+        /// assert!(work.is_pending()); // held until the thaw
+        /// assert!(wq.snapshot().frozen);
+        /// wq.thaw()?;
+        /// work.flush()?;
+        /// assert!(!work.is_pending());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn freeze;
+
+        /// Lets a frozen queue run again.
+        ///
+        /// # Errors
+        /// [`Error::NotFreezable`] unless built freezable.
+        ///
+        /// ```
+        /// let wq = workq::WorkQueue::builder("th").freezable(true).build()?;
+        /// wq.thaw()?; // thawing a queue that is not frozen does nothing
+        /// let plain = workq::WorkQueue::builder("plain").build()?;
+        /// assert!(matches!(plain.thaw(), Err(workq::Error::NotFreezable { .. })));
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn thaw;
+
+        /// Whether the queue is frozen (`freeze` without a `thaw` since).
+        ///
+        /// ```
+        /// let wq = workq::WorkQueue::builder("cold").freezable(true).build()?;
+        /// wq.freeze()?;
+        /// assert!(wq.is_frozen());
+        /// wq.thaw()?;
+        /// assert!(!wq.is_frozen());
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn is_frozen;
+    }
+}
 
 impl WorkQueue {
     /// A builder for a workqueue named `name`.
@@ -135,295 +424,6 @@ impl WorkQueue {
     /// ```
     pub fn pool(&self) -> &Pool {
         &self.handle.pool
-    }
-
-    /// Queues `work` on this queue. See [`Queued`]. On a queue with a bound on
-    /// waiting items ([`WorkQueueBuilder::max_waiting`]) that is full, waits for room
-    /// (see [`try_queue`](WorkQueue::try_queue) and
-    /// [`queue_async`](WorkQueue::queue_async)); queueing an item that is already
-    /// pending or running never waits, nor does a call from the queue's own items.
-    ///
-    /// # Errors
-    /// As [`Worker::queue`](crate::Worker::queue); [`Error::Disabled`] for a
-    /// disabled item.
-    ///
-    /// ```
-    /// use workq::{Queued, Work, WorkQueue};
-    /// let wq = WorkQueue::builder("q").freezable(true).build()?;
-    /// wq.freeze()?;
-    /// let work = Work::new(|_| {});
-    /// assert_eq!(wq.queue(&work)?, Queued::Scheduled);
-    /// assert_eq!(wq.queue(&work)?, Queued::AlreadyPending); // coalesced
-    /// wq.thaw()?;
-    /// work.flush()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    #[inline]
-    pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        RunQueue::enqueue_with(
-            &self.handle.queue,
-            &work.inner,
-            QueueCall::NOW.limit(Limit::Block),
-        )
-    }
-
-    /// Queues `work`, failing at once with [`Error::Full`] instead of waiting when
-    /// the queue's bound on waiting items is reached.
-    ///
-    /// # Errors
-    /// As [`WorkQueue::queue`], and [`Error::Full`].
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("bp")?;
-    /// let wq = workq::WorkQueue::builder("bounded").pool(&pool).max_waiting(1).freezable(true).build()?;
-    /// wq.freeze()?;
-    /// let (a, b) = (workq::Work::new(|_| {}), workq::Work::new(|_| {}));
-    /// wq.try_queue(&a)?;
-    /// assert!(matches!(wq.try_queue(&b), Err(workq::Error::Full { .. })));
-    /// assert!(wq.try_queue(&a).is_ok()); // already pending: never counts
-    /// wq.thaw()?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn try_queue(&self, work: &Work) -> Result<Queued, Error> {
-        RunQueue::enqueue_with(
-            &self.handle.queue,
-            &work.inner,
-            QueueCall::NOW.limit(Limit::Try),
-        )
-    }
-
-    /// Waits until every run queued on this queue before the call has finished;
-    /// other queues on the same pool do not extend the wait. Armed delayed items
-    /// are not waited for (see [`crate::shutdown`]).
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of this queue's items.
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// let wq = workq::WorkQueue::builder("flushed").build()?;
-    /// let runs = Arc::new(AtomicUsize::new(0));
-    /// let r = runs.clone();
-    /// let work = workq::Work::new(move |_| {
-    ///     r.fetch_add(1, Ordering::SeqCst);
-    /// });
-    /// wq.queue(&work)?;
-    /// wq.flush()?;
-    /// assert_eq!(runs.load(Ordering::SeqCst), 1);
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn flush(&self) -> Result<bool, Error> {
-        self.handle.queue.flush()
-    }
-
-    /// Flushes until the queue is empty; meanwhile only the queue's own items may
-    /// queue onto it (chained work), others get [`Error::Draining`]. Armed delayed
-    /// items stay armed and are not waited for (see [`crate::shutdown`]).
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of this queue's items.
-    ///
-    /// ```
-    /// use std::sync::atomic::{AtomicUsize, Ordering};
-    /// use std::sync::Arc;
-    /// let wq = workq::WorkQueue::builder("drained").build()?;
-    /// let left = Arc::new(AtomicUsize::new(3));
-    /// let l = left.clone();
-    /// let chain = workq::Work::new(move |ctx| {
-    ///     if l.fetch_sub(1, Ordering::SeqCst) > 1 {
-    ///         ctx.requeue().expect("requeue"); // chained work: drain waits for it too
-    ///     }
-    /// });
-    /// wq.queue(&chain)?;
-    /// wq.drain()?;
-    /// assert_eq!(left.load(Ordering::SeqCst), 0);
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn drain(&self) -> Result<(), Error> {
-        self.handle.queue.drain()
-    }
-
-    /// Waits for the queue's runs in progress and holds every waiting and newly
-    /// queued item until [`thaw`](WorkQueue::thaw). Nothing is lost.
-    ///
-    /// # Errors
-    /// [`Error::NotFreezable`] unless built freezable; [`Error::WouldDeadlock`]
-    /// from one of the queue's items.
-    ///
-    /// ```
-    /// let wq = workq::WorkQueue::builder("fz").freezable(true).build()?;
-    /// wq.freeze()?;
-    /// let work = workq::Work::new(|_| {});
-    /// wq.queue(&work)?;
-    /// assert!(work.is_pending()); // held until the thaw
-    /// assert!(wq.snapshot().frozen);
-    /// wq.thaw()?;
-    /// work.flush()?;
-    /// assert!(!work.is_pending());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn freeze(&self) -> Result<(), Error> {
-        self.handle.queue.freeze()
-    }
-
-    /// Lets a frozen queue run again.
-    ///
-    /// # Errors
-    /// [`Error::NotFreezable`] unless built freezable.
-    ///
-    /// ```
-    /// let wq = workq::WorkQueue::builder("th").freezable(true).build()?;
-    /// wq.thaw()?; // thawing a queue that is not frozen does nothing
-    /// let plain = workq::WorkQueue::builder("plain").build()?;
-    /// assert!(matches!(plain.thaw(), Err(workq::Error::NotFreezable { .. })));
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn thaw(&self) -> Result<(), Error> {
-        RunQueue::thaw(&self.handle.queue)
-    }
-
-    /// The queue's engine.
-    pub(crate) fn run_queue(&self) -> &Arc<RunQueue> {
-        &self.handle.queue
-    }
-
-    /// Drains the queue and releases it; queueing afterwards fails with
-    /// [`Error::Destroyed`]. Calling it again returns `Ok` with an empty report.
-    /// Armed delayed items are cancelled or run now, as
-    /// [`WorkQueueBuilder::armed_at_shutdown`] says; the report counts them. See
-    /// [`crate::shutdown`] for every shutdown call.
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of the queue's items.
-    ///
-    /// ```
-    /// let wq = workq::WorkQueue::builder("short-lived").build()?;
-    /// let work = workq::Work::new(|_| {});
-    /// wq.queue(&work)?;
-    /// wq.destroy()?; // drains first: the item has run
-    /// assert!(!work.is_pending());
-    /// assert!(wq.destroy()?.is_empty());
-    /// assert!(matches!(wq.queue(&work), Err(workq::Error::Destroyed { .. })));
-    /// assert_eq!(wq.pool().name(), "workq"); // the pool lives on
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn destroy(&self) -> Result<ShutdownReport, Error> {
-        self.shut_down_with(Plan::drain(self.handle.armed_at_shutdown))
-    }
-
-    /// Like [`destroy`](WorkQueue::destroy), but runs waiting items only until
-    /// `timeout` has passed; then the items that have not started are discarded
-    /// (dropped without running, and reported), the runs in progress are waited
-    /// for, and nothing of the queue runs after the call returns. Armed items are
-    /// cancelled, unless the queue fires them at shutdown and the deadline has not
-    /// passed.
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of the queue's items.
-    ///
-    /// ```
-    /// let wq = workq::WorkQueue::builder("bounded-exit").freezable(true).build()?;
-    /// wq.freeze()?;
-    /// let work = workq::Work::named("held", |_| {});
-    /// wq.queue(&work)?;
-    /// let report = wq.destroy_timeout(std::time::Duration::ZERO)?;
-    /// assert_eq!(report.discarded_names(), ["held"]);
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn destroy_timeout(&self, timeout: Duration) -> Result<ShutdownReport, Error> {
-        self.shut_down_with(Plan::timeout(self.handle.armed_at_shutdown, timeout))
-    }
-
-    /// Stops the queue at once: waiting items are discarded (reported), armed
-    /// items cancelled, the runs in progress waited for; nothing of the queue runs
-    /// after the call returns. The pool lives on.
-    ///
-    /// # Errors
-    /// [`Error::WouldDeadlock`] when called from one of the queue's items.
-    ///
-    /// ```
-    /// let wq = workq::WorkQueue::builder("stop-now").build()?;
-    /// assert!(wq.shutdown_now()?.is_empty());
-    /// assert!(wq.queue(&workq::Work::new(|_| {})).is_err());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn shutdown_now(&self) -> Result<ShutdownReport, Error> {
-        self.shut_down_with(Plan::now(self.handle.armed_at_shutdown))
-    }
-
-    fn shut_down_with(&self, plan: Plan) -> Result<ShutdownReport, Error> {
-        self.refuse_own_destroy()?;
-        let report = shut_down(&self.handle, plan);
-        crate::support::log::shutdown_report(self.name(), &report, false);
-        Ok(report)
-    }
-
-    /// Refuses a destroy from one of the queue's own items.
-    pub(crate) fn refuse_own_destroy(&self) -> Result<(), Error> {
-        if current::running_on(self.handle.queue.id) {
-            return Err(Error::WouldDeadlock {
-                what: "destroying a workqueue from one of its own items",
-            });
-        }
-        Ok(())
-    }
-
-    /// The shutdown policy for armed items.
-    pub(crate) fn armed_at_shutdown(&self) -> ArmedAtShutdown {
-        self.handle.armed_at_shutdown
-    }
-
-    /// The end of an async destroy, once drained: releases the pumps and joins
-    /// the rescuer.
-    pub(crate) fn finish_destroy(&self) -> ShutdownReport {
-        shut_down(&self.handle, Plan::drain(ArmedAtShutdown::Cancel))
-    }
-
-    /// Whether the queue is frozen (`freeze` without a `thaw` since).
-    ///
-    /// ```
-    /// let wq = workq::WorkQueue::builder("cold").freezable(true).build()?;
-    /// wq.freeze()?;
-    /// assert!(wq.is_frozen());
-    /// wq.thaw()?;
-    /// assert!(!wq.is_frozen());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn is_frozen(&self) -> bool {
-        self.handle.queue.is_frozen()
-    }
-
-    /// The queue's counters (the same as its snapshot's `stats`, without the
-    /// lists).
-    ///
-    /// ```
-    /// let wq = workq::WorkQueue::builder("counted").build()?;
-    /// let work = workq::Work::new(|_| {});
-    /// wq.queue(&work)?;
-    /// wq.flush()?;
-    /// assert_eq!(wq.stats().runs, 1);
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn stats(&self) -> crate::Stats {
-        self.handle.queue.stats()
-    }
-
-    /// A picture of the queue: its runs in progress (one line per pump or the
-    /// rescuer), waiting items and counters.
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("shared")?;
-    /// let wq = workq::WorkQueue::builder("disk-io").pool(&pool).max_active(2).build()?;
-    /// let snap = wq.snapshot();
-    /// assert_eq!(snap.kind, workq::QueueKind::WorkQueue);
-    /// assert_eq!(snap.max_active, Some(2));
-    /// assert_eq!(snap.threads.len(), 2); // one run slot per max_active
-    /// assert!(snap.waiting.is_empty());
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn snapshot(&self) -> Snapshot {
-        self.handle.queue.snapshot()
     }
 }
 
