@@ -6,10 +6,10 @@
 //! `modify_at`, `modify` and `periodic`, with the same semantics, errors and
 //! docs, so the four cannot drift apart.
 //!
-//! `Worker`, `Pool` and `WorkQueue` get `queue` from [`queue_face!`] (and the
-//! bounded `Pool` and `WorkQueue` `try_queue` and `queue_async`), each saying
-//! through [`Face::face_call`] which call it makes (`Owner` keeps its own, in
-//! `pool/owner.rs`). They own their queue, so they also implement
+//! All four get `queue` from [`queue_face!`] (and the bounded `Pool`, `Owner`
+//! and `WorkQueue` `try_queue` and `queue_async`), each saying through
+//! [`Face::face_call`] which call it makes. `Worker`, `Pool` and `WorkQueue`
+//! own their queue, so they also implement
 //! [`Lifecycle`] (who counts as inside, and what their shutdown adds to the
 //! engine's) and get their waiting and shutdown calls from [`lifecycle_face!`]
 //! (`flush`, `drain`, `destroy`, `destroy_timeout`, `shutdown_now`, `stats`,

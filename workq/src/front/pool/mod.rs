@@ -11,6 +11,7 @@ pub use owner::Owner;
 
 use crate::engine::{Limit, QueueCall, RunQueue};
 use crate::error::Error;
+#[cfg(doc)]
 use crate::front::work::{Queued, Work};
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::support::current;
@@ -371,17 +372,10 @@ impl Pool {
         Owner::new(self.clone(), name.into())
     }
 
-    /// A queue call for `owner` (0: none) that obeys the pool's bound on waiting
-    /// items, if it has one, as `limit` says (`Block` or `Try`).
-    #[inline]
-    pub(crate) fn submit(&self, work: &Work, call: QueueCall) -> Result<Queued, Error> {
-        RunQueue::enqueue_with(&self.handle.queue, &work.inner, self.bounded(call))
-    }
-
     /// `call` on this pool: unbounded pools ignore its limit (and so keep the
     /// inbox's lock-free path).
     #[inline]
-    fn bounded(&self, call: QueueCall) -> QueueCall {
+    pub(crate) fn bounded(&self, call: QueueCall) -> QueueCall {
         if self.handle.bounded {
             call
         } else {

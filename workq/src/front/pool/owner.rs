@@ -4,6 +4,7 @@
 use super::Pool;
 use crate::engine::{Limit, OwnerCancel, OwnerId, QueueCall, RunQueue};
 use crate::error::Error;
+#[cfg(doc)]
 use crate::front::work::{Queued, Work};
 use crate::support::current;
 use crate::support::sync::Arc;
@@ -54,6 +55,12 @@ impl crate::front::face::Face for Owner {
     fn face_owner(&self) -> Option<crate::engine::OwnerId> {
         Some(self.id)
     }
+
+    #[inline]
+    fn face_call(&self, limit: Limit) -> QueueCall {
+        self.pool
+            .bounded(QueueCall::NOW.owner(Some(self.id)).limit(limit))
+    }
 }
 
 crate::front::face::delayed_face!(
@@ -63,11 +70,6 @@ crate::front::face::delayed_face!(
 );
 
 impl Owner {
-    /// A queue call counted for this owner.
-    fn call(&self) -> QueueCall {
-        QueueCall::NOW.owner(Some(self.id))
-    }
-
     pub(crate) fn new(pool: Pool, name: String) -> Owner {
         // Numbers wrap after 2^32 owners; 0 is skipped (it stands for none).
         let id = loop {
@@ -105,86 +107,81 @@ impl Owner {
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
+}
 
-    /// Queues `work` on the pool for this owner. On a pool with a bound on waiting
-    /// items ([`PoolBuilder::max_waiting`](crate::PoolBuilder::max_waiting)) it
-    /// waits for room exactly as [`Pool::queue`] does.
-    ///
-    /// # Errors
-    /// As [`Pool::queue`].
-    ///
-    /// ```
-    /// let pool = workq::Pool::new("shared")?;
-    /// let owner = pool.register("cache");
-    /// let work = workq::Work::new(|_| {});
-    /// assert!(owner.queue(&work)?.added_run());
-    /// work.flush()?;
-    /// assert_eq!(owner.outstanding(), 0); // idle again: no longer counted
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    #[inline]
-    pub fn queue(&self, work: &Work) -> Result<Queued, Error> {
-        self.pool.submit(work, self.call().limit(Limit::Block))
+crate::front::face::queue_face! {
+    impl Owner {
+        /// Queues `work` on the pool for this owner. On a pool with a bound on waiting
+        /// items ([`PoolBuilder::max_waiting`](crate::PoolBuilder::max_waiting)) it
+        /// waits for room exactly as [`Pool::queue`] does.
+        ///
+        /// # Errors
+        /// As [`Pool::queue`].
+        ///
+        /// ```
+        /// let pool = workq::Pool::new("shared")?;
+        /// let owner = pool.register("cache");
+        /// let work = workq::Work::new(|_| {});
+        /// assert!(owner.queue(&work)?.added_run());
+        /// work.flush()?;
+        /// assert_eq!(owner.outstanding(), 0); // idle again: no longer counted
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn queue;
+
+        /// Queues `work` for this owner, failing at once with [`Error::Full`] instead
+        /// of waiting when the pool's bound on waiting items is reached (as
+        /// [`Pool::try_queue`]).
+        ///
+        /// # Errors
+        /// As [`Pool::try_queue`].
+        ///
+        /// ```
+        /// use workq::{Error, Pool, Work};
+        /// let pool = Pool::builder().name("owned").min_threads(1).max_threads(1).max_waiting(1).build()?;
+        /// let owner = pool.register("cache");
+        /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+        /// let rx = std::sync::Mutex::new(rx);
+        /// let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        /// let gate = Work::new(move |_| {
+        ///     let _ = started_tx.send(());
+        ///     let _ = rx.lock().map(|rx| rx.recv()); // holds the only thread
+        /// });
+        /// owner.queue(&gate)?;
+        /// started.recv().expect("the gate runs");
+        /// let (a, b) = (Work::new(|_| {}), Work::new(|_| {}));
+        /// owner.try_queue(&a)?; // waits: the pool is full
+        /// assert!(matches!(owner.try_queue(&b), Err(Error::Full { max_waiting: 1, .. })));
+        /// tx.send(()).expect("release the gate");
+        /// owner.unregister()?; // waits for the gate and `a`
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn try_queue;
+
+        /// The async form of [`Owner::queue`]: on a bounded pool that is full, the
+        /// future waits for room instead of blocking a thread (as [`Pool::queue_async`]).
+        ///
+        /// # Errors
+        /// The future resolves to the errors of [`Owner::try_queue`], except
+        /// [`Error::Full`]: it waits for room instead.
+        ///
+        /// ```
+        /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        /// # rt.block_on(async {
+        /// let pool = workq::Pool::builder().name("owned-async").max_waiting(4).build()?;
+        /// let owner = pool.register("cache");
+        /// let work = workq::Work::new(|_| {});
+        /// assert_eq!(owner.queue_async(&work).await?, workq::Queued::Scheduled);
+        /// work.flush()?;
+        /// # Ok::<(), workq::Error>(())
+        /// # })?;
+        /// # Ok::<(), workq::Error>(())
+        /// ```
+        fn queue_async;
     }
+}
 
-    /// Queues `work` for this owner, failing at once with [`Error::Full`] instead
-    /// of waiting when the pool's bound on waiting items is reached (as
-    /// [`Pool::try_queue`]).
-    ///
-    /// # Errors
-    /// As [`Pool::try_queue`].
-    ///
-    /// ```
-    /// use workq::{Error, Pool, Work};
-    /// let pool = Pool::builder().name("owned").min_threads(1).max_threads(1).max_waiting(1).build()?;
-    /// let owner = pool.register("cache");
-    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
-    /// let rx = std::sync::Mutex::new(rx);
-    /// let (started_tx, started) = std::sync::mpsc::channel::<()>();
-    /// let gate = Work::new(move |_| {
-    ///     let _ = started_tx.send(());
-    ///     let _ = rx.lock().map(|rx| rx.recv()); // holds the only thread
-    /// });
-    /// owner.queue(&gate)?;
-    /// started.recv().expect("the gate runs");
-    /// let (a, b) = (Work::new(|_| {}), Work::new(|_| {}));
-    /// owner.try_queue(&a)?; // waits: the pool is full
-    /// assert!(matches!(owner.try_queue(&b), Err(Error::Full { max_waiting: 1, .. })));
-    /// tx.send(()).expect("release the gate");
-    /// owner.unregister()?; // waits for the gate and `a`
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn try_queue(&self, work: &Work) -> Result<Queued, Error> {
-        self.pool.submit(work, self.call().limit(Limit::Try))
-    }
-
-    /// The async form of [`Owner::queue`]: on a bounded pool that is full, the
-    /// future waits for room instead of blocking a thread (as [`Pool::queue_async`]).
-    ///
-    /// # Errors
-    /// The future resolves to the errors of [`Owner::try_queue`], except
-    /// [`Error::Full`]: it waits for room instead.
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    /// # rt.block_on(async {
-    /// let pool = workq::Pool::builder().name("owned-async").max_waiting(4).build()?;
-    /// let owner = pool.register("cache");
-    /// let work = workq::Work::new(|_| {});
-    /// assert_eq!(owner.queue_async(&work).await?, workq::Queued::Scheduled);
-    /// work.flush()?;
-    /// # Ok::<(), workq::Error>(())
-    /// # })?;
-    /// # Ok::<(), workq::Error>(())
-    /// ```
-    pub fn queue_async(&self, work: &Work) -> crate::QueueAsync {
-        crate::addons::wait::QueueAsync::for_owner(
-            self.pool.handle.queue.clone(),
-            work.clone(),
-            Some(self.id),
-        )
-    }
-
+impl Owner {
     /// Items counted for this owner right now.
     ///
     /// ```
