@@ -174,24 +174,31 @@ impl RunQueue {
         // clears them, under the binding lock.
         let mut binding = None;
         let mut takes_next = None;
-        let (cur, end) = work.state.end_run(|cur| {
+        let mut cur = work.state.peek();
+        let end = loop {
             if !cur.is_pending() && binding.is_none() {
                 binding = Some(lock(&work.binding));
-                return None;
+                // The word may have changed meanwhile.
+                cur = work.state.peek();
+                continue;
             }
             let again = then == Then::Again
                 && cur.is_pending()
                 && !cur.is_armed()
                 && *takes_next.get_or_insert_with(|| self.would_take_next(g, very_slow));
-            Some(if again {
+            let end = if again {
                 // Still RUNNING: the next run starts here (`begin` below).
                 RunEnd::Again
             } else if cur.is_pending() {
                 RunEnd::Requeue
             } else {
                 RunEnd::Idle
-            })
-        });
+            };
+            match work.state.end_run(cur, end) {
+                Ok(()) => break end,
+                Err(now) => cur = now,
+            }
+        };
         let again = end == RunEnd::Again;
         if cur.is_uncounted() {
             // The next run was added without the lock during this one: it is

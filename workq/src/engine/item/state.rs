@@ -309,36 +309,22 @@ impl ItemState {
         before
     }
 
+    /// The end of a run (queue lock held), as `end` says, if the word is still
+    /// `seen`; else the word now (the caller decides again). `Idle` needs the
+    /// binding lock too (it clears the queue bits).
     #[inline]
-    /// The end of a run (queue lock held). `decide` sees the current word and
-    /// says how the run ends, or `None` to be asked again after it took a lock it
-    /// needs (the binding lock, to return the item to idle). Returns the state
-    /// before the change and the end applied.
-    pub(crate) fn end_run(
-        &self,
-        mut decide: impl FnMut(Observed) -> Option<RunEnd>,
-    ) -> (Observed, RunEnd) {
-        let mut cur = self.word.load(Ordering::Relaxed);
-        loop {
-            debug_assert!(cur & RUNNING != 0, "a run ends only while RUNNING");
-            let Some(end) = decide(Observed(cur)) else {
-                // `decide` took a lock: the word may have changed meanwhile.
-                cur = self.word.load(Ordering::Relaxed);
-                continue;
-            };
-            let new = match end {
-                RunEnd::Again => cur & !(PENDING | UNCOUNTED),
-                RunEnd::Requeue => cur & !(RUNNING | UNCOUNTED),
-                RunEnd::Idle => with_queue(cur & !RUNNING, 0),
-            };
-            match self
-                .word
-                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => return (Observed(cur), end),
-                Err(now) => cur = now,
-            }
-        }
+    pub(crate) fn end_run(&self, seen: Observed, end: RunEnd) -> Result<(), Observed> {
+        let cur = seen.0;
+        debug_assert!(cur & RUNNING != 0, "a run ends only while RUNNING");
+        let new = match end {
+            RunEnd::Again => cur & !(PENDING | UNCOUNTED),
+            RunEnd::Requeue => cur & !(RUNNING | UNCOUNTED),
+            RunEnd::Idle => with_queue(cur & !RUNNING, 0),
+        };
+        self.word
+            .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Relaxed)
+            .map(drop)
+            .map_err(Observed)
     }
 
     #[inline]
@@ -444,8 +430,8 @@ impl ItemState {
     }
 
     #[inline]
-    /// The compare-exchange loop of the transitions (`end_run` spells it out to
-    /// ask again after taking a lock): `next` maps the current word to the new
+    /// The compare-exchange loop of the transitions (`end_run`'s caller spells
+    /// it out, to decide again after taking a lock): `next` maps the current word to the new
     /// one, or refuses (nothing changes). Returns the word before the change.
     fn update<E>(&self, mut next: impl FnMut(Observed) -> Result<u64, E>) -> Result<Observed, E> {
         let mut cur = self.word.load(Ordering::Relaxed);
@@ -578,31 +564,22 @@ mod tests {
         let s = item(with_queue(PENDING, Q));
         assert_eq!(s.start_run().0, with_queue(PENDING, Q));
         assert_eq!(word(&s), with_queue(RUNNING, Q));
-        // Not queued meanwhile: idle and unbound (after one "take a lock" round).
-        let mut asked = 0;
-        let (before, end) = s.end_run(|cur| {
-            asked += 1;
-            (asked > 1).then_some(if cur.is_pending() {
-                RunEnd::Requeue
-            } else {
-                RunEnd::Idle
-            })
-        });
+        // Not queued meanwhile: idle and unbound; a word changed meanwhile
+        // is handed back to decide again.
+        let before = s.peek();
         assert_eq!(
-            (before.0, end, asked),
-            (with_queue(RUNNING, Q), RunEnd::Idle, 2)
+            s.end_run(Observed(before.0 | PENDING), RunEnd::Requeue),
+            Err(before)
         );
+        assert_eq!(s.end_run(before, RunEnd::Idle), Ok(()));
         assert_eq!(word(&s), 0);
         // Queued meanwhile: back to PENDING, or the next run in place.
         let rerun = with_queue(RUNNING | PENDING | UNCOUNTED, Q);
         let s = item(rerun);
-        assert_eq!(
-            s.end_run(|_| Some(RunEnd::Requeue)),
-            (Observed(rerun), RunEnd::Requeue)
-        );
+        assert_eq!(s.end_run(Observed(rerun), RunEnd::Requeue), Ok(()));
         assert_eq!(word(&s), with_queue(PENDING, Q));
         let s = item(rerun);
-        assert_eq!(s.end_run(|_| Some(RunEnd::Again)).1, RunEnd::Again);
+        assert_eq!(s.end_run(Observed(rerun), RunEnd::Again), Ok(()));
         assert_eq!(word(&s), with_queue(RUNNING, Q));
     }
 
