@@ -94,6 +94,21 @@ impl<T> Waiting<T> {
         )
     }
 
+    /// The same for a wait on one item: woken when a run of `item` ends or the
+    /// queue reports another change, not by the runs of other items.
+    pub(crate) fn on_item(
+        queue: Arc<RunQueue>,
+        item: &crate::engine::item::WorkInner,
+        mut check: Check<T>,
+        cleanup: Option<Cleanup>,
+    ) -> Waiting<T>
+    where
+        T: 'static,
+    {
+        let until = Until::Item(crate::engine::waiters::item_key(item));
+        Waiting::until(queue, Box::new(move |g| check(g).ok_or(until)), cleanup)
+    }
+
     /// The same with a check that says what to wait for (a flush colour: woken
     /// only when that colour is done).
     pub(crate) fn until(

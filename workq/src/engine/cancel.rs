@@ -68,7 +68,7 @@ impl RunQueue {
             let q = b.queue;
             let mut g = b.guard;
             while !not_running(work, q) {
-                g = q.wait_done(g);
+                g = q.wait_item(g, work);
             }
         });
     }
@@ -103,7 +103,7 @@ impl RunQueue {
         };
         let mut g = q.lock();
         while !flushed(work, &q, target) {
-            g = q.wait_done(g);
+            g = q.wait_item(g, work);
         }
         Ok(true)
     }

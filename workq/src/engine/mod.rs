@@ -639,14 +639,41 @@ impl RunQueue {
         g
     }
 
-    /// Reports a change (a run ended, a pending run was cancelled, the queue's
-    /// state changed): wakes the waiters whose condition it can have met, once
-    /// the lock is released.
+    /// Waits until a change to `work` (its run ended, or another change the
+    /// queue reports), or a spurious wake-up: not woken by other items' runs.
+    pub(crate) fn wait_item<'a>(
+        &'a self,
+        mut g: QueueGuard<'a>,
+        work: &WorkInner,
+    ) -> QueueGuard<'a> {
+        let cv = Arc::new(Condvar::new());
+        let ticket = g.waits.register(
+            waiters::Until::Item(waiters::item_key(work)),
+            waiters::Who::Thread(cv.clone()),
+        );
+        let mut g = g.wait(&cv, None);
+        g.waits.remove(ticket);
+        g
+    }
+
+    /// Reports a change (a pending run was cancelled, the queue's state
+    /// changed): wakes the waiters whose condition it can have met, once the
+    /// lock is released.
     pub(crate) fn notify_done(&self, g: &mut QueueState) {
         if g.waits.blocked() > 0 {
             self.done_cv.notify_all();
         }
         let QueueState { waits, colors, .. } = g;
         waits.changed(|color| colors.is_done(color));
+    }
+
+    /// Reports the end of a run of `work`: as `notify_done`, but of the waiters
+    /// for one item only `work`'s are woken.
+    pub(crate) fn notify_run_end(&self, g: &mut QueueState, work: &WorkInner) {
+        if g.waits.blocked() > 0 {
+            self.done_cv.notify_all();
+        }
+        let QueueState { waits, colors, .. } = g;
+        waits.run_ended(waiters::item_key(work), |color| colors.is_done(color));
     }
 }

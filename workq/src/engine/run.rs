@@ -210,7 +210,7 @@ impl RunQueue {
             g.count_rerun();
         }
         if done == Done::Now {
-            self.uncount(g, run_color);
+            self.uncount(g, run_color, work);
         }
         if !again {
             if let Some(s) = g.threads.slot_mut(slot) {
@@ -232,7 +232,7 @@ impl RunQueue {
             }
         }
         drop(binding);
-        self.notify_done(g);
+        self.notify_run_end(g, work);
         again
     }
 
@@ -248,13 +248,14 @@ impl RunQueue {
     /// Counts a finished run for item and queue flushes, and wakes the waiters.
     pub(crate) fn count_done(&self, g: &mut QueueState, work: &WorkInner, color: u64) {
         work.finished.fetch_add(1, Ordering::Relaxed);
-        self.uncount(g, color);
+        self.uncount(g, color, work);
     }
 
-    /// Uncounts a finished run of flush colour `color` and wakes the waiters.
-    fn uncount(&self, g: &mut QueueState, color: u64) {
+    /// Uncounts a finished run of `work` of flush colour `color` and wakes the
+    /// waiters it can concern.
+    fn uncount(&self, g: &mut QueueState, color: u64, work: &WorkInner) {
         g.colors.remove(color);
-        self.notify_done(g);
+        self.notify_run_end(g, work);
     }
 
     /// Runs a started item (no lock held on entry) and finishes it; a panic is

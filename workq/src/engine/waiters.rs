@@ -7,10 +7,13 @@
 //!   flush colour is done. Its ticket is keyed by the colour and is woken only
 //!   when the flush colours complete that colour: a run's end that completes no
 //!   colour wakes no flusher, however many wait.
-//! * [`Until::Change`]: every other wait (an item's flush, `cancel_sync`'s wait
-//!   for a run to end, freeze, an owner's unregister, room in a bounded queue, a
-//!   shutdown's deadline) re-checks its condition at each change the queue
-//!   reports (`RunQueue::notify_done`).
+//! * [`Until::Item`]: an item's flush and `cancel_sync`'s wait for a run to
+//!   end wait for one item. A run's end wakes only the tickets of its own item
+//!   (`run_ended`); every other change the queue reports wakes them all (a
+//!   cancel, a discard, a shutdown: the rarer changes need no key).
+//! * [`Until::Change`]: every other wait (freeze, an owner's unregister, room in
+//!   a bounded queue, a shutdown's deadline) re-checks its condition at each
+//!   change the queue reports (`RunQueue::notify_done`).
 //!
 //! A ticket is either a blocked thread (its own condition variable, so that it
 //! alone is woken) or a task's `Waker`. Wake-ups are collected under the queue's
@@ -27,8 +30,16 @@ use std::task::Waker;
 pub(crate) enum Until {
     /// The flush colour is done (every run counted under it or earlier finished).
     Color(u64),
+    /// A change to one item (`item_key`): its run ended, or the queue reported
+    /// any change other than a run's end.
+    Item(usize),
     /// Any change the queue reports.
     Change,
+}
+
+/// The key of an item's tickets: its address, stable while a waiter holds it.
+pub(crate) fn item_key(work: &crate::engine::item::WorkInner) -> usize {
+    work as *const crate::engine::item::WorkInner as usize
 }
 
 /// Who is waiting.
@@ -61,6 +72,8 @@ struct Tickets {
     next_id: u64,
     /// Waiting for a flush colour, ordered by colour: the done ones come first.
     by_color: BTreeMap<(u64, u64), Who>,
+    /// Waiting for a change to one item, by item key.
+    by_item: BTreeMap<(usize, u64), Who>,
     /// Waiting for any change.
     on_change: HashMap<u64, Who>,
     /// Tasks to wake once the lock is released.
@@ -81,6 +94,9 @@ impl Waiters {
             Until::Color(color) => {
                 t.by_color.insert((color, id), who);
             }
+            Until::Item(key) => {
+                t.by_item.insert((key, id), who);
+            }
             Until::Change => {
                 t.on_change.insert(id, who);
             }
@@ -96,6 +112,7 @@ impl Waiters {
         };
         match ticket.until {
             Until::Color(color) => t.by_color.remove(&(color, ticket.id)).is_some(),
+            Until::Item(key) => t.by_item.remove(&(key, ticket.id)).is_some(),
             Until::Change => t.on_change.remove(&ticket.id).is_some(),
         }
     }
@@ -105,17 +122,31 @@ impl Waiters {
     pub(crate) fn holds(&self, ticket: Ticket) -> bool {
         self.tickets.as_ref().is_some_and(|t| match ticket.until {
             Until::Color(color) => t.by_color.contains_key(&(color, ticket.id)),
+            Until::Item(key) => t.by_item.contains_key(&(key, ticket.id)),
             Until::Change => t.on_change.contains_key(&ticket.id),
         })
     }
 
-    /// A change was reported: every `Change` ticket is due, and every `Color`
-    /// ticket whose colour `is_done` says is done.
+    /// A change was reported: every `Change` and `Item` ticket is due, and
+    /// every `Color` ticket whose colour `is_done` says is done.
     #[inline]
     pub(crate) fn changed(&mut self, is_done: impl Fn(u64) -> bool) {
         if let Some(t) = self.tickets.as_mut() {
-            if !t.on_change.is_empty() || !t.by_color.is_empty() {
+            if !t.on_change.is_empty() || !t.by_color.is_empty() || !t.by_item.is_empty() {
                 t.wake_changed(is_done);
+                t.wake_items(None);
+            }
+        }
+    }
+
+    /// A run of the item keyed `item` ended: as `changed`, but of the `Item`
+    /// tickets only that item's are due.
+    #[inline]
+    pub(crate) fn run_ended(&mut self, item: usize, is_done: impl Fn(u64) -> bool) {
+        if let Some(t) = self.tickets.as_mut() {
+            if !t.on_change.is_empty() || !t.by_color.is_empty() || !t.by_item.is_empty() {
+                t.wake_changed(is_done);
+                t.wake_items(Some(item));
             }
         }
     }
@@ -159,9 +190,9 @@ impl Waiters {
     /// Registered tickets (blocked threads and futures).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.tickets
-            .as_ref()
-            .map_or(0, |t| t.by_color.len() + t.on_change.len())
+        self.tickets.as_ref().map_or(0, |t| {
+            t.by_color.len() + t.by_item.len() + t.on_change.len()
+        })
     }
 
     /// Wake-ups sent so far.
@@ -185,6 +216,25 @@ impl Tickets {
             }
             let who = entry.remove();
             self.due(who);
+        }
+    }
+
+    /// Makes the `Item` tickets of `item` due (`None`: of every item).
+    fn wake_items(&mut self, item: Option<usize>) {
+        match item {
+            None => {
+                for who in std::mem::take(&mut self.by_item).into_values() {
+                    self.due(who);
+                }
+            }
+            Some(key) => {
+                while let Some(entry) = self.by_item.range((key, 0)..=(key, u64::MAX)).next() {
+                    let k = *entry.0;
+                    if let Some(who) = self.by_item.remove(&k) {
+                        self.due(who);
+                    }
+                }
+            }
         }
     }
 
@@ -286,6 +336,44 @@ mod tests {
         assert_eq!(runs.load(Ordering::Relaxed), BACKLOG);
         let woken = q.lock().waits.woken() - before;
         assert!(woken <= 2, "the flusher was woken {woken} times");
+    }
+
+    /// Issue 21: an item's flush (and `cancel_sync`'s wait for its run) is
+    /// woken by that item's runs and by the queue's other changes, not by the
+    /// runs of other items: the last of a 10,000-item backlog is flushed with a
+    /// few wake-ups (it used to be woken once per run).
+    #[test]
+    fn an_item_flusher_is_not_woken_by_other_items_runs() {
+        let (worker, items, runs) = held_backlog("item-woken");
+        let q = worker.run_queue().clone();
+        let last = items[BACKLOG - 1].clone();
+        let flusher = std::thread::spawn(move || last.flush());
+        until("the item flusher waits", || q.lock().waits.len() == 1);
+        let before = q.lock().waits.woken();
+        assert!(worker.thaw().is_ok());
+        assert!(matches!(flusher.join().ok(), Some(Ok(true))));
+        assert_eq!(runs.load(Ordering::Relaxed), BACKLOG);
+        let woken = q.lock().waits.woken() - before;
+        assert!(woken <= 3, "the item flusher was woken {woken} times");
+    }
+
+    #[test]
+    fn item_tickets_wake_on_their_item_or_any_other_change() {
+        let mut w = Waiters::default();
+        let waker = Waker::from(std::sync::Arc::new(Count(AtomicUsize::new(0))));
+        let a = w.register(Until::Item(1), Who::Task(waker.clone()));
+        let b = w.register(Until::Item(2), Who::Task(waker.clone()));
+        let b2 = w.register(Until::Item(2), Who::Task(waker.clone()));
+        w.run_ended(3, |_| false);
+        assert!(
+            w.holds(a) && w.holds(b) && w.holds(b2),
+            "another item's run"
+        );
+        w.run_ended(2, |_| false);
+        assert!(w.holds(a) && !w.holds(b) && !w.holds(b2), "item 2's run");
+        w.changed(|_| false);
+        assert!(!w.holds(a), "any other change wakes every item ticket");
+        assert_eq!((w.len(), w.woken()), (0, 3));
     }
 
     /// 4,000 `flush_async` futures, polled whenever woken (as an executor

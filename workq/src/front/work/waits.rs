@@ -28,8 +28,9 @@ impl Work {
         };
         let work = self.inner.clone();
         let watched = q.clone();
-        Waiting::on(
+        Waiting::on_item(
             q,
+            &self.inner,
             Box::new(move |_| flushed(&work, &watched, target).then_some(Ok(true))),
             None,
         )
@@ -80,8 +81,9 @@ impl Work {
         };
         let (work, end) = (self.inner.clone(), self.inner.clone());
         let watched = q.clone();
-        Waiting::on(
+        Waiting::on_item(
             q,
+            &self.inner,
             Box::new(move |_| not_running(&work, &watched).then_some(Ok(removed))),
             Some(Box::new(move || RunQueue::end_cancel(&end))),
         )
