@@ -2450,3 +2450,35 @@ fn raising_max_threads_starts_a_thread_for_waiting_items() {
     flush_pool(&pool);
     drop_pool(pool);
 }
+
+/// `set_min_threads` and `set_max_threads` racing each other never leave the
+/// minimum above the maximum: each checks the pair it makes under the pool's
+/// lock (a check made before taking it let one call undo the other's check).
+#[test]
+fn racing_retunes_never_leave_min_above_max() {
+    let pool = Pool::builder()
+        .name("retune-race")
+        .min_threads(1)
+        .max_threads(4)
+        .build()
+        .unwrap();
+    let p = pool.clone();
+    let raising_min = std::thread::spawn(move || {
+        for i in 0..2_000 {
+            let _ = p.set_min_threads(if i % 2 == 0 { 3 } else { 1 });
+        }
+    });
+    for i in 0..2_000 {
+        let _ = pool.set_max_threads(if i % 2 == 0 { 2 } else { 4 });
+        let s = pool.snapshot();
+        assert!(
+            s.min_threads <= s.max_threads,
+            "min {} > max {}",
+            s.min_threads,
+            s.max_threads
+        );
+    }
+    raising_min.join().unwrap();
+    let s = pool.snapshot();
+    assert!(s.min_threads <= s.max_threads, "{s}");
+}

@@ -300,17 +300,21 @@ impl RunQueue {
         threads > g.sizing.max() || (timed_out && threads > g.sizing.floor())
     }
 
-    /// Applies new sizing tunables (validated by the caller): threads over the new
-    /// maximum exit when they are next idle; with fewer threads than the new
-    /// minimum, threads are started now (if the queue is in use).
+    /// Applies new sizing tunables: threads over the new maximum exit when they
+    /// are next idle; with fewer threads than the new minimum, threads are
+    /// started now (if the queue is in use). `check` validates the minimum and
+    /// maximum that result, under the lock (so that two racing calls cannot
+    /// leave the minimum above the maximum); nothing changes if it fails.
     pub(crate) fn retune(
         this: &Arc<Self>,
         min: Option<usize>,
         max: Option<usize>,
         vslow_percent: Option<usize>,
+        check: impl FnOnce(usize, usize) -> Result<(), Error>,
     ) -> Result<(), Error> {
         let start: (bool, bool) = {
             let mut g = this.lock();
+            check(min.unwrap_or(g.sizing.min()), max.unwrap_or(g.sizing.max()))?;
             g.sizing.retune(min, max, vslow_percent);
             // Idle threads re-check the limits; a larger share may let very slow
             // items start.

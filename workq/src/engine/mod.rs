@@ -230,12 +230,6 @@ impl RunQueue {
         self.lock().runs.limits()
     }
 
-    /// The minimum and maximum number of threads (elastic queues).
-    pub(crate) fn thread_limits(&self) -> (usize, usize) {
-        let g = self.lock();
-        (g.sizing.min(), g.sizing.max())
-    }
-
     /// Locks the queue; items queued through the inbox are on the lists then.
     pub(crate) fn lock(&self) -> QueueGuard<'_> {
         QueueGuard::lock(self)

@@ -397,9 +397,13 @@ impl Pool {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn set_min_threads(&self, min: usize) -> Result<(), Error> {
-        let (_, max) = self.handle.queue.thread_limits();
-        builder::check_threads(min, max)?;
-        RunQueue::retune(&self.handle.queue, Some(min), None, None)
+        RunQueue::retune(
+            &self.handle.queue,
+            Some(min),
+            None,
+            None,
+            builder::check_threads,
+        )
     }
 
     /// Changes the maximum number of threads; threads over it exit when next idle.
@@ -414,15 +418,15 @@ impl Pool {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn set_max_threads(&self, max: usize) -> Result<(), Error> {
-        let (min, _) = self.handle.queue.thread_limits();
-        builder::check_threads(min, max).map_err(|e| match e {
-            Error::InvalidConfig { reason, .. } => Error::InvalidConfig {
-                setting: "max_threads",
-                reason,
-            },
-            other => other,
-        })?;
-        RunQueue::retune(&self.handle.queue, None, Some(max), None)
+        RunQueue::retune(&self.handle.queue, None, Some(max), None, |min, max| {
+            builder::check_threads(min, max).map_err(|e| match e {
+                Error::InvalidConfig { reason, .. } => Error::InvalidConfig {
+                    setting: "max_threads",
+                    reason,
+                },
+                other => other,
+            })
+        })
     }
 
     /// Changes the share of threads very slow items may use, in percent (1 to 99).
@@ -438,7 +442,7 @@ impl Pool {
     /// ```
     pub fn set_very_slow_percent(&self, percent: usize) -> Result<(), Error> {
         builder::check_percent(percent)?;
-        RunQueue::retune(&self.handle.queue, None, None, Some(percent))
+        RunQueue::retune(&self.handle.queue, None, None, Some(percent), |_, _| Ok(()))
     }
 }
 
