@@ -16,7 +16,7 @@ type Outcomes = Arc<Mutex<Vec<Vec<(usize, String)>>>>;
 
 /// One item, two workers, a pool and a workqueue.
 ///
-/// Documented (ARCHITECTURE transition table, `Error::Busy`): an item pending or
+/// Documented (the state table in `engine/item/state.rs`, `Error::Busy`): an item pending or
 /// running on one queue cannot be queued on another (`Busy`, naming the queue the
 /// call was made on); it runs once per `Scheduled` / `Rerun`; once idle it may
 /// move.

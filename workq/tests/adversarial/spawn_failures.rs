@@ -191,9 +191,10 @@ fn always_failing_spawner_under_concurrent_producers_refuses_every_call() {
 /// The deterministic form: one caller's first-use thread start is in progress
 /// (the spawner is slow, then fails) when a second caller queues.
 ///
-/// Documented (`Pool::queue`, ARCHITECTURE "first use ... if none can start, the
-/// call fails and nothing is queued"): the second call fails too (or waits for
-/// the start and then fails); it never returns `Ok` for an item no thread will run.
+/// Documented (`Pool::queue`, `PoolBuilder::start_attempts`, ARCHITECTURE I11:
+/// a pool with no thread holds work only while a retry is pending): the second
+/// call fails too (or waits for the start and then fails); it never returns `Ok`
+/// for an item no thread will run.
 #[test]
 fn queue_during_a_failing_first_start_is_refused_not_stranded() {
     let _guard = test_guard();
