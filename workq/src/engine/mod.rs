@@ -654,20 +654,21 @@ impl RunQueue {
     /// changed): wakes the waiters whose condition it can have met, once the
     /// lock is released.
     pub(crate) fn notify_done(&self, g: &mut QueueState) {
-        if g.waits.blocked() > 0 {
-            self.done_cv.notify_all();
-        }
-        let QueueState { waits, colors, .. } = g;
-        waits.changed(|color| colors.is_done(color));
+        self.notify(g, None);
     }
 
     /// Reports the end of a run of `work`: as `notify_done`, but of the waiters
     /// for one item only `work`'s are woken.
     pub(crate) fn notify_run_end(&self, g: &mut QueueState, work: &WorkInner) {
+        self.notify(g, Some(waiters::item_key(work)));
+    }
+
+    /// `notify_done` (`item` `None`) or `notify_run_end` of the item keyed `item`.
+    fn notify(&self, g: &mut QueueState, item: Option<usize>) {
         if g.waits.blocked() > 0 {
             self.done_cv.notify_all();
         }
         let QueueState { waits, colors, .. } = g;
-        waits.run_ended(waiters::item_key(work), |color| colors.is_done(color));
+        waits.wake(item, |color| colors.is_done(color));
     }
 }

@@ -210,7 +210,8 @@ impl RunQueue {
             g.count_rerun();
         }
         if done == Done::Now {
-            self.uncount(g, run_color, work);
+            // The waiters it can concern are woken at the end (`notify_run_end`).
+            g.colors.remove(run_color);
         }
         if !again {
             if let Some(s) = g.threads.slot_mut(slot) {
@@ -245,15 +246,10 @@ impl RunQueue {
         g.lists_empty() && g.may_start(very_slow)
     }
 
-    /// Counts a finished run for item and queue flushes, and wakes the waiters.
+    /// Counts a finished run of `work` of flush colour `color` for item and
+    /// queue flushes, and wakes the waiters it can concern.
     pub(crate) fn count_done(&self, g: &mut QueueState, work: &WorkInner, color: u64) {
         work.finished.fetch_add(1, Ordering::Relaxed);
-        self.uncount(g, color, work);
-    }
-
-    /// Uncounts a finished run of `work` of flush colour `color` and wakes the
-    /// waiters it can concern.
-    fn uncount(&self, g: &mut QueueState, color: u64, work: &WorkInner) {
         g.colors.remove(color);
         self.notify_run_end(g, work);
     }

@@ -9,7 +9,7 @@
 //!   colour wakes no flusher, however many wait.
 //! * [`Until::Item`]: an item's flush and `cancel_sync`'s wait for a run to
 //!   end wait for one item. A run's end wakes only the tickets of its own item
-//!   (`run_ended`); every other change the queue reports wakes them all (a
+//!   (`wake` with its key); every other change the queue reports wakes them all (a
 //!   cancel, a discard, a shutdown: the rarer changes need no key).
 //! * [`Until::Change`]: every other wait (freeze, an owner's unregister, room in
 //!   a bounded queue, a shutdown's deadline) re-checks its condition at each
@@ -127,26 +127,15 @@ impl Waiters {
         })
     }
 
-    /// A change was reported: every `Change` and `Item` ticket is due, and
-    /// every `Color` ticket whose colour `is_done` says is done.
+    /// A change was reported: every `Change` ticket is due, every `Color`
+    /// ticket whose colour `is_done` says is done, and the `Item` tickets of
+    /// `item` (a run of it ended), or of every item (`None`: any other change).
     #[inline]
-    pub(crate) fn changed(&mut self, is_done: impl Fn(u64) -> bool) {
+    pub(crate) fn wake(&mut self, item: Option<usize>, is_done: impl Fn(u64) -> bool) {
         if let Some(t) = self.tickets.as_mut() {
             if !t.on_change.is_empty() || !t.by_color.is_empty() || !t.by_item.is_empty() {
                 t.wake_changed(is_done);
-                t.wake_items(None);
-            }
-        }
-    }
-
-    /// A run of the item keyed `item` ended: as `changed`, but of the `Item`
-    /// tickets only that item's are due.
-    #[inline]
-    pub(crate) fn run_ended(&mut self, item: usize, is_done: impl Fn(u64) -> bool) {
-        if let Some(t) = self.tickets.as_mut() {
-            if !t.on_change.is_empty() || !t.by_color.is_empty() || !t.by_item.is_empty() {
-                t.wake_changed(is_done);
-                t.wake_items(Some(item));
+                t.wake_items(item);
             }
         }
     }
@@ -273,10 +262,10 @@ mod tests {
         let t5 = w.register(Until::Color(5), Who::Task(waker.clone()));
         let t9 = w.register(Until::Color(9), Who::Task(waker.clone()));
         let any = w.register(Until::Change, Who::Task(waker));
-        w.changed(|c| c < 5);
+        w.wake(None, |c| c < 5);
         assert!(w.holds(t5) && w.holds(t9), "colour 5 is not done yet");
         assert!(!w.holds(any), "a change wakes the Change tickets");
-        w.changed(|c| c < 6);
+        w.wake(None, |c| c < 6);
         assert!(!w.holds(t5));
         assert!(w.holds(t9));
         assert!(w.remove(t9), "an abandoned wait removes its ticket");
@@ -364,14 +353,14 @@ mod tests {
         let a = w.register(Until::Item(1), Who::Task(waker.clone()));
         let b = w.register(Until::Item(2), Who::Task(waker.clone()));
         let b2 = w.register(Until::Item(2), Who::Task(waker.clone()));
-        w.run_ended(3, |_| false);
+        w.wake(Some(3), |_| false);
         assert!(
             w.holds(a) && w.holds(b) && w.holds(b2),
             "another item's run"
         );
-        w.run_ended(2, |_| false);
+        w.wake(Some(2), |_| false);
         assert!(w.holds(a) && !w.holds(b) && !w.holds(b2), "item 2's run");
-        w.changed(|_| false);
+        w.wake(None, |_| false);
         assert!(!w.holds(a), "any other change wakes every item ticket");
         assert_eq!((w.len(), w.woken()), (0, 3));
     }
