@@ -143,8 +143,8 @@ impl fmt::Display for SpawnFailure<'_> {
 /// ```
 pub type SpawnHook = std::sync::Arc<dyn Fn(&SpawnFailure<'_>) + Send + Sync>;
 
-/// How an elastic queue starts and ends its threads.
-pub(crate) struct Elastic {
+/// What an elastic queue is built from (validated by the caller).
+pub(crate) struct ElasticSettings {
     pub(crate) idle_timeout: Duration,
     pub(crate) backoff: Duration,
     pub(crate) stack_size: Option<usize>,
@@ -153,25 +153,18 @@ pub(crate) struct Elastic {
     /// Failed starts in a row, with no thread, after which the pool gives up
     /// (see `grow.rs`).
     pub(crate) start_attempts: u32,
-    /// Set once the minimum number of threads has been reached.
-    pub(crate) started: std::sync::atomic::AtomicBool,
-    /// The grow entry's item and timer (see `grow.rs`): the process-wide timer,
-    /// whatever clock drives the pool's delayed items.
-    pub(crate) grow_item: Arc<WorkInner>,
-    pub(crate) grow_timer: Arc<Timer>,
-}
-
-/// What an elastic queue is built from (validated by the caller).
-pub(crate) struct ElasticSettings {
-    pub(crate) idle_timeout: Duration,
-    pub(crate) backoff: Duration,
-    pub(crate) stack_size: Option<usize>,
-    pub(crate) starter: Starter,
-    pub(crate) on_spawn_failure: SpawnHook,
-    pub(crate) start_attempts: u32,
     /// The timer of the grow entry: the process-wide one (`Timer::system`), a
     /// manual clock's in the models.
     pub(crate) grow_timer: Arc<Timer>,
+}
+
+/// How an elastic queue starts and ends its threads.
+pub(crate) struct Elastic {
+    pub(crate) settings: ElasticSettings,
+    /// Set once the minimum number of threads has been reached.
+    pub(crate) started: std::sync::atomic::AtomicBool,
+    /// The grow entry's item (see `grow.rs`), fired on `settings.grow_timer`.
+    pub(crate) grow_item: Arc<WorkInner>,
 }
 
 impl Elastic {
@@ -183,15 +176,9 @@ impl Elastic {
             Box::new(|_| {}),
         ));
         Elastic {
-            idle_timeout: s.idle_timeout,
-            backoff: s.backoff,
-            stack_size: s.stack_size,
-            starter: s.starter,
-            on_spawn_failure: s.on_spawn_failure,
-            start_attempts: s.start_attempts,
+            settings: s,
             started: std::sync::atomic::AtomicBool::new(false),
             grow_item,
-            grow_timer: s.grow_timer,
         }
     }
 
@@ -202,7 +189,7 @@ impl Elastic {
         thread: &str,
         body: Box<dyn FnOnce() + Send>,
     ) -> io::Result<Joinable> {
-        match &self.starter {
+        match &self.settings.starter {
             Starter::Spawner(spawner) => self.spawn(spawner, thread, body),
             #[cfg(test)]
             Starter::Model { refuse } => model_start(refuse, body),
@@ -217,7 +204,7 @@ impl Elastic {
         body: Box<dyn FnOnce() + Send>,
     ) -> io::Result<Joinable> {
         let mut builder = std::thread::Builder::new().name(thread.to_string());
-        if let Some(bytes) = self.stack_size {
+        if let Some(bytes) = self.settings.stack_size {
             builder = builder.stack_size(bytes);
         }
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| spawner(builder, body)))

@@ -65,9 +65,13 @@ impl RunQueue {
         // The entry finds its queue through its binding (a reference cycle only
         // while it is armed: the firing, or the shutdown, clears it).
         WorkInner::bind(&mut lock(&elastic.grow_item.binding), this);
-        let tick = elastic.grow_timer.tick_of(at);
-        g.sizing
-            .arm(elastic.grow_timer.insert(tick, elastic.grow_item.clone()));
+        let tick = elastic.settings.grow_timer.tick_of(at);
+        g.sizing.arm(
+            elastic
+                .settings
+                .grow_timer
+                .insert(tick, elastic.grow_item.clone()),
+        );
     }
 
     /// Pays a start owed by a queue call (`settle`, no lock held): a thread
@@ -77,7 +81,7 @@ impl RunQueue {
             return;
         };
         // The grow entry's timer thread starts when a pool first needs it.
-        if super::ensure_driven(&elastic.grow_timer).is_err() {
+        if super::ensure_driven(&elastic.settings.grow_timer).is_err() {
             // No timer thread: the pool's threads start more as they take items.
             return;
         }
@@ -175,7 +179,10 @@ impl RunQueue {
         let Some(elastic) = self.elastic() else {
             return;
         };
-        let entry = g.sizing.disarm().map(|key| elastic.grow_timer.remove(key));
+        let entry = g
+            .sizing
+            .disarm()
+            .map(|key| elastic.settings.grow_timer.remove(key));
         *lock(&elastic.grow_item.binding) = None;
         // The timer's handle of the grow item: dropping it drops no closure.
         drop(entry);
@@ -256,7 +263,7 @@ impl RunQueue {
                 // The pool has a thread (a retry started it, or part of the
                 // minimum failed): the rest start on the timer thread, not here.
                 drop(g);
-                super::ensure_driven(&elastic.grow_timer)?;
+                super::ensure_driven(&elastic.settings.grow_timer)?;
                 let mut g = this.lock();
                 let now = Instant::now();
                 let at = Self::backoff_at(&g, now).unwrap_or(now);
@@ -267,10 +274,10 @@ impl RunQueue {
                 if live > 0 {
                     return Ok(());
                 }
-                if g.sizing.start_failures() < elastic.start_attempts {
+                if g.sizing.start_failures() < elastic.settings.start_attempts {
                     // Held until the retry at the end of the back-off.
                     drop(g);
-                    return super::ensure_driven(&elastic.grow_timer);
+                    return super::ensure_driven(&elastic.settings.grow_timer);
                 }
                 return Err(Error::NoThreads {
                     queue: this.name.to_string(),
@@ -287,10 +294,10 @@ impl RunQueue {
                 if g.threads.live() > 0 {
                     return Ok(());
                 }
-                if g.sizing.start_failures() < elastic.start_attempts {
+                if g.sizing.start_failures() < elastic.settings.start_attempts {
                     // Held until the retry, which the timer thread makes.
                     drop(g);
-                    return super::ensure_driven(&elastic.grow_timer);
+                    return super::ensure_driven(&elastic.settings.grow_timer);
                 }
                 if g.threads.starting() == 0 {
                     return Err(e);
@@ -355,7 +362,7 @@ impl RunQueue {
                 this.counters
                     .threads_started
                     .fetch_add(1, Ordering::Relaxed);
-                let timer = super::ensure_driven(&elastic.grow_timer).is_ok();
+                let timer = super::ensure_driven(&elastic.settings.grow_timer).is_ok();
                 let mut g = this.lock();
                 crate::support::log::event!(
                     debug,
@@ -388,14 +395,14 @@ impl RunQueue {
         };
         this.counters.spawn_failures.fetch_add(1, Ordering::Relaxed);
         // The retry at the end of the back-off is the timer thread's.
-        let timer = super::ensure_driven(&elastic.grow_timer).is_ok();
+        let timer = super::ensure_driven(&elastic.settings.grow_timer).is_ok();
         let (threads, cancelled) = {
             let mut g = this.lock();
             g.threads.start_failed(slot);
-            let until = Instant::now() + elastic.backoff;
+            let until = Instant::now() + elastic.settings.backoff;
             g.sizing.start_failed(until);
             let give_up = g.threads.count() == 0
-                && (g.sizing.start_failures() >= elastic.start_attempts
+                && (g.sizing.start_failures() >= elastic.settings.start_attempts
                     || g.life.closed()
                     || g.life.draining() > 0);
             let cancelled = if give_up {
@@ -414,10 +421,10 @@ impl RunQueue {
             thread,
             error: &error,
             threads,
-            backoff: elastic.backoff,
+            backoff: elastic.settings.backoff,
             cancelled: cancelled.0,
         };
-        let hook = &elastic.on_spawn_failure;
+        let hook = &elastic.settings.on_spawn_failure;
         crate::support::panic::quietly(|| hook(&report));
         // The queue's handles of the cancelled items: possibly the last ones.
         this.release(cancelled.1);

@@ -301,7 +301,7 @@ impl RunQueue {
     /// items until the queue stops, or, on an elastic queue, until the thread has
     /// been idle too long or the queue has more threads than allowed.
     pub(crate) fn consume(this: &Arc<Self>, slot: Option<usize>) {
-        let idle_timeout = this.elastic().map(|e| e.idle_timeout);
+        let idle_timeout = this.elastic().map(|e| e.settings.idle_timeout);
         crate::support::current::become_consumer(this.id);
         let mut g = this.lock_consumer();
         this.arrived(&mut g);
