@@ -325,17 +325,25 @@ impl RunQueue {
         loop {
             // Too many threads (the maximum was lowered): leave the rest to others
             // (after the run started here, if any).
-            if this.elastic().is_some()
-                && g.threads.count() > g.sizing.max()
-                && last.is_none()
+            if last.is_none()
                 && again.is_none()
+                && this.elastic().is_some()
+                && g.threads.count() > g.sizing.max()
             {
                 break;
             }
-            if let Some(work) = again.take().or_else(|| this.start_next(&mut g, slot)) {
+            let restart = again.take();
+            let in_place = restart.is_some();
+            if let Some(work) = restart.or_else(|| this.start_next(&mut g, slot)) {
                 // Items left behind with no thread for them: this thread starts
-                // one before its run (pools; see `grow.rs`).
-                let start = Self::grow_on_take(this, &mut g);
+                // one before its run (pools; see `grow.rs`). Not after a run
+                // started in place: its run's end found nothing else waiting,
+                // under this same lock.
+                let start = if in_place {
+                    None
+                } else {
+                    Self::grow_on_take(this, &mut g)
+                };
                 drop(g);
                 if let Some(start) = start {
                     let _ = Self::start_reserved(this, start);
