@@ -146,11 +146,14 @@ pub use addons::watchdog::{set_watchdog_spawner, Stall, StallHook, StallReport};
 pub use engine::ManualClock;
 pub use engine::{SpawnFailure, SpawnHook, Spawner};
 pub use error::Error;
+pub use front::job::{Job, JobError, SpawnAsync};
 pub use front::pool::{Owner, Pool, PoolBuilder};
 pub use front::submit::Submit;
 pub use front::work::{Queued, Work, WorkCtx};
 pub use front::worker::{Worker, WorkerBuilder};
-pub use front::workqueue::{queue, system, system_long, WorkQueue, WorkQueueBuilder, MAX_ACTIVE};
+pub use front::workqueue::{
+    queue, spawn, system, system_long, WorkQueue, WorkQueueBuilder, MAX_ACTIVE,
+};
 pub use shutdown::{ArmedAtShutdown, ShutdownReport};
 pub use support::panic::{PanicHook, PanicReport};
 

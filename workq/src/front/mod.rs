@@ -3,6 +3,7 @@
 //! they share. Each is a thin layer over the engine's `RunQueue`.
 
 pub(crate) mod face;
+pub(crate) mod job;
 pub(crate) mod pool;
 pub(crate) mod submit;
 pub(crate) mod work;

@@ -142,6 +142,7 @@ impl crate::front::face::Lifecycle for Pool {
 }
 
 crate::front::face::delayed_face!(Pool, "pool", "workq::Pool::new(\"delayed\")?");
+crate::front::job::spawn::jobs_face!(Pool, "pool", "workq::Pool::new(\"jobs\")?", bounded);
 
 crate::front::face::queue_face! {
     impl Pool {
@@ -356,6 +357,25 @@ impl Pool {
     /// ```
     pub fn name(&self) -> &str {
         &self.handle.queue.name
+    }
+
+    /// Spawns `f` as a job of the *very slow* class (see
+    /// [`Work::very_slow`](crate::Work::very_slow)): at most the pool's very slow
+    /// share of its threads runs such jobs at once, so they never take every
+    /// thread from ordinary work.
+    ///
+    /// ```
+    /// let pool = workq::Pool::new("slow-jobs")?;
+    /// let scan = pool.spawn_very_slow(|| "scanned");
+    /// assert_eq!(scan.join()?, "scanned");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn_very_slow<F, R>(&self, f: F) -> crate::Job<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        crate::front::job::spawn::spawn(self, crate::engine::item::Class::VerySlow, f)
     }
 
     /// Registers a user of the pool. Items queued through the owner are counted

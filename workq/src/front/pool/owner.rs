@@ -69,6 +69,13 @@ crate::front::face::delayed_face!(
     "workq::Pool::new(\"delayed\")?.register(\"me\")"
 );
 
+crate::front::job::spawn::jobs_face!(
+    Owner,
+    "owner",
+    "workq::Pool::new(\"jobs\")?.register(\"me\")",
+    bounded
+);
+
 impl Owner {
     pub(crate) fn new(pool: Pool, name: String) -> Owner {
         // Numbers wrap after 2^32 owners; 0 is skipped (it stands for none).

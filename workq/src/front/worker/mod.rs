@@ -81,6 +81,7 @@ impl crate::front::face::Lifecycle for Worker {
 }
 
 crate::front::face::delayed_face!(Worker, "worker", "workq::Worker::new(\"delayed\")?");
+crate::front::job::spawn::jobs_face!(Worker, "worker", "workq::Worker::new(\"jobs\")?");
 
 crate::front::face::queue_face! {
     impl Worker {

@@ -7,7 +7,7 @@ mod system;
 mod waits;
 
 pub use builder::{WorkQueueBuilder, MAX_ACTIVE};
-pub use system::{queue, system, system_long};
+pub use system::{queue, spawn, system, system_long};
 
 use crate::engine::RunQueue;
 use crate::front::pool::Pool;
@@ -121,6 +121,13 @@ crate::front::face::delayed_face!(
     WorkQueue,
     "wq",
     "workq::WorkQueue::builder(\"delayed\").build()?"
+);
+
+crate::front::job::spawn::jobs_face!(
+    WorkQueue,
+    "wq",
+    "workq::WorkQueue::builder(\"jobs\").build()?",
+    bounded
 );
 
 crate::front::face::queue_face! {

@@ -3,6 +3,7 @@
 
 use super::{WorkQueue, WorkQueueBuilder};
 use crate::error::Error;
+use crate::front::job::Job;
 use crate::front::pool::Pool;
 use crate::front::work::{Queued, Work};
 use std::sync::OnceLock;
@@ -68,4 +69,21 @@ pub fn system_long() -> &'static WorkQueue {
 /// ```
 pub fn queue(work: &Work) -> Result<Queued, Error> {
     system().queue(work)
+}
+
+/// Spawns the one-shot closure `f` on the [`system`] queue and returns its
+/// [`Job`]: a result from the default pool with no set-up (as
+/// `std::thread::spawn`, without a thread per call).
+///
+/// ```
+/// let job = workq::spawn(|| "hello from the default pool");
+/// assert_eq!(job.join()?, "hello from the default pool");
+/// # Ok::<(), workq::JobError>(())
+/// ```
+pub fn spawn<F, R>(f: F) -> Job<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    system().spawn(f)
 }

@@ -1,0 +1,13 @@
+//! Jobs: one-shot closures with a result, spawned on any front end's queue.
+//!
+//! A job is a work item queued once, whose closure runs the user's `FnOnce`
+//! at most once (`core.rs` holds the claim that makes it so) and keeps its
+//! result for the handle ([`Job`], `handle.rs`). The front ends get their
+//! `spawn` methods from one macro (`spawn.rs`).
+
+pub(crate) mod core;
+pub(crate) mod handle;
+pub(crate) mod spawn;
+
+pub use handle::{Job, JobError};
+pub use spawn::SpawnAsync;
