@@ -94,13 +94,15 @@ pub(crate) fn default_hook() -> PanicHook {
 
 /// The message of a panic payload.
 pub(crate) fn message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "<non-string panic payload>"
-    }
+    string_message(payload).unwrap_or("<non-string panic payload>")
+}
+
+/// The message of a panic payload that is a string (as from `panic!`).
+pub(crate) fn string_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
 }
 
 /// Drops `value` (typically the last handle of an item, whose closure's `Drop` is

@@ -208,10 +208,7 @@ impl JobError {
     /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match self {
-            JobError::Panicked(p) => p
-                .downcast_ref::<&'static str>()
-                .copied()
-                .or_else(|| p.downcast_ref::<String>().map(String::as_str)),
+            JobError::Panicked(p) => crate::support::panic::string_message(p.as_ref()),
             _ => None,
         }
     }
