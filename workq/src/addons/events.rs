@@ -466,7 +466,7 @@ impl Core {
         }
         let now = Instant::now();
         let mut last = lock(&self.last_log);
-        if last.map_or(true, |t| now.saturating_duration_since(t) >= self.log_every) {
+        if last.is_none_or(|t| now.saturating_duration_since(t) >= self.log_every) {
             *last = Some(now);
             crate::support::log::trouble!(warn, "{report}");
         }

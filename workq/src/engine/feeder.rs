@@ -210,6 +210,6 @@ impl RunQueue {
 /// Whether runnable items have waited `after` with no run started meanwhile.
 fn stalled(g: &mut QueueGuard<'_>, after: Duration) -> bool {
     let now = Instant::now();
-    let quiet = g.quiet_for(now).map_or(true, |d| d >= after);
+    let quiet = g.quiet_for(now).is_none_or(|d| d >= after);
     quiet && g.oldest_wait(now).is_some_and(|d| d >= after)
 }

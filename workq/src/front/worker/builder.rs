@@ -264,7 +264,7 @@ impl WorkerBuilder {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<bool>();
         let consumer = queue.clone();
         let spawned = thread.spawn(move || {
-            let pinned = core.map_or(true, core_affinity::set_for_current);
+            let pinned = core.is_none_or(core_affinity::set_for_current);
             let _ = ready_tx.send(pinned);
             if pinned {
                 RunQueue::consume(&consumer, Some(0));
