@@ -67,10 +67,24 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
+    spawn_on(face.face_queue(), class, call, f)
+}
+
+/// Spawns `f` on `queue` with the queue call `call`.
+pub(crate) fn spawn_on<F, R>(
+    queue: &crate::support::sync::Arc<RunQueue>,
+    class: Class,
+    call: QueueCall,
+    f: F,
+) -> Job<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
     let (job, core, work) = make(class, f);
-    if let Err(e) = RunQueue::enqueue_with(face.face_queue(), &work.inner, call) {
+    if let Err(e) = RunQueue::enqueue_with(queue, &work.inner, call) {
         // Before the item is dropped, which would count it as discarded.
-        core.shared().refuse(e);
+        core.refuse(e);
     }
     job
 }
@@ -193,7 +207,7 @@ impl<R> std::fmt::Debug for SpawnAsync<R> {
 }
 
 /// The job methods of a front end (`$ty` implements [`Face`]): `spawn`,
-/// `spawn_after`, `spawn_at` and `spawn_batch`, and with `bounded` also
+/// `spawn_after`, `spawn_at`, `spawn_batch` and `scope`, and with `bounded` also
 /// `try_spawn` and `spawn_async`. `$make` is an expression (in doc examples)
 /// that builds one, bound to `$var`.
 macro_rules! jobs_face {
@@ -324,6 +338,47 @@ macro_rules! jobs_face {
                 R: Send + 'static,
             {
                 crate::front::job::spawn::spawn_batch(self, jobs)
+            }
+
+            /// Runs `body` with a [`Scope`](crate::Scope) whose jobs may borrow
+            /// from the caller's stack (like `std::thread::scope`, on this
+            /// queue's threads), and returns `body`'s value once every job
+            /// spawned in it has ended.
+            ///
+            /// Called from inside one of this queue's own items, the caller runs
+            /// the scope's jobs that are still waiting itself, so the scope never
+            /// waits for the thread it is on. Otherwise it waits for this queue's
+            /// threads: on a frozen queue, until it is thawed.
+            ///
+            /// # Panics
+            /// After every job has ended: with `body`'s panic if it panicked, else
+            /// if a job panicked, or was discarded or refused by its queue, and no
+            /// [`join`](crate::ScopedJob::join) took that outcome.
+            ///
+            /// ```
+            #[doc = concat!("let ", $var, " = ", $make, ";")]
+            /// let mut data = vec![1, 2, 3, 4];
+            /// let total = std::sync::atomic::AtomicI32::new(0);
+            #[doc = concat!($var, ".scope(|s| {")]
+            ///     for chunk in data.chunks_mut(2) {
+            ///         let total = &total;
+            ///         s.spawn(move || {
+            ///             for x in chunk.iter_mut() {
+            ///                 *x *= 10;
+            ///             }
+            ///             total.fetch_add(chunk.iter().sum(), std::sync::atomic::Ordering::Relaxed);
+            ///         });
+            ///     }
+            /// });
+            /// assert_eq!(data, [10, 20, 30, 40]);
+            /// assert_eq!(total.into_inner(), 100);
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn scope<'env, F, T>(&self, body: F) -> T
+            where
+                F: for<'scope> FnOnce(&'scope crate::Scope<'scope, 'env>) -> T,
+            {
+                crate::front::job::scope::scope(self, body)
             }
         }
     };
