@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pool = Pool::builder().name("jobs").max_threads(2).build()?;
 
     // A job with a result: the closure owns its data.
-    let lines = vec!["GET /", "GET /index.html", "POST /form"];
+    let lines = ["GET /", "GET /index.html", "POST /form"];
     let job = pool.spawn(move || lines.iter().filter(|l| l.starts_with("GET")).count());
     println!("GET requests: {}", job.join()?);
 

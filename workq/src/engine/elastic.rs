@@ -173,7 +173,7 @@ impl Elastic {
         let grow_item = Arc::new(crate::engine::item::WorkInner::new(
             Some(format!("{name}/grow").into()),
             crate::engine::item::Class::Normal,
-            Box::new(|_| {}),
+            |_| {},
         ));
         Elastic {
             settings: s,

@@ -13,7 +13,8 @@
 //! the result written once. A waiter reads the phase under the slots lock, where
 //! every end phase is written, so it cannot miss the wake-up.
 
-use crate::engine::item::WorkInner;
+use crate::engine::item::handle::WorkCtx;
+use crate::engine::item::{Body, WorkInner};
 #[cfg(not(loom))]
 use crate::engine::RunQueue;
 use crate::error::Error;
@@ -280,6 +281,25 @@ where
             drop(lock(&self.f).take());
             self.shared.end(DISCARDED, Err(JobError::Discarded));
         }
+    }
+}
+
+/// The body of the job's item: the job runs once; an item dropped before
+/// that was let go unrun by its queue (discarded).
+impl<F, R> Body for JobCore<F, R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    fn run(&self, _ctx: &WorkCtx<'_>) {
+        if let Err(payload) = JobCore::run(self) {
+            // The handle is gone: the queue's panic hook reports it.
+            std::panic::resume_unwind(payload);
+        }
+    }
+
+    fn released(&self) {
+        self.discard();
     }
 }
 

@@ -15,36 +15,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// The closure of a job's item: runs the job once. Dropped with the item; if
-/// the job never ran by then, its queue let it go unrun (discarded).
-struct Runner<F, R>(Arc<JobCore<F, R>>)
-where
-    F: FnOnce() -> R + Send,
-    R: Send;
-
-impl<F, R> Runner<F, R>
-where
-    F: FnOnce() -> R + Send,
-    R: Send,
-{
-    fn run(&self) {
-        if let Err(payload) = self.0.run() {
-            // The handle is gone: the queue's panic hook reports it.
-            std::panic::resume_unwind(payload);
-        }
-    }
-}
-
-impl<F, R> Drop for Runner<F, R>
-where
-    F: FnOnce() -> R + Send,
-    R: Send,
-{
-    fn drop(&mut self) {
-        self.0.discard();
-    }
-}
-
 /// A job of `class` running `f`: its handle, and the item that runs it once
 /// queued.
 pub(crate) fn make<F, R>(class: Class, f: F) -> (Job<R>, Arc<JobCore<F, R>>, Work)
@@ -53,8 +23,7 @@ where
     R: Send + 'static,
 {
     let core = Arc::new(JobCore::new(f));
-    let runner = Runner(core.clone());
-    let work = Work::build(None, class, Box::new(move |_ctx| runner.run()));
+    let work = Work::with_body(class, core.clone());
     core.set_item(&work.inner);
     let link: Arc<dyn JobLink<R>> = core.clone();
     (Job::new(link), core, work)
