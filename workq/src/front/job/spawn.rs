@@ -112,9 +112,9 @@ where
     }
 }
 
-/// `spawn_batch`: every job of `jobs`, in order; a refused one ends with
-/// [`JobError::Refused`](crate::JobError::Refused) and the rest are still
-/// tried.
+/// `spawn_batch`: every job of `jobs`, in order, queued under one lock
+/// (`RunQueue::enqueue_batch`); a refused one ends with
+/// [`JobError::Refused`](crate::JobError::Refused).
 pub(crate) fn spawn_batch<I, F, R>(face: &impl Face, jobs: I) -> Vec<Job<R>>
 where
     I: IntoIterator<Item = F>,
@@ -122,9 +122,21 @@ where
     R: Send + 'static,
 {
     let jobs = jobs.into_iter();
-    let mut handles = Vec::with_capacity(jobs.size_hint().0);
+    let capacity = jobs.size_hint().0;
+    let mut handles = Vec::with_capacity(capacity);
+    let mut cores = Vec::with_capacity(capacity);
+    let mut items = Vec::with_capacity(capacity);
     for f in jobs {
-        handles.push(spawn(face, Class::Normal, f));
+        let (job, core, work) = make(Class::Normal, f);
+        handles.push(job);
+        cores.push(core);
+        items.push(work.inner.clone());
+    }
+    let answers = RunQueue::enqueue_batch(face.face_queue(), &items, face.face_call(Limit::Block));
+    for (answer, core) in answers.into_iter().zip(&cores) {
+        if let Err(e) = answer {
+            core.refuse(e);
+        }
     }
     handles
 }
@@ -291,7 +303,11 @@ macro_rules! jobs_face {
             }
 
             /// Spawns every closure of `jobs`, in order, and returns their handles
-            /// in the same order.
+            /// in the same order. The whole batch takes the queue's lock once and
+            /// wakes its threads once (a bounded queue waits for room job by job);
+            /// a job the queue refuses ends with
+            /// [`JobError::Refused`](crate::JobError::Refused) and the rest are
+            /// still tried.
             ///
             /// ```
             #[doc = concat!("let ", $var, " = ", $make, ";")]
