@@ -581,7 +581,6 @@ fn invalid_settings_are_refused_clearly_and_lose_nothing() {
     let spawns = PoolSpawns::new();
     let bad: Vec<(workq::PoolBuilder, &str)> = vec![
         (Pool::builder().name(""), "name"),
-        (Pool::builder().name("x").min_threads(0), "min_threads"),
         (Pool::builder().name("x").max_threads(0), "max_threads"),
         (
             Pool::builder().name("x").min_threads(5).max_threads(2),
@@ -623,7 +622,6 @@ fn invalid_settings_are_refused_clearly_and_lose_nothing() {
     for p in &queued {
         p.queue_with(|w| pool.queue(w)).unwrap();
     }
-    assert_invalid(pool.set_min_threads(0), "min_threads");
     assert_invalid(pool.set_min_threads(4), "min_threads");
     assert_invalid(pool.set_max_threads(0), "max_threads");
     assert_invalid(pool.set_max_threads(1), "max_threads");

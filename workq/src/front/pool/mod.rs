@@ -404,15 +404,17 @@ impl Pool {
     }
 
     /// Changes the minimum number of threads. If the pool is in use and has fewer,
-    /// threads start now.
+    /// threads start now. 0 lets the pool shrink to no thread when idle (see
+    /// [`PoolBuilder::min_threads`]).
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] unless `1 <= min <= max`; [`Error::Spawn`] /
+    /// [`Error::InvalidConfig`] unless `min <= max`; [`Error::Spawn`] /
     /// [`Error::NoThreads`] if a thread could not start (the new minimum stays).
     ///
     /// ```
     /// let pool = workq::Pool::builder().name("tune").min_threads(1).max_threads(4).build()?;
     /// pool.set_min_threads(2)?;
+    /// pool.set_min_threads(0)?; // may shrink to no thread
     /// assert!(pool.set_min_threads(5).is_err());
     /// # Ok::<(), workq::Error>(())
     /// ```
