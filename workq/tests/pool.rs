@@ -2020,7 +2020,7 @@ fn snapshot_counts_merged_queue_calls() {
         }
         assert_eq!(
             pool.snapshot().stats.merged,
-            if count { 640 } else { 0 },
+            count.then_some(640),
             "count_merged({count})"
         );
         assert!(w.cancel());

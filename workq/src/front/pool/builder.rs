@@ -132,7 +132,7 @@ impl PoolBuilder {
     ///
     /// ```
     /// let pool = workq::Pool::builder().count_merged(true).build()?;
-    /// assert_eq!(pool.snapshot().stats.merged, 0);
+    /// assert_eq!(pool.snapshot().stats.merged, Some(0));
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn count_merged(mut self, count: bool) -> PoolBuilder {

@@ -101,7 +101,8 @@ impl WorkerBuilder {
     /// worker.thaw()?;
     /// work.flush()?;
     /// // 128 calls found it pending (counted per thread in batches of 64).
-    /// assert_eq!(worker.stats().merged, 128);
+    /// assert_eq!(worker.stats().merged, Some(128));
+    /// assert_eq!(workq::Worker::new("uncounted")?.stats().merged, None); // default: not counted
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn count_merged(mut self, count: bool) -> WorkerBuilder {
