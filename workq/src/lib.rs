@@ -155,7 +155,7 @@ pub use front::workqueue::{
     queue, spawn, system, system_long, WorkQueue, WorkQueueBuilder, MAX_ACTIVE,
 };
 pub use shutdown::{ArmedAtShutdown, ShutdownReport};
-pub use support::panic::{PanicHook, PanicReport};
+pub use support::panic::{PanicHook, PanicLocation, PanicReport};
 
 /// The crate README's examples are compiled and run as doc tests (the
 /// repository's README shows the same example; `.ci/run` checks that it does).
