@@ -61,7 +61,8 @@ pub enum Error {
         /// The operating system's reason.
         source: std::io::Error,
     },
-    /// The CPU asked for does not exist or is not available to this process.
+    /// The CPU asked for does not exist or is not available to this process
+    /// (`WorkerBuilder::cpu`, with the `cpu-affinity` feature).
     InvalidCpu {
         /// The CPU asked for.
         cpu: usize,

@@ -117,6 +117,9 @@
 //!   spawn-failure hook, a backlog, a stall, a failed start of the watchdog
 //!   thread) is never silent: with no subscriber installed it is one line on
 //!   standard error, as it always is without this feature.
+//! * `cpu-affinity` (default): `WorkerBuilder::cpu` pins a worker's thread
+//!   to a CPU, through the `core_affinity` crate; without it that method is
+//!   absent.
 //! * `serde`: `Serialize` for the runqueue view ([`Snapshot`]).
 //!
 //! See `ARCHITECTURE.md` in the repository for the state machine and invariants.

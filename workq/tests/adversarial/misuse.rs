@@ -553,6 +553,7 @@ fn invalid_settings_are_refused_clearly_and_lose_nothing() {
             .build(),
         "stack_size",
     );
+    #[cfg(feature = "cpu-affinity")]
     match Worker::builder()
         .name("no-such-cpu")
         .cpu(usize::MAX)
