@@ -135,7 +135,7 @@ impl crate::front::face::Lifecycle for Pool {
         report
     }
 
-    fn finish_destroy(&self) -> Box<dyn FnOnce() -> ShutdownReport + Send> {
+    fn finish_destroy(&self) -> Box<dyn FnOnce() -> ShutdownReport + Send + Sync> {
         let q = self.handle.queue.clone();
         Box::new(move || RunQueue::shut_down(&q, false, Plan::drain(ArmedAtShutdown::Cancel)))
     }
@@ -190,6 +190,11 @@ crate::front::face::queue_face! {
         /// The async form of [`Pool::queue`]: on a bounded pool that is full, the
         /// future waits for room instead of blocking a thread. Queueing an item that
         /// is already pending never waits.
+        ///
+        /// The queue call is made when this is called, as `flush_async` starts its
+        /// flush at the call: with room, the item is queued (or refused) before the
+        /// future is polled. Only on a full pool does the future wait, and queue
+        /// the item when a poll finds room ([`QueueAsync`](crate::QueueAsync)).
         ///
         /// # Errors
         /// The future resolves to the errors of [`Pool::try_queue`], except
