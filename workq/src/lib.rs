@@ -119,6 +119,9 @@
 //!   spawn-failure hook, a backlog, a stall, a failed start of the watchdog
 //!   thread) is never silent: with no subscriber installed it is one line on
 //!   standard error, as it always is without this feature.
+//! * `cpu-affinity` (default): `WorkerBuilder::cpu` pins a worker's thread
+//!   to a CPU, through the `core_affinity` crate; without it that method is
+//!   absent.
 //! * `serde`: `Serialize` for the runqueue view ([`Snapshot`]).
 //!
 //! See `ARCHITECTURE.md` in the repository for the state machine and invariants.
@@ -157,7 +160,7 @@ pub use front::workqueue::{
     queue, spawn, system, system_long, WorkQueue, WorkQueueBuilder, MAX_ACTIVE,
 };
 pub use shutdown::{ArmedAtShutdown, ShutdownReport};
-pub use support::panic::{PanicHook, PanicReport};
+pub use support::panic::{PanicHook, PanicLocation, PanicReport};
 
 /// The crate README's examples are compiled and run as doc tests (the
 /// repository's README shows the same example; `.ci/run` checks that it does).

@@ -158,6 +158,10 @@ impl RunQueue {
             } => (0, Sizing::new(*min, *max, *very_slow_percent)),
         };
         let state = QueueState::new(Threads::with_count(threads), sizing, config.limits);
+        // Panic reports carry the panic's location: std gives it to a panic hook
+        // only (not under the model checkers, which own their threads' panics).
+        #[cfg(not(any(loom, shuttle)))]
+        crate::support::panic::install_location_hook();
         Arc::new(RunQueue {
             id: next_queue_id(),
             name: std::sync::Arc::from(config.name.as_str()),

@@ -107,7 +107,7 @@ where
 {
     let (job, _core, work) = make(Class::Normal, f);
     SpawnAsync {
-        call: QueueAsync::for_owner(face.face_queue().clone(), work, face.face_owner()),
+        call: QueueAsync::started(face.face_queue().clone(), work, face.face_owner()),
         job: Some(job),
     }
 }
@@ -144,7 +144,11 @@ where
 /// The future of [`spawn_async`](crate::Pool::spawn_async): ready with the
 /// job's handle once its queue took it, or with the queue's error.
 ///
-/// Dropping it before it is ready drops the job unrun.
+/// Like the other async calls, `spawn_async` starts at the call: the job is
+/// queued then if the queue has room, and the future only hands over its
+/// handle. Only on a full queue does the future wait for room; dropping it
+/// while it waits drops the job unrun, and dropping it after the job was
+/// queued detaches the job, which still runs.
 ///
 /// ```
 /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
