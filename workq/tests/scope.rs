@@ -11,6 +11,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use workq::{JobError, Pool, WorkQueue, Worker};
 
+/// A pool of exactly `threads` threads.
+fn fixed_pool(name: &str, threads: usize) -> Pool {
+    Pool::builder()
+        .name(name)
+        .min_threads(threads)
+        .max_threads(threads)
+        .build()
+        .expect("pool")
+}
+
 /// Doubles every element of 1..=10 in scoped jobs of two elements each on
 /// `$front`, and checks the result and the count the jobs saw.
 macro_rules! doubles_in_chunks {
@@ -66,12 +76,7 @@ fn scope_returns_the_body_value_and_joined_results() {
 #[test]
 fn scope_waits_for_jobs_nobody_joined() {
     let _guard = test_guard();
-    let pool = Pool::builder()
-        .name("scope-wait")
-        .min_threads(2)
-        .max_threads(2)
-        .build()
-        .expect("pool");
+    let pool = fixed_pool("scope-wait", 2);
     let done = AtomicUsize::new(0);
     // Both jobs hold at the barrier until the body has returned its value:
     // the scope can return only by waiting for them.
@@ -129,12 +134,7 @@ fn a_scope_inside_an_item_of_the_same_worker_helps_instead_of_waiting() {
 #[test]
 fn a_scope_inside_an_item_of_a_one_thread_pool_finishes() {
     let _guard = test_guard();
-    let pool = Pool::builder()
-        .name("scope-one-thread")
-        .min_threads(1)
-        .max_threads(1)
-        .build()
-        .expect("pool");
+    let pool = fixed_pool("scope-one-thread", 1);
     let inner = pool.clone();
     let job = pool.spawn(move || {
         let hits = AtomicUsize::new(0);
@@ -264,12 +264,7 @@ fn a_refused_job_fails_its_join_and_an_unjoined_one_panics_the_scope() {
 #[test]
 fn ten_thousand_borrowing_jobs_on_two_threads() {
     let _guard = test_guard();
-    let pool = Pool::builder()
-        .name("scope-many")
-        .min_threads(2)
-        .max_threads(2)
-        .build()
-        .expect("pool");
+    let pool = fixed_pool("scope-many", 2);
     let input: Vec<u64> = (0..10_000).collect();
     let mut output = vec![0u64; 10_000];
     pool.scope(|s| {
