@@ -328,6 +328,36 @@ fn a_batch_on_a_destroyed_queue_refuses_every_job_and_drops_its_closures() {
 }
 
 #[test]
+fn a_join_inside_the_jobs_own_worker_runs_it_there() {
+    let _guard = common::test_guard();
+    let worker = Worker::new("jobs-self-join").expect("worker");
+    let inner = worker.clone();
+    let outer = worker.spawn(move || {
+        let now = inner.spawn(|| 20);
+        // Armed for later: joined once it is due, on this same thread.
+        let mut later = inner.spawn_after(Duration::from_millis(2), || 22);
+        let a = now.join().expect("the job spawned now");
+        let b = later
+            .join_timeout(WATCHDOG)
+            .expect("the job armed for later");
+        a + b
+    });
+    assert_eq!(join(outer).expect("the outer job"), 42);
+}
+
+#[test]
+fn a_join_inside_an_ordered_workqueue_runs_the_job_there() {
+    let _guard = common::test_guard();
+    let wq = WorkQueue::builder("jobs-ordered-self-join")
+        .ordered()
+        .build()
+        .expect("workqueue");
+    let inner = wq.clone();
+    let outer = wq.spawn(move || inner.spawn(|| "inner").join());
+    assert_eq!(join(outer).expect("the outer job").expect("inner"), "inner");
+}
+
+#[test]
 fn an_owner_unregister_waits_for_its_jobs() {
     let pool = Pool::new("jobs-owner-wait").expect("pool");
     let owner = pool.register("waits");

@@ -19,6 +19,8 @@ use crate::engine::item::{Body, WorkInner};
 use crate::engine::RunQueue;
 use crate::error::Error;
 use crate::front::job::handle::JobError;
+#[cfg(not(loom))]
+use crate::support::current;
 use crate::support::sync::{lock, wait, wait_timeout, AtomicU32, Condvar, Mutex, Ordering};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -46,6 +48,24 @@ pub(crate) trait JobLink<R>: Send + Sync {
     /// its pending run off the queue (a scope's caller helping); whether it
     /// ran here.
     fn run_here(&self) -> bool;
+
+    /// Runs the job here if the caller is inside one of its queue's items and
+    /// the job waits on that queue's list: a join or a scope's end there would
+    /// otherwise wait for the thread it is on.
+    fn help(&self) -> Help;
+}
+
+/// What [`JobLink::help`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Help {
+    /// Ran the job here.
+    Ran,
+    /// Nothing to do here: the job has started or ended, or the caller is not
+    /// inside one of its queue's items.
+    NotHere,
+    /// The caller is inside one of the job's queue's items, and the job is
+    /// armed for later: it can be run here once it is due.
+    NotDue,
 }
 
 /// What a job's handle and its run share.
@@ -135,6 +155,18 @@ impl<R> JobShared<R> {
             slots = wait(&self.ended, slots);
             slots.joiners -= 1;
         }
+    }
+
+    /// Waits until the job has ended or `timeout` passed, leaving its outcome
+    /// for a join.
+    pub(crate) fn wait_ended_for(&self, timeout: std::time::Duration) {
+        let mut slots = lock(&self.slots);
+        if !self.is_finished() {
+            slots.joiners += 1;
+            slots = wait_timeout(&self.ended, slots, timeout);
+            slots.joiners -= 1;
+        }
+        drop(slots);
     }
 
     /// The failure of an ended job that no join took: a panic, a discard or a
@@ -323,12 +355,35 @@ where
     }
 
     fn run_here(&self) -> bool {
-        // Never detached (a scope keeps its jobs' links), so a panic is kept
-        // for the join and `run` answers `Ok`.
+        // Called with a handle held, so never detached: a panic is kept for
+        // the join and `run` answers `Ok`.
         let ran = matches!(self.run(), Ok(true));
         if ran {
             self.unqueue();
         }
         ran
+    }
+
+    fn help(&self) -> Help {
+        #[cfg(not(loom))]
+        {
+            let Some(item) = self.item.get().and_then(std::sync::Weak::upgrade) else {
+                return Help::NotHere;
+            };
+            let s = item.state.peek();
+            if !s.is_pending() || !current::running_on(s.queue_id()) {
+                return Help::NotHere;
+            }
+            if s.is_armed() {
+                return Help::NotDue;
+            }
+            if self.run_here() {
+                Help::Ran
+            } else {
+                Help::NotHere
+            }
+        }
+        #[cfg(loom)]
+        Help::NotHere
     }
 }

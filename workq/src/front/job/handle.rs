@@ -1,7 +1,7 @@
 //! The handle of a job ([`Job`]) and what a join can answer ([`JobError`]).
 
 use crate::error::Error;
-use crate::front::job::core::JobLink;
+use crate::front::job::core::{Help, JobLink};
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
@@ -9,6 +9,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+/// How often a join from inside a job's own queue looks whether the job, armed
+/// for later, is due (only there: elsewhere a join sleeps until the job ends).
+const NOT_DUE_POLL: Duration = Duration::from_millis(1);
 
 /// The handle of a job: a one-shot closure spawned on a queue, with its result.
 ///
@@ -60,6 +64,10 @@ impl<R> Job<R> {
 
     /// Waits until the job has ended and returns its result.
     ///
+    /// Called from inside one of the job's own queue's items (a `Worker`'s
+    /// item joining a job it spawned on the same worker), it runs the job right
+    /// there once the job is due, instead of waiting for the thread it is on.
+    ///
     /// # Errors
     /// [`JobError::Panicked`] (with the panic's payload),
     /// [`JobError::Cancelled`], [`JobError::Discarded`] or
@@ -75,7 +83,29 @@ impl<R> Job<R> {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn join(self) -> Result<R, JobError> {
+        self.help(None);
         self.link.shared().join(None)
+    }
+
+    /// From inside one of the job's own queue's items, runs the job here once
+    /// it waits on the queue's list (an armed one when it is due, looking once
+    /// per millisecond until `deadline`): the join would otherwise wait for
+    /// the thread it is on.
+    fn help(&self, deadline: Option<Instant>) {
+        while !self.link.shared().is_finished() {
+            if self.link.help() != Help::NotDue {
+                return;
+            }
+            let mut wait = NOT_DUE_POLL;
+            if let Some(d) = deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return;
+                }
+                wait = wait.min(left);
+            }
+            self.link.shared().wait_ended_for(wait);
+        }
     }
 
     /// Waits at most `timeout` for the job to end. On
@@ -97,6 +127,7 @@ impl<R> Job<R> {
     /// ```
     pub fn join_timeout(&mut self, timeout: Duration) -> Result<R, JobError> {
         let deadline = Instant::now().checked_add(timeout);
+        self.help(deadline);
         self.link.shared().join(deadline.or(Some(far_future())))
     }
 

@@ -24,7 +24,6 @@ use crate::front::face::Face;
 use crate::front::job::core::JobLink;
 use crate::front::job::handle::{Job, JobError};
 use crate::front::job::spawn::spawn_on;
-use crate::support::current;
 use crate::support::sync::{lock, Arc, Mutex};
 use std::fmt;
 use std::marker::PhantomData;
@@ -79,9 +78,6 @@ pub struct Scope<'scope, 'env: 'scope> {
 /// the scope. Dropping it is fine: the scope still waits for the job.
 pub struct ScopedJob<'scope, T> {
     link: std::sync::Arc<dyn JobLink<()>>,
-    /// The id of the scope's queue: a join from inside one of its items runs
-    /// the job here if it has not started.
-    queue: u32,
     result: std::sync::Arc<Mutex<Option<T>>>,
     _scope: PhantomData<&'scope ()>,
 }
@@ -151,7 +147,6 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         lock(&self.jobs).push(job);
         ScopedJob {
             link,
-            queue: self.queue.id,
             result,
             _scope: PhantomData,
         }
@@ -161,17 +156,14 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// helping when the caller runs one of the queue's items; the first
     /// failure no join took, if any.
     fn wait_all(&self) -> Option<&'static str> {
-        let help = current::running_on(self.queue.id);
         let mut failure = None;
         loop {
             let jobs = std::mem::take(&mut *lock(&self.jobs));
             if jobs.is_empty() {
                 return failure;
             }
-            if help {
-                for job in &jobs {
-                    job.link_ref().run_here();
-                }
+            for job in &jobs {
+                job.link_ref().help();
             }
             for job in &jobs {
                 job.link_ref().shared().wait_ended();
@@ -204,9 +196,8 @@ impl<T> ScopedJob<'_, T> {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn join(self) -> Result<T, JobError> {
-        if current::running_on(self.queue) {
-            self.link.run_here();
-        }
+        // Scoped jobs are never armed: one look is enough.
+        self.link.help();
         self.link.shared().join(None)?;
         lock(&self.result).take().ok_or(JobError::AlreadyJoined)
     }
