@@ -15,6 +15,8 @@
 //! | `timers` | 200,000 delayed items (1..200 ms), every second one cancelled |
 //! | `burst` | 2,000 items that block 1 ms, at most 16 threads; threads left after the idle timeout |
 //! | `memory` | heap bytes per idle, queued and armed item |
+//! | `flush` | a held backlog emptied while a flush waits; many async flushers |
+//! | `jobs` | one-shot jobs with results into 2 threads: spawn + join, batch spawn, heap per job |
 //!
 //! Peers: tokio (`spawn_blocking`, timers, tokio-util's `DelayQueue`), rayon
 //! (`ThreadPool::spawn`), threadpool, scheduled-thread-pool and a hand-rolled
