@@ -61,7 +61,8 @@ pub enum Error {
         /// The operating system's reason.
         source: std::io::Error,
     },
-    /// The CPU asked for does not exist or is not available to this process.
+    /// The CPU asked for does not exist or is not available to this process
+    /// (`WorkerBuilder::cpu`, with the `cpu-affinity` feature).
     InvalidCpu {
         /// The CPU asked for.
         cpu: usize,
@@ -74,6 +75,16 @@ pub enum Error {
         setting: &'static str,
         /// What is wrong with it.
         reason: String,
+    },
+    /// An event kind outside the range an [`Events`](crate::Events) was built with
+    /// ([`Events::raise`](crate::Events::raise)): kinds are `0..kinds`.
+    InvalidKind {
+        /// Name of the events.
+        events: String,
+        /// The kind asked for.
+        kind: u8,
+        /// How many kinds the events have.
+        kinds: usize,
     },
     /// A pool has no thread and may not start one yet: a thread start failed and
     /// the pool is backing off before it tries again.
@@ -134,6 +145,10 @@ impl fmt::Display for Error {
                 write!(f, "CPU {cpu} is not available to this process (available: {available:?})")
             }
             Error::InvalidConfig { setting, reason } => write!(f, "invalid {setting}: {reason}"),
+            Error::InvalidKind { events, kind, kinds } => write!(
+                f,
+                "event kind {kind} is not one of the {kinds} kinds of '{events}' (0..{kinds})"
+            ),
             Error::NoThreads { queue, retry_in } => write!(
                 f,
                 "'{queue}' has no thread and cannot start one now (next try in {retry_in:?})"

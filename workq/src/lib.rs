@@ -44,6 +44,8 @@
 //! |-------------|-----|------------|---------|
 //! | coalesce "something changed" signals: many calls, one run that sees the latest state | [`Work`] and [`queue`] (or any queue below) | an `AtomicBool` "scheduled" flag beside a std channel or `tokio::sync::Notify` | `coalesce` |
 //! | one dedicated, named thread with flush, freeze and an orderly shutdown | [`Worker`] | `std::thread` and an `mpsc` channel of boxed closures | `worker` |
+//! | run a closure once and get its result (or its panic), cancel it before it starts | [`Pool::spawn`] → [`Job`] (on any queue), or [`spawn`]; [`Job::join`], [`Job::cancel`], `.await`; `spawn_after`, `try_spawn`, `spawn_batch` | `std::thread::spawn`, tokio's `spawn_blocking` + `JoinHandle`, `threadpool::execute` + a channel | `jobs` |
+//! | split work over borrowed data (even `&mut`) and wait for all of it | [`Pool::scope`] (on any queue) and [`Scope::spawn`] | `std::thread::scope` (a thread per job), `rayon::scope`, `crossbeam::scope` | `jobs` |
 //! | a pool of threads sized by demand, for work that blocks | [`Pool`] | `threadpool` (fixed size), rayon (meant for CPU-bound work), tokio's `spawn_blocking` | `pool` |
 //! | separate queues with their own limits and order, sharing threads | [`WorkQueue::builder`]: `ordered`, `max_active`, `high_priority`, `max_waiting` | one `threadpool` per kind of work, a `tokio::sync::Semaphore` per kind | `queues` |
 //! | timers and periodic work: debounce, retry, heartbeat | [`Worker::queue_after`], [`Worker::modify`], [`Work::cancel`], [`Worker::periodic`] | `scheduled-thread-pool`, `tokio::time` | `timers` |
@@ -117,6 +119,9 @@
 //!   spawn-failure hook, a backlog, a stall, a failed start of the watchdog
 //!   thread) is never silent: with no subscriber installed it is one line on
 //!   standard error, as it always is without this feature.
+//! * `cpu-affinity` (default): `WorkerBuilder::cpu` pins a worker's thread
+//!   to a CPU, through the `core_affinity` crate; without it that method is
+//!   absent.
 //! * `serde`: `Serialize` for the runqueue view ([`Snapshot`]).
 //!
 //! See `ARCHITECTURE.md` in the repository for the state machine and invariants.
@@ -146,7 +151,7 @@ pub use addons::watchdog::{set_watchdog_spawner, Stall, StallHook, StallReport};
 pub use engine::ManualClock;
 pub use engine::{SpawnFailure, SpawnHook, Spawner};
 pub use error::Error;
-pub use front::job::{Job, JobError, SpawnAsync};
+pub use front::job::{Job, JobError, Scope, ScopedJob, SpawnAsync};
 pub use front::pool::{Owner, Pool, PoolBuilder};
 pub use front::submit::Submit;
 pub use front::work::{Queued, Work, WorkCtx};
@@ -155,7 +160,7 @@ pub use front::workqueue::{
     queue, spawn, system, system_long, WorkQueue, WorkQueueBuilder, MAX_ACTIVE,
 };
 pub use shutdown::{ArmedAtShutdown, ShutdownReport};
-pub use support::panic::{PanicHook, PanicReport};
+pub use support::panic::{PanicHook, PanicLocation, PanicReport};
 
 /// The crate README's examples are compiled and run as doc tests (the
 /// repository's README shows the same example; `.ci/run` checks that it does).

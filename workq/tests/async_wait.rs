@@ -309,3 +309,43 @@ fn the_bound_holds_under_stress() {
         full.load(Ordering::SeqCst)
     );
 }
+
+/// The async calls start at the call, alike: `flush_async` cuts its flush and
+/// `queue_async` queues its item before any poll; only on a full queue does
+/// `queue_async` wait (and a drop then leaves the item unqueued). The futures
+/// are `Send` and `Sync`.
+#[test]
+fn async_calls_start_at_the_call_and_are_sync() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let _dog = watchdog(60, "async_calls_start_at_the_call_and_are_sync");
+    let pool = Pool::new("eager-pool").expect("pool");
+    let wq = WorkQueue::builder("eager")
+        .pool(&pool)
+        .max_waiting(1)
+        .freezable(true)
+        .build()
+        .expect("workqueue");
+    wq.freeze().expect("freeze");
+    let (a, b) = (Work::new(|_| {}), Work::new(|_| {}));
+    let queue_a = wq.queue_async(&a);
+    send_sync(&queue_a);
+    assert!(a.is_pending(), "queued by the call, before any poll");
+    // The flush is cut now: `a` is in it, a later item is not waited for.
+    let flush = wq.flush_async();
+    send_sync(&flush);
+    // Full: the call for `b` does not queue it; dropping its future leaves it idle.
+    let queue_b = wq.queue_async(&b);
+    assert!(!b.is_pending());
+    drop(queue_b);
+    assert!(!b.is_pending());
+    // A dropped future of a call that queued its item: the item stays queued.
+    drop(queue_a);
+    assert!(a.is_pending());
+    wq.thaw().expect("thaw");
+    assert!(block_on(flush).expect("flush"));
+    assert!(!a.is_pending());
+    let destroying = wq.destroy_async();
+    send_sync(&destroying);
+    block_on(destroying).expect("destroy");
+    pool.destroy().expect("destroy the pool");
+}

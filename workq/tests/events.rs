@@ -89,7 +89,14 @@ fn plain_mode_sees_every_kind() {
     }
     events.flush().unwrap();
     assert_eq!(union.load(Ordering::SeqCst), 1 | (1 << 5) | (1 << 63));
-    assert!(matches!(events.raise(64), Err(Error::InvalidConfig { .. })));
+    assert!(matches!(
+        events.raise(64),
+        Err(Error::InvalidKind {
+            kind: 64,
+            kinds: 64,
+            ..
+        })
+    ));
 }
 
 /// A handler held up: events wait past the age threshold, and the run is
@@ -192,4 +199,71 @@ fn no_backlog_without_a_slow_handler() {
     events.flush().unwrap();
     assert_eq!(reports.load(Ordering::SeqCst), 0);
     assert_eq!(events.stats().backlogged, 0);
+}
+
+/// The kinds of a user enum, named in the builder; clones of the handle raise on
+/// the same events from several threads; stats and backlog reports carry names.
+#[test]
+fn named_enum_kinds_on_cloned_handles() {
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Rx,
+        Tx,
+        Link,
+    }
+    impl From<Kind> for u8 {
+        fn from(k: Kind) -> u8 {
+            k as u8
+        }
+    }
+    let _dog = watchdog(60, "named_enum_kinds_on_cloned_handles");
+    let worker = Worker::builder()
+        .name("ev-named")
+        .freezable(true)
+        .build()
+        .expect("worker");
+    worker.freeze().expect("freeze");
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let l = lines.clone();
+    let events = Events::builder("nic")
+        .kind_names(["rx", "tx", "link"])
+        .counted(true)
+        .backlog_age(None)
+        .backlog_folds(Some(0))
+        .on_backlog(move |report| common::lock(&l).push(report.to_string()))
+        .build(worker.clone(), |_, _| {})
+        .expect("events");
+    assert_eq!(events.kinds(), 3);
+    let raisers: Vec<_> = [Kind::Rx, Kind::Tx, Kind::Rx]
+        .into_iter()
+        .map(|kind| {
+            let e = events.clone();
+            std::thread::spawn(move || e.raise(kind).map(drop))
+        })
+        .collect();
+    for r in raisers {
+        r.join().expect("raiser").expect("raise");
+    }
+    assert!(matches!(
+        events.raise(3u8),
+        Err(Error::InvalidKind {
+            kind: 3,
+            kinds: 3,
+            ..
+        })
+    ));
+    worker.thaw().expect("thaw");
+    let e = events.clone();
+    common::bounded30("flush the events", move || e.flush()).expect("flush");
+    let st = events.stats();
+    assert_eq!(st.raised, [2, 1, 0]);
+    assert_eq!(
+        st.names,
+        [Some("rx".into()), Some("tx".into()), Some("link".into())]
+    );
+    assert_eq!(events.kind_name(Kind::Link), Some("link"));
+    let lines = common::lock(&lines);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("rx (kind 0) x2"), "{}", lines[0]);
+    assert!(lines[0].contains("tx (kind 1) x1"), "{}", lines[0]);
 }

@@ -2,6 +2,8 @@
 //!
 //! Every wait is bounded (`WATCHDOG`): a bug shows as a failure, not a hang.
 
+mod common;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
@@ -281,6 +283,47 @@ fn spawn_batch_keeps_the_order_of_its_handles() {
     assert_eq!(jobs.len(), 100);
     for (i, job) in jobs.into_iter().enumerate() {
         assert_eq!(join(job).expect("the job's result"), i as u32 * 2);
+    }
+}
+
+#[test]
+fn a_batch_runs_in_order_within_the_bound_of_a_full_queue() {
+    let _guard = common::test_guard();
+    // Ordered, and at most 3 jobs waiting: the batch of 200 waits for room
+    // job by job, and runs in batch order.
+    let wq = WorkQueue::builder("jobs-batch-bounded")
+        .ordered()
+        .max_waiting(3)
+        .build()
+        .expect("workqueue");
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let jobs = wq.spawn_batch((0..200u32).map(|i| {
+        let order = order.clone();
+        move || order.lock().expect("order").push(i)
+    }));
+    for job in jobs {
+        join(job).expect("ran");
+    }
+    let order = order.lock().expect("order").clone();
+    assert_eq!(order, (0..200).collect::<Vec<u32>>());
+}
+
+#[test]
+fn a_batch_on_a_destroyed_queue_refuses_every_job_and_drops_its_closures() {
+    let _guard = common::test_guard();
+    let pool = Pool::new("jobs-batch-refused").expect("pool");
+    pool.destroy().expect("destroy");
+    let drops = Arc::new(AtomicUsize::new(0));
+    let jobs = pool.spawn_batch((0..5).map(|_| {
+        let token = DropCount(drops.clone());
+        move || drop(token)
+    }));
+    assert_eq!(drops.load(Ordering::SeqCst), 5);
+    for job in jobs {
+        assert!(matches!(
+            join(job),
+            Err(JobError::Refused(Error::Destroyed { .. }))
+        ));
     }
 }
 

@@ -1215,7 +1215,6 @@ fn invalid_tunables_are_refused_and_change_nothing() {
         .build()
         .unwrap();
     let cases: Vec<(&str, Result<(), Error>, &str)> = vec![
-        ("min 0", pool.set_min_threads(0), "min_threads"),
         ("min > max", pool.set_min_threads(5), "min_threads"),
         ("max 0", pool.set_max_threads(0), "max_threads"),
         (
@@ -1926,7 +1925,6 @@ fn builder_validation_errors() {
     let cases: Vec<(&str, workq::PoolBuilder, &str)> = vec![
         ("empty name", Pool::builder().name(""), "name"),
         ("NUL in name", Pool::builder().name("a\0b"), "name"),
-        ("min 0", Pool::builder().min_threads(0), "min_threads"),
         (
             "min > max",
             Pool::builder().min_threads(5).max_threads(2),
@@ -2022,7 +2020,7 @@ fn snapshot_counts_merged_queue_calls() {
         }
         assert_eq!(
             pool.snapshot().stats.merged,
-            if count { 640 } else { 0 },
+            count.then_some(640),
             "count_merged({count})"
         );
         assert!(w.cancel());
@@ -2481,4 +2479,91 @@ fn racing_retunes_never_leave_min_above_max() {
     raising_min.join().unwrap();
     let s = pool.snapshot();
     assert!(s.min_threads <= s.max_threads, "{s}");
+}
+
+// ---------------------------------------------------------------------------
+// Sizing defaults that adapt, and a pool that shrinks to no thread.
+// ---------------------------------------------------------------------------
+
+/// Only one limit set: the other default adapts to it.
+#[test]
+fn one_limit_set_adapts_the_other_default() {
+    let single = Pool::builder()
+        .name("single")
+        .max_threads(1)
+        .build()
+        .expect("max 1 alone builds");
+    let snap = single.snapshot();
+    assert_eq!((snap.min_threads, snap.max_threads), (1, 1));
+    let work = Work::new(|_| {});
+    single.queue(&work).expect("queue");
+    flush_work(&work);
+    let wide = Pool::builder()
+        .name("wide")
+        .min_threads(100)
+        .build()
+        .expect("min 100 alone builds");
+    let snap = wide.snapshot();
+    assert_eq!(snap.min_threads, 100);
+    assert!(snap.max_threads >= 100, "{}", snap.max_threads);
+    // Both set: still checked against each other.
+    assert!(matches!(
+        Pool::builder().min_threads(3).max_threads(2).build(),
+        Err(Error::InvalidConfig {
+            setting: "min_threads",
+            ..
+        })
+    ));
+    destroy_pool(&single);
+    destroy_pool(&wide);
+}
+
+/// `min_threads(0)`: idle threads exit down to none; a queue call then starts a
+/// thread again and the item runs; so does a delayed item that fires on the
+/// empty pool.
+#[test]
+fn min_zero_shrinks_to_no_thread_and_restarts_on_demand() {
+    let _dog = watchdog(60, "min_zero_shrinks_to_no_thread_and_restarts_on_demand");
+    let spawns = PoolSpawns::new();
+    let clock = ManualClock::new();
+    let pool = Pool::builder()
+        .name("to-zero")
+        .min_threads(0)
+        .max_threads(2)
+        .idle_timeout(Duration::from_millis(5))
+        .manual_clock(&clock)
+        .spawner(spawns.spawner())
+        .build()
+        .expect("min 0 builds");
+    let (work, runs) = counting_work("first");
+    pool.queue(&work).expect("queue on an unused pool");
+    flush_work(&work);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    wait_until("the pool shrinks to no thread", || {
+        pool.snapshot().threads.is_empty()
+    });
+    wait_until("the exited threads end", || spawns.live() == 0);
+    let started = pool.snapshot().stats.threads_started;
+    assert!(started >= 1);
+
+    // A queue call on the empty pool starts a thread; the item runs.
+    pool.queue(&work).expect("queue on an empty pool");
+    flush_work(&work);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    assert!(pool.snapshot().stats.threads_started > started);
+
+    // A delayed item armed now, fired once the pool is empty again.
+    let (late, late_runs) = counting_work("late");
+    pool.queue_after(&late, Duration::from_secs(10))
+        .expect("queue_after");
+    wait_until("the pool shrinks to no thread again", || {
+        pool.snapshot().threads.is_empty()
+    });
+    clock.advance(Duration::from_secs(10));
+    wait_until("the delayed item runs on a restarted thread", || {
+        late_runs.load(Ordering::SeqCst) == 1
+    });
+    flush_work(&late);
+    destroy_pool(&pool);
+    drop_pool(pool);
 }

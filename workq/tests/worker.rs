@@ -864,32 +864,37 @@ fn builder_refuses_bad_settings() {
             "{bytes}: {r:?}"
         );
     }
-    let r = Worker::builder()
-        .name("wk-no-such-cpu")
-        .cpu(100_000)
-        .build();
-    let available = match r {
-        Err(Error::InvalidCpu {
-            cpu: 100_000,
-            available,
-        }) => available,
-        other => panic!("cpu 100_000: {other:?}"),
-    };
-    assert!(!available.is_empty(), "this process may run somewhere");
-    assert!(!available.contains(&100_000));
-
     // The accepted side of each limit.
     let small = Worker::builder()
         .name("wk-16k-stack")
         .stack_size(16 * 1024)
         .build()
         .expect("16 KiB is the minimum, and allowed");
-    let pinned = Worker::builder()
-        .name("wk-pinned")
-        .cpu(available[0])
-        .build()
-        .expect("an available CPU");
-    for w in [&small, &pinned] {
+    #[allow(unused_mut)]
+    let mut accepted = vec![small];
+    #[cfg(feature = "cpu-affinity")]
+    {
+        let r = Worker::builder()
+            .name("wk-no-such-cpu")
+            .cpu(100_000)
+            .build();
+        let available = match r {
+            Err(Error::InvalidCpu {
+                cpu: 100_000,
+                available,
+            }) => available,
+            other => panic!("cpu 100_000: {other:?}"),
+        };
+        assert!(!available.is_empty(), "this process may run somewhere");
+        assert!(!available.contains(&100_000));
+        let pinned = Worker::builder()
+            .name("wk-pinned")
+            .cpu(available[0])
+            .build()
+            .expect("an available CPU");
+        accepted.push(pinned);
+    }
+    for w in &accepted {
         let (work, runs) = counting_work("on-limit");
         assert!(matches!(w.queue(&work), Ok(Queued::Scheduled)));
         flush_work(&work);
@@ -1286,4 +1291,53 @@ fn worker_flush_waits_for_a_rerun_asked_for_during_the_run() {
     assert_eq!(finished.count(), 2);
     assert!(!work.is_pending() && !work.is_running());
     worker.destroy().expect("destroy");
+}
+
+/// A panic report carries the payload (downcastable) and where the panic
+/// happened; a payload re-raised with `resume_unwind` (no panic hook runs) gets
+/// no location, not the location of an earlier panic on the same thread.
+#[test]
+fn panic_report_carries_payload_and_location() {
+    #[derive(Debug)]
+    struct Code(u32);
+    type Seen = (Option<u32>, String, Option<workq::PanicLocation>);
+    let _dog = watchdog(60, "panic_report_carries_payload_and_location");
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let worker = Worker::builder()
+        .name("located")
+        .on_panic(move |report| {
+            lock(&s).push((
+                report.payload.downcast_ref::<Code>().map(|c| c.0),
+                report.message.to_string(),
+                report.location.cloned(),
+            ));
+        })
+        .build()
+        .expect("worker");
+    let line = line!() + 1;
+    let typed = Work::new(|_| std::panic::panic_any(Code(42)));
+    worker.queue(&typed).expect("queue");
+    flush_work(&typed);
+    // A panic caught inside the item leaves a record behind on the thread; the
+    // re-raised payload that follows must not take it.
+    let reraised = Work::new(|_| {
+        let _ = std::panic::catch_unwind(|| panic!("caught inside"));
+        std::panic::resume_unwind(Box::new("re-raised"))
+    });
+    worker.queue(&reraised).expect("queue");
+    flush_work(&reraised);
+    let seen = lock(&seen);
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let (code, message, at) = &seen[0];
+    assert_eq!(*code, Some(42));
+    assert_eq!(message, "<non-string panic payload>");
+    let at = at
+        .as_ref()
+        .expect("the location of a panic that ran the hook");
+    assert!(at.file.ends_with("worker.rs"), "{at}");
+    assert_eq!(at.line, line);
+    let (code, message, at) = &seen[1];
+    assert_eq!((*code, message.as_str()), (None, "re-raised"));
+    assert_eq!(*at, None, "no hook ran for a re-raised payload");
 }

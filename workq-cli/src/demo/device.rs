@@ -25,8 +25,8 @@ pub const BACKLOG_AGE: Duration = Duration::from_millis(40);
 /// At most one backlog report a quarter second goes to the feed (all are counted).
 const BACKLOG_FEED_EVERY: Duration = Duration::from_millis(250);
 
-/// A backlog report with the event kinds by name (`rx ×5860`): the library's
-/// own text numbers them (`kind 0 x5860`), since only the demo knows the names.
+/// A backlog report in the demo's words, the event kinds by name (`rx ×5860`,
+/// the names given to the builder's `kind_names`).
 pub fn backlog_text(report: &BacklogReport<'_>) -> String {
     let why = match report.reason {
         BacklogReason::Waited(d) => format!("an event waited {d:.1?} for the handler"),
@@ -37,9 +37,9 @@ pub fn backlog_text(report: &BacklogReport<'_>) -> String {
         .kinds
         .iter()
         .map(|(kind, count, waited)| {
-            let name = super::shared::EVENT_NAMES
-                .get(usize::from(*kind))
-                .map_or_else(|| format!("kind {kind}"), |n| (*n).to_string());
+            let name = report
+                .kind_name(*kind)
+                .map_or_else(|| format!("kind {kind}"), str::to_string);
             format!("{name} ×{count} (waited {waited:.1?})")
         })
         .collect();
@@ -67,7 +67,7 @@ pub fn build(shared: &Arc<Shared>, worker: &Worker) -> Result<Device, DemoError>
     let sh = shared.clone();
     let last_fed: Mutex<Option<Instant>> = Mutex::new(None);
     let events = Events::builder("eth0-kevent")
-        .kinds(3)
+        .kind_names(super::shared::EVENT_NAMES)
         .counted(true)
         .backlog_age(Some(BACKLOG_AGE))
         .on_backlog(move |report| {

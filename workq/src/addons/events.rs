@@ -61,7 +61,8 @@ impl EventSet {
         self.0
     }
 
-    /// Whether `kind` is in the set.
+    /// Whether `kind` is in the set. `kind` is a `u8` or anything that converts
+    /// into one (a user enum with `impl From<MyKind> for u8`).
     ///
     /// ```
     /// let set = workq::EventSet::from_bits(1 << 63);
@@ -69,7 +70,8 @@ impl EventSet {
     /// assert!(!set.contains(0));
     /// assert!(!set.contains(64)); // beyond the last kind: never
     /// ```
-    pub fn contains(self, kind: u8) -> bool {
+    pub fn contains(self, kind: impl Into<u8>) -> bool {
+        let kind = kind.into();
         kind < 64 && self.0 & (1 << kind) != 0
     }
 
@@ -170,7 +172,8 @@ impl Raised {
     }
 
     /// How many raises of `kind` this run handles: in counted mode the number of
-    /// raises folded into it; otherwise 1 if the kind is in the set.
+    /// raises folded into it; otherwise 1 if the kind is in the set. `kind` is a
+    /// `u8` or anything that converts into one.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicU64, Ordering};
@@ -193,8 +196,11 @@ impl Raised {
     /// assert_eq!(counts[1].load(Ordering::SeqCst), 0); // not raised
     /// # Ok::<(), workq::Error>(())
     /// ```
-    pub fn count(&self, kind: u8) -> u64 {
-        self.counts.get(usize::from(kind)).copied().unwrap_or(0)
+    pub fn count(&self, kind: impl Into<u8>) -> u64 {
+        self.counts
+            .get(usize::from(kind.into()))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// (kind, count) for every kind in the set.
@@ -293,6 +299,48 @@ pub struct BacklogReport<'a> {
     pub reason: BacklogReason,
     /// (kind, raises folded into this run, how long the kind waited).
     pub kinds: &'a [(u8, u64, Duration)],
+    /// The kinds' names, by kind, as given to [`EventsBuilder::kind_names`]
+    /// (`None` for a kind without a name); see [`BacklogReport::kind_name`].
+    pub names: &'a [Option<String>],
+}
+
+impl<'a> BacklogReport<'a> {
+    /// The name of `kind`, if the builder gave it one ([`EventsBuilder::kind_names`]).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use workq::{Events, Worker};
+    /// let worker = Worker::builder().name("named-backlog").freezable(true).build()?;
+    /// worker.freeze()?; // the raises below pile up for one handler run
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let s = seen.clone();
+    /// let events = Events::builder("nic")
+    ///     .kind_names(["rx", "tx"])
+    ///     .backlog_age(None)
+    ///     .backlog_folds(Some(1))
+    ///     .on_backlog(move |report| {
+    ///         let mut s = s.lock().expect("lock");
+    ///         for &(kind, _, _) in report.kinds {
+    ///             s.push(report.kind_name(kind).map(str::to_owned));
+    ///         }
+    ///         s.push(Some(report.to_string()));
+    ///     })
+    ///     .build(worker.clone(), |_, _| {})?;
+    /// events.raise(0u8)?;
+    /// events.raise(1u8)?;
+    /// worker.thaw()?;
+    /// events.flush()?;
+    /// let seen = seen.lock().expect("lock");
+    /// assert_eq!(seen[0].as_deref(), Some("rx"));
+    /// assert_eq!(seen[1].as_deref(), Some("tx"));
+    /// assert!(seen[2].as_deref().is_some_and(|line| line.contains("rx (kind 0) x1")));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn kind_name(&self, kind: impl Into<u8>) -> Option<&'a str> {
+        self.names
+            .get(usize::from(kind.into()))
+            .and_then(|n| n.as_deref())
+    }
 }
 
 impl fmt::Display for BacklogReport<'_> {
@@ -303,8 +351,11 @@ impl fmt::Display for BacklogReport<'_> {
             BacklogReason::Folded(n) => write!(f, "{n} raises folded into one run")?,
         }
         write!(f, "); nothing lost:")?;
-        for (kind, count, waited) in self.kinds {
-            write!(f, " kind {kind} x{count} waited {waited:.1?};")?;
+        for &(kind, count, waited) in self.kinds {
+            match self.kind_name(kind) {
+                Some(name) => write!(f, " {name} (kind {kind}) x{count} waited {waited:.1?};")?,
+                None => write!(f, " kind {kind} x{count} waited {waited:.1?};")?,
+            }
         }
         Ok(())
     }
@@ -360,6 +411,7 @@ pub type BacklogHook = std::sync::Arc<dyn Fn(&BacklogReport<'_>) + Send + Sync>;
 /// assert_eq!(st.raised, [3, 1]);
 /// assert_eq!(st.seen, [3, 1]); // counted mode: every raise is seen
 /// assert_eq!(st.folded, [2, 0]); // three raises of kind 0 shared one run
+/// assert_eq!(st.names, [None, None]); // no `kind_names` given
 /// # Ok::<(), workq::Error>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -377,11 +429,16 @@ pub struct EventStats {
     pub folded: Vec<u64>,
     /// Runs reported as backlogged.
     pub backlogged: u64,
+    /// The kinds' names, by kind (`None` for a kind without a name), as given to
+    /// [`EventsBuilder::kind_names`].
+    pub names: Vec<Option<String>>,
 }
 
 /// State shared by the handle and the handler item.
 struct Core {
     name: String,
+    /// The kinds' names, by kind.
+    names: Box<[Option<String>]>,
     counted: bool,
     bits: AtomicU64,
     /// Counted mode: raises per kind not yet taken.
@@ -460,13 +517,14 @@ impl Core {
             events: &self.name,
             reason,
             kinds: detail,
+            names: &self.names,
         };
         if let Some(hook) = &self.on_backlog {
             crate::support::panic::quietly(|| hook(&report));
         }
         let now = Instant::now();
         let mut last = lock(&self.last_log);
-        if last.map_or(true, |t| now.saturating_duration_since(t) >= self.log_every) {
+        if last.is_none_or(|t| now.saturating_duration_since(t) >= self.log_every) {
             *last = Some(now);
             crate::support::log::trouble!(warn, "{report}");
         }
@@ -476,6 +534,13 @@ impl Core {
 /// A handler item plus up to 64 event kinds: raise events from anywhere, one
 /// handler run takes every event raised since the previous run. See the module
 /// docs of the pattern.
+///
+/// `Events` is a cheap shared handle: a clone raises, flushes and reads the
+/// statistics of the same events (one handler item, one set of counters).
+///
+/// A kind is a `u8` or any type that converts into one, so a program may name its
+/// kinds with an enum (`impl From<Kind> for u8`); [`EventsBuilder::kind_names`]
+/// gives them names for statistics and backlog reports.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
@@ -498,12 +563,34 @@ impl Core {
 /// events.raise(LINK)?;
 /// events.flush()?;
 /// assert_eq!(handled.load(Ordering::SeqCst), 101); // nothing dropped
+///
+/// // A user enum as the kind, a clone raising from another thread:
+/// #[derive(Clone, Copy)]
+/// enum Kind {
+///     Rx,
+///     Tx,
+/// }
+/// impl From<Kind> for u8 {
+///     fn from(k: Kind) -> u8 {
+///         k as u8
+///     }
+/// }
+/// let worker = Worker::new("nic")?;
+/// let nic = Events::builder("nic").kind_names(["rx", "tx"]).build(worker, |_, _| {})?;
+/// let raiser = nic.clone();
+/// std::thread::spawn(move || raiser.raise(Kind::Tx)).join().expect("raiser")?;
+/// nic.raise(Kind::Rx)?;
+/// nic.flush()?;
+/// let st = nic.stats();
+/// assert_eq!(st.raised, [1, 1]); // two kinds: one per name
+/// assert_eq!(st.names[usize::from(u8::from(Kind::Tx))].as_deref(), Some("tx"));
 /// # Ok::<(), workq::Error>(())
 /// ```
+#[derive(Clone)]
 pub struct Events {
     core: Arc<Core>,
     work: Work,
-    target: Box<dyn Submit>,
+    target: std::sync::Arc<dyn Submit>,
 }
 
 /// Settings of an [`Events`].
@@ -530,7 +617,8 @@ pub struct Events {
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct EventsBuilder {
     name: String,
-    kinds: usize,
+    kinds: Option<usize>,
+    names: Vec<String>,
     counted: bool,
     age_limit: Option<Duration>,
     fold_limit: Option<u64>,
@@ -548,7 +636,8 @@ impl Events {
     pub fn builder(name: impl Into<String>) -> EventsBuilder {
         EventsBuilder {
             name: name.into(),
-            kinds: MAX_KINDS,
+            kinds: None,
+            names: Vec::new(),
             counted: false,
             age_limit: Some(Duration::from_secs(1)),
             fold_limit: None,
@@ -561,10 +650,14 @@ impl Events {
     /// queues the handler. The raise is seen by a handler run that starts after
     /// this call; if the handler was already pending it is folded into that run.
     ///
+    /// `kind` is a `u8` or anything that converts into one (a user enum with
+    /// `impl From<MyKind> for u8`).
+    ///
     /// # Errors
-    /// [`Error::InvalidConfig`] for a kind outside the declared range; otherwise
-    /// the target's queue errors (for example [`Error::Destroyed`]); the event
-    /// stays set and is seen by the next run if there is one.
+    /// [`Error::InvalidKind`] for a kind outside the declared range (nothing is
+    /// raised or counted); otherwise the target's queue errors (for example
+    /// [`Error::Destroyed`]); the event stays set and is seen by the next run if
+    /// there is one.
     ///
     /// ```
     /// use workq::{Error, Events, Queued, Worker};
@@ -573,17 +666,19 @@ impl Events {
     /// let events = Events::builder("ev").kinds(4).build(worker.clone(), |_, _| {})?;
     /// assert_eq!(events.raise(0)?, Queued::Scheduled); // the handler is queued
     /// assert_eq!(events.raise(1)?, Queued::AlreadyPending); // folded into that run
-    /// assert!(matches!(events.raise(4), Err(Error::InvalidConfig { .. }))); // kinds are 0..4
+    /// assert!(matches!(events.raise(4), Err(Error::InvalidKind { kind: 4, kinds: 4, .. }))); // kinds are 0..4
     /// worker.thaw()?;
     /// events.flush()?;
     /// # Ok::<(), workq::Error>(())
     /// ```
-    pub fn raise(&self, kind: u8) -> Result<Queued, Error> {
+    pub fn raise(&self, kind: impl Into<u8>) -> Result<Queued, Error> {
+        let kind = kind.into();
         let k = usize::from(kind);
         if k >= self.core.counts.len() {
-            return Err(Error::InvalidConfig {
-                setting: "event kind",
-                reason: format!("{kind} is not below {}", self.core.counts.len()),
+            return Err(Error::InvalidKind {
+                events: self.core.name.clone(),
+                kind,
+                kinds: self.core.counts.len(),
             });
         }
         let core = &self.core;
@@ -643,6 +738,37 @@ impl Events {
         &self.work
     }
 
+    /// How many kinds the events have (kinds are `0..kinds()`).
+    ///
+    /// ```
+    /// let w = workq::Worker::new("ev-kinds")?;
+    /// assert_eq!(workq::Events::builder("a").build(w.clone(), |_, _| {})?.kinds(), 64);
+    /// assert_eq!(workq::Events::builder("b").kinds(3).build(w.clone(), |_, _| {})?.kinds(), 3);
+    /// let named = workq::Events::builder("c").kind_names(["rx", "tx"]).build(w, |_, _| {})?;
+    /// assert_eq!(named.kinds(), 2); // as many as names when `kinds` is not set
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn kinds(&self) -> usize {
+        self.core.counts.len()
+    }
+
+    /// The name of `kind`, if the builder gave it one ([`EventsBuilder::kind_names`]).
+    ///
+    /// ```
+    /// let w = workq::Worker::new("ev-names")?;
+    /// let ev = workq::Events::builder("nic").kinds(4).kind_names(["rx", "tx"]).build(w, |_, _| {})?;
+    /// assert_eq!(ev.kind_name(1u8), Some("tx"));
+    /// assert_eq!(ev.kind_name(3u8), None); // a kind without a name
+    /// assert_eq!(ev.kind_name(9u8), None); // not a kind
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn kind_name(&self, kind: impl Into<u8>) -> Option<&str> {
+        self.core
+            .names
+            .get(usize::from(kind.into()))
+            .and_then(|n| n.as_deref())
+    }
+
     /// Per-kind statistics.
     ///
     /// ```
@@ -672,25 +798,58 @@ impl Events {
             raised,
             seen: load(&self.core.seen),
             backlogged: self.core.backlogged.load(Ordering::Relaxed),
+            names: self.core.names.to_vec(),
         }
     }
 }
 
 impl EventsBuilder {
-    /// How many kinds (bits) are used, 1 to 64 (default 64).
+    /// How many kinds (bits) are used, 1 to 64 (default: as many as
+    /// [`kind_names`](EventsBuilder::kind_names) if given, else 64).
     ///
     /// ```
     /// use workq::{Error, Events, Worker};
     /// let worker = Worker::new("kinds")?;
     /// let events = Events::builder("ev").kinds(8).build(worker.clone(), |_, _| {})?;
     /// events.raise(7)?;
-    /// assert!(matches!(events.raise(8), Err(Error::InvalidConfig { .. })));
+    /// assert!(matches!(events.raise(8), Err(Error::InvalidKind { kind: 8, .. })));
     /// let none = Events::builder("none").kinds(0).build(worker, |_, _| {});
     /// assert!(matches!(none, Err(Error::InvalidConfig { setting: "kinds", .. })));
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn kinds(mut self, n: usize) -> EventsBuilder {
-        self.kinds = n;
+        self.kinds = Some(n);
+        self
+    }
+
+    /// Names the kinds, in order from kind 0: the names appear in
+    /// [`EventStats::names`], backlog reports ([`BacklogReport::kind_name`] and its
+    /// line) and [`Events::kind_name`]. Without [`kinds`](EventsBuilder::kinds)
+    /// the events get exactly this many kinds; with it, the kinds beyond the names
+    /// have none.
+    ///
+    /// ```
+    /// use workq::{Error, Events, Worker};
+    /// let worker = Worker::new("names")?;
+    /// let events = Events::builder("nic")
+    ///     .kind_names(["rx", "tx", "link"])
+    ///     .build(worker.clone(), |_, _| {})?;
+    /// events.raise(2u8)?;
+    /// events.flush()?;
+    /// let st = events.stats();
+    /// assert_eq!(st.raised, [0, 0, 1]);
+    /// assert_eq!(st.names[2].as_deref(), Some("link"));
+    /// // More names than kinds is a configuration error:
+    /// let err = Events::builder("bad").kinds(1).kind_names(["rx", "tx"]).build(worker, |_, _| {});
+    /// assert!(matches!(err, Err(Error::InvalidConfig { setting: "kind_names", .. })));
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn kind_names<I, S>(mut self, names: I) -> EventsBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.names = names.into_iter().map(Into::into).collect();
         self
     }
 
@@ -831,7 +990,8 @@ impl EventsBuilder {
     /// [`Pool`](crate::Pool) or pool [`Owner`](crate::Owner)).
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] for a number of kinds outside 1..=64.
+    /// [`Error::InvalidConfig`] for a number of kinds outside 1..=64, or more
+    /// [`kind_names`](EventsBuilder::kind_names) than kinds.
     ///
     /// ```
     /// use workq::{Error, Events, Pool};
@@ -849,21 +1009,35 @@ impl EventsBuilder {
         T: Submit + 'static,
         F: Fn(&Raised, &WorkCtx<'_>) + Send + Sync + 'static,
     {
-        if !(1..=MAX_KINDS).contains(&self.kinds) {
+        let kinds = match (self.kinds, self.names.len()) {
+            (Some(n), _) => n,
+            (None, 0) => MAX_KINDS,
+            (None, named) => named,
+        };
+        if !(1..=MAX_KINDS).contains(&kinds) {
             return Err(Error::InvalidConfig {
                 setting: "kinds",
-                reason: format!("{} is outside 1..=64", self.kinds),
+                reason: format!("{kinds} is outside 1..=64"),
             });
         }
+        if self.names.len() > kinds {
+            return Err(Error::InvalidConfig {
+                setting: "kind_names",
+                reason: format!("{} names for {kinds} kinds", self.names.len()),
+            });
+        }
+        let mut names: Vec<Option<String>> = self.names.into_iter().map(Some).collect();
+        names.resize(kinds, None);
         let core = Arc::new(Core {
             name: self.name.clone(),
+            names: names.into_boxed_slice(),
             counted: self.counted,
             bits: AtomicU64::new(0),
-            counts: atomics(self.kinds),
-            since: atomics(self.kinds),
-            raised: atomics(self.kinds),
-            seen: atomics(self.kinds),
-            runs_with: atomics(self.kinds),
+            counts: atomics(kinds),
+            since: atomics(kinds),
+            raised: atomics(kinds),
+            seen: atomics(kinds),
+            runs_with: atomics(kinds),
             runs: AtomicU64::new(0),
             backlogged: AtomicU64::new(0),
             age_limit: self.age_limit,
@@ -883,7 +1057,7 @@ impl EventsBuilder {
         Ok(Events {
             core,
             work,
-            target: Box::new(target),
+            target: std::sync::Arc::new(target),
         })
     }
 }
@@ -903,6 +1077,7 @@ impl fmt::Debug for EventsBuilder {
         f.debug_struct("EventsBuilder")
             .field("name", &self.name)
             .field("kinds", &self.kinds)
+            .field("kind_names", &self.names)
             .field("counted", &self.counted)
             .finish()
     }

@@ -182,8 +182,16 @@ pub struct Stats {
     /// batches of 64 per thread (exact to within 63 per thread), and only on a
     /// queue built with `count_merged(true)`
     /// ([`WorkerBuilder::count_merged`](crate::WorkerBuilder::count_merged)):
-    /// 0 otherwise.
-    pub merged: u64,
+    /// `None` otherwise ("not counted", which a 0 would hide).
+    ///
+    /// ```
+    /// let counted = workq::Worker::builder().name("counted").count_merged(true).build()?;
+    /// assert_eq!(counted.stats().merged, Some(0));
+    /// let plain = workq::Worker::new("plain")?;
+    /// assert_eq!(plain.stats().merged, None); // not counted
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub merged: Option<u64>,
     /// Queue calls that asked a running item to run again. A call that did so
     /// without the queue's lock (the item ran on this queue) is counted when the
     /// run in progress ends.
@@ -212,7 +220,7 @@ impl RunQueue {
         let c = &self.counters;
         Stats {
             scheduled: counts.scheduled,
-            merged: c.merged.load(Ordering::Relaxed),
+            merged: self.count_merged.then(|| c.merged.load(Ordering::Relaxed)),
             reruns: counts.reruns,
             runs: counts.runs,
             panics: counts.panics,
@@ -314,10 +322,14 @@ impl fmt::Display for Snapshot {
             )?;
         }
         let s = &self.stats;
+        let merged = match s.merged {
+            Some(n) => format!("~{n}"),
+            None => "not counted".to_string(),
+        };
         write!(
             f,
-            "  scheduled {}, merged ~{}, reruns {}, runs {}, panics {}, threads started {}, exited {}, spawn failures {}",
-            s.scheduled, s.merged, s.reruns, s.runs, s.panics, s.threads_started, s.threads_exited, s.spawn_failures
+            "  scheduled {}, merged {merged}, reruns {}, runs {}, panics {}, threads started {}, exited {}, spawn failures {}",
+            s.scheduled, s.reruns, s.runs, s.panics, s.threads_started, s.threads_exited, s.spawn_failures
         )
     }
 }

@@ -20,10 +20,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-type Check<T> = Box<dyn FnMut(&mut QueueState) -> Option<T> + Send>;
+// `Sync` too, so that the futures holding them are `Sync` (what they capture is
+// queue and item handles, colours and flags: all `Sync`).
+type Check<T> = Box<dyn FnMut(&mut QueueState) -> Option<T> + Send + Sync>;
 /// A check that also says what to wait for when it is not ready.
-type CheckUntil<T> = Box<dyn FnMut(&mut QueueState) -> Result<T, Until> + Send>;
-type Cleanup = Box<dyn FnOnce() + Send>;
+type CheckUntil<T> = Box<dyn FnMut(&mut QueueState) -> Result<T, Until> + Send + Sync>;
+type Cleanup = Box<dyn FnOnce() + Send + Sync>;
 
 /// A future for one of workq's waiting calls (`flush_async`, `cancel_sync_async`,
 /// `drain_async`, `unregister_async`, `queue_async`). Its output is what the
@@ -35,7 +37,12 @@ type Cleanup = Box<dyn FnOnce() + Send>;
 ///
 /// The call that makes the future starts the wait at once (a flush is cut at that
 /// point, a drain starts holding the queue, a cancel removes the pending run); the
-/// future only waits for it to end.
+/// future only waits for it to end. `queue_async` ([`QueueAsync`]) does the same:
+/// its call queues the item if there is room, and the future waits only when
+/// there is none.
+///
+/// `Waiting<T>` is `Send`, and `Sync` when `T` is: it may be held across an
+/// `.await` in a future that must be `Send` or shared by reference.
 ///
 /// ```
 /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
@@ -51,6 +58,8 @@ type Cleanup = Box<dyn FnOnce() + Send>;
 /// worker.thaw()?;
 /// worker.flush_async().await?;
 /// assert!(!other.is_pending());
+/// fn send_and_sync<F: Send + Sync>(_: &F) {}
+/// send_and_sync(&worker.flush_async());
 /// # Ok::<(), workq::Error>(())
 /// # })?;
 /// # Ok::<(), workq::Error>(())
@@ -249,18 +258,24 @@ pub(crate) fn drain_queue(q: &Arc<RunQueue>) -> Waiting<Result<(), Error>> {
 /// The future of [`WorkQueue::queue_async`](crate::WorkQueue::queue_async) and [`Pool::queue_async`](crate::Pool::queue_async).
 /// Its output is what [`WorkQueue::queue`](crate::WorkQueue::queue) (or [`Pool::queue`](crate::Pool::queue)) returns.
 ///
-/// Like any future it does nothing until polled; dropping it before it resolves
-/// (for example while it waits for room) leaves the item as it was, not queued by it.
+/// Like the other async calls ([`Waiting`]), `queue_async` starts at the call:
+/// it queues the item then if there is room (or fails then, for example on a
+/// destroyed queue), and the future only hands over that outcome. Only on a
+/// full bounded queue does the future wait, for room, and queue the item when
+/// a poll finds some; dropping it while it waits leaves the item as it was,
+/// not queued by it. It is `Send` and `Sync`.
 ///
 /// ```
 /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
 /// # rt.block_on(async {
 /// use workq::{Queued, QueueAsync, Work, WorkQueue};
-/// let wq = WorkQueue::builder("lazy").build()?;
+/// let wq = WorkQueue::builder("eager").freezable(true).build()?;
+/// wq.freeze()?; // hold the run, so the item stays pending
 /// let work = Work::new(|_| {});
 /// let fut: QueueAsync = wq.queue_async(&work);
-/// assert!(!work.is_pending()); // not polled yet: nothing queued
+/// assert!(work.is_pending()); // queued by the call, before any poll
 /// assert_eq!(fut.await?, Queued::Scheduled);
+/// wq.thaw()?;
 /// wq.flush_async().await?;
 /// # Ok::<(), workq::Error>(())
 /// # })?;
@@ -273,21 +288,41 @@ pub struct QueueAsync {
     /// The settings of the queue call (its owner, if any, and `Limit::Try`).
     call: QueueCall,
     wait: Option<Waiting<()>>,
+    /// The outcome of a queue call made already, not yet handed over.
+    outcome: Option<Result<Queued, Error>>,
 }
 
 impl QueueAsync {
-    /// The future of a bounded queue call of `work` on `queue`, counted for the
-    /// pool owner `owner` (if any).
-    pub(crate) fn for_owner(
-        queue: Arc<RunQueue>,
-        work: Work,
-        owner: Option<OwnerId>,
-    ) -> QueueAsync {
-        QueueAsync {
+    /// The bounded queue call of `work` on `queue`, counted for the pool owner
+    /// `owner` (if any), made now (`queue_async`, `spawn_async`): the future
+    /// hands over its outcome, or waits for room if the queue is full.
+    pub(crate) fn started(queue: Arc<RunQueue>, work: Work, owner: Option<OwnerId>) -> QueueAsync {
+        let mut fut = QueueAsync {
             queue,
             work,
             call: QueueCall::NOW.owner(owner).limit(Limit::Try),
             wait: None,
+            outcome: None,
+        };
+        fut.outcome = fut.attempt();
+        fut
+    }
+
+    /// Makes the queue call: its outcome, or `None` (waiting for room) when the
+    /// queue is full.
+    fn attempt(&mut self) -> Option<Result<Queued, Error>> {
+        match RunQueue::enqueue_with(&self.queue, &self.work.inner, self.call) {
+            Err(Error::Full { .. }) => {
+                let (q, work) = (self.queue.clone(), self.work.inner.clone());
+                let watched = q.clone();
+                self.wait = Some(Waiting::on(
+                    q,
+                    Box::new(move |g| (!watched.is_full(g, &work)).then_some(())),
+                    None,
+                ));
+                None
+            }
+            other => Some(other),
         }
     }
 }
@@ -297,6 +332,9 @@ impl Future for QueueAsync {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if let Some(outcome) = this.outcome.take() {
+            return Poll::Ready(outcome);
+        }
         loop {
             if let Some(w) = &mut this.wait {
                 match Pin::new(w).poll(cx) {
@@ -304,17 +342,8 @@ impl Future for QueueAsync {
                     Poll::Ready(()) => this.wait = None,
                 }
             }
-            match RunQueue::enqueue_with(&this.queue, &this.work.inner, this.call) {
-                Err(Error::Full { .. }) => {
-                    let (q, work) = (this.queue.clone(), this.work.inner.clone());
-                    let watched = q.clone();
-                    this.wait = Some(Waiting::on(
-                        q,
-                        Box::new(move |g| (!watched.is_full(g, &work)).then_some(())),
-                        None,
-                    ));
-                }
-                other => return Poll::Ready(other),
+            if let Some(outcome) = this.attempt() {
+                return Poll::Ready(outcome);
             }
         }
     }
@@ -363,7 +392,7 @@ pub struct Destroying {
     state: DestroyState,
 }
 
-type Finish = Box<dyn FnOnce() -> ShutdownReport + Send>;
+type Finish = Box<dyn FnOnce() -> ShutdownReport + Send + Sync>;
 
 enum DestroyState {
     Done(Option<Result<ShutdownReport, Error>>),

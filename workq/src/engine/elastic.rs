@@ -5,8 +5,11 @@
 //!   it, and what a failed start does, is in `grow.rs`. One start is in flight
 //!   at a time, and no more threads are on their way than items wait.
 //! * A consumer idle for longer than the idle timeout exits, never below the
-//!   minimum; it decides under the lock and only when nothing is runnable, so a
-//!   racing queue call either sees it idle or sees it gone (and owes a start).
+//!   minimum (which may be 0); it decides under the lock and only when nothing
+//!   is runnable, so a racing queue call either sees it idle or sees it gone
+//!   (and owes a start). The last one to exit marks the pool unstarted, so that
+//!   the next queue call starts a thread on its own thread, as the first use
+//!   does (see `grow.rs`).
 
 use super::{QueueState, RunQueue};
 use crate::engine::item::WorkInner;
@@ -161,7 +164,8 @@ pub(crate) struct ElasticSettings {
 /// How an elastic queue starts and ends its threads.
 pub(crate) struct Elastic {
     pub(crate) settings: ElasticSettings,
-    /// Set once the minimum number of threads has been reached.
+    /// Set once the minimum number of threads has been reached; cleared (under
+    /// the queue's lock) when a minimum of 0 let the last thread exit.
     pub(crate) started: std::sync::atomic::AtomicBool,
     /// The grow entry's item (see `grow.rs`), fired on `settings.grow_timer`.
     pub(crate) grow_item: Arc<WorkInner>,
@@ -173,7 +177,7 @@ impl Elastic {
         let grow_item = Arc::new(crate::engine::item::WorkInner::new(
             Some(format!("{name}/grow").into()),
             crate::engine::item::Class::Normal,
-            Box::new(|_| {}),
+            |_| {},
         ));
         Elastic {
             settings: s,
@@ -284,7 +288,7 @@ impl RunQueue {
             return false;
         }
         let threads = g.threads.count();
-        threads > g.sizing.max() || (timed_out && threads > g.sizing.floor())
+        threads > g.sizing.max() || (timed_out && threads > g.sizing.min())
     }
 
     /// Applies new sizing tunables: threads over the new maximum exit when they

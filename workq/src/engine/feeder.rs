@@ -7,6 +7,7 @@
 //! queue stalls with items waiting.
 
 use super::{Limits, Mode, QueueConfig, QueueGuard, RunQueue};
+use crate::engine::item::handle::WorkCtx;
 use crate::engine::item::{Class, WorkInner};
 use crate::support::panic::PanicHook;
 use crate::support::sync::{lock, Arc, Mutex};
@@ -69,12 +70,12 @@ impl RunQueue {
             pumps.push(Arc::new(WorkInner::new(
                 Some(name.into_boxed_str()),
                 s.class,
-                Box::new(move |ctx| {
+                move |ctx: &WorkCtx<'_>| {
                     if RunQueue::pump(&q, Some(i), Some(&p)) {
                         // Other work waits on the pool: take turns.
                         let _ = RunQueue::enqueue(ctx.queue, ctx.work);
                     }
-                }),
+                },
             )));
         }
         if s.rescue_after.is_some() {
@@ -210,6 +211,6 @@ impl RunQueue {
 /// Whether runnable items have waited `after` with no run started meanwhile.
 fn stalled(g: &mut QueueGuard<'_>, after: Duration) -> bool {
     let now = Instant::now();
-    let quiet = g.quiet_for(now).map_or(true, |d| d >= after);
+    let quiet = g.quiet_for(now).is_none_or(|d| d >= after);
     quiet && g.oldest_wait(now).is_some_and(|d| d >= after)
 }

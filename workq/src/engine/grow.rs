@@ -14,8 +14,12 @@
 //!   growth resumes with no further queue call, even when every thread is busy
 //!   on long items or there is no thread at all;
 //! * `Pool::set_min_threads` starts the missing threads on its caller's thread.
+//! * a pool with a minimum of 0 whose last thread exited is unused again: the
+//!   next queue call starts a thread as the first use does (`start_minimum`,
+//!   which starts at least one); an item that becomes runnable without a queue
+//!   call (a delayed item firing) has one started by the grow entry.
 //!
-//! Queue calls never run the spawner once the pool has a thread.
+//! Queue calls never run the spawner while the pool has a thread.
 //!
 //! A failed start stops further tries for the back-off period. A pool with no
 //! thread (its first start failed) still accepts work and holds it while a
@@ -197,6 +201,7 @@ impl RunQueue {
             None => Ok(()),
             // Once the minimum was reached, the pool never drops below it (culling
             // stops there) until shutdown, which `admit` reports: no lock needed.
+            // A minimum of 0 clears `started` when the last thread exits.
             Some(e) if e.started.load(std::sync::atomic::Ordering::Acquire) => Ok(()),
             Some(_) => Self::start_minimum(this),
         }

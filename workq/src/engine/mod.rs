@@ -6,6 +6,7 @@
 //! `cancel.rs`). [`Worker`](crate::Worker) is one consumer thread on a `RunQueue`;
 //! later front ends (pools, workqueues) are more consumers on the same code.
 
+mod batch;
 mod call;
 mod cancel;
 mod clock;
@@ -157,6 +158,10 @@ impl RunQueue {
             } => (0, Sizing::new(*min, *max, *very_slow_percent)),
         };
         let state = QueueState::new(Threads::with_count(threads), sizing, config.limits);
+        // Panic reports carry the panic's location: std gives it to a panic hook
+        // only (not under the model checkers, which own their threads' panics).
+        #[cfg(not(any(loom, shuttle)))]
+        crate::support::panic::install_location_hook();
         Arc::new(RunQueue {
             id: next_queue_id(),
             name: std::sync::Arc::from(config.name.as_str()),
@@ -370,24 +375,8 @@ impl RunQueue {
             } else {
                 this.admit(&g)?;
             }
-            if !call.is_delayed() && matches!(limit, Limit::Try | Limit::Block) {
-                while this.is_full(&g, work) {
-                    if limit == Limit::Try {
-                        return Err(Error::Full {
-                            queue: this.name.to_string(),
-                            max_waiting: g.runs.limits().max_waiting,
-                        });
-                    }
-                    if current::consuming(this.id) {
-                        // One of the queue's threads outside a run (a hook): the
-                        // room it would wait for may need this very thread.
-                        return Err(Error::WouldDeadlock {
-                            what: "waiting for room in a full queue on one of its own threads",
-                        });
-                    }
-                    g = this.wait_done(g);
-                    this.admit(&g)?;
-                }
+            if !call.is_delayed() {
+                g = this.wait_for_room(g, work, limit)?;
             }
             let mut binding = lock(&work.binding);
             let outcome = Self::add_run(this, &mut g, &mut binding, work, call, now);
@@ -397,6 +386,38 @@ impl RunQueue {
             Self::settle(this);
         }
         outcome
+    }
+
+    /// Waits (`Limit::Block`) until the queue has room for `work`, or answers
+    /// `Full` (`Limit::Try`); other limits do not wait. Lock held, the caller
+    /// admitted; the queue is admitted again after each wait.
+    pub(crate) fn wait_for_room<'a>(
+        &'a self,
+        mut g: QueueGuard<'a>,
+        work: &WorkInner,
+        limit: Limit,
+    ) -> Result<QueueGuard<'a>, Error> {
+        if !matches!(limit, Limit::Try | Limit::Block) {
+            return Ok(g);
+        }
+        while self.is_full(&g, work) {
+            if limit == Limit::Try {
+                return Err(Error::Full {
+                    queue: self.name.to_string(),
+                    max_waiting: g.runs.limits().max_waiting,
+                });
+            }
+            if current::consuming(self.id) {
+                // One of the queue's threads outside a run (a hook): the
+                // room it would wait for may need this very thread.
+                return Err(Error::WouldDeadlock {
+                    what: "waiting for room in a full queue on one of its own threads",
+                });
+            }
+            g = self.wait_done(g);
+            self.admit(&g)?;
+        }
+        Ok(g)
     }
 
     /// Whether a queue call for `work` must wait for room: the queue's bound on

@@ -394,6 +394,15 @@ impl RunQueue {
             }
         }
         g.threads.exited(slot);
+        if let Some(elastic) = this.elastic() {
+            if g.threads.count() == 0 && !g.life.stopping() {
+                // A minimum of 0 let the last thread go: the pool is unused again,
+                // and the next queue call starts a thread itself (`start_minimum`).
+                elastic
+                    .started
+                    .store(false, std::sync::atomic::Ordering::Release);
+            }
+        }
         this.unshelve(&mut g);
         if g.has_runnable() {
             // Leaving with work waiting (the maximum was lowered): hand it on.

@@ -49,7 +49,7 @@ pub(crate) trait Face {
 /// What a front end that owns its queue tells the shared lifecycle methods:
 /// where a destroy would wait for itself, and what its shutdown adds to the
 /// engine's (joining a thread, releasing fed queues or pumps).
-pub(crate) trait Lifecycle: Face + Clone + Send + 'static {
+pub(crate) trait Lifecycle: Face + Clone + Send + Sync + 'static {
     /// The `what` of the [`Error::WouldDeadlock`] a destroy from inside gets.
     const OWN_DESTROY: &'static str;
 
@@ -65,7 +65,7 @@ pub(crate) trait Lifecycle: Face + Clone + Send + 'static {
 
     /// The end of an async destroy, run once drained: the blocking shutdown,
     /// which then has nothing left to drain.
-    fn finish_destroy(&self) -> Box<dyn FnOnce() -> ShutdownReport + Send> {
+    fn finish_destroy(&self) -> Box<dyn FnOnce() -> ShutdownReport + Send + Sync> {
         let me = self.clone();
         Box::new(move || me.shut_down(Plan::drain(ArmedAtShutdown::Cancel)))
     }
@@ -82,9 +82,10 @@ pub(crate) fn try_queue(f: &impl Face, work: &Work) -> Result<Queued, Error> {
     RunQueue::enqueue_with(f.face_queue(), &work.inner, f.face_call(Limit::Try))
 }
 
-/// The async `queue`: waits for room without blocking a thread.
+/// The async `queue`: queues now if there is room; otherwise the future waits
+/// for room without blocking a thread.
 pub(crate) fn queue_async(f: &impl Face, work: &Work) -> QueueAsync {
-    QueueAsync::for_owner(f.face_queue().clone(), work.clone(), f.face_owner())
+    QueueAsync::started(f.face_queue().clone(), work.clone(), f.face_owner())
 }
 
 /// Waits for the runs queued on `f` before the call.

@@ -6,7 +6,7 @@
 mod waits;
 
 pub use crate::engine::item::handle::{Queued, Work, WorkCtx};
-use crate::engine::item::{Class, WorkFn, WorkInner};
+use crate::engine::item::{Body, Class, WorkInner};
 use crate::engine::RunQueue;
 use crate::error::Error;
 use crate::support::sync::Arc;
@@ -24,7 +24,7 @@ impl Work {
     where
         F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
     {
-        Work::build(None, Class::Normal, Box::new(f))
+        Work::build(None, Class::Normal, f)
     }
 
     /// A new idle work item with a name, used in panic reports and logs.
@@ -37,11 +37,7 @@ impl Work {
     where
         F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
     {
-        Work::build(
-            Some(name.into().into_boxed_str()),
-            Class::Normal,
-            Box::new(f),
-        )
+        Work::build(Some(name.into().into_boxed_str()), Class::Normal, f)
     }
 
     /// A new idle, named work item of the *very slow* class: on a
@@ -57,11 +53,7 @@ impl Work {
     where
         F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
     {
-        Work::build(
-            Some(name.into().into_boxed_str()),
-            Class::VerySlow,
-            Box::new(f),
-        )
+        Work::build(Some(name.into().into_boxed_str()), Class::VerySlow, f)
     }
 
     /// Whether the item is of the very slow class.
@@ -73,9 +65,19 @@ impl Work {
         self.inner.class == Class::VerySlow
     }
 
-    pub(crate) fn build(name: Option<Box<str>>, class: Class, func: Box<WorkFn>) -> Work {
+    pub(crate) fn build<F>(name: Option<Box<str>>, class: Class, f: F) -> Work
+    where
+        F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
+    {
         Work {
-            inner: Arc::new(WorkInner::new(name, class, func)),
+            inner: Arc::new(WorkInner::new(name, class, f)),
+        }
+    }
+
+    /// An item running `body` (a job's).
+    pub(crate) fn with_body(class: Class, body: std::sync::Arc<dyn Body>) -> Work {
+        Work {
+            inner: Arc::new(WorkInner::with_body(None, class, body)),
         }
     }
 

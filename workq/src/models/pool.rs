@@ -112,6 +112,24 @@ fn models_pool_queue_vs_idle_cull() {
     });
 }
 
+/// A pool with a minimum of 0: its only thread exits as soon as it is idle
+/// (the timeout is zero), racing the next queue call, which finds either the
+/// thread or the pool unused again (and starts one itself). Every item queued
+/// runs once; none is stranded.
+#[test]
+fn models_pool_min_zero_last_exit_vs_queue() {
+    model(|| {
+        let (q, _clock, _) = pool(0, 1, 0, 1);
+        let (a, b) = (probe(), probe());
+        assert!(queue(&q, &a));
+        assert!(queue(&q, &b));
+        assert_ran(&a, 1);
+        assert_ran(&b, 1);
+        destroy(&q);
+        assert_eq!(q.lock().threads.count(), 0, "threads left after destroy");
+    });
+}
+
 /// A pool of one thread whose first `refuse` thread starts fail, and two queue
 /// calls racing them. A failed start is retried on the grow entry (fired here
 /// by advancing the clock) until `attempts` starts in a row have failed; then

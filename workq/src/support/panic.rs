@@ -1,6 +1,16 @@
 //! What happens when a run panics.
+//!
+//! A caught panic's payload says nothing of where the panic happened; std gives
+//! the location only to the process's panic hook. So workq installs, once, when
+//! its first queue is built, a process-wide hook that chains to the hook it
+//! replaces (which still runs, and prints std's message) and keeps the location
+//! and message of the thread's latest panic in a thread-local. The code that
+//! catches a run's panic takes that record, and uses it only if its message
+//! matches the caught payload's (a payload re-raised by `resume_unwind`, which
+//! calls no hook, must not get an earlier panic's location).
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -28,6 +38,37 @@ use std::sync::Arc;
 /// assert_eq!(reports[0].1, "workq: work item 'bad' on 'panicky' panicked: oops");
 /// # Ok::<(), workq::Error>(())
 /// ```
+///
+/// The payload itself, for a panic that is not a string, and where it happened:
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// #[derive(Debug, PartialEq)]
+/// struct DiskGone(u32);
+/// let seen = Arc::new(Mutex::new(None));
+/// let s = seen.clone();
+/// let worker = workq::Worker::builder()
+///     .name("typed")
+///     .on_panic(move |report| {
+///         let code = report.payload.downcast_ref::<DiskGone>().map(|d| d.0);
+///         let at = report.location.map(|l| (l.file.clone(), l.line));
+///         *s.lock().expect("lock") = Some((code, report.message.to_string(), at));
+///     })
+///     .build()?;
+/// let line = line!() + 1;
+/// let work = workq::Work::new(|_| std::panic::panic_any(DiskGone(7)));
+/// worker.queue(&work)?;
+/// work.flush()?;
+/// let (code, message, at) = seen.lock().expect("lock").take().expect("reported");
+/// assert_eq!(code, Some(7));
+/// assert_eq!(message, "<non-string panic payload>");
+/// // Present unless the process's panic hook was replaced after workq installed its own.
+/// if let Some((file, l)) = at {
+///     assert!(file.ends_with(".rs"));
+///     assert_eq!(l, line);
+/// }
+/// # Ok::<(), workq::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct PanicReport<'a> {
@@ -37,6 +78,111 @@ pub struct PanicReport<'a> {
     pub queue: &'a str,
     /// The panic's message (its `&str` or `String` payload), or a placeholder.
     pub message: &'a str,
+    /// The panic's payload, as `catch_unwind` returned it: downcast it to read
+    /// a payload of another type (`std::panic::panic_any`).
+    pub payload: &'a (dyn Any + Send),
+    /// Where the panic happened, when known. std gives a panic's location only
+    /// to the process's panic hook: workq installs one, once, when its first
+    /// queue is built, which chains to the hook it replaces. The location is
+    /// `None` when a hook set later (`std::panic::set_hook`) replaced workq's,
+    /// for a payload re-raised with `std::panic::resume_unwind` (no hook runs),
+    /// and when the panic happened while workq's hook could not be installed
+    /// (it is never installed from a panicking thread).
+    pub location: Option<&'a PanicLocation>,
+}
+
+/// Where a panic happened: std's `Location` of it, copied by workq's panic hook
+/// (see [`PanicReport::location`]).
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// let seen = Arc::new(Mutex::new(None));
+/// let s = seen.clone();
+/// let worker = workq::Worker::builder()
+///     .name("located")
+///     .on_panic(move |report| *s.lock().expect("lock") = report.location.cloned())
+///     .build()?;
+/// let work = workq::Work::new(|_| panic!("here"));
+/// worker.queue(&work)?;
+/// work.flush()?;
+/// if let Some(at) = seen.lock().expect("lock").take() {
+///     assert!(at.line > 0 && at.column > 0);
+///     assert_eq!(at.to_string(), format!("{}:{}:{}", at.file, at.line, at.column));
+/// }
+/// # Ok::<(), workq::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct PanicLocation {
+    /// The source file.
+    pub file: String,
+    /// The line, from 1.
+    pub line: u32,
+    /// The column, from 1.
+    pub column: u32,
+}
+
+impl fmt::Display for PanicLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// The latest panic seen by workq's panic hook on this thread: its location,
+/// and its message (to match it with the payload that is caught).
+struct Seen {
+    location: PanicLocation,
+    message: Option<String>,
+}
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<Seen>> = const { RefCell::new(None) };
+}
+
+/// Installs workq's panic hook, once per process (see the module docs). Not
+/// from a panicking thread: `set_hook` would panic there; a later call does it.
+#[cfg_attr(any(loom, shuttle), allow(dead_code))]
+pub(crate) fn install_location_hook() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static INSTALLED: AtomicBool = AtomicBool::new(false);
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if INSTALLED.load(Ordering::Acquire) || std::thread::panicking() {
+        return;
+    }
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(at) = info.location() {
+                let seen = Seen {
+                    location: PanicLocation {
+                        file: at.file().to_string(),
+                        line: at.line(),
+                        column: at.column(),
+                    },
+                    message: string_message(info.payload()).map(str::to_string),
+                };
+                // `try_with`: a panic while the thread's locals are being
+                // destroyed has no slot; `try_borrow_mut`: never panic in here.
+                let _ = LAST_PANIC.try_with(|last| {
+                    if let Ok(mut last) = last.try_borrow_mut() {
+                        *last = Some(seen);
+                    }
+                });
+            }
+            previous(info);
+        }));
+        INSTALLED.store(true, Ordering::Release);
+    });
+}
+
+/// Takes the location recorded by workq's hook for the latest panic on this
+/// thread, if its message matches the caught `payload`'s.
+fn take_location(payload: &(dyn Any + Send)) -> Option<PanicLocation> {
+    let seen = LAST_PANIC
+        .try_with(|last| last.try_borrow_mut().ok().and_then(|mut l| l.take()))
+        .ok()
+        .flatten()?;
+    (seen.message.as_deref() == string_message(payload)).then_some(seen.location)
 }
 
 impl fmt::Display for PanicReport<'_> {
@@ -143,10 +289,13 @@ pub(crate) fn report(
     payload: Box<dyn Any + Send>,
 ) {
     let msg = message(&*payload);
+    let location = take_location(&*payload);
     let report = PanicReport {
         work,
         queue,
         message: msg,
+        payload: &*payload,
+        location: location.as_ref(),
     };
     quietly(|| hook(&report));
     swallow(payload);

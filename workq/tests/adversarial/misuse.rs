@@ -535,7 +535,7 @@ fn assert_invalid<T: std::fmt::Debug>(r: Result<T, Error>, setting: &str) {
 ///
 /// Documented (each builder's `build` "Errors" section, `Pool::set_*`,
 /// `Events::raise`, `Worker::periodic`): a clear `InvalidConfig` (or
-/// `InvalidCpu`) naming the setting, every time; no thread is started; a refused
+/// `InvalidCpu`, or `InvalidKind` for a raise) naming the setting, every time; no thread is started; a refused
 /// tunable changes nothing; work queued before the refusal is not lost; closures
 /// given to a refused builder are dropped once.
 #[test]
@@ -553,6 +553,7 @@ fn invalid_settings_are_refused_clearly_and_lose_nothing() {
             .build(),
         "stack_size",
     );
+    #[cfg(feature = "cpu-affinity")]
     match Worker::builder()
         .name("no-such-cpu")
         .cpu(usize::MAX)
@@ -581,7 +582,6 @@ fn invalid_settings_are_refused_clearly_and_lose_nothing() {
     let spawns = PoolSpawns::new();
     let bad: Vec<(workq::PoolBuilder, &str)> = vec![
         (Pool::builder().name(""), "name"),
-        (Pool::builder().name("x").min_threads(0), "min_threads"),
         (Pool::builder().name("x").max_threads(0), "max_threads"),
         (
             Pool::builder().name("x").min_threads(5).max_threads(2),
@@ -623,7 +623,6 @@ fn invalid_settings_are_refused_clearly_and_lose_nothing() {
     for p in &queued {
         p.queue_with(|w| pool.queue(w)).unwrap();
     }
-    assert_invalid(pool.set_min_threads(0), "min_threads");
     assert_invalid(pool.set_min_threads(4), "min_threads");
     assert_invalid(pool.set_max_threads(0), "max_threads");
     assert_invalid(pool.set_max_threads(1), "max_threads");
@@ -686,8 +685,18 @@ fn invalid_settings_are_refused_clearly_and_lose_nothing() {
             h.fetch_add(1, Ordering::SeqCst);
         })
         .unwrap();
-    assert_invalid(events.raise(4), "event kind");
-    assert_invalid(events.raise(255), "event kind");
+    for kind in [4u8, 255] {
+        match events.raise(kind) {
+            Err(e @ Error::InvalidKind { .. }) => {
+                assert!(
+                    matches!(&e, Error::InvalidKind { events, kind: k, kinds: 4 } if events == "four-kinds" && *k == kind),
+                    "{e}"
+                );
+                assert!(e.to_string().contains("four-kinds"), "{e}");
+            }
+            other => panic!("expected InvalidKind for kind {kind}, got {other:?}"),
+        }
+    }
     assert_eq!(
         events.stats().raised,
         vec![0; 4],

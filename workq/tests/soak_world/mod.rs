@@ -680,7 +680,7 @@ impl World {
                 beat.begin("periodic");
                 let failed = lock(&self.periodic)
                     .as_ref()
-                    .map_or(true, |p| p.failure().is_some());
+                    .is_none_or(|p| p.failure().is_some());
                 if failed || rng.below(4) == 0 {
                     self.restart_periodic(seed ^ t.ops);
                 }

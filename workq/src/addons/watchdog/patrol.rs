@@ -137,7 +137,7 @@ fn inspect(q: &RunQueue, w: &mut Watched, out: &mut Found) {
     if w.waiting_reported.is_some() && Some(g.starts()) != w.waiting_reported {
         w.waiting_reported = None;
     }
-    let quiet = g.quiet_for(now).map_or(true, |d| d > w.threshold);
+    let quiet = g.quiet_for(now).is_none_or(|d| d > w.threshold);
     let oldest = g.oldest_wait(now).filter(|&d| d > w.threshold);
     if oldest.is_none() {
         w.backlog_reported = false;

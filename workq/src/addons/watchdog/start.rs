@@ -173,7 +173,7 @@ fn schedule_retry(
     let retry = Arc::new(WorkInner::new(
         Some("workq-watchdog-start".into()),
         Class::Normal,
-        Box::new(move |_| attempt(failures, retry_on)),
+        move |_| attempt(failures, retry_on),
     ));
     let queue = retry_on();
     RunQueue::enqueue_with(&queue, &retry, queue.due_after(delay)).map(drop)

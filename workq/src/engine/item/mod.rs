@@ -10,8 +10,30 @@ use crate::support::sync::{lock, Arc, AtomicU32, AtomicU64, Mutex, Ordering};
 use handle::WorkCtx;
 use state::{ItemState, Observed};
 
-/// The closure type of a work item.
-pub(crate) type WorkFn = dyn Fn(&WorkCtx<'_>) + Send + Sync + 'static;
+/// What an item runs: a closure ([`ClosureBody`]), or a job (`front/job`),
+/// whose handle shares the body with the item.
+pub(crate) trait Body: Send + Sync + 'static {
+    /// One run.
+    fn run(&self, ctx: &WorkCtx<'_>);
+
+    /// The item is dropped: its queue and every handle let it go. A job that
+    /// never ran learns here that it never will (called with no lock held, as
+    /// every drop of an item).
+    fn released(&self) {}
+}
+
+/// The body of an item made from a closure.
+struct ClosureBody<F>(F);
+
+impl<F> Body for ClosureBody<F>
+where
+    F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
+{
+    #[inline]
+    fn run(&self, ctx: &WorkCtx<'_>) {
+        (self.0)(ctx)
+    }
+}
 
 /// The shared part of a [`Work`](crate::Work).
 ///
@@ -30,7 +52,9 @@ pub(crate) struct WorkInner {
     pub(crate) finished: AtomicU64,
     /// Flush colour of the run in progress (written under the bound queue's lock).
     pub(crate) run_color: AtomicU64,
-    func: Box<WorkFn>,
+    /// What a run calls: one allocation, shared with a job's handle (std's
+    /// `Arc`, also under loom: no model races on it).
+    func: std::sync::Arc<dyn Body>,
     /// The owner the item is counted for while bound (pools; 0: none). Read and
     /// written through `owner` / `set_owner`.
     owner: AtomicU32,
@@ -57,8 +81,20 @@ pub(crate) struct WorkInner {
 }
 
 impl WorkInner {
+    /// A new idle item running the closure `f`.
+    pub(crate) fn new<F>(name: Option<Box<str>>, class: Class, f: F) -> WorkInner
+    where
+        F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
+    {
+        WorkInner::with_body(name, class, std::sync::Arc::new(ClosureBody(f)))
+    }
+
     /// A new idle item running `func`.
-    pub(crate) fn new(name: Option<Box<str>>, class: Class, func: Box<WorkFn>) -> WorkInner {
+    pub(crate) fn with_body(
+        name: Option<Box<str>>,
+        class: Class,
+        func: std::sync::Arc<dyn Body>,
+    ) -> WorkInner {
         WorkInner {
             state: ItemState::new(),
             binding: Mutex::new(None),
@@ -98,9 +134,9 @@ impl WorkInner {
         self.name.as_deref()
     }
 
-    /// Calls the closure once.
+    /// Runs the body once.
     pub(crate) fn call(&self, ctx: &WorkCtx<'_>) {
-        (self.func)(ctx)
+        self.func.run(ctx)
     }
 
     /// The queue the item is bound to right now, if any.
@@ -120,6 +156,12 @@ impl WorkInner {
         if !binding.as_ref().is_some_and(|b| Arc::ptr_eq(b, queue)) {
             *binding = Some(Arc::clone(queue));
         }
+    }
+}
+
+impl Drop for WorkInner {
+    fn drop(&mut self) {
+        self.func.released();
     }
 }
 

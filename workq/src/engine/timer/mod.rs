@@ -257,7 +257,7 @@ impl Timer {
         let mut g = lock(&self.state);
         let key = g.wheel.insert(tick, work);
         if matches!(self.drive, Drive::System) {
-            let earlier = g.sleeping_until.map_or(true, |t| tick < t);
+            let earlier = g.sleeping_until.is_none_or(|t| tick < t);
             if earlier {
                 self.cv.notify_one();
             }

@@ -448,7 +448,7 @@ impl<T> Wheel<T> {
                 let tick = (b << block) | (slot << (block - LEVEL_BITS));
                 // A stage that became current may start at now itself.
                 debug_assert!(tick >= self.elapsed, "occupied slot before now");
-                if best.map_or(true, |(t, _)| tick <= t) {
+                if best.is_none_or(|(t, _)| tick <= t) {
                     best = Some((tick, level as u8));
                 }
             }

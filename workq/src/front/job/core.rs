@@ -13,7 +13,8 @@
 //! the result written once. A waiter reads the phase under the slots lock, where
 //! every end phase is written, so it cannot miss the wake-up.
 
-use crate::engine::item::WorkInner;
+use crate::engine::item::handle::WorkCtx;
+use crate::engine::item::{Body, WorkInner};
 #[cfg(not(loom))]
 use crate::engine::RunQueue;
 use crate::error::Error;
@@ -40,6 +41,11 @@ pub(crate) trait JobLink<R>: Send + Sync {
 
     /// Cancels the job if no run has claimed it: drops the closure now.
     fn cancel(&self) -> bool;
+
+    /// Runs the job on the calling thread if no run has claimed it, and takes
+    /// its pending run off the queue (a scope's caller helping); whether it
+    /// ran here.
+    fn run_here(&self) -> bool;
 }
 
 /// What a job's handle and its run share.
@@ -112,13 +118,6 @@ impl<R> JobShared<R> {
         self.state.load(Ordering::Acquire) & PHASE >= DONE
     }
 
-    /// The queue call that would have run the job was refused.
-    pub(crate) fn refuse(&self, e: Error) {
-        if self.claim(RUNNING) {
-            self.end(REFUSED, Err(JobError::Refused(e)));
-        }
-    }
-
     /// The handle is gone: a panic of the job goes to its queue's hook.
     pub(crate) fn detach(&self) {
         self.state.fetch_or(DETACHED, Ordering::AcqRel);
@@ -126,6 +125,27 @@ impl<R> JobShared<R> {
 
     fn detached(&self) -> bool {
         self.state.load(Ordering::Acquire) & DETACHED != 0
+    }
+
+    /// Waits until the job has ended, leaving its outcome for a join.
+    pub(crate) fn wait_ended(&self) {
+        let mut slots = lock(&self.slots);
+        while !self.is_finished() {
+            slots.joiners += 1;
+            slots = wait(&self.ended, slots);
+            slots.joiners -= 1;
+        }
+    }
+
+    /// The failure of an ended job that no join took: a panic, a discard or a
+    /// refusal (`None` for a result, a cancel, or an outcome already taken).
+    pub(crate) fn unjoined_failure(&self) -> Option<&'static str> {
+        match lock(&self.slots).result.as_ref() {
+            Some(Err(JobError::Panicked(_))) => Some("panicked"),
+            Some(Err(JobError::Discarded)) => Some("was discarded by its queue's shutdown"),
+            Some(Err(JobError::Refused(_))) => Some("was refused by its queue"),
+            _ => None,
+        }
     }
 
     /// Takes the outcome once the job has ended; waits for the end until
@@ -236,6 +256,24 @@ where
         Ok(true)
     }
 
+    /// The queue call that would have run the job was refused: the closure is
+    /// dropped now.
+    pub(crate) fn refuse(&self, e: Error) {
+        if self.shared.claim(RUNNING) {
+            drop(lock(&self.f).take());
+            self.shared.end(REFUSED, Err(JobError::Refused(e)));
+        }
+    }
+
+    /// Takes the job's pending run (queued or armed) off the queue, so that
+    /// owners, drains and shutdowns no longer wait for it.
+    fn unqueue(&self) {
+        #[cfg(not(loom))]
+        if let Some(item) = self.item.get().and_then(std::sync::Weak::upgrade) {
+            RunQueue::cancel_pending(&item);
+        }
+    }
+
     /// The item holding the job is dropped: if it never ran, the job is
     /// discarded (its queue shut down without running it).
     pub(crate) fn discard(&self) {
@@ -243,6 +281,25 @@ where
             drop(lock(&self.f).take());
             self.shared.end(DISCARDED, Err(JobError::Discarded));
         }
+    }
+}
+
+/// The body of the job's item: the job runs once; an item dropped before
+/// that was let go unrun by its queue (discarded).
+impl<F, R> Body for JobCore<F, R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    fn run(&self, _ctx: &WorkCtx<'_>) {
+        if let Err(payload) = JobCore::run(self) {
+            // The handle is gone: the queue's panic hook reports it.
+            std::panic::resume_unwind(payload);
+        }
+    }
+
+    fn released(&self) {
+        self.discard();
     }
 }
 
@@ -261,12 +318,17 @@ where
         }
         drop(lock(&self.f).take());
         self.shared.end(CANCELLED, Err(JobError::Cancelled));
-        // Its pending run (queued or armed) leaves the queue now: owners,
-        // drains and shutdowns no longer wait for it.
-        #[cfg(not(loom))]
-        if let Some(item) = self.item.get().and_then(std::sync::Weak::upgrade) {
-            RunQueue::cancel_pending(&item);
-        }
+        self.unqueue();
         true
+    }
+
+    fn run_here(&self) -> bool {
+        // Never detached (a scope keeps its jobs' links), so a panic is kept
+        // for the join and `run` answers `Ok`.
+        let ran = matches!(self.run(), Ok(true));
+        if ran {
+            self.unqueue();
+        }
+        ran
     }
 }

@@ -48,6 +48,16 @@ impl<R> Job<R> {
         Job { link }
     }
 
+    /// Another handle on the job's state (one that never detaches it).
+    pub(crate) fn link(&self) -> Arc<dyn JobLink<R>> {
+        self.link.clone()
+    }
+
+    /// The job's state.
+    pub(crate) fn link_ref(&self) -> &dyn JobLink<R> {
+        &*self.link
+    }
+
     /// Waits until the job has ended and returns its result.
     ///
     /// # Errors

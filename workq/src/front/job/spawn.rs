@@ -15,36 +15,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-/// The closure of a job's item: runs the job once. Dropped with the item; if
-/// the job never ran by then, its queue let it go unrun (discarded).
-struct Runner<F, R>(Arc<JobCore<F, R>>)
-where
-    F: FnOnce() -> R + Send,
-    R: Send;
-
-impl<F, R> Runner<F, R>
-where
-    F: FnOnce() -> R + Send,
-    R: Send,
-{
-    fn run(&self) {
-        if let Err(payload) = self.0.run() {
-            // The handle is gone: the queue's panic hook reports it.
-            std::panic::resume_unwind(payload);
-        }
-    }
-}
-
-impl<F, R> Drop for Runner<F, R>
-where
-    F: FnOnce() -> R + Send,
-    R: Send,
-{
-    fn drop(&mut self) {
-        self.0.discard();
-    }
-}
-
 /// A job of `class` running `f`: its handle, and the item that runs it once
 /// queued.
 pub(crate) fn make<F, R>(class: Class, f: F) -> (Job<R>, Arc<JobCore<F, R>>, Work)
@@ -53,8 +23,7 @@ where
     R: Send + 'static,
 {
     let core = Arc::new(JobCore::new(f));
-    let runner = Runner(core.clone());
-    let work = Work::build(None, class, Box::new(move |_ctx| runner.run()));
+    let work = Work::with_body(class, core.clone());
     core.set_item(&work.inner);
     let link: Arc<dyn JobLink<R>> = core.clone();
     (Job::new(link), core, work)
@@ -67,10 +36,24 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
+    spawn_on(face.face_queue(), class, call, f)
+}
+
+/// Spawns `f` on `queue` with the queue call `call`.
+pub(crate) fn spawn_on<F, R>(
+    queue: &crate::support::sync::Arc<RunQueue>,
+    class: Class,
+    call: QueueCall,
+    f: F,
+) -> Job<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
     let (job, core, work) = make(class, f);
-    if let Err(e) = RunQueue::enqueue_with(face.face_queue(), &work.inner, call) {
+    if let Err(e) = RunQueue::enqueue_with(queue, &work.inner, call) {
         // Before the item is dropped, which would count it as discarded.
-        core.shared().refuse(e);
+        core.refuse(e);
     }
     job
 }
@@ -124,14 +107,14 @@ where
 {
     let (job, _core, work) = make(Class::Normal, f);
     SpawnAsync {
-        call: QueueAsync::for_owner(face.face_queue().clone(), work, face.face_owner()),
+        call: QueueAsync::started(face.face_queue().clone(), work, face.face_owner()),
         job: Some(job),
     }
 }
 
-/// `spawn_batch`: every job of `jobs`, in order; a refused one ends with
-/// [`JobError::Refused`](crate::JobError::Refused) and the rest are still
-/// tried.
+/// `spawn_batch`: every job of `jobs`, in order, queued under one lock
+/// (`RunQueue::enqueue_batch`); a refused one ends with
+/// [`JobError::Refused`](crate::JobError::Refused).
 pub(crate) fn spawn_batch<I, F, R>(face: &impl Face, jobs: I) -> Vec<Job<R>>
 where
     I: IntoIterator<Item = F>,
@@ -139,9 +122,21 @@ where
     R: Send + 'static,
 {
     let jobs = jobs.into_iter();
-    let mut handles = Vec::with_capacity(jobs.size_hint().0);
+    let capacity = jobs.size_hint().0;
+    let mut handles = Vec::with_capacity(capacity);
+    let mut cores = Vec::with_capacity(capacity);
+    let mut items = Vec::with_capacity(capacity);
     for f in jobs {
-        handles.push(spawn(face, Class::Normal, f));
+        let (job, core, work) = make(Class::Normal, f);
+        handles.push(job);
+        cores.push(core);
+        items.push(work.inner.clone());
+    }
+    let answers = RunQueue::enqueue_batch(face.face_queue(), &items, face.face_call(Limit::Block));
+    for (answer, core) in answers.into_iter().zip(&cores) {
+        if let Err(e) = answer {
+            core.refuse(e);
+        }
     }
     handles
 }
@@ -149,7 +144,11 @@ where
 /// The future of [`spawn_async`](crate::Pool::spawn_async): ready with the
 /// job's handle once its queue took it, or with the queue's error.
 ///
-/// Dropping it before it is ready drops the job unrun.
+/// Like the other async calls, `spawn_async` starts at the call: the job is
+/// queued then if the queue has room, and the future only hands over its
+/// handle. Only on a full queue does the future wait for room; dropping it
+/// while it waits drops the job unrun, and dropping it after the job was
+/// queued detaches the job, which still runs.
 ///
 /// ```
 /// # let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
@@ -193,7 +192,7 @@ impl<R> std::fmt::Debug for SpawnAsync<R> {
 }
 
 /// The job methods of a front end (`$ty` implements [`Face`]): `spawn`,
-/// `spawn_after`, `spawn_at` and `spawn_batch`, and with `bounded` also
+/// `spawn_after`, `spawn_at`, `spawn_batch` and `scope`, and with `bounded` also
 /// `try_spawn` and `spawn_async`. `$make` is an expression (in doc examples)
 /// that builds one, bound to `$var`.
 macro_rules! jobs_face {
@@ -308,7 +307,11 @@ macro_rules! jobs_face {
             }
 
             /// Spawns every closure of `jobs`, in order, and returns their handles
-            /// in the same order.
+            /// in the same order. The whole batch takes the queue's lock once and
+            /// wakes its threads once (a bounded queue waits for room job by job);
+            /// a job the queue refuses ends with
+            /// [`JobError::Refused`](crate::JobError::Refused) and the rest are
+            /// still tried.
             ///
             /// ```
             #[doc = concat!("let ", $var, " = ", $make, ";")]
@@ -324,6 +327,47 @@ macro_rules! jobs_face {
                 R: Send + 'static,
             {
                 crate::front::job::spawn::spawn_batch(self, jobs)
+            }
+
+            /// Runs `body` with a [`Scope`](crate::Scope) whose jobs may borrow
+            /// from the caller's stack (like `std::thread::scope`, on this
+            /// queue's threads), and returns `body`'s value once every job
+            /// spawned in it has ended.
+            ///
+            /// Called from inside one of this queue's own items, the caller runs
+            /// the scope's jobs that are still waiting itself, so the scope never
+            /// waits for the thread it is on. Otherwise it waits for this queue's
+            /// threads: on a frozen queue, until it is thawed.
+            ///
+            /// # Panics
+            /// After every job has ended: with `body`'s panic if it panicked, else
+            /// if a job panicked, or was discarded or refused by its queue, and no
+            /// [`join`](crate::ScopedJob::join) took that outcome.
+            ///
+            /// ```
+            #[doc = concat!("let ", $var, " = ", $make, ";")]
+            /// let mut data = vec![1, 2, 3, 4];
+            /// let total = std::sync::atomic::AtomicI32::new(0);
+            #[doc = concat!($var, ".scope(|s| {")]
+            ///     for chunk in data.chunks_mut(2) {
+            ///         let total = &total;
+            ///         s.spawn(move || {
+            ///             for x in chunk.iter_mut() {
+            ///                 *x *= 10;
+            ///             }
+            ///             total.fetch_add(chunk.iter().sum(), std::sync::atomic::Ordering::Relaxed);
+            ///         });
+            ///     }
+            /// });
+            /// assert_eq!(data, [10, 20, 30, 40]);
+            /// assert_eq!(total.into_inner(), 100);
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            pub fn scope<'env, F, T>(&self, body: F) -> T
+            where
+                F: for<'scope> FnOnce(&'scope crate::Scope<'scope, 'env>) -> T,
+            {
+                crate::front::job::scope::scope(self, body)
             }
         }
     };

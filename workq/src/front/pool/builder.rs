@@ -35,8 +35,10 @@ use std::time::Duration;
 pub struct PoolBuilder {
     name: String,
     count_merged: bool,
-    min: usize,
-    max: usize,
+    /// `None`: the default, adapted to the maximum (see `threads`).
+    min: Option<usize>,
+    /// `None`: the default, adapted to the minimum (see `threads`).
+    max: Option<usize>,
     idle_timeout: Duration,
     very_slow_percent: usize,
     backoff: Duration,
@@ -50,18 +52,23 @@ pub struct PoolBuilder {
     start_attempts: u32,
 }
 
-/// Checks a (min, max) pair of thread counts.
+/// The default minimum number of threads.
+const DEFAULT_MIN: usize = 2;
+
+/// The default maximum number of threads: the larger of 4 and the CPU count.
+fn default_max() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(4)
+}
+
+/// Checks a (min, max) pair of thread counts. A minimum of 0 is allowed: the
+/// pool may shrink to no thread, and starts one when work comes.
 pub(crate) fn check_threads(min: usize, max: usize) -> Result<(), Error> {
     if max == 0 {
         return Err(Error::InvalidConfig {
             setting: "max_threads",
             reason: "must be at least 1".to_string(),
-        });
-    }
-    if min == 0 {
-        return Err(Error::InvalidConfig {
-            setting: "min_threads",
-            reason: "must be at least 1 (a used pool keeps a thread for its timers)".to_string(),
         });
     }
     if min > max {
@@ -89,7 +96,10 @@ impl PoolBuilder {
     /// Defaults: name `"workq-pool"`, min 2 threads, max the larger of 4 and the
     /// number of CPUs, idle timeout 5 s, very slow share 50 %, spawn back-off 5 s,
     /// 3 start attempts, no bound on waiting items, already-pending calls not
-    /// counted.
+    /// counted. The thread defaults adapt to the one limit set: with only
+    /// [`max_threads`](PoolBuilder::max_threads) the minimum is at most that
+    /// maximum, with only [`min_threads`](PoolBuilder::min_threads) the maximum
+    /// is at least that minimum.
     ///
     /// ```
     /// let pool = workq::PoolBuilder::new().build()?;
@@ -97,12 +107,11 @@ impl PoolBuilder {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn new() -> PoolBuilder {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         PoolBuilder {
             name: "workq-pool".to_string(),
             count_merged: false,
-            min: 2,
-            max: cpus.max(4),
+            min: None,
+            max: None,
             idle_timeout: Duration::from_secs(5),
             very_slow_percent: 50,
             backoff: Duration::from_secs(5),
@@ -123,7 +132,7 @@ impl PoolBuilder {
     ///
     /// ```
     /// let pool = workq::Pool::builder().count_merged(true).build()?;
-    /// assert_eq!(pool.snapshot().stats.merged, 0);
+    /// assert_eq!(pool.snapshot().stats.merged, Some(0));
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn count_merged(mut self, count: bool) -> PoolBuilder {
@@ -152,7 +161,13 @@ impl PoolBuilder {
         self
     }
 
-    /// Threads kept once the pool is in use (at least 1; default 2).
+    /// Threads kept once the pool is in use (default: 2, or the maximum if that
+    /// is lower). With only the minimum set, the maximum is at least the minimum.
+    ///
+    /// 0 is allowed: idle threads then exit down to none (after the idle timeout),
+    /// and the next queue call starts a thread again, on the caller's thread as
+    /// the first use does (a delayed item firing on an empty pool has one started
+    /// on the timer thread). The first use of a pool starts at least one thread.
     ///
     /// ```
     /// let pool = workq::Pool::builder().name("warm").min_threads(3).max_threads(4).build()?;
@@ -160,15 +175,25 @@ impl PoolBuilder {
     /// pool.queue(&workq::Work::new(|_| {}))?; // first use starts the minimum
     /// assert!(pool.snapshot().threads.len() >= 3);
     /// assert_eq!(pool.snapshot().min_threads, 3);
-    /// assert!(workq::Pool::builder().min_threads(0).build().is_err());
+    /// // Only a minimum: the maximum adapts to it.
+    /// let big = workq::Pool::builder().min_threads(64).build()?;
+    /// assert!(big.snapshot().max_threads >= 64);
+    /// // A pool that may shrink to no thread: work still runs.
+    /// let lazy = workq::Pool::builder().name("lazy").min_threads(0).build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// lazy.queue(&work)?;
+    /// work.flush()?;
+    /// assert_eq!(lazy.snapshot().min_threads, 0);
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn min_threads(mut self, n: usize) -> PoolBuilder {
-        self.min = n;
+        self.min = Some(n);
         self
     }
 
-    /// Threads the pool may grow to (default: the larger of 4 and the CPU count).
+    /// Threads the pool may grow to (at least 1; default: the larger of 4 and
+    /// the CPU count, or the minimum if that is higher). With only the maximum
+    /// set, the minimum is at most the maximum.
     ///
     /// ```
     /// let pool = workq::Pool::builder().name("capped").min_threads(1).max_threads(2).build()?;
@@ -181,11 +206,24 @@ impl PoolBuilder {
     /// assert_eq!(snap.max_threads, 2);
     /// assert!(snap.threads.len() <= 2); // never more
     /// assert!(workq::Pool::builder().min_threads(3).max_threads(2).build().is_err());
+    /// // Only a maximum: the minimum adapts to it.
+    /// let single = workq::Pool::builder().max_threads(1).build()?;
+    /// assert_eq!((single.snapshot().min_threads, single.snapshot().max_threads), (1, 1));
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn max_threads(mut self, n: usize) -> PoolBuilder {
-        self.max = n;
+        self.max = Some(n);
         self
+    }
+
+    /// The (min, max) thread counts: each unset one adapts to the other.
+    fn threads(&self) -> (usize, usize) {
+        match (self.min, self.max) {
+            (Some(min), Some(max)) => (min, max),
+            (Some(min), None) => (min, default_max().max(min)),
+            (None, Some(max)) => (DEFAULT_MIN.min(max), max),
+            (None, None) => (DEFAULT_MIN, default_max()),
+        }
     }
 
     /// How long a thread may stay idle before it exits (default 5 s).
@@ -464,8 +502,8 @@ impl PoolBuilder {
     /// Checks the settings and makes the pool (no thread starts yet).
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`]: an empty name or one with a NUL byte; min 0 or
-    /// above max; max 0; a very slow share outside 1..=99; a zero idle timeout; a
+    /// [`Error::InvalidConfig`]: an empty name or one with a NUL byte; min above
+    /// max (both set); max 0; a very slow share outside 1..=99; a zero idle timeout; a
     /// stack under 16 KiB; `max_waiting` or `start_attempts` 0.
     ///
     /// ```
@@ -474,7 +512,7 @@ impl PoolBuilder {
     /// ```
     pub fn build(self) -> Result<Pool, Error> {
         check_name(&self.name)?;
-        check_threads(self.min, self.max)?;
+        check_threads(self.threads().0, self.threads().1)?;
         check_percent(self.very_slow_percent)?;
         if self.idle_timeout.is_zero() {
             return Err(Error::InvalidConfig {
@@ -500,6 +538,7 @@ impl PoolBuilder {
 
     /// Makes the pool from checked settings (no thread starts yet).
     pub(crate) fn make(self) -> Pool {
+        let (min, max) = self.threads();
         let spawner = self.spawner.unwrap_or_else(|| {
             std::sync::Arc::new(|builder: std::thread::Builder, body| builder.spawn(body))
         });
@@ -530,8 +569,8 @@ impl PoolBuilder {
                         grow_timer: Timer::system(),
                     },
                 ),
-                min: self.min,
-                max: self.max,
+                min,
+                max,
                 very_slow_percent: self.very_slow_percent,
             },
             limits: Limits {
@@ -560,8 +599,8 @@ impl fmt::Debug for PoolBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PoolBuilder")
             .field("name", &self.name)
-            .field("min_threads", &self.min)
-            .field("max_threads", &self.max)
+            .field("min_threads", &self.threads().0)
+            .field("max_threads", &self.threads().1)
             .field("idle_timeout", &self.idle_timeout)
             .field("very_slow_percent", &self.very_slow_percent)
             .field("spawn_backoff", &self.backoff)

@@ -135,7 +135,7 @@ impl crate::front::face::Lifecycle for Pool {
         report
     }
 
-    fn finish_destroy(&self) -> Box<dyn FnOnce() -> ShutdownReport + Send> {
+    fn finish_destroy(&self) -> Box<dyn FnOnce() -> ShutdownReport + Send + Sync> {
         let q = self.handle.queue.clone();
         Box::new(move || RunQueue::shut_down(&q, false, Plan::drain(ArmedAtShutdown::Cancel)))
     }
@@ -190,6 +190,11 @@ crate::front::face::queue_face! {
         /// The async form of [`Pool::queue`]: on a bounded pool that is full, the
         /// future waits for room instead of blocking a thread. Queueing an item that
         /// is already pending never waits.
+        ///
+        /// The queue call is made when this is called, as `flush_async` starts its
+        /// flush at the call: with room, the item is queued (or refused) before the
+        /// future is polled. Only on a full pool does the future wait, and queue
+        /// the item when a poll finds room ([`QueueAsync`](crate::QueueAsync)).
         ///
         /// # Errors
         /// The future resolves to the errors of [`Pool::try_queue`], except
@@ -404,15 +409,17 @@ impl Pool {
     }
 
     /// Changes the minimum number of threads. If the pool is in use and has fewer,
-    /// threads start now.
+    /// threads start now. 0 lets the pool shrink to no thread when idle (see
+    /// [`PoolBuilder::min_threads`]).
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] unless `1 <= min <= max`; [`Error::Spawn`] /
+    /// [`Error::InvalidConfig`] unless `min <= max`; [`Error::Spawn`] /
     /// [`Error::NoThreads`] if a thread could not start (the new minimum stays).
     ///
     /// ```
     /// let pool = workq::Pool::builder().name("tune").min_threads(1).max_threads(4).build()?;
     /// pool.set_min_threads(2)?;
+    /// pool.set_min_threads(0)?; // may shrink to no thread
     /// assert!(pool.set_min_threads(5).is_err());
     /// # Ok::<(), workq::Error>(())
     /// ```

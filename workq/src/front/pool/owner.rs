@@ -166,7 +166,8 @@ crate::front::face::queue_face! {
         fn try_queue;
 
         /// The async form of [`Owner::queue`]: on a bounded pool that is full, the
-        /// future waits for room instead of blocking a thread (as [`Pool::queue_async`]).
+        /// future waits for room instead of blocking a thread (as [`Pool::queue_async`]:
+        /// the queue call is made when this is called).
         ///
         /// # Errors
         /// The future resolves to the errors of [`Owner::try_queue`], except

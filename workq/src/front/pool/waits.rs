@@ -11,6 +11,10 @@ crate::front::face::waits_face! {
     impl Pool {
         /// The async form of [`Pool::flush`].
         ///
+        /// The flush starts when this is called: the future waits for the runs
+        /// queued before the call, not before its first poll (as `queue_async`
+        /// queues at the call; see [`Waiting`](crate::Waiting)).
+        ///
         /// # Errors
         /// The future resolves to the errors of [`Pool::flush`].
         ///

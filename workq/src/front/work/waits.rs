@@ -8,6 +8,10 @@ use crate::front::work::Work;
 impl Work {
     /// The async form of [`Work::flush`].
     ///
+    /// The flush starts when this is called: the future waits for the runs
+    /// queued before the call, not before its first poll (as `queue_async`
+    /// queues at the call; see [`Waiting`]).
+    ///
     /// # Errors
     /// The future resolves to the errors of [`Work::flush`].
     ///

@@ -101,7 +101,8 @@ impl WorkerBuilder {
     /// worker.thaw()?;
     /// work.flush()?;
     /// // 128 calls found it pending (counted per thread in batches of 64).
-    /// assert_eq!(worker.stats().merged, 128);
+    /// assert_eq!(worker.stats().merged, Some(128));
+    /// assert_eq!(workq::Worker::new("uncounted")?.stats().merged, None); // default: not counted
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn count_merged(mut self, count: bool) -> WorkerBuilder {
@@ -167,11 +168,15 @@ impl WorkerBuilder {
     /// A CPU that does not exist or is not available to the process makes `build`
     /// fail with [`Error::InvalidCpu`].
     ///
+    /// Only with the `cpu-affinity` feature (on by default), which brings in the
+    /// `core_affinity` crate.
+    ///
     /// ```
     /// let worker = workq::Worker::builder().name("pinned").cpu(0).build()?;
     /// # drop(worker);
     /// # Ok::<(), workq::Error>(())
     /// ```
+    #[cfg(feature = "cpu-affinity")]
     pub fn cpu(mut self, cpu: usize) -> WorkerBuilder {
         self.cpu = Some(cpu);
         self
@@ -238,10 +243,7 @@ impl WorkerBuilder {
     pub fn build(self) -> Result<Worker, Error> {
         check_name(&self.name)?;
         check_stack(self.stack_size)?;
-        let core = match self.cpu {
-            None => None,
-            Some(cpu) => Some(find_cpu(cpu)?),
-        };
+        let core = self.cpu.map(find_cpu).transpose()?;
         let timer = match &self.clock {
             Some(clock) => clock.timer.clone(),
             None => Timer::system(),
@@ -264,7 +266,7 @@ impl WorkerBuilder {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<bool>();
         let consumer = queue.clone();
         let spawned = thread.spawn(move || {
-            let pinned = core.map_or(true, core_affinity::set_for_current);
+            let pinned = core.is_none_or(pin_current);
             let _ = ready_tx.send(pinned);
             if pinned {
                 RunQueue::consume(&consumer, Some(0));
@@ -293,7 +295,35 @@ impl WorkerBuilder {
     }
 }
 
-fn find_cpu(cpu: usize) -> Result<core_affinity::CoreId, Error> {
+/// A CPU to pin a thread to.
+#[cfg(feature = "cpu-affinity")]
+type Cpu = core_affinity::CoreId;
+/// Without the feature no CPU is ever asked for (`WorkerBuilder::cpu` is absent).
+#[cfg(not(feature = "cpu-affinity"))]
+type Cpu = std::convert::Infallible;
+
+/// Pins the calling thread to `cpu`; whether it worked.
+#[cfg(feature = "cpu-affinity")]
+fn pin_current(cpu: Cpu) -> bool {
+    core_affinity::set_for_current(cpu)
+}
+
+#[cfg(not(feature = "cpu-affinity"))]
+fn pin_current(cpu: Cpu) -> bool {
+    match cpu {}
+}
+
+/// Without the feature `WorkerBuilder::cpu` is absent: no CPU is ever set.
+#[cfg(not(feature = "cpu-affinity"))]
+fn find_cpu(cpu: usize) -> Result<Cpu, Error> {
+    Err(Error::InvalidCpu {
+        cpu,
+        available: Vec::new(),
+    })
+}
+
+#[cfg(feature = "cpu-affinity")]
+fn find_cpu(cpu: usize) -> Result<Cpu, Error> {
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     cores
         .iter()

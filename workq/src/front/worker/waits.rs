@@ -7,6 +7,10 @@ crate::front::face::waits_face! {
     impl Worker {
         /// The async form of [`Worker::flush`].
         ///
+        /// The flush starts when this is called: the future waits for the runs
+        /// queued before the call, not before its first poll (as `queue_async`
+        /// queues at the call; see [`Waiting`](crate::Waiting)).
+        ///
         /// # Errors
         /// The future resolves to the errors of [`Worker::flush`].
         ///

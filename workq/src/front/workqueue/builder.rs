@@ -219,7 +219,7 @@ impl WorkQueueBuilder {
     ///
     /// ```
     /// let wq = workq::WorkQueue::builder("counted").count_merged(true).build()?;
-    /// assert_eq!(wq.snapshot().stats.merged, 0);
+    /// assert_eq!(wq.snapshot().stats.merged, Some(0));
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub fn count_merged(mut self, count: bool) -> WorkQueueBuilder {

@@ -178,6 +178,12 @@ crate::front::face::queue_face! {
         /// future waits for room instead of blocking a thread. Queueing an item that is
         /// already pending never waits.
         ///
+        /// The queue call is made when this is called, as `flush_async` starts its
+        /// flush at the call: with room, the item is queued (or refused) before the
+        /// future is polled, and the future hands over that outcome. Only on a full
+        /// queue does the future wait, and queue the item when a poll finds room
+        /// ([`QueueAsync`](crate::QueueAsync)).
+        ///
         /// # Errors
         /// The future resolves to the errors of [`WorkQueue::try_queue`], except
         /// [`Error::Full`](crate::Error::Full): it waits for room instead.
@@ -195,7 +201,7 @@ crate::front::face::queue_face! {
         /// let (a, b) = (Work::new(|_| {}), Work::new(|_| {}));
         /// assert_eq!(wq.queue_async(&a).await?, Queued::Scheduled); // room: at once
         /// let mut queue_b = wq.queue_async(&b);
-        /// // Polled once, it finds the queue full and waits (no thread is blocked).
+        /// // The call finds the queue full: polled, the future waits (no thread is blocked).
         /// let waits = poll_fn(|cx| Poll::Ready(Pin::new(&mut queue_b).poll(cx).is_pending())).await;
         /// assert!(waits);
         /// wq.thaw()?; // `a` runs: room for `b`

@@ -599,7 +599,7 @@ fn next_expiration_bounds_and_progress() {
             assert!(deadlines.remove(id).is_some_and(|d| d <= next));
         }
         // Progress: something fired, or the next event moved strictly forward.
-        assert!(!out.is_empty() || wheel.next_expiration().map_or(true, |n| n > next));
+        assert!(!out.is_empty() || wheel.next_expiration().is_none_or(|n| n > next));
     }
     assert!(deadlines.is_empty());
     assert!(wheel.is_empty());
