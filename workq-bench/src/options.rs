@@ -142,6 +142,8 @@ pub struct Sizes {
     pub jobs_reps: usize,
     /// Jobs whose allocations are counted, per system.
     pub jobs_heap_items: usize,
+    /// Borrowing jobs in one scope of the jobs scenario.
+    pub scope_pieces: usize,
 }
 
 impl Sizes {
@@ -172,6 +174,7 @@ impl Sizes {
             jobs_items: 200_000,
             jobs_reps: 5,
             jobs_heap_items: 10_000,
+            scope_pieces: 10_000,
         }
     }
 
@@ -219,6 +222,7 @@ impl Sizes {
             jobs_items: 1_000,
             jobs_reps: 1,
             jobs_heap_items: 500,
+            scope_pieces: 1_000,
             ..Sizes::quick()
         }
     }

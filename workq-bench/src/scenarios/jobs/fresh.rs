@@ -36,6 +36,11 @@ impl Systems {
         &self.pool
     }
 
+    /// The rayon pool.
+    pub(crate) fn rayon_pool(&self) -> &rayon::ThreadPool {
+        self.rayon.pool()
+    }
+
     /// Starts every system's threads (a short run each), untimed.
     pub(crate) fn warm(&self) {
         for i in 0..COLUMNS.len() {

@@ -12,7 +12,8 @@
 //!   spawns (the fresh measurement).
 //! * heap per job (`heap.rs`): allocation calls and bytes per fresh job, from
 //!   the counting allocator.
-//! * a scope of borrowing jobs (`scope.rs`): a marked place, no rows yet.
+//! * a scope of 10,000 borrowing jobs (`scope.rs`): workq's `Pool::scope`
+//!   against rayon's `scope`, with `std::thread::scope` as a reference.
 //!
 //! Systems: a workq `Pool` of min = max = 2 threads (`spawn` + `Job::join`);
 //! tokio's blocking pool with `max_blocking_threads(2)` (`spawn_blocking`, the
@@ -39,9 +40,10 @@ use std::time::Duration;
 pub(crate) const COLUMNS: [&str; 5] = ["workq", "tokio", "rayon", "threadpool", "crossbeam"];
 
 /// Progress steps: the fresh run of every system and workq's batch run, each
-/// once per round, then one heap measurement per system.
+/// once per round, one heap measurement per system, then the scope systems
+/// once per round.
 pub(crate) fn steps(sizes: &Sizes) -> usize {
-    (COLUMNS.len() + 1) * sizes.jobs_reps.max(1) + COLUMNS.len()
+    (COLUMNS.len() + 1 + scope::SYSTEMS) * sizes.jobs_reps.max(1) + COLUMNS.len()
 }
 
 /// What every job captures: 64 bytes of its own.
@@ -97,6 +99,7 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
             heap::per_job(&systems, i, sizes.jobs_heap_items)
         })
         .collect();
+    let scope_times = scope::measure(&systems, sizes, progress);
     systems.shutdown();
 
     let rate = |runs: &[Duration]| median(runs.iter().map(|t| mops(*t, n)).collect());
@@ -139,7 +142,7 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
     for row in heap::rows(&heap) {
         s.push(row);
     }
-    for row in scope::rows(sizes) {
+    for row in scope::rows(&scope_times, threads) {
         s.push(row);
     }
     s.note(format!(
@@ -161,7 +164,7 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
          join; tokio, rayon and threadpool have no batch call, so their column is their loop \
          of spawns (the fresh row's measurement).",
     );
-    s.note(scope::NOTE);
+    s.note(scope::note(threads));
     s
 }
 
