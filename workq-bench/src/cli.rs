@@ -23,7 +23,7 @@ struct Flags {
     #[arg(long)]
     quick: bool,
     /// Run only this scenario (repeatable): throughput, wake, coalescing, chain,
-    /// timers, burst, memory, flush
+    /// timers, burst, memory, flush, jobs
     #[arg(long = "scenario", value_name = "NAME", value_parser = parse_scenario)]
     scenarios: Vec<Scenario>,
     /// Print the results as JSON instead of a table

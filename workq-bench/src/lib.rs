@@ -15,6 +15,8 @@
 //! | `timers` | 200,000 delayed items (1..200 ms), every second one cancelled |
 //! | `burst` | 2,000 items that block 1 ms, at most 16 threads; threads left after the idle timeout |
 //! | `memory` | heap bytes per idle, queued and armed item |
+//! | `flush` | a held backlog emptied while a flush waits; many async flushers |
+//! | `jobs` | one-shot jobs with results into 2 threads: spawn + join, batch spawn, heap per job |
 //!
 //! Peers: tokio (`spawn_blocking`, timers, tokio-util's `DelayQueue`), rayon
 //! (`ThreadPool::spawn`), threadpool, scheduled-thread-pool and a hand-rolled
@@ -70,17 +72,26 @@ pub fn run(options: &Options, command: &str) -> Report {
     let start = Instant::now();
     let machine = Machine::current();
     let mut progress = Progress::new(options.progress, options.scenarios.len());
+    // The global allocator cannot change while the process runs: what it is now
+    // is what every row was measured with.
+    let counting = measure::alloc::counting();
     let sections = options
         .scenarios
         .iter()
-        .map(|&s| scenarios::run(s, &options.sizes, &mut progress))
+        .map(|&s| {
+            let mut section = scenarios::run(s, &options.sizes, &mut progress);
+            for row in &mut section.rows {
+                row.counting_allocator = counting;
+            }
+            section
+        })
         .collect();
     progress.finish();
     Report {
         machine,
         command: command.to_string(),
         quick: options.quick,
-        counting_allocator: measure::alloc::counting(),
+        counting_allocator: counting,
         sections,
         seconds: start.elapsed().as_secs_f64(),
     }

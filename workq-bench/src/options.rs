@@ -23,11 +23,13 @@ pub enum Scenario {
     Memory,
     /// A held backlog emptied while a flush waits; many async flushers.
     Flush,
+    /// One-shot jobs with results: spawn, batch spawn, join; heap per job.
+    Jobs,
 }
 
 impl Scenario {
     /// Every scenario, in the order a full run takes them.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Throughput,
         Scenario::Wake,
         Scenario::Coalescing,
@@ -36,6 +38,7 @@ impl Scenario {
         Scenario::Burst,
         Scenario::Memory,
         Scenario::Flush,
+        Scenario::Jobs,
     ];
 
     /// The name used on the command line (`--scenario NAME`) and in JSON.
@@ -55,6 +58,7 @@ impl Scenario {
             Scenario::Burst => "burst",
             Scenario::Memory => "memory",
             Scenario::Flush => "flush",
+            Scenario::Jobs => "jobs",
         }
     }
 
@@ -77,6 +81,7 @@ impl Scenario {
             Scenario::Burst => "items that block 1 ms, pools of at most 16 threads",
             Scenario::Memory => "heap bytes per idle, queued and armed item",
             Scenario::Flush => "a held backlog emptied while a flush waits",
+            Scenario::Jobs => "one-shot jobs with results into 2 threads, joined",
         }
     }
 }
@@ -131,6 +136,14 @@ pub struct Sizes {
     pub memory_items: usize,
     /// Backlog sizes of the flush scenario.
     pub flush_items: Vec<usize>,
+    /// Jobs per run of the jobs scenario.
+    pub jobs_items: usize,
+    /// Measured runs per jobs system (the median is shown).
+    pub jobs_reps: usize,
+    /// Jobs whose allocations are counted, per system.
+    pub jobs_heap_items: usize,
+    /// Borrowing jobs in one scope of the jobs scenario.
+    pub scope_pieces: usize,
 }
 
 impl Sizes {
@@ -158,6 +171,10 @@ impl Sizes {
             burst_settle: Duration::from_secs(2),
             memory_items: 100_000,
             flush_items: vec![10_000, 100_000, 1_000_000],
+            jobs_items: 200_000,
+            jobs_reps: 5,
+            jobs_heap_items: 10_000,
+            scope_pieces: 10_000,
         }
     }
 
@@ -179,6 +196,8 @@ impl Sizes {
             burst_settle: Duration::from_millis(500),
             memory_items: 20_000,
             flush_items: vec![10_000],
+            jobs_items: 100_000,
+            jobs_reps: 5,
             ..Sizes::full()
         }
     }
@@ -200,6 +219,10 @@ impl Sizes {
             burst_settle: Duration::from_millis(250),
             memory_items: 1_000,
             flush_items: vec![1_000],
+            jobs_items: 1_000,
+            jobs_reps: 1,
+            jobs_heap_items: 500,
+            scope_pieces: 1_000,
             ..Sizes::quick()
         }
     }

@@ -25,6 +25,7 @@ fn every_scenario_at_tiny_sizes() {
         assert!(!s.rows.is_empty(), "{}", s.scenario);
         for r in &s.rows {
             assert_eq!(r.values.len(), s.systems.len(), "{}", r.metric);
+            assert!(r.counting_allocator, "{}", r.metric);
         }
     }
     let memory = report
@@ -47,10 +48,28 @@ fn every_scenario_at_tiny_sizes() {
     let per_run = chain.rows[0].workq().expect("ns per chained run");
     assert!(per_run.is_finite() && per_run > 0.0, "{table}");
 
+    let jobs = report
+        .sections
+        .iter()
+        .find(|s| s.scenario == Scenario::Jobs)
+        .expect("the jobs section");
+    let allocs = jobs
+        .rows
+        .iter()
+        .find(|r| r.metric.starts_with("heap: allocation calls"))
+        .and_then(|r| r.workq())
+        .expect("allocations per job");
+    assert!(allocs.is_finite() && allocs >= 1.0, "{table}");
+    assert!(table.contains("allocator") && table.contains("counting"));
+
     let json = serde_json::to_string(&to_json(&report)).expect("JSON");
     let parsed: serde_json::Value = serde_json::from_str(&json).expect("JSON parses");
     assert_eq!(parsed["scenarios"][2]["name"], "coalescing");
     assert_eq!(parsed["workq_violations"], 0);
+    assert_eq!(
+        parsed["scenarios"][0]["rows"][0]["counting_allocator"],
+        true
+    );
 
     let md = to_markdown(&report, Some("benchmarks.svg"));
     assert!(md.contains("## Targets") && md.contains("![workq vs the best peer"));

@@ -46,6 +46,37 @@ impl Heap {
     }
 }
 
+/// Allocation calls and bytes requested since the process started (frees not
+/// subtracted): what a piece of code allocated, whatever it freed again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Totals {
+    /// Allocations and reallocations made.
+    pub calls: u64,
+    /// Bytes requested by them (a growing reallocation counts its growth).
+    pub bytes: u64,
+}
+
+impl Totals {
+    /// The counters now.
+    pub fn now() -> Totals {
+        let s = INSTRUMENTED_SYSTEM.stats();
+        let wide = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        Totals {
+            calls: wide(s.allocations) + wide(s.reallocations),
+            bytes: wide(s.bytes_allocated),
+        }
+    }
+
+    /// (allocation calls, bytes) per item made since `earlier`, over `n` items.
+    pub fn per(self, earlier: Totals, n: usize) -> (f64, f64) {
+        let n = n.max(1) as f64;
+        (
+            self.calls.saturating_sub(earlier.calls) as f64 / n,
+            self.bytes.saturating_sub(earlier.bytes) as f64 / n,
+        )
+    }
+}
+
 /// Whether the counting allocator is this process's global allocator (an
 /// allocation moves its counters).
 pub fn counting() -> bool {

@@ -5,12 +5,12 @@
 //! needs it, it uses the usual hand-rolled `AtomicBool` flag (see
 //! [`Flag`](crate::peers::Flag)).
 
-mod crossbeam;
+pub(crate) mod crossbeam;
 mod flag;
-mod rayon;
+pub(crate) mod rayon;
 mod stp;
-mod threadpool;
-mod tokio;
+pub(crate) mod threadpool;
+pub(crate) mod tokio;
 pub(crate) mod workq;
 
 pub(crate) use self::tokio::{

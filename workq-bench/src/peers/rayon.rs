@@ -28,6 +28,11 @@ impl Rayon {
         self.pool.spawn(f);
     }
 
+    /// The rayon pool itself.
+    pub(crate) fn pool(&self) -> &rayon::ThreadPool {
+        &self.pool
+    }
+
     /// Drops the pool (rayon stops its threads in the background) and waits until
     /// every thread ran its exit handler.
     pub(crate) fn shutdown(self) {

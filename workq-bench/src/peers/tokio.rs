@@ -26,6 +26,21 @@ impl Blocking {
         drop(self.rt.spawn_blocking(f));
     }
 
+    /// Runs `f` on the blocking pool; its handle gives the result.
+    pub(crate) fn spawn_job<F, R>(&self, f: F) -> tokio::task::JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.rt.spawn_blocking(f)
+    }
+
+    /// Drives `future` to its end on the calling thread.
+    pub(crate) fn block_on<T>(&self, future: impl std::future::Future<Output = T>) -> T {
+        self.rt.block_on(future)
+    }
+
+    /// Shuts the runtime down, waiting up to 10 s for its blocking threads.
     pub(crate) fn shutdown(self) {
         self.rt.shutdown_timeout(Duration::from_secs(10));
     }

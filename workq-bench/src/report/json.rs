@@ -9,7 +9,8 @@ use serde_json::{json, Map, Value};
 /// "seconds", "workq_violations", "scenarios": [ { "name", "title", "systems":
 /// [...], "seconds", "notes": [...], "rows": [ { "metric", "unit", "better",
 /// "values": { system: number | null }, "best_peer", "workq_vs_best_peer",
-/// "verdict", "target": { "label", "bound", "upper", "met", "context" } | null } ] } ] }`.
+/// "verdict", "target": { "label", "bound", "upper", "met", "context" } | null,
+/// "counting_allocator" } ] } ] }`.
 pub fn to_json(report: &Report) -> Value {
     let m = &report.machine;
     json!({
@@ -67,6 +68,7 @@ fn row(s: &Section, r: &Row) -> Value {
         "workq_vs_best_peer": r.ratio().map_or(Value::Null, num),
         "verdict": r.verdict(),
         "target": target,
+        "counting_allocator": r.counting_allocator,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The report as markdown (docs/benchmarks.md).
 
-use super::{cell, ratio_cell, target_cell, Report, Section};
+use super::{allocator_cell, cell, ratio_cell, target_cell, Report, Section};
 use std::fmt::Write as _;
 
 /// The report as a markdown document; `plot` is the file name of the SVG plot to
@@ -56,7 +56,9 @@ pub fn to_markdown(report: &Report, plot: Option<&str>) -> String {
         out,
         "How to read the tables: `workq/best` is workq's value divided by the best \
          peer's value (for times and bytes below 1 is better, for rates above 1 is \
-         better; the next column says which). Targets are workq's goals; they are shown, \
+         better; the next column says which). The allocator column says whether the \
+         counting allocator (atomic counters on every allocation and free) was the global \
+         allocator while the row was measured. Targets are workq's goals; they are shown, \
          never asserted; the last column of the targets table says what bounds each on \
          this machine, measured in the same run where it can be. Rows marked *must be 0* count broken guarantees; a run in which \
          workq breaks one exits non-zero.\n"
@@ -94,12 +96,12 @@ fn section(out: &mut String, s: &Section) {
     for sys in &s.systems {
         let _ = write!(out, " {sys} |");
     }
-    let _ = writeln!(out, " workq/best | | target |");
+    let _ = writeln!(out, " workq/best | | target | allocator |");
     let _ = write!(out, "|-|-|");
     for _ in &s.systems {
         out.push_str("-:|");
     }
-    let _ = writeln!(out, "-:|-|-|");
+    let _ = writeln!(out, "-:|-|-|-|");
     for r in &s.rows {
         let _ = write!(out, "| {} | {} |", r.metric, r.unit);
         for v in &r.values {
@@ -107,10 +109,11 @@ fn section(out: &mut String, s: &Section) {
         }
         let _ = writeln!(
             out,
-            " {} | {} | {} |",
+            " {} | {} | {} | {} |",
             ratio_cell(r),
             r.verdict().unwrap_or(""),
-            target_cell(r)
+            target_cell(r),
+            allocator_cell(r)
         );
     }
     out.push('\n');

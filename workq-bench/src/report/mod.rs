@@ -116,6 +116,10 @@ pub struct Row {
     pub target: Option<Target>,
     /// The row's short label in the plot, if it is plotted.
     pub headline: Option<&'static str>,
+    /// Whether the counting allocator (every allocation and free also updates
+    /// shared atomic counters) was the global allocator while the row was
+    /// measured; set for every row by [`run`](crate::run).
+    pub counting_allocator: bool,
 }
 
 impl Row {
@@ -138,6 +142,7 @@ impl Row {
             decimals,
             target: None,
             headline: None,
+            counting_allocator: false,
         }
     }
 
@@ -352,6 +357,16 @@ pub(crate) fn ratio_cell(row: &Row) -> String {
         Some(r) if r >= 10.0 => format!("{r:.1}x"),
         Some(r) => format!("{r:.2}x"),
         None => "-".to_string(),
+    }
+}
+
+/// The allocator column: `counting` when the counting allocator was active
+/// while the row was measured, else `system`.
+pub(crate) fn allocator_cell(row: &Row) -> &'static str {
+    if row.counting_allocator {
+        "counting"
+    } else {
+        "system"
     }
 }
 

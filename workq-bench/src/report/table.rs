@@ -1,6 +1,6 @@
 //! The report as a plain-text table, one block per scenario.
 
-use super::{cell, ratio_cell, target_cell, Report, Section};
+use super::{allocator_cell, cell, ratio_cell, target_cell, Report, Section};
 use std::fmt::Write as _;
 
 /// The report as text for a terminal.
@@ -42,6 +42,7 @@ fn section_table(out: &mut String, s: &Section) {
         "workq/best".to_string(),
         "".to_string(),
         "target".to_string(),
+        "allocator".to_string(),
     ]);
     let rows: Vec<Vec<String>> = s
         .rows
@@ -52,6 +53,7 @@ fn section_table(out: &mut String, s: &Section) {
             line.push(ratio_cell(r));
             line.push(r.verdict().unwrap_or("").to_string());
             line.push(target_cell(r));
+            line.push(allocator_cell(r).to_string());
             line
         })
         .collect();
@@ -65,12 +67,14 @@ fn section_table(out: &mut String, s: &Section) {
         })
         .collect();
     let last = header.len() - 1;
+    // The verdict, target and allocator columns are text.
+    let first_text = header.len() - 3;
     let line = |out: &mut String, cells: &[String]| {
         let mut text = String::new();
         for (c, v) in cells.iter().enumerate() {
             let w = widths[c];
             // Text columns left, numbers right.
-            if c < 2 || c >= last - 1 {
+            if c < 2 || c >= first_text {
                 let _ = write!(text, "{v:<w$}  ");
             } else {
                 let _ = write!(text, "{v:>w$}  ");

@@ -14,7 +14,7 @@
 
 use crate::measure::rounds::{in_rounds, Contender};
 use crate::measure::stats::ns_per;
-use crate::measure::sync::{busy, wait_until};
+use crate::measure::sync::{busy, InFlight};
 use crate::options::{Scenario, Sizes};
 use crate::peers::{self, Flag, Peer, PeerKind, COLUMNS};
 use crate::progress::Progress;
@@ -44,8 +44,8 @@ struct Probe {
     seq: Line<AtomicU64>,
     /// The peers' hand-rolled pending flag.
     flag: Line<Flag>,
-    /// Peers: jobs submitted and not finished.
-    inflight: Line<AtomicU64>,
+    /// Peers: jobs submitted and not finished (the flush blocks on it).
+    inflight: Line<InFlight>,
     /// Largest seq a run saw at its start.
     max_seen: AtomicU64,
     /// Runs in progress.
@@ -162,20 +162,22 @@ fn peer_run(peer: &Peer, sizes: &Sizes) -> Outcome {
         |i| {
             probe.seq.0.store(i, Ordering::Relaxed);
             if probe.flag.0.raise() {
-                probe.inflight.0.fetch_add(1, Ordering::AcqRel);
+                probe.inflight.0.enter();
                 let p = probe.clone();
                 peer.spawn(move || {
                     p.flag.0.clear();
                     p.run();
-                    p.inflight.0.fetch_sub(1, Ordering::AcqRel);
+                    p.inflight.0.leave();
                 });
             }
             true
         },
         || {
-            wait_until(Duration::from_secs(30), || {
-                probe.inflight.0.load(Ordering::Acquire) == 0
-            });
+            // Blocks (no spinning that would take a core from the peer's threads).
+            assert!(
+                probe.inflight.0.wait_zero(Duration::from_secs(30)),
+                "coalescing: a peer's job never finished"
+            );
         },
     )
 }

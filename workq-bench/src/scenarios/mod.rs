@@ -5,6 +5,7 @@ mod burst;
 mod chain;
 mod coalescing;
 mod flush;
+mod jobs;
 mod memory;
 mod throughput;
 mod timers;
@@ -27,6 +28,7 @@ pub(crate) fn run(scenario: Scenario, sizes: &Sizes, progress: &mut Progress) ->
         Scenario::Burst => burst::STEPS,
         Scenario::Memory => memory::STEPS,
         Scenario::Flush => flush::steps(sizes),
+        Scenario::Jobs => jobs::steps(sizes),
     };
     progress.scenario(scenario.name(), steps);
     let mut section = match scenario {
@@ -38,6 +40,7 @@ pub(crate) fn run(scenario: Scenario, sizes: &Sizes, progress: &mut Progress) ->
         Scenario::Burst => burst::run(sizes, progress),
         Scenario::Memory => memory::run(sizes, progress),
         Scenario::Flush => flush::run(sizes, progress),
+        Scenario::Jobs => jobs::run(sizes, progress),
     };
     section.seconds = start.elapsed().as_secs_f64();
     section

@@ -56,28 +56,38 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
         &SYSTEMS,
     );
     let all = |f: &dyn Fn(usize) -> Option<f64>| (0..SYSTEMS.len()).map(f).collect::<Vec<_>>();
+    let dq = &ac[2];
     s.push(
         Row::new(
-            "arm (queue_after), 1..200 ms",
+            "arm (queue_after) while half the items fire",
             "ns/op",
             Better::Lower,
             all(&|i| Some(ac[i].arm_ns)),
         )
-        .target(Target::at_most(50.0, "<= 50 ns").context(format!(
-            "a clock read alone (Instant::now) takes {clock:.1} ns here; tokio-dq (one owner, \
-             no locks, a clock read per insert): {:.1} ns",
-            ac[2].arm_ns
-        )))
+        .target(
+            Target::at_most(1.2 * dq.arm_ns, "<= 1.2x tokio-dq").context(format!(
+                "tokio-dq (one owner, no locks, a clock read per insert): {:.1} ns; a clock \
+                 read alone (Instant::now) takes {clock:.1} ns here; the earlier absolute \
+                 goal was <= 50 ns",
+                dq.arm_ns
+            )),
+        )
         .headline("arm"),
     );
     s.push(
         Row::new(
-            "cancel an armed item",
+            "cancel an armed item while half the items fire",
             "ns/op",
             Better::Lower,
             all(&|i| Some(ac[i].cancel_ns)),
         )
-        .target(Target::at_most(40.0, "<= 40 ns"))
+        .target(
+            Target::at_most(1.2 * dq.cancel_ns, "<= 1.2x tokio-dq").context(format!(
+                "tokio-dq (one owner, no locks): {:.1} ns; the earlier absolute goal was \
+                 <= 40 ns",
+                dq.cancel_ns
+            )),
+        )
         .headline("cancel"),
     );
     let us = |ns: f64| Some(ns / 1e3);
@@ -154,15 +164,19 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
         "workq: one Worker (1 thread) + the process-wide workq-timer thread (250 us ticks). tokio: \
          tokio::time::sleep_until tasks on a 2-worker multi-thread runtime, cancelled with \
          JoinHandle::abort (arm = spawn). tokio-dq: tokio-util DelayQueue, single owner (&mut); \
-         arm/cancel on a current-thread runtime context, lateness polled by one task on it. \
+         arm/cancel inside block_on on a current-thread runtime, lateness polled by one task on it. \
          sched-tp: execute_after / JobHandle::cancel on 2 threads. Heap bytes per armed \
          item: see the memory scenario.",
     );
     s.note(format!(
-        "arm / cancel: {} items in batches of {} (arm the batch, then cancel it, so nothing fires \
-         in between), median of {} passes after a warm-up. Lateness: start - deadline of the \
-         items not cancelled, medians over {} run(s) of {} items (deadline = clock read before \
-         the call + delay).",
+        "arm / cancel: {} items per pass in batches of {}: the even items get 50 us..1 ms and \
+         fire while the producer goes on, the odd ones get the plan's 1..200 ms and are \
+         cancelled after their batch's arms; so the wheel is never idle. Only the arm calls \
+         and the cancel calls are timed; median of {} passes after a warm-up. workq, tokio \
+         and sched-tp fire on their own threads meanwhile; tokio-dq's single owner fires its \
+         expired items between two batches (a zero-timeout driver turn and a drain of \
+         poll_expired, not timed). Lateness: start - deadline of the items not cancelled, \
+         medians over {} run(s) of {} items (deadline = clock read before the call + delay).",
         super::count(n),
         arm::BATCH,
         arm::PASSES,
@@ -176,7 +190,8 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
         .collect();
     s.note(format!(
         "Cancels that came after the run had started (legitimate, not counted): {}. Arm calls \
-         that did not schedule or cancels that found nothing in the arm/cancel loops: {}.",
+         that did not schedule, cancels that found nothing or short items that never fired \
+         in the arm/cancel passes: {}.",
         raced.join(", "),
         SYSTEMS
             .iter()
