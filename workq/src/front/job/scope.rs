@@ -29,16 +29,26 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
-/// Erases the lifetime of a scope's closure (object safe: generic over a
-/// lifetime only).
+/// Spawns a scope's closure as a job, its lifetime erased (object safe:
+/// generic over a lifetime only).
 trait Erase: Sync {
-    fn erase<'f>(&self, f: Box<dyn FnOnce() + Send + 'f>) -> Box<dyn FnOnce() + Send>;
+    fn spawn_erased<'f>(
+        &self,
+        queue: &Arc<RunQueue>,
+        call: QueueCall,
+        f: Box<dyn FnOnce() + Send + 'f>,
+    ) -> Job<()>;
 }
 
 impl<'s, 'env> Erase for &'s scope_lock::Extender<'s, 'env> {
-    fn erase<'f>(&self, f: Box<dyn FnOnce() + Send + 'f>) -> Box<dyn FnOnce() + Send> {
+    fn spawn_erased<'f>(
+        &self,
+        queue: &Arc<RunQueue>,
+        call: QueueCall,
+        f: Box<dyn FnOnce() + Send + 'f>,
+    ) -> Job<()> {
         let extended = self.fn_once(Box::new(move |(): ()| f()));
-        Box::new(move || extended(()))
+        spawn_on(queue, Class::Normal, call, move || extended(()))
     }
 }
 
@@ -138,11 +148,14 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     {
         let result = std::sync::Arc::new(Mutex::new(None));
         let slot = result.clone();
-        let erased = self.erase.erase(Box::new(move || {
-            let value = f();
-            *lock(&slot) = Some(value);
-        }));
-        let job = spawn_on(&self.queue, Class::Normal, self.call, erased);
+        let job = self.erase.spawn_erased(
+            &self.queue,
+            self.call,
+            Box::new(move || {
+                let value = f();
+                *lock(&slot) = Some(value);
+            }),
+        );
         let link = job.link();
         lock(&self.jobs).push(job);
         ScopedJob {
