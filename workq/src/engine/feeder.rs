@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 pub(crate) struct FedSettings {
     pub(crate) name: String,
     pub(crate) count_merged: bool,
+    pub(crate) latency_histograms: bool,
     pub(crate) freezable: bool,
     pub(crate) on_panic: PanicHook,
     /// Pumps, and so runs at once.
@@ -49,6 +50,7 @@ impl RunQueue {
             name: s.name.clone(),
             single_consumer: s.max_active == 1,
             count_merged: s.count_merged,
+            latency_histograms: s.latency_histograms,
             freezable: s.freezable,
             on_panic: s.on_panic,
             timer: pool.timer.clone(),

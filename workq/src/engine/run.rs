@@ -50,7 +50,8 @@ impl RunQueue {
     /// Takes the next item off its list and marks it running, on consumer `slot`.
     /// `PENDING` is cleared here, before the run starts: a queue call from now on
     /// adds a run.
-    /// No clock is read (see `Slot::current`).
+    /// No clock is read (see `Slot::current`), unless the queue keeps latency
+    /// histograms: then its wait is recorded.
     pub(crate) fn start_next(
         &self,
         g: &mut QueueState,
@@ -63,6 +64,11 @@ impl RunQueue {
             None => return None,
         };
         let color = entry.color(&g.colors);
+        if let Some(latency) = &self.latency {
+            latency
+                .wait
+                .record(entry.waited_at_most(super::stamp(Instant::now())));
+        }
         let work = entry.work;
         work.state.start_run();
         self.begin(g, &work, color, very_slow, slot);
@@ -264,7 +270,17 @@ impl RunQueue {
         slot: Option<usize>,
         then: Then,
     ) -> (QueueGuard<'a>, bool) {
-        let panicked = Self::run(this, work);
+        // Timed on the queue that owns the item: a workqueue's run inside its
+        // pump counts on the workqueue (the pump's run on the pool).
+        let panicked = match &this.latency {
+            None => Self::run(this, work),
+            Some(latency) => {
+                let started = Instant::now();
+                let panicked = Self::run(this, work);
+                latency.run.record_duration(started.elapsed());
+                panicked
+            }
+        };
         let mut g = this.lock_consumer();
         g.count_run(panicked.is_some());
         let mut again = false;

@@ -81,6 +81,13 @@ impl Waiting {
         colors.widen(self.color)
     }
 
+    /// How long it has waited at `now`, a `stamp`, in nanoseconds: at least the
+    /// true wait and less than a `since` unit (about a millisecond) above it.
+    pub(crate) fn waited_at_most(&self, now: u64) -> u64 {
+        let units = ((now >> SINCE_SHIFT) as u32).wrapping_sub(self.since);
+        (u64::from(units) << SINCE_SHIFT) | (now & ((1 << SINCE_SHIFT) - 1))
+    }
+
     /// How long it has waited at `now`, a `stamp` (to about a millisecond).
     pub(crate) fn waited(&self, now: u64) -> std::time::Duration {
         let now = (now >> SINCE_SHIFT) as u32;
