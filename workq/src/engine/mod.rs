@@ -36,7 +36,7 @@ pub use elastic::{SpawnFailure, SpawnHook, Spawner};
 pub(crate) use feeder::{FedSettings, Feeder};
 pub(crate) use guard::QueueGuard;
 pub(crate) use owner_cancel::OwnerCancel;
-pub(crate) use queue_state::{Counters, Counts, Limits, QueueState, Waiting};
+pub(crate) use queue_state::{Counters, Counts, Limits, ListedAt, QueueState, Waiting};
 use queue_state::{Sizing, Threads};
 
 use crate::engine::item::handle::Queued;

@@ -115,9 +115,11 @@ impl WorkerBuilder {
     /// Whether waits (queue call to start) and run times (start to end) are kept
     /// in latency histograms, shown in [`Stats::wait`](crate::Stats::wait) and
     /// [`Stats::run`](crate::Stats::run) and in the runqueue view (default: no,
-    /// and both are `None`). Each run then reads the clock three times (tens of
-    /// nanoseconds) and adds to two fixed-size histograms (8 KiB per queue,
-    /// allocated at build; no allocation or lock per run).
+    /// and both are `None`). Each run then reads the clock twice and adds to two
+    /// fixed-size histograms (8 KiB per queue, allocated at build; no allocation
+    /// or lock per run): measured at about 60 ns more per run for an item that
+    /// queues itself, 85-100 ns for distinct items, on a two-core VM where a
+    /// clock read costs 23 ns.
     ///
     /// A wait counts from the queue call (for a delayed item: from when its
     /// timer made it runnable; for an idle item queued while the queue was
