@@ -366,8 +366,8 @@ impl fmt::Display for Snapshot {
             if let Some(l) = latency {
                 write!(
                     f,
-                    "\n  {what}: {} sample(s), p50 {:.1?}, p90 {:.1?}, p99 {:.1?}, max {:.1?}",
-                    l.count, l.p50, l.p90, l.p99, l.max
+                    "\n  {what}: {} sample(s), p50 {:.1?}, p90 {:.1?}, p99 {:.1?}, max {:.1?}, mean {:.1?}",
+                    l.count, l.p50, l.p90, l.p99, l.max, l.mean
                 )?;
             }
         }

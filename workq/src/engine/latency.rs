@@ -86,7 +86,6 @@ impl Histogram {
     }
 
     /// The sum of the samples (wrapping).
-    #[allow(dead_code)]
     pub(crate) fn sum(&self) -> u64 {
         self.sum.load(Ordering::Relaxed)
     }
@@ -122,8 +121,10 @@ impl Histogram {
         let at = |q| percentile(&counts, n, max, q);
         let (p50, p90, p99) = (at(0.50), at(0.90), at(0.99));
         let ns = Duration::from_nanos;
+        let mean = self.sum().checked_div(n).unwrap_or(0);
         Latency {
             count: n,
+            mean: ns(mean),
             p50: ns(p50),
             p90: ns(p90),
             p99: ns(p99),
@@ -186,10 +187,10 @@ impl Latencies {
     }
 }
 
-/// A summary of a latency histogram: how many samples, and percentiles. Each
-/// percentile is the upper bound of the log-linear bucket holding it (buckets
-/// are at most 1/8 of their value wide), capped at `max`: it never
-/// under-reports, and over-reports by at most 12.5%.
+/// A summary of a latency histogram: how many samples, their mean, and
+/// percentiles. Each percentile is the upper bound of the log-linear bucket
+/// holding it (buckets are at most 1/8 of their value wide), capped at `max`:
+/// it never under-reports, and over-reports by at most 12.5%.
 ///
 /// In [`Stats::wait`](crate::Stats::wait) and [`Stats::run`](crate::Stats::run),
 /// on queues built with `latency_histograms(true)`
@@ -217,6 +218,18 @@ pub struct Latency {
     /// # Ok::<(), workq::Error>(())
     /// ```
     pub count: u64,
+    /// The mean (exact, from the samples' sum; 0 when there are none).
+    ///
+    /// ```
+    /// let w = workq::Worker::builder().name("mean").latency_histograms(true).build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// w.queue(&work)?;
+    /// work.flush()?;
+    /// let run = w.stats().run.expect("measured");
+    /// assert!(run.mean <= run.max);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub mean: Duration,
     /// The median (at least the true one, at most 12.5% above it).
     ///
     /// ```
@@ -347,5 +360,16 @@ mod tests {
         assert_eq!(h.percentile(0.5), 1000);
         assert_eq!(h.percentile(0.99), 1000);
         assert_eq!(h.sum(), 1000);
+    }
+
+    #[test]
+    fn the_mean_is_exact() {
+        let h = Histogram::new();
+        for v in [10, 20, 30, 1000] {
+            h.record(v);
+        }
+        let l = h.latency();
+        assert_eq!((l.count, l.mean.as_nanos()), (4, 265));
+        assert_eq!(l.max.as_nanos(), 1000);
     }
 }
