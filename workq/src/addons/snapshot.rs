@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 /// A picture of a pool's (or worker's) threads, waiting items and counters, taken
 /// under its lock at one instant. `Display` prints it for people; with the `serde`
-/// feature it serialises for programs.
+/// feature it serialises for programs. On a queue built with latency histograms
+/// ([`WorkerBuilder::latency_histograms`](crate::WorkerBuilder::latency_histograms))
+/// `Display` ends with a `wait:` and a `run:` line of percentiles.
 ///
 /// ```
 /// let pool = workq::Pool::builder().name("snap").build()?;
