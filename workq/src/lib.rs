@@ -148,6 +148,7 @@ pub use addons::periodic::{Periodic, Repeat};
 pub use addons::snapshot::{ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView};
 pub use addons::wait::{Destroying, QueueAsync, Waiting};
 pub use addons::watchdog::{set_watchdog_spawner, Stall, StallHook, StallReport};
+pub use engine::latency::Latency;
 pub use engine::ManualClock;
 pub use engine::{SpawnFailure, SpawnHook, Spawner};
 pub use error::Error;

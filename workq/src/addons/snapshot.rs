@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 /// A picture of a pool's (or worker's) threads, waiting items and counters, taken
 /// under its lock at one instant. `Display` prints it for people; with the `serde`
-/// feature it serialises for programs.
+/// feature it serialises for programs. On a queue built with latency histograms
+/// ([`WorkerBuilder::latency_histograms`](crate::WorkerBuilder::latency_histograms))
+/// `Display` ends with a `wait:` and a `run:` line of percentiles.
 ///
 /// ```
 /// let pool = workq::Pool::builder().name("snap").build()?;
@@ -206,6 +208,35 @@ pub struct Stats {
     pub threads_exited: u64,
     /// Thread starts that failed (pools).
     pub spawn_failures: u64,
+    /// Waits from queue call to start, on a queue built with
+    /// `latency_histograms(true)`
+    /// ([`WorkerBuilder::latency_histograms`](crate::WorkerBuilder::latency_histograms),
+    /// which says what a wait counts from): `None` otherwise ("not measured").
+    ///
+    /// ```
+    /// let worker = workq::Worker::builder().name("waits").latency_histograms(true).build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// worker.queue(&work)?;
+    /// work.flush()?;
+    /// assert_eq!(worker.stats().wait.expect("measured").count, 1);
+    /// assert_eq!(workq::Worker::new("plain")?.stats().wait, None); // not measured
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub wait: Option<crate::Latency>,
+    /// Run times, from start to end (panicked runs included), on a queue built
+    /// with `latency_histograms(true)`: `None` otherwise ("not measured").
+    ///
+    /// ```
+    /// let worker = workq::Worker::builder().name("runs").latency_histograms(true).build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// worker.queue(&work)?;
+    /// work.flush()?;
+    /// let run = worker.stats().run.expect("measured");
+    /// assert_eq!(run.count, 1);
+    /// assert!(run.p50 <= run.max);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub run: Option<crate::Latency>,
 }
 
 impl RunQueue {
@@ -227,6 +258,8 @@ impl RunQueue {
             threads_started: c.threads_started.load(Ordering::Relaxed),
             threads_exited: c.threads_exited.load(Ordering::Relaxed),
             spawn_failures: c.spawn_failures.load(Ordering::Relaxed),
+            wait: self.latency.as_ref().map(|l| l.wait.latency()),
+            run: self.latency.as_ref().map(|l| l.run.latency()),
         }
     }
 
@@ -330,6 +363,16 @@ impl fmt::Display for Snapshot {
             f,
             "  scheduled {}, merged {merged}, reruns {}, runs {}, panics {}, threads started {}, exited {}, spawn failures {}",
             s.scheduled, s.reruns, s.runs, s.panics, s.threads_started, s.threads_exited, s.spawn_failures
-        )
+        )?;
+        for (what, latency) in [("wait", &s.wait), ("run", &s.run)] {
+            if let Some(l) = latency {
+                write!(
+                    f,
+                    "\n  {what}: {} sample(s), p50 {:.1?}, p90 {:.1?}, p99 {:.1?}, max {:.1?}, mean {:.1?}",
+                    l.count, l.p50, l.p90, l.p99, l.max, l.mean
+                )?;
+            }
+        }
+        Ok(())
     }
 }

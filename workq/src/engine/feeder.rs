@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 pub(crate) struct FedSettings {
     pub(crate) name: String,
     pub(crate) count_merged: bool,
+    pub(crate) latency_histograms: bool,
     pub(crate) freezable: bool,
     pub(crate) on_panic: PanicHook,
     /// Pumps, and so runs at once.
@@ -49,6 +50,7 @@ impl RunQueue {
             name: s.name.clone(),
             single_consumer: s.max_active == 1,
             count_merged: s.count_merged,
+            latency_histograms: s.latency_histograms,
             freezable: s.freezable,
             on_panic: s.on_panic,
             timer: pool.timer.clone(),
@@ -156,12 +158,13 @@ impl RunQueue {
         let mut g = this.lock();
         let mut last: Option<Arc<WorkInner>> = None;
         let mut more = false;
-        while let Some(work) = this.start_next(&mut g, slot) {
+        while let Some((work, listed)) = this.start_next(&mut g, slot) {
             drop(g);
             this.release(last.take());
             // Then the loop takes the next item, or the pump re-queues itself
             // on the pool (which finds it a thread) to let other work in.
-            (g, _) = Self::run_and_finish(this, &work, slot, super::run::Then::TakeNext);
+            (g, _) =
+                Self::run_and_finish(this, &work, slot, super::run::Then::TakeNext, Some(listed));
             last = Some(work);
             // A frozen pool is being shut down past its deadline: stop taking items.
             if g.has_runnable()

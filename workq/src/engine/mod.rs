@@ -18,6 +18,7 @@ mod grow;
 mod guard;
 mod inbox;
 pub(crate) mod item;
+pub(crate) mod latency;
 mod lifecycle;
 mod owner_cancel;
 mod queue_state;
@@ -35,7 +36,7 @@ pub use elastic::{SpawnFailure, SpawnHook, Spawner};
 pub(crate) use feeder::{FedSettings, Feeder};
 pub(crate) use guard::QueueGuard;
 pub(crate) use owner_cancel::OwnerCancel;
-pub(crate) use queue_state::{Counters, Counts, Limits, QueueState, Waiting};
+pub(crate) use queue_state::{Counters, Counts, Limits, ListedAt, QueueState, Waiting};
 use queue_state::{Sizing, Threads};
 
 use crate::engine::item::handle::Queued;
@@ -72,6 +73,10 @@ pub(crate) struct RunQueue {
     /// count costs a thread-local store on the coalesced path, so it is asked
     /// for, not paid by default (docs/design-notes.md).
     pub(crate) count_merged: bool,
+    /// The wait and run-time histograms, on queues built with
+    /// `latency_histograms(true)`: they cost clock reads per run, so they are
+    /// asked for; `None` is the one check the run path makes otherwise.
+    pub(crate) latency: Option<Box<latency::Latencies>>,
     /// Whether `freeze` / `thaw` are allowed.
     pub(crate) freezable: bool,
     pub(crate) on_panic: PanicHook,
@@ -97,6 +102,8 @@ pub(crate) struct QueueConfig {
     pub(crate) name: String,
     pub(crate) single_consumer: bool,
     pub(crate) count_merged: bool,
+    /// Whether waits and run times are kept in histograms (`latency.rs`).
+    pub(crate) latency_histograms: bool,
     pub(crate) freezable: bool,
     pub(crate) on_panic: PanicHook,
     pub(crate) timer: Arc<Timer>,
@@ -167,6 +174,9 @@ impl RunQueue {
             name: std::sync::Arc::from(config.name.as_str()),
             single_consumer: config.single_consumer,
             count_merged: config.count_merged,
+            latency: config
+                .latency_histograms
+                .then(|| Box::new(latency::Latencies::new())),
             freezable: config.freezable,
             on_panic: config.on_panic,
             timer: config.timer,
@@ -206,6 +216,7 @@ impl RunQueue {
             name: name.to_string(),
             single_consumer: consumers == 1,
             count_merged: true,
+            latency_histograms: false,
             freezable: false,
             on_panic: crate::support::panic::default_hook(),
             timer,

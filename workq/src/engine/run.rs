@@ -3,7 +3,7 @@
 //! then clear `RUNNING` and put it back if it was queued during the run (under the
 //! lock). And the consumer loop that repeats it.
 
-use super::{QueueGuard, QueueState, RunQueue};
+use super::{ListedAt, QueueGuard, QueueState, RunQueue};
 use crate::engine::item::handle::WorkCtx;
 use crate::engine::item::state::RunEnd;
 use crate::engine::item::{Class, WorkInner};
@@ -47,7 +47,9 @@ pub(crate) enum Done {
 }
 
 impl RunQueue {
-    /// Takes the next item off its list and marks it running, on consumer `slot`.
+    /// Takes the next item off its list and marks it running, on consumer `slot`;
+    /// returns it with when it was put on its list (its wait, for the latency
+    /// histograms, ends when its run starts: `run_and_finish`).
     /// `PENDING` is cleared here, before the run starts: a queue call from now on
     /// adds a run.
     /// No clock is read (see `Slot::current`).
@@ -55,7 +57,7 @@ impl RunQueue {
         &self,
         g: &mut QueueState,
         slot: Option<usize>,
-    ) -> Option<Arc<WorkInner>> {
+    ) -> Option<(Arc<WorkInner>, ListedAt)> {
         let (entry, very_slow) = match g.pick() {
             Some(next) => next,
             // The lists ran dry: take the inbox's items in one batch.
@@ -63,10 +65,11 @@ impl RunQueue {
             None => return None,
         };
         let color = entry.color(&g.colors);
+        let listed = entry.since();
         let work = entry.work;
         work.state.start_run();
         self.begin(g, &work, color, very_slow, slot);
-        Some(work)
+        Some((work, listed))
     }
 
     /// The bookkeeping of a run that starts (lock held, `PENDING` just cleared and
@@ -258,13 +261,32 @@ impl RunQueue {
     /// reported once the item is finished, with no lock held. Returns the lock,
     /// and whether the item's next run has started in place (only with
     /// `Then::Again`, and never after a panic: the caller then runs it again).
+    /// `listed`: when the item was put on its run list (`None` for a run started
+    /// in place), for the latency histograms.
     pub(crate) fn run_and_finish<'a>(
         this: &'a Arc<Self>,
         work: &Arc<WorkInner>,
         slot: Option<usize>,
         then: Then,
+        listed: Option<ListedAt>,
     ) -> (QueueGuard<'a>, bool) {
-        let panicked = Self::run(this, work);
+        // Timed on the queue that owns the item: a workqueue's run inside its
+        // pump counts on the workqueue (the pump's run on the pool). One clock
+        // read at the start (the wait's end too) and one at the end, no lock held.
+        let panicked = match &this.latency {
+            None => Self::run(this, work),
+            Some(latency) => {
+                let started = Instant::now();
+                if let Some(listed) = listed {
+                    latency
+                        .wait
+                        .record(listed.waited_at_most(super::stamp(started)));
+                }
+                let panicked = Self::run(this, work);
+                latency.run.record_duration(started.elapsed());
+                panicked
+            }
+        };
         let mut g = this.lock_consumer();
         g.count_run(panicked.is_some());
         let mut again = false;
@@ -334,7 +356,13 @@ impl RunQueue {
             }
             let restart = again.take();
             let in_place = restart.is_some();
-            if let Some(work) = restart.or_else(|| this.start_next(&mut g, slot)) {
+            let next = match restart {
+                Some(work) => Some((work, None)),
+                None => this
+                    .start_next(&mut g, slot)
+                    .map(|(work, listed)| (work, Some(listed))),
+            };
+            if let Some((work, listed)) = next {
                 // Items left behind with no thread for them: this thread starts
                 // one before its run (pools; see `grow.rs`). Not after a run
                 // started in place: its run's end found nothing else waiting,
@@ -350,7 +378,7 @@ impl RunQueue {
                 }
                 this.release(last.take());
                 let restarted;
-                (g, restarted) = Self::run_and_finish(this, &work, slot, Then::Again);
+                (g, restarted) = Self::run_and_finish(this, &work, slot, Then::Again, listed);
                 if restarted {
                     again = Some(work);
                 } else {
@@ -424,14 +452,14 @@ impl RunQueue {
     /// Runs the next item if there is one, without blocking. For models and tests.
     #[cfg(test)]
     pub(crate) fn run_one(this: &Arc<Self>) -> bool {
-        let work = {
+        let (work, listed) = {
             let mut g = this.lock();
             match this.start_next(&mut g, None) {
                 Some(w) => w,
                 None => return false,
             }
         };
-        drop(Self::run_and_finish(this, &work, None, Then::Stop).0);
+        drop(Self::run_and_finish(this, &work, None, Then::Stop, Some(listed)).0);
         drop(work);
         true
     }

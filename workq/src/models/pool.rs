@@ -54,6 +54,7 @@ fn pool(
         name: "pool-model".to_string(),
         single_consumer: false,
         count_merged: true,
+        latency_histograms: false,
         freezable: false,
         on_panic: crate::support::panic::default_hook(),
         timer: clock.timer.clone(),
@@ -204,6 +205,7 @@ fn models_fed_pump_kick_vs_stop() {
             FedSettings {
                 name: "fed-model".to_string(),
                 count_merged: true,
+                latency_histograms: false,
                 freezable: false,
                 on_panic: crate::support::panic::default_hook(),
                 max_active: 1,

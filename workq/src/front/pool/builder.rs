@@ -35,6 +35,7 @@ use std::time::Duration;
 pub struct PoolBuilder {
     name: String,
     count_merged: bool,
+    latency_histograms: bool,
     /// `None`: the default, adapted to the maximum (see `threads`).
     min: Option<usize>,
     /// `None`: the default, adapted to the minimum (see `threads`).
@@ -110,6 +111,7 @@ impl PoolBuilder {
         PoolBuilder {
             name: "workq-pool".to_string(),
             count_merged: false,
+            latency_histograms: false,
             min: None,
             max: None,
             idle_timeout: Duration::from_secs(5),
@@ -137,6 +139,23 @@ impl PoolBuilder {
     /// ```
     pub fn count_merged(mut self, count: bool) -> PoolBuilder {
         self.count_merged = count;
+        self
+    }
+
+    /// Whether waits and run times are kept in latency histograms, shown in
+    /// [`Stats::wait`](crate::Stats::wait) and [`Stats::run`](crate::Stats::run)
+    /// (default: no; see
+    /// [`WorkerBuilder::latency_histograms`](crate::WorkerBuilder::latency_histograms)).
+    ///
+    /// ```
+    /// let pool = workq::Pool::builder().name("timed").latency_histograms(true).build()?;
+    /// pool.queue(&workq::Work::new(|_| {}))?;
+    /// pool.flush()?;
+    /// assert_eq!(pool.stats().run.expect("measured").count, 1);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn latency_histograms(mut self, on: bool) -> PoolBuilder {
+        self.latency_histograms = on;
         self
     }
 
@@ -553,6 +572,7 @@ impl PoolBuilder {
             name: self.name.clone(),
             single_consumer: false,
             count_merged: self.count_merged,
+            latency_histograms: self.latency_histograms,
             freezable: false,
             on_panic: self.on_panic.unwrap_or_else(default_hook),
             timer,

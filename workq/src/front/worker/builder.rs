@@ -28,6 +28,7 @@ pub struct WorkerBuilder {
     name: String,
     freezable: bool,
     count_merged: bool,
+    latency_histograms: bool,
     stack_size: Option<usize>,
     cpu: Option<usize>,
     on_panic: Option<PanicHook>,
@@ -50,6 +51,7 @@ impl WorkerBuilder {
             name: "workq-worker".to_string(),
             freezable: false,
             count_merged: false,
+            latency_histograms: false,
             stack_size: None,
             cpu: None,
             on_panic: None,
@@ -107,6 +109,41 @@ impl WorkerBuilder {
     /// ```
     pub fn count_merged(mut self, count: bool) -> WorkerBuilder {
         self.count_merged = count;
+        self
+    }
+
+    /// Whether waits (queue call to start) and run times (start to end) are kept
+    /// in latency histograms, shown in [`Stats::wait`](crate::Stats::wait) and
+    /// [`Stats::run`](crate::Stats::run) and in the runqueue view (default: no,
+    /// and both are `None`). Each run then reads the clock twice and adds to two
+    /// fixed-size histograms (8 KiB per queue, allocated at build; no allocation
+    /// or lock per run): measured at about 60 ns more per run for an item that
+    /// queues itself, 85-100 ns for distinct items, on a two-core VM where a
+    /// clock read costs 23 ns.
+    ///
+    /// A wait counts from the queue call (for a delayed item: from when its
+    /// timer made it runnable; for an idle item queued while the queue was
+    /// busy: from when it reached the run list), to within about a millisecond
+    /// above the true wait: the run list keeps its entries' times in units of
+    /// 2^20 ns. A run queued again during its own run and started in place when
+    /// that run ended has no wait recorded (only its run time).
+    ///
+    /// ```
+    /// let worker = workq::Worker::builder().name("timed").latency_histograms(true).build()?;
+    /// let work = workq::Work::new(|_| {});
+    /// for _ in 0..3 {
+    ///     worker.queue(&work)?;
+    ///     work.flush()?;
+    /// }
+    /// let stats = worker.stats();
+    /// let (wait, run) = (stats.wait.expect("measured"), stats.run.expect("measured"));
+    /// assert_eq!((wait.count, run.count), (3, 3));
+    /// assert!(run.p50 <= run.p99 && run.p99 <= run.max);
+    /// assert_eq!(workq::Worker::new("untimed")?.stats().run, None); // default: not measured
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn latency_histograms(mut self, on: bool) -> WorkerBuilder {
+        self.latency_histograms = on;
         self
     }
 
@@ -252,6 +289,7 @@ impl WorkerBuilder {
             name: self.name.clone(),
             single_consumer: true,
             count_merged: self.count_merged,
+            latency_histograms: self.latency_histograms,
             freezable: self.freezable,
             on_panic: self.on_panic.unwrap_or_else(default_hook),
             timer,

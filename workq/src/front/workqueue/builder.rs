@@ -51,6 +51,7 @@ pub struct WorkQueueBuilder {
     max_waiting: Option<usize>,
     freezable: bool,
     count_merged: bool,
+    latency_histograms: bool,
     rescuer: bool,
     rescue_after: Duration,
     watchdog: Option<Duration>,
@@ -71,6 +72,7 @@ impl WorkQueueBuilder {
             max_waiting: None,
             freezable: false,
             count_merged: false,
+            latency_histograms: false,
             rescuer: false,
             rescue_after: Duration::from_millis(100),
             watchdog: None,
@@ -224,6 +226,25 @@ impl WorkQueueBuilder {
     /// ```
     pub fn count_merged(mut self, count: bool) -> WorkQueueBuilder {
         self.count_merged = count;
+        self
+    }
+
+    /// Whether waits and run times are kept in latency histograms, shown in
+    /// [`Stats::wait`](crate::Stats::wait) and [`Stats::run`](crate::Stats::run)
+    /// (default: no; see
+    /// [`WorkerBuilder::latency_histograms`](crate::WorkerBuilder::latency_histograms)).
+    /// The runs of this workqueue's items count here, not on its pool (whose
+    /// histograms, if on, count the pumps that run them).
+    ///
+    /// ```
+    /// let wq = workq::WorkQueue::builder("timed").latency_histograms(true).build()?;
+    /// wq.queue(&workq::Work::new(|_| {}))?;
+    /// wq.flush()?;
+    /// assert_eq!(wq.stats().run.expect("measured").count, 1);
+    /// # Ok::<(), workq::Error>(())
+    /// ```
+    pub fn latency_histograms(mut self, on: bool) -> WorkQueueBuilder {
+        self.latency_histograms = on;
         self
     }
 
@@ -470,6 +491,7 @@ impl WorkQueueBuilder {
             FedSettings {
                 name: self.name.clone(),
                 count_merged: self.count_merged,
+                latency_histograms: self.latency_histograms,
                 freezable: self.freezable,
                 on_panic: self.on_panic.clone().unwrap_or_else(default_hook),
                 max_active: if self.ordered { 1 } else { self.max_active },
