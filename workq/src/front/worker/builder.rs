@@ -117,9 +117,7 @@ impl WorkerBuilder {
     /// [`Stats::run`](crate::Stats::run) and in the runqueue view (default: no,
     /// and both are `None`). Each run then reads the clock twice and adds to two
     /// fixed-size histograms (8 KiB per queue, allocated at build; no allocation
-    /// or lock per run): measured at about 60 ns more per run for an item that
-    /// queues itself, 85-100 ns for distinct items, on a two-core VM where a
-    /// clock read costs 23 ns.
+    /// or lock per run); the cost per run is measured in docs/benchmarks.md.
     ///
     /// A wait counts from the queue call (for a delayed item: from when its
     /// timer made it runnable; for an idle item queued while the queue was
