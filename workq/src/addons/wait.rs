@@ -210,16 +210,18 @@ pub(crate) fn flush_queue(q: &Arc<RunQueue>) -> Waiting<Result<bool, Error>> {
     if let Err(e) = q.refuse_own("flushing a queue from one of its own items") {
         return Waiting::ready(Err(e));
     }
-    let color = q.lock().colors.cut();
-    let mut first = true;
+    // Whether it has runs to wait for is decided at the call, where the flush
+    // is cut, not at the first poll (by which time they may have finished).
+    let (color, outstanding) = {
+        let mut g = q.lock();
+        let color = g.colors.cut();
+        (color, !g.colors.is_done(color))
+    };
     Waiting::until(
         q.clone(),
         Box::new(move |g| {
-            let done = g.colors.is_done(color);
-            let waited = !first;
-            first = false;
-            if done {
-                Ok(Ok(waited))
+            if g.colors.is_done(color) {
+                Ok(Ok(outstanding))
             } else {
                 Err(Until::Color(color))
             }
