@@ -232,3 +232,45 @@ fn a_run_started_in_place_is_timed() {
     let waits = st.wait.expect("measured").count;
     assert!((1..=N).contains(&waits), "{waits}");
 }
+
+/// A wait lies between the queue call and the run's start, so the longest
+/// wait recorded is at most the time this test measured around the call and
+/// the flush (an upper bound the test takes itself, never a deadline).
+#[test]
+fn a_recorded_wait_is_never_longer_than_the_call_and_the_flush_around_it() {
+    let _guard = test_guard();
+    let pool = Pool::builder()
+        .name("lat-bound")
+        .min_threads(1)
+        .max_threads(1)
+        .latency_histograms(true)
+        .build()
+        .expect("pool");
+    let worker = Worker::builder()
+        .name("lat-bound-worker")
+        .latency_histograms(true)
+        .build()
+        .expect("worker");
+    let work = Work::new(|_| {});
+    let (mut pool_bound, mut worker_bound) = (Duration::ZERO, Duration::ZERO);
+    for round in 0..20 {
+        let started = std::time::Instant::now();
+        pool.queue(&work).expect("queue on the pool");
+        work.flush().expect("flush");
+        pool_bound = pool_bound.max(started.elapsed());
+        let started = std::time::Instant::now();
+        worker.queue(&work).expect("queue on the worker");
+        work.flush().expect("flush");
+        worker_bound = worker_bound.max(started.elapsed());
+        for (what, stats, bound) in [
+            ("pool", pool.stats(), pool_bound),
+            ("worker", worker.stats(), worker_bound),
+        ] {
+            let wait = stats.wait.expect("measured");
+            assert_eq!(wait.count, round + 1, "{what}");
+            // Every wait is within its own call and flush, so within the
+            // longest of them.
+            assert!(wait.max <= bound, "{what}: {wait:?} > {bound:?}");
+        }
+    }
+}

@@ -163,8 +163,7 @@ impl RunQueue {
             this.release(last.take());
             // Then the loop takes the next item, or the pump re-queues itself
             // on the pool (which finds it a thread) to let other work in.
-            (g, _) =
-                Self::run_and_finish(this, &work, slot, super::run::Then::TakeNext, Some(listed));
+            (g, _) = Self::run_and_finish(this, &work, slot, super::run::Then::TakeNext, listed);
             last = Some(work);
             // A frozen pool is being shut down past its deadline: stop taking items.
             if g.has_runnable()

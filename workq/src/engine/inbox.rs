@@ -124,6 +124,9 @@ impl RunQueue {
         if this.inbox.hint.load(Ordering::Relaxed) & HINT_OPEN == 0 {
             return None;
         }
+        // With latency histograms, a wait counts from the queue call: the clock
+        // is read before the locks.
+        let queued_at = this.latency.is_some().then(|| super::stamp(Instant::now()));
         let mut binding = lock(&work.binding);
         {
             let mut shelf = lock(&this.inbox.shelf);
@@ -141,6 +144,9 @@ impl RunQueue {
                 return None;
             }
             work.set_owner(None);
+            if let Some(at) = queued_at {
+                this.mark_queued(work, at);
+            }
             shelf.items.push(Arc::clone(work));
             // After the push, and a plain store (only the shelf lock's holder
             // writes the hint): a consumer watching the count then finds the item.
@@ -176,8 +182,9 @@ impl RunQueue {
             return false;
         }
         // One clock read and one flush colour per batch, and no item touched: an
-        // item's wait (the runqueue view, the stall checks) counts from when it
-        // reached the list. Only ordinary items are shelved on an elastic queue
+        // item's wait in the runqueue view and the stall checks counts from when
+        // it reached the list (the latency histograms' from its queue call,
+        // `shelve`). Only ordinary items are shelved on an elastic queue
         // (`shelve`), so the batch belongs on `list`.
         let since = super::stamp(Instant::now());
         let color = g.colors.add_many(batch.len() as u64);

@@ -36,7 +36,7 @@ pub use elastic::{SpawnFailure, SpawnHook, Spawner};
 pub(crate) use feeder::{FedSettings, Feeder};
 pub(crate) use guard::QueueGuard;
 pub(crate) use owner_cancel::OwnerCancel;
-pub(crate) use queue_state::{Counters, Counts, Limits, ListedAt, QueueState, Waiting};
+pub(crate) use queue_state::{Counters, Counts, Limits, QueueState, Waiting};
 use queue_state::{Sizing, Threads};
 
 use crate::engine::item::handle::Queued;
@@ -582,10 +582,26 @@ impl RunQueue {
     ) {
         // Items on the inbox were queued earlier: they go first (FIFO).
         self.unshelve(g);
+        self.mark_queued(&work, now);
         // Written only under the queue's lock: a plain store (watchers only read).
         let pushes = self.pushes.load(Ordering::Relaxed);
         self.pushes.store(pushes.wrapping_add(1), Ordering::Relaxed);
         g.push(Waiting::new(work, color, now), self.elastic().is_some());
+    }
+
+    /// With latency histograms, keeps the exact `stamp` at which `work`'s run
+    /// became runnable, for its wait (`run::start_next`). In the item's
+    /// `wait_tag`, which holds a timer key only while the item is `ARMED`: a run
+    /// on a list or on the shelf is not.
+    #[inline]
+    pub(crate) fn mark_queued(&self, work: &WorkInner, now: u64) {
+        if self.latency.is_some() {
+            debug_assert!(
+                !work.state.peek().is_armed(),
+                "an armed item keeps its timer key"
+            );
+            work.wait_tag.store(now, Ordering::Relaxed);
+        }
     }
 
     /// Removes the pending run of `work` wherever it waits: on the list, on the

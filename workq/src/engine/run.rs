@@ -3,7 +3,7 @@
 //! then clear `RUNNING` and put it back if it was queued during the run (under the
 //! lock). And the consumer loop that repeats it.
 
-use super::{ListedAt, QueueGuard, QueueState, RunQueue};
+use super::{QueueGuard, QueueState, RunQueue};
 use crate::engine::item::handle::WorkCtx;
 use crate::engine::item::state::RunEnd;
 use crate::engine::item::{Class, WorkInner};
@@ -57,7 +57,7 @@ impl RunQueue {
         &self,
         g: &mut QueueState,
         slot: Option<usize>,
-    ) -> Option<(Arc<WorkInner>, ListedAt)> {
+    ) -> Option<(Arc<WorkInner>, Option<u64>)> {
         let (entry, very_slow) = match g.pick() {
             Some(next) => next,
             // The lists ran dry: take the inbox's items in one batch.
@@ -65,7 +65,11 @@ impl RunQueue {
             None => return None,
         };
         let color = entry.color(&g.colors);
-        let listed = entry.since();
+        // With latency histograms: when the run became runnable (`mark_queued`).
+        let listed = self
+            .latency
+            .is_some()
+            .then(|| entry.work.wait_tag.load(Ordering::Relaxed));
         let work = entry.work;
         work.state.start_run();
         self.begin(g, &work, color, very_slow, slot);
@@ -268,7 +272,7 @@ impl RunQueue {
         work: &Arc<WorkInner>,
         slot: Option<usize>,
         then: Then,
-        listed: Option<ListedAt>,
+        listed: Option<u64>,
     ) -> (QueueGuard<'a>, bool) {
         // Timed on the queue that owns the item: a workqueue's run inside its
         // pump counts on the workqueue (the pump's run on the pool). One clock
@@ -280,7 +284,7 @@ impl RunQueue {
                 if let Some(listed) = listed {
                     latency
                         .wait
-                        .record(listed.waited_at_most(super::stamp(started)));
+                        .record(super::stamp(started).saturating_sub(listed));
                 }
                 let panicked = Self::run(this, work);
                 latency.run.record_duration(started.elapsed());
@@ -358,9 +362,7 @@ impl RunQueue {
             let in_place = restart.is_some();
             let next = match restart {
                 Some(work) => Some((work, None)),
-                None => this
-                    .start_next(&mut g, slot)
-                    .map(|(work, listed)| (work, Some(listed))),
+                None => this.start_next(&mut g, slot),
             };
             if let Some((work, listed)) = next {
                 // Items left behind with no thread for them: this thread starts
@@ -459,7 +461,7 @@ impl RunQueue {
                 None => return false,
             }
         };
-        drop(Self::run_and_finish(this, &work, None, Then::Stop, Some(listed)).0);
+        drop(Self::run_and_finish(this, &work, None, Then::Stop, listed).0);
         drop(work);
         true
     }

@@ -64,19 +64,6 @@ pub(crate) struct Waiting {
 /// Bits of a `stamp` below a `Waiting::since` unit.
 const SINCE_SHIFT: u32 = 20;
 
-/// When an entry was put on its run list, as kept there (`Waiting::since`).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ListedAt(u32);
-
-impl ListedAt {
-    /// How long the entry has waited at `now`, a `stamp`, in nanoseconds: at
-    /// least the true wait and less than a unit (about a millisecond) above it.
-    pub(crate) fn waited_at_most(self, now: u64) -> u64 {
-        let units = ((now >> SINCE_SHIFT) as u32).wrapping_sub(self.0);
-        (u64::from(units) << SINCE_SHIFT) | (now & ((1 << SINCE_SHIFT) - 1))
-    }
-}
-
 impl Waiting {
     /// The entry of `work`, whose pending run has flush colour `color`, put on the
     /// list at `stamp`.
@@ -92,11 +79,6 @@ impl Waiting {
     /// The flush colour of the pending run.
     pub(crate) fn color(&self, colors: &FlushColors) -> u64 {
         colors.widen(self.color)
-    }
-
-    /// When it was put on the list (see `waited_at_most`).
-    pub(crate) fn since(&self) -> ListedAt {
-        ListedAt(self.since)
     }
 
     /// How long it has waited at `now`, a `stamp` (to about a millisecond).

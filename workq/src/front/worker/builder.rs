@@ -119,12 +119,10 @@ impl WorkerBuilder {
     /// fixed-size histograms (8 KiB per queue, allocated at build; no allocation
     /// or lock per run); the cost per run is measured in docs/benchmarks.md.
     ///
-    /// A wait counts from the queue call (for a delayed item: from when its
-    /// timer made it runnable; for an idle item queued while the queue was
-    /// busy: from when it reached the run list), to within about a millisecond
-    /// above the true wait: the run list keeps its entries' times in units of
-    /// 2^20 ns. A run queued again during its own run and started in place when
-    /// that run ended has no wait recorded (only its run time).
+    /// A wait counts from the queue call to the run's start (for a delayed item:
+    /// from when its timer made it runnable; for a run asked for during the
+    /// item's own run: from that run's end). A run started in place right at the
+    /// end of the item's previous run has no wait recorded (only its run time).
     ///
     /// ```
     /// let worker = workq::Worker::builder().name("timed").latency_histograms(true).build()?;
