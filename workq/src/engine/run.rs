@@ -48,8 +48,9 @@ pub(crate) enum Done {
 
 impl RunQueue {
     /// Takes the next item off its list and marks it running, on consumer `slot`;
-    /// returns it with when it was put on its list (its wait, for the latency
-    /// histograms, ends when its run starts: `run_and_finish`).
+    /// with latency histograms, returns it with the stamp at which its run became
+    /// runnable (`mark_queued`; its wait ends when the run starts:
+    /// `run_and_finish`).
     /// `PENDING` is cleared here, before the run starts: a queue call from now on
     /// adds a run.
     /// No clock is read (see `Slot::current`).
@@ -265,8 +266,8 @@ impl RunQueue {
     /// reported once the item is finished, with no lock held. Returns the lock,
     /// and whether the item's next run has started in place (only with
     /// `Then::Again`, and never after a panic: the caller then runs it again).
-    /// `listed`: when the item was put on its run list (`None` for a run started
-    /// in place), for the latency histograms.
+    /// `listed`: the stamp at which the run became runnable (`None` without
+    /// latency histograms, and for a run started in place), for its wait.
     pub(crate) fn run_and_finish<'a>(
         this: &'a Arc<Self>,
         work: &Arc<WorkInner>,

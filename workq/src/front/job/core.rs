@@ -44,11 +44,6 @@ pub(crate) trait JobLink<R>: Send + Sync {
     /// Cancels the job if no run has claimed it: drops the closure now.
     fn cancel(&self) -> bool;
 
-    /// Runs the job on the calling thread if no run has claimed it, and takes
-    /// its pending run off the queue (a scope's caller helping); whether it
-    /// ran here.
-    fn run_here(&self) -> bool;
-
     /// Runs the job here if the caller is inside one of its queue's items and
     /// the job waits on that queue's list: a join or a scope's end there would
     /// otherwise wait for the thread it is on.
@@ -354,16 +349,6 @@ where
         true
     }
 
-    fn run_here(&self) -> bool {
-        // Called with a handle held, so never detached: a panic is kept for
-        // the join and `run` answers `Ok`.
-        let ran = matches!(self.run(), Ok(true));
-        if ran {
-            self.unqueue();
-        }
-        ran
-    }
-
     fn help(&self) -> Help {
         #[cfg(not(loom))]
         {
@@ -377,11 +362,14 @@ where
             if s.is_armed() {
                 return Help::NotDue;
             }
-            if self.run_here() {
-                Help::Ran
-            } else {
-                Help::NotHere
+            // Called with a handle held, so never detached: a panic is kept
+            // for the join and `run` answers `Ok`.
+            if !matches!(self.run(), Ok(true)) {
+                return Help::NotHere;
             }
+            // Its pending run leaves the queue: it would find the job taken.
+            RunQueue::cancel_pending(&item);
+            Help::Ran
         }
         #[cfg(loom)]
         Help::NotHere
