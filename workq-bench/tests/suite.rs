@@ -28,17 +28,17 @@ fn every_scenario_at_tiny_sizes() {
             assert!(r.counting_allocator, "{}", r.metric);
         }
     }
-    let memory = report
-        .sections
-        .iter()
-        .find(|s| s.scenario == Scenario::Memory)
-        .expect("the memory section");
-    let armed = memory
-        .rows
-        .iter()
-        .find(|r| r.metric.starts_with("armed item: arming"))
-        .and_then(|r| r.workq())
-        .expect("bytes per armed item");
+    // The workq value of the first row of `scenario` whose metric starts with
+    // `metric`.
+    let workq_value = |scenario: Scenario, metric: &str| {
+        report
+            .sections
+            .iter()
+            .find(|s| s.scenario == scenario)
+            .and_then(|s| s.rows.iter().find(|r| r.metric.starts_with(metric)))
+            .and_then(|r| r.workq())
+    };
+    let armed = workq_value(Scenario::Memory, "armed item: arming").expect("bytes per armed item");
     assert!(armed.is_finite() && armed > 0.0, "{table}");
     let chain = report
         .sections
@@ -48,17 +48,8 @@ fn every_scenario_at_tiny_sizes() {
     let per_run = chain.rows[0].workq().expect("ns per chained run");
     assert!(per_run.is_finite() && per_run > 0.0, "{table}");
 
-    let jobs = report
-        .sections
-        .iter()
-        .find(|s| s.scenario == Scenario::Jobs)
-        .expect("the jobs section");
-    let allocs = jobs
-        .rows
-        .iter()
-        .find(|r| r.metric.starts_with("heap: allocation calls"))
-        .and_then(|r| r.workq())
-        .expect("allocations per job");
+    let allocs =
+        workq_value(Scenario::Jobs, "heap: allocation calls").expect("allocations per job");
     assert!(allocs.is_finite() && allocs >= 1.0, "{table}");
     assert!(table.contains("allocator") && table.contains("counting"));
 

@@ -21,6 +21,17 @@ fn join<R>(mut job: Job<R>) -> Result<R, JobError> {
     }
 }
 
+/// A freezable worker, frozen: the jobs spawned on it wait until the thaw.
+fn frozen_worker(name: &str) -> Worker {
+    let worker = Worker::builder()
+        .name(name)
+        .freezable(true)
+        .build()
+        .expect("worker");
+    worker.freeze().expect("freeze");
+    worker
+}
+
 /// Counts drops of the value it is captured in.
 struct DropCount(Arc<AtomicUsize>);
 
@@ -100,12 +111,7 @@ fn a_panic_of_a_detached_job_goes_to_the_hook() {
 
 #[test]
 fn cancel_drops_the_closure_at_once_and_the_job_never_runs() {
-    let worker = Worker::builder()
-        .name("jobs-cancel")
-        .freezable(true)
-        .build()
-        .expect("worker");
-    worker.freeze().expect("freeze");
+    let worker = frozen_worker("jobs-cancel");
     let runs = Arc::new(AtomicUsize::new(0));
     let drops = Arc::new(AtomicUsize::new(0));
     let (r, d) = (runs.clone(), DropCount(drops.clone()));
@@ -137,12 +143,7 @@ fn cancel_of_a_finished_job_is_refused_and_keeps_the_result() {
 
 #[test]
 fn a_job_discarded_by_shutdown_says_so_and_its_closure_is_dropped_once() {
-    let worker = Worker::builder()
-        .name("jobs-discard")
-        .freezable(true)
-        .build()
-        .expect("worker");
-    worker.freeze().expect("freeze");
+    let worker = frozen_worker("jobs-discard");
     let drops = Arc::new(AtomicUsize::new(0));
     let d = DropCount(drops.clone());
     let job = worker.spawn(move || {
@@ -197,12 +198,7 @@ fn try_spawn_on_a_full_queue_answers_full_and_drops_the_closure() {
 
 #[test]
 fn join_timeout_leaves_the_job_joinable_then_takes_the_result_once() {
-    let worker = Worker::builder()
-        .name("jobs-timeout")
-        .freezable(true)
-        .build()
-        .expect("worker");
-    worker.freeze().expect("freeze");
+    let worker = frozen_worker("jobs-timeout");
     let mut job = worker.spawn(|| "done");
     assert!(matches!(
         job.join_timeout(Duration::ZERO),

@@ -20,6 +20,15 @@ fn assert_summary(what: &str, l: Option<Latency>, n: u64) {
     );
 }
 
+/// A worker built with latency histograms.
+fn timed_worker(name: &str) -> Worker {
+    Worker::builder()
+        .name(name)
+        .latency_histograms(true)
+        .build()
+        .expect("worker")
+}
+
 /// Queues `N` distinct items on `queue` and waits for their runs.
 fn run_items<T>(queue: impl Fn(&Work), flush: impl Fn() -> T) -> Vec<Work> {
     let items: Vec<Work> = (0..N).map(|_| Work::new(|_| {})).collect();
@@ -33,11 +42,7 @@ fn run_items<T>(queue: impl Fn(&Work), flush: impl Fn() -> T) -> Vec<Work> {
 #[test]
 fn a_worker_with_histograms_counts_every_wait_and_run() {
     let _guard = test_guard();
-    let worker = Worker::builder()
-        .name("lat-worker")
-        .latency_histograms(true)
-        .build()
-        .expect("worker");
+    let worker = timed_worker("lat-worker");
     let _items = run_items(
         |w| {
             worker.queue(w).expect("queue");
@@ -189,11 +194,7 @@ fn a_delayed_item_s_wait_is_counted_once_it_runs() {
 #[test]
 fn the_runqueue_view_shows_the_histograms() {
     let _guard = test_guard();
-    let worker = Worker::builder()
-        .name("lat-view")
-        .latency_histograms(true)
-        .build()
-        .expect("worker");
+    let worker = timed_worker("lat-view");
     let work = Work::new(|_| {});
     worker.queue(&work).expect("queue");
     work.flush().expect("flush");
@@ -209,11 +210,7 @@ fn the_runqueue_view_shows_the_histograms() {
 #[test]
 fn a_run_started_in_place_is_timed() {
     let _guard = test_guard();
-    let worker = Worker::builder()
-        .name("lat-again")
-        .latency_histograms(true)
-        .build()
-        .expect("worker");
+    let worker = timed_worker("lat-again");
     let left = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(N));
     let l = left.clone();
     let work = Work::new(move |ctx| {
@@ -246,11 +243,7 @@ fn a_recorded_wait_is_never_longer_than_the_call_and_the_flush_around_it() {
         .latency_histograms(true)
         .build()
         .expect("pool");
-    let worker = Worker::builder()
-        .name("lat-bound-worker")
-        .latency_histograms(true)
-        .build()
-        .expect("worker");
+    let worker = timed_worker("lat-bound-worker");
     let work = Work::new(|_| {});
     let (mut pool_bound, mut worker_bound) = (Duration::ZERO, Duration::ZERO);
     for round in 0..20 {
