@@ -145,7 +145,9 @@ pub use addons::events::{
     MAX_KINDS,
 };
 pub use addons::periodic::{Periodic, Repeat};
-pub use addons::snapshot::{ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView};
+pub use addons::snapshot::{
+    snapshots, ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView,
+};
 pub use addons::wait::{Destroying, QueueAsync, Waiting};
 pub use addons::watchdog::{set_watchdog_spawner, Stall, StallHook, StallReport};
 pub use engine::latency::Latency;

@@ -27,6 +27,9 @@ use std::time::{Duration, Instant};
 pub struct Snapshot {
     /// The pool's, worker's or workqueue's name.
     pub name: String,
+    /// The queue's number, unique in the process while it lives: tells apart
+    /// queues of the same name (and a queue from its successor of that name).
+    pub id: u32,
     /// What kind of queue it is.
     pub kind: QueueKind,
     /// A workqueue's `max_active` (`None` elsewhere).
@@ -298,6 +301,7 @@ impl RunQueue {
         };
         Snapshot {
             name: self.name.to_string(),
+            id: self.id,
             kind,
             max_active: (kind == QueueKind::WorkQueue).then_some(g.runs.limits().max_running),
             min_threads: g.sizing.min(),
@@ -375,4 +379,26 @@ impl fmt::Display for Snapshot {
         }
         Ok(())
     }
+}
+
+/// A [`Snapshot`] of every [`Worker`](crate::Worker), [`Pool`](crate::Pool) and
+/// [`WorkQueue`](crate::WorkQueue) alive in the process, in the order they were
+/// built: what a monitoring add-on shows without the program handing its queues
+/// over. Each picture is taken under its own queue's lock, one after another (not
+/// one instant for all). A queue is listed from its build until its last handle
+/// and its threads are gone, so a destroyed queue can still appear, empty, for a
+/// moment. Queues of workq's own (the system queue, a watchdog's) are listed too.
+///
+/// ```
+/// let pool = workq::Pool::new("listed")?;
+/// let all = workq::snapshots();
+/// assert!(all.iter().any(|s| s.name == "listed" && s.id == pool.snapshot().id));
+/// drop(pool);
+/// # Ok::<(), workq::Error>(())
+/// ```
+pub fn snapshots() -> Vec<Snapshot> {
+    crate::engine::registry::live()
+        .iter()
+        .map(|queue| queue.snapshot())
+        .collect()
 }

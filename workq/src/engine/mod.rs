@@ -22,6 +22,7 @@ pub(crate) mod latency;
 mod lifecycle;
 mod owner_cancel;
 mod queue_state;
+pub(crate) mod registry;
 mod run;
 mod shutdown;
 pub(crate) mod timer;
@@ -169,7 +170,7 @@ impl RunQueue {
         // only (not under the model checkers, which own their threads' panics).
         #[cfg(not(any(loom, shuttle)))]
         crate::support::panic::install_location_hook();
-        Arc::new(RunQueue {
+        let queue = Arc::new(RunQueue {
             id: next_queue_id(),
             name: std::sync::Arc::from(config.name.as_str()),
             single_consumer: config.single_consumer,
@@ -187,7 +188,10 @@ impl RunQueue {
             needed_cv: Condvar::new(),
             pushes: Padded(AtomicU64::new(0)),
             inbox: Padded(inbox::Inbox::new()),
-        })
+        });
+        #[cfg(not(any(loom, shuttle)))]
+        registry::register(&queue);
+        queue
     }
 
     /// The elastic sizing of a pool's queue; `None` for fixed and fed queues.
