@@ -322,6 +322,22 @@ impl RunQueue {
         Self::enqueue_slow(this, work, call, seen)
     }
 
+    /// A queue call from the item's own run (`WorkCtx::requeue`). The item runs
+    /// on this thread, so its word most likely says running and not pending: a
+    /// plain load guesses that, and the compare-exchange that adds the run
+    /// (`add_rerun_unlocked`, or the locked path if it fails) checks the guess.
+    /// A word that says pending takes the queue call's read-modify-write
+    /// (`coalesce`), as every already-pending answer must. One locked
+    /// instruction fewer per re-queue than `enqueue`.
+    #[inline]
+    pub(crate) fn requeue_own(this: &Arc<Self>, work: &Arc<WorkInner>) -> Result<Queued, Error> {
+        let guess = work.state.peek();
+        if guess.is_pending() {
+            return Self::enqueue(this, work);
+        }
+        Self::enqueue_slow(this, work, QueueCall::NOW, guess)
+    }
+
     /// Everything but the already-pending case of a queue call (out of line, so
     /// that the already-pending path inlines into the caller).
     #[inline(never)]

@@ -268,6 +268,7 @@ impl RunQueue {
     /// `Then::Again`, and never after a panic: the caller then runs it again).
     /// `listed`: the stamp at which the run became runnable (`None` without
     /// latency histograms, and for a run started in place), for its wait.
+    #[inline(always)]
     pub(crate) fn run_and_finish<'a>(
         this: &'a Arc<Self>,
         work: &Arc<WorkInner>,

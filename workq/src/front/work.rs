@@ -340,7 +340,7 @@ impl WorkCtx<'_> {
     /// ```
     #[inline]
     pub fn requeue(&self) -> Result<Queued, Error> {
-        RunQueue::enqueue(self.queue, self.work)
+        RunQueue::requeue_own(self.queue, self.work)
     }
 
     /// Arms the item to run again after `delay` on the queue it is running on (a
