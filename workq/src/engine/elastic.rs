@@ -265,7 +265,7 @@ impl RunQueue {
         if g.sleepers.has_needed() {
             self.needed_cv.notify_all();
         }
-        if self.wants_thread(g) || self.feeder().is_some() {
+        if self.wants_thread(g) || (self.feeder().is_some() && self.wants_pump(g)) {
             g.sizing.owe_settle();
         }
     }

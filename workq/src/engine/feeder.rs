@@ -6,8 +6,8 @@
 //! steps in when pumps cannot be queued (the pool cannot start a thread) or the
 //! queue stalls with items waiting.
 
-use super::{Limits, Mode, QueueConfig, QueueGuard, RunQueue};
-use crate::engine::item::handle::WorkCtx;
+use super::{Limits, Mode, QueueConfig, QueueGuard, QueueState, RunQueue};
+use crate::engine::item::handle::{Queued, WorkCtx};
 use crate::engine::item::{Class, WorkInner};
 use crate::support::panic::PanicHook;
 use crate::support::sync::{lock, Arc, Mutex};
@@ -99,12 +99,15 @@ impl RunQueue {
         }
     }
 
-    /// Queues enough pumps on the pool for the runnable items (no lock held).
+    /// Queues enough pumps on the pool for the runnable items (no lock held):
+    /// up to one per runnable item the queue has room to run, less the pumps
+    /// already queued and not started (`Sizing::reserve_kicks`), so a queue
+    /// call into a queue whose pumps wait for pool threads queues none.
     pub(crate) fn kick_pumps(this: &Arc<Self>) {
         let Some(feeder) = this.feeder() else {
             return;
         };
-        let want = {
+        let need = {
             let mut g = this.lock();
             if !g.sizing.take_settle() {
                 return;
@@ -112,41 +115,52 @@ impl RunQueue {
             if !g.has_runnable() {
                 return;
             }
-            g.waiting().min(g.runs.room()).max(1)
+            let want = pumps_wanted(&g);
+            g.sizing.reserve_kicks(want)
         };
-        let pumps = lock(&feeder.pumps).clone();
-        // Idle pumps first; a pump still marked running may be on its way out
-        // (it found nothing a moment ago), so queue it again if more are needed:
-        // it then runs once more and finds the new items.
-        let (running, idle): (Vec<_>, Vec<_>) =
-            pumps.iter().partition(|p| p.state.read().is_running());
-        let mut kicked = 0;
-        for pump in idle.into_iter().chain(running) {
-            if kicked >= want {
-                break;
-            }
+        if need == 0 {
+            return;
+        }
+        let chosen = choose_pumps(&lock(&feeder.pumps), need);
+        let mut unused = need - chosen.len();
+        for (k, pump) in chosen.iter().enumerate() {
             match RunQueue::enqueue_with(
                 &feeder.pool,
                 pump,
                 super::QueueCall::NOW.limit(super::Limit::Internal),
             ) {
-                Ok(_) => kicked += 1,
+                Ok(Queued::AlreadyPending) => unused += 1,
+                Ok(_) => {}
                 Err(_) => {
+                    unused += chosen.len() - k;
                     // The pool could not take it (no thread and none can start, or
                     // it has stopped): the rescuer steps in; without one, the items
                     // this queue accepted run here, on the caller's thread, rather
                     // than being stranded.
+                    let mut g = this.lock();
+                    g.sizing.unreserve_kicks(unused);
+                    unused = 0;
                     if feeder.rescue_after.is_some() {
-                        let mut g = this.lock();
                         g.sizing.kick_failed();
                         this.needed_cv.notify_all();
                     } else {
+                        drop(g);
                         Self::pump(this, None, None);
                     }
                     break;
                 }
             }
         }
+        if unused > 0 {
+            this.lock().sizing.unreserve_kicks(unused);
+        }
+    }
+
+    /// Whether a runnable item just added needs a pump queued for it (lock
+    /// held): fewer pumps are queued and not started than the runnable items
+    /// the queue has room to run.
+    pub(crate) fn wants_pump(&self, g: &QueueState) -> bool {
+        g.sizing.kicks_short_of(pumps_wanted(g))
     }
 
     /// The body of a pump item (or of the rescuer): runs the queue's items until
@@ -156,6 +170,9 @@ impl RunQueue {
     /// high-priority work get their turn.
     pub(crate) fn pump(this: &Arc<Self>, slot: Option<usize>, pool: Option<&RunQueue>) -> bool {
         let mut g = this.lock();
+        if pool.is_some() {
+            g.sizing.pump_started();
+        }
         let mut last: Option<Arc<WorkInner>> = None;
         let mut more = false;
         while let Some((work, listed)) = this.start_next(&mut g, slot) {
@@ -215,4 +232,30 @@ fn stalled(g: &mut QueueGuard<'_>, after: Duration) -> bool {
     let now = Instant::now();
     let quiet = g.quiet_for(now).is_none_or(|d| d >= after);
     quiet && g.oldest_wait(now).is_some_and(|d| d >= after)
+}
+
+/// Up to `need` pumps to queue: idle ones first, then running ones (a pump
+/// still running may be on its way out, having found nothing a moment ago;
+/// queued again, it runs once more and finds the new items). Pumps already
+/// pending are left out: they are on their way.
+fn choose_pumps(pumps: &[Arc<WorkInner>], need: usize) -> Vec<Arc<WorkInner>> {
+    let mut chosen = Vec::with_capacity(need.min(pumps.len()));
+    for running in [false, true] {
+        for pump in pumps {
+            if chosen.len() == need {
+                return chosen;
+            }
+            let s = pump.state.read();
+            if !s.is_pending() && s.is_running() == running {
+                chosen.push(Arc::clone(pump));
+            }
+        }
+    }
+    chosen
+}
+
+/// Pumps to have queued for the runnable items (lock held): one per item the
+/// queue has room to run, at least one.
+fn pumps_wanted(g: &QueueState) -> usize {
+    g.waiting().min(g.runs.room()).max(1)
 }

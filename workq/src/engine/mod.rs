@@ -472,7 +472,10 @@ impl RunQueue {
     }
 
     fn check_feeding_pool(&self, f: &Feeder) -> Result<(), Error> {
-        let closing = {
+        // The pool's hint says whether it took every thread's calls when its
+        // lock was last released (so was neither stopping nor closed then): no
+        // lock needed while it does. A destroy that returned released that lock.
+        let closing = !f.pool.admits_everyone() && {
             let pg = f.pool.lock();
             pg.life.stopping() || pg.life.closed()
         };

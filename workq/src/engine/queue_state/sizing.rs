@@ -13,6 +13,7 @@ use std::time::Instant;
 /// | `grow_key`       | the grow entry is armed (`arm`)   | it fires or is disarmed (`disarm`) |
 /// | `settle_owed`    | a change that may need a thread start or a pump kick (`owe_settle`) | the settle (`take_settle`) |
 /// | `kick_failed`    | a pump could not be queued on the pool | the rescuer steps in   |
+/// | `pumps_kicked`   | a kick reserves pumps to queue (`reserve_kicks`) | a pump's run starts (`pump_started`), a kick that queued none (`unreserve_kicks`) |
 #[derive(Debug)]
 pub(crate) struct Sizing {
     min: usize,
@@ -23,6 +24,12 @@ pub(crate) struct Sizing {
     grow_key: Option<TimerKey>,
     settle_owed: bool,
     kick_failed: bool,
+    /// Fed queues: pumps queued on the pool whose runs have not started. A
+    /// hint that may count low (a pump that queues itself again to take turns
+    /// is not counted, but its start is), never high: a low count costs a kick
+    /// that finds the pump already pending, a high one could leave items with
+    /// no pump on its way.
+    pumps_kicked: usize,
 }
 
 impl Sizing {
@@ -37,6 +44,7 @@ impl Sizing {
             grow_key: None,
             settle_owed: false,
             kick_failed: false,
+            pumps_kicked: 0,
         }
     }
 
@@ -129,6 +137,33 @@ impl Sizing {
     /// Takes the failed kick, if any.
     pub(crate) fn take_kick_failed(&mut self) -> bool {
         std::mem::take(&mut self.kick_failed)
+    }
+
+    /// How many more pumps to queue for `want` concurrent runs, given those
+    /// queued and not started yet; counts them as queued (the kick that
+    /// reserves them gives back those it could not queue: `unreserve_kicks`).
+    pub(crate) fn reserve_kicks(&mut self, want: usize) -> usize {
+        let need = want.saturating_sub(self.pumps_kicked);
+        self.pumps_kicked += need;
+        need
+    }
+
+    /// Whether fewer pumps are queued and not started than `want`.
+    pub(crate) fn kicks_short_of(&self, want: usize) -> bool {
+        self.pumps_kicked < want
+    }
+
+    /// Gives back `n` reserved kicks that queued no pump (none free, a pump
+    /// already pending, or the pool refused). Saturating: pump starts not
+    /// counted as kicks may have taken the count down meanwhile.
+    pub(crate) fn unreserve_kicks(&mut self, n: usize) {
+        self.pumps_kicked = self.pumps_kicked.saturating_sub(n);
+    }
+
+    /// A pump's run started: one queued pump fewer on its way (saturating, as
+    /// above).
+    pub(crate) fn pump_started(&mut self) {
+        self.pumps_kicked = self.pumps_kicked.saturating_sub(1);
     }
 
     /// Whether a kick failed and no rescuer stepped in yet.
