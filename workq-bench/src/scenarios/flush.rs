@@ -38,8 +38,9 @@ pub(crate) fn steps(sizes: &Sizes) -> usize {
 }
 
 /// Gate items holding `threads` threads of `q`, and a backlog of `items`
-/// behind them; returns the gate (still closed).
-fn hold<S: Submit>(q: &S, threads: usize, items: &[Work]) -> Arc<Gate> {
+/// behind them; returns the gate (still closed) and the ns per queue call of
+/// the backlog (the calls alone are timed).
+fn hold<S: Submit>(q: &S, threads: usize, items: &[Work]) -> (Arc<Gate>, f64) {
     let gate = Arc::new(Gate::new());
     for _ in 0..threads {
         let g = gate.clone();
@@ -47,29 +48,38 @@ fn hold<S: Submit>(q: &S, threads: usize, items: &[Work]) -> Arc<Gate> {
             .expect("queue a gate item");
     }
     gate.wait_held(threads);
+    let t = Instant::now();
     for item in items {
         q.submit(item).expect("queue a backlog item");
     }
-    gate
+    (gate, ns_per(t.elapsed(), items.len()))
 }
 
-/// ns per item to empty a held backlog on `q`, waiting in `flush` (or, with
+/// One measurement of a held backlog: ns per queue call while the threads were
+/// held, and ns per item to empty it once they were let go.
+#[derive(Clone, Copy)]
+struct Backlog {
+    queue_ns: f64,
+    drain_ns: f64,
+}
+
+/// Queues a held backlog on `q` and empties it, waiting in `flush` (or, with
 /// `flush` None, on the countdown).
 fn workq_backlog<S: Submit>(
     q: &S,
     threads: usize,
     items: &[Work],
     flush: Option<&dyn Fn()>,
-) -> f64 {
+) -> Backlog {
     DONE.reset(items.len());
-    let gate = hold(q, threads, items);
+    let (gate, queue_ns) = hold(q, threads, items);
     let t = Instant::now();
     gate.open();
     match flush {
         Some(flush) => flush(),
         None => assert!(DONE.wait_timeout(WATCHDOG), "flush: backlog not done"),
     }
-    let ns = ns_per(t.elapsed(), items.len());
+    let drain_ns = ns_per(t.elapsed(), items.len());
     assert_eq!(DONE.left(), 0, "flush returned before the backlog was done");
     if flush.is_none() {
         // The countdown ends inside the last item's run: wait (untimed) until
@@ -78,11 +88,12 @@ fn workq_backlog<S: Submit>(
             item.flush().expect("flush a backlog item");
         }
     }
-    ns
+    Backlog { queue_ns, drain_ns }
 }
 
-/// The same for a peer: gate jobs, then a backlog of boxed jobs.
-fn peer_backlog(peer: &Peer, threads: usize, n: usize) -> f64 {
+/// The same for a peer: gate jobs, then a backlog of boxed jobs (each carrying
+/// the same 64 bytes as workq's items).
+fn peer_backlog(peer: &Peer, threads: usize, n: usize) -> Backlog {
     DONE.reset(n);
     let gate = Arc::new(Gate::new());
     for _ in 0..threads {
@@ -90,20 +101,38 @@ fn peer_backlog(peer: &Peer, threads: usize, n: usize) -> f64 {
         peer.spawn(move || g.pass());
     }
     gate.wait_held(threads);
-    for _ in 0..n {
-        peer.spawn(|| DONE.hit());
+    let t = Instant::now();
+    for i in 0..n {
+        let data = [i as u64; 8];
+        peer.spawn(move || {
+            std::hint::black_box(data);
+            DONE.hit();
+        });
     }
+    let queue_ns = ns_per(t.elapsed(), n);
     let t = Instant::now();
     gate.open();
     assert!(
         DONE.wait_timeout(WATCHDOG),
         "flush: a peer's backlog not done"
     );
-    ns_per(t.elapsed(), n)
+    Backlog {
+        queue_ns,
+        drain_ns: ns_per(t.elapsed(), n),
+    }
 }
 
+/// N pre-made items, each carrying 64 bytes as the peers' jobs do.
 fn items(n: usize) -> Vec<Work> {
-    (0..n).map(|_| Work::new(|_| DONE.hit())).collect()
+    (0..n)
+        .map(|i| {
+            let data = [i as u64; 8];
+            Work::new(move |_| {
+                std::hint::black_box(data);
+                DONE.hit();
+            })
+        })
+        .collect()
 }
 
 /// µs per task: `w` tasks on a one-thread executor, each queueing its own item
@@ -183,23 +212,29 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
                 move || peer_backlog(peer, threads, n),
             ));
         }
-        let medians: Vec<f64> = in_rounds(REPS, &mut contenders, progress)
-            .into_iter()
-            .map(median)
-            .collect();
+        let results = in_rounds(REPS, &mut contenders, progress);
+        let median_of = |f: fn(&Backlog) -> f64| -> Vec<f64> {
+            results
+                .iter()
+                .map(|runs| median(runs.iter().map(f).collect()))
+                .collect()
+        };
+        let medians = median_of(|b| b.drain_ns);
+        let queue_medians = median_of(|b| b.queue_ns);
         drop(contenders);
         for peer in one.into_iter().chain(two) {
             peer.shutdown();
         }
-        let peers_of = |first: usize, workq: f64| {
+        let peers_in = |of: &[f64], first: usize, workq: f64| {
             let mut v = vec![Some(workq)];
             v.extend(
-                medians[first..first + PeerKind::ALL.len()]
+                of[first..first + PeerKind::ALL.len()]
                     .iter()
                     .map(|&x| Some(x)),
             );
             v
         };
+        let peers_of = |first: usize, workq: f64| peers_in(&medians, first, workq);
         let alone = |workq: f64| {
             let mut v = vec![Some(workq)];
             v.extend(PeerKind::ALL.iter().map(|_| None));
@@ -244,6 +279,22 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
             )
             .decimals(1),
         );
+        for (what, at, peers_at) in [
+            ("Worker (1 thread)", 0, one_at),
+            ("Pool", 2, two_at),
+            ("WorkQueue on Pool", 3, two_at),
+        ] {
+            let threads_of = if peers_at == one_at { 1 } else { threads };
+            s.push(
+                Row::new(
+                    format!("queue into a held {what}, {size} (peers x{threads_of})"),
+                    "ns/call",
+                    Better::Lower,
+                    peers_in(&queue_medians, peers_at, queue_medians[at]),
+                )
+                .decimals(1),
+            );
+        }
     }
     for w in WAITERS {
         let us = async_waiters(&worker, w);
@@ -268,6 +319,8 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
          workq items or boxed peer jobs queues behind them; the time runs from opening the gate \
          until the backlog is done: workq waits in flush() (peers have none: a countdown the \
          jobs hit, the measuring thread parked), workq's no-waiter row on the same countdown. \
+         The \"queue into a held\" rows time the backlog's queue calls alone (workq's items \
+         pre-made, the peers' jobs boxed as they are spawned; all carry 64 bytes). \
          Median of {REPS} runs, measured in rounds. The async rows: W tasks on a one-thread \
          tokio executor, each queueing its own item and awaiting flush_async(); time per task."
     ));
