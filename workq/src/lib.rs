@@ -123,6 +123,9 @@
 //!   to a CPU, through the `core_affinity` crate; without it that method is
 //!   absent.
 //! * `serde`: `Serialize` for the runqueue view ([`Snapshot`]).
+//! * `metrics`: `workq::metrics` emits every live queue's counters, gauges and
+//!   latency summaries through the `metrics` facade, to the recorder the
+//!   program installs (`record`, `export_every`).
 //!
 //! See `ARCHITECTURE.md` in the repository for the state machine and invariants.
 
@@ -144,6 +147,8 @@ pub use addons::events::{
     BacklogHook, BacklogReason, BacklogReport, EventSet, EventStats, Events, EventsBuilder, Raised,
     MAX_KINDS,
 };
+#[cfg(feature = "metrics")]
+pub use addons::metrics;
 pub use addons::periodic::{Periodic, Repeat};
 pub use addons::snapshot::{
     snapshots, ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView,
