@@ -363,3 +363,98 @@ fn the_exporter_delivers_to_the_global_recorder_and_stops() {
     bounded30("drop of an Exporter", move || drop(exporter));
     wait_until("the exporter thread ends", || exporter_threads() == 0);
 }
+
+/// The cost of one `record()` with 10 live queues (4 workers, 3 pools, 3
+/// workqueues; half with latency histograms), per recorder: none installed (the
+/// facade's no-op), metrics-util's `DebuggingRecorder`, and the Prometheus
+/// recorder; and, for comparison, `snapshots()` of the same queues (which names
+/// every thread and waiting item: a workqueue has a slot per `max_active`).
+/// Prints the median of 5 rounds; asserts nothing about time.
+/// `cargo test --release -p workq --features metrics --test metrics -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement: run it on its own, in release"]
+fn measure_the_cost_of_record_with_10_queues() {
+    let _guard = test_guard();
+    let pool = Pool::builder()
+        .name("cost-pool-0")
+        .latency_histograms(true)
+        .build()
+        .expect("pool");
+    let pools: Vec<Pool> = (1..3)
+        .map(|i| {
+            Pool::builder()
+                .name(format!("cost-pool-{i}"))
+                .latency_histograms(i % 2 == 0)
+                .build()
+                .expect("pool")
+        })
+        .collect();
+    let workers: Vec<Worker> = (0..4)
+        .map(|i| {
+            Worker::builder()
+                .name(format!("cost-worker-{i}"))
+                .latency_histograms(i % 2 == 0)
+                .build()
+                .expect("worker")
+        })
+        .collect();
+    let wqs: Vec<WorkQueue> = (0..3)
+        .map(|i| {
+            WorkQueue::builder(format!("cost-wq-{i}"))
+                .pool(&pool)
+                .latency_histograms(i % 2 == 1)
+                .build()
+                .expect("workqueue")
+        })
+        .collect();
+    for w in &workers {
+        run_items(w, 10);
+    }
+    for q in pools.iter().chain([&pool]) {
+        let work = Work::new(|_| {});
+        q.queue(&work).expect("queue");
+        flush_work(&work);
+    }
+    for q in &wqs {
+        let work = Work::new(|_| {});
+        q.queue(&work).expect("queue");
+        flush_work(&work);
+    }
+    let live = workq::snapshots().len();
+    println!("live queues: {live}");
+
+    let time = |what: &str, f: &dyn Fn()| {
+        const CALLS: u32 = 20_000;
+        for _ in 0..CALLS / 10 {
+            f(); // warm-up: every key registered
+        }
+        let mut rounds: Vec<f64> = (0..5)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                for _ in 0..CALLS {
+                    f();
+                }
+                start.elapsed().as_nanos() as f64 / f64::from(CALLS)
+            })
+            .collect();
+        rounds.sort_by(f64::total_cmp);
+        println!(
+            "record() with {live} queues, {what}: median {:.0} ns (rounds {:.0}..{:.0} ns)",
+            rounds[2], rounds[0], rounds[4]
+        );
+    };
+    time("for comparison, snapshots() alone", &|| {
+        std::hint::black_box(workq::snapshots());
+    });
+    time("no recorder (no-op)", &workq::metrics::record);
+    let debugging = DebuggingRecorder::new();
+    time("DebuggingRecorder", &|| {
+        metrics::with_local_recorder(&debugging, workq::metrics::record)
+    });
+    let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    time("PrometheusRecorder", &|| {
+        metrics::with_local_recorder(&prometheus, workq::metrics::record)
+    });
+    let text = prometheus.handle().render();
+    assert!(text.contains("queue=\"cost-wq-2\""), "rendered: {text}");
+}

@@ -79,11 +79,13 @@
 //! ([`Events`](crate::Events)) have their own [`EventStats`](crate::EventStats)
 //! and are not emitted here.
 //!
-//! The cost: a [`Snapshot`](crate::Snapshot) of each queue (its lock, held while
-//! its threads and waiting items are listed) and one recorder call per metric
-//! and queue; no cost on the queue call or run path.
+//! The cost: each queue's lock, held while its threads are counted (no
+//! allocation: the waiting items are counted, not listed), the latency
+//! summaries read after it (two passes over 512 buckets), and one recorder call
+//! per metric and queue; nothing on the queue call or run path.
 
-use crate::{snapshots, Error, Latency, QueueKind, Snapshot};
+use crate::engine::RunQueue;
+use crate::{Error, Latency, QueueKind, Stats};
 use ::metrics::{Key, KeyName, Label, Level, Metadata, Recorder, SharedString, Unit};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
@@ -228,8 +230,9 @@ const ALL: [&Described; 22] = [
 /// Emits the numbers of every live queue once, now, to the recorder current on
 /// the calling thread (a local one set by `metrics::with_local_recorder`, else the
 /// global one; with neither, nothing is recorded). The module docs list the
-/// metrics. Each queue's numbers come from one [`Snapshot`](crate::Snapshot),
-/// taken under that queue's lock; the queues are read one after another.
+/// metrics. Each queue's numbers are read under that queue's lock at one instant
+/// (the numbers of its [`Snapshot`](crate::Snapshot), without naming each thread
+/// and waiting item); the queues are read one after another.
 ///
 /// A panic of the recorder propagates to the caller.
 ///
@@ -247,7 +250,7 @@ const ALL: [&Described; 22] = [
 /// # Ok::<(), workq::Error>(())
 /// ```
 pub fn record() {
-    let queues = snapshots();
+    let queues = crate::engine::registry::live();
     ::metrics::with_recorder(|recorder| {
         for metric in ALL {
             let name = KeyName::from_const_str(metric.name);
@@ -259,9 +262,61 @@ pub fn record() {
             }
         }
         for queue in &queues {
-            emit(recorder, queue);
+            emit(recorder, &Reading::of(queue));
         }
     });
+}
+
+/// One queue's numbers: what a [`Snapshot`](crate::Snapshot) holds, without its
+/// list of threads and waiting items (a workqueue has a slot per `max_active`,
+/// a backlog an entry per item: naming each would cost an allocation apiece
+/// under the queue's lock).
+struct Reading {
+    name: Arc<str>,
+    id: u32,
+    kind: QueueKind,
+    threads: usize,
+    running: usize,
+    waiting: usize,
+    oldest_wait: Option<Duration>,
+    frozen: bool,
+    min_threads: usize,
+    max_threads: usize,
+    max_active: usize,
+    stats: Stats,
+}
+
+impl Reading {
+    /// Reads `queue` under its lock, at one instant; the latency summaries
+    /// (atomics) after the lock is released.
+    fn of(queue: &RunQueue) -> Reading {
+        let now = Instant::now();
+        let g = queue.lock();
+        let threads = g.threads.slots();
+        let (threads, running) = threads.fold((0, 0), |(all, running), slot| {
+            (all + 1, running + usize::from(slot.running().is_some()))
+        });
+        let (waiting, oldest_wait) = (g.waiting(), g.oldest_wait(now));
+        let frozen = g.life.frozen();
+        let (min_threads, max_threads) = (g.sizing.min(), g.sizing.max());
+        let max_active = g.runs.limits().max_running;
+        let counts = g.counts();
+        drop(g);
+        Reading {
+            name: queue.name.clone(),
+            id: queue.id,
+            kind: queue.kind(),
+            threads,
+            running,
+            waiting,
+            oldest_wait,
+            frozen,
+            min_threads,
+            max_threads,
+            max_active,
+            stats: queue.stats_with(counts),
+        }
+    }
 }
 
 /// The labels of one queue's metrics, shared by all of them.
@@ -272,15 +327,15 @@ struct Labels {
 }
 
 impl Labels {
-    fn of(snapshot: &Snapshot) -> Labels {
-        let kind = match snapshot.kind {
+    fn of(reading: &Reading) -> Labels {
+        let kind = match reading.kind {
             QueueKind::Worker => "worker",
             QueueKind::Pool => "pool",
             QueueKind::WorkQueue => "workqueue",
         };
         Labels {
-            queue: SharedString::from_shared(Arc::<str>::from(snapshot.name.as_str())),
-            id: SharedString::from_shared(Arc::<str>::from(snapshot.id.to_string())),
+            queue: SharedString::from_shared(reading.name.clone()),
+            id: SharedString::from_owned(reading.id.to_string()),
             kind: SharedString::const_str(kind),
         }
     }
@@ -298,8 +353,8 @@ impl Labels {
 }
 
 /// One queue's numbers, to `recorder`.
-fn emit(recorder: &dyn Recorder, snapshot: &Snapshot) {
-    let labels = Labels::of(snapshot);
+fn emit(recorder: &dyn Recorder, reading: &Reading) {
+    let labels = Labels::of(reading);
     let count = |metric: &Described, value: u64| {
         recorder
             .register_counter(&labels.key(metric.name, None), &METADATA)
@@ -310,7 +365,7 @@ fn emit(recorder: &dyn Recorder, snapshot: &Snapshot) {
             .register_gauge(&labels.key(metric.name, quantile), &METADATA)
             .set(value);
     };
-    let stats = &snapshot.stats;
+    let stats = &reading.stats;
     count(&SCHEDULED, stats.scheduled);
     if let Some(merged) = stats.merged {
         count(&MERGED, merged);
@@ -322,23 +377,18 @@ fn emit(recorder: &dyn Recorder, snapshot: &Snapshot) {
     count(&EXITED, stats.threads_exited);
     count(&SPAWN_FAILURES, stats.spawn_failures);
 
-    let running = snapshot.threads.iter().filter(|t| t.running.is_some());
-    let oldest = snapshot.waiting.iter().map(|w| w.waited).max();
-    set(&THREADS, None, snapshot.threads.len() as f64);
-    set(&RUNNING, None, running.count() as f64);
-    set(&WAITING, None, snapshot.waiting.len() as f64);
-    set(&OLDEST_WAIT, None, oldest.unwrap_or_default().as_secs_f64());
-    set(&FROZEN, None, if snapshot.frozen { 1.0 } else { 0.0 });
-    match snapshot.kind {
+    let oldest = reading.oldest_wait.unwrap_or_default();
+    set(&THREADS, None, reading.threads as f64);
+    set(&RUNNING, None, reading.running as f64);
+    set(&WAITING, None, reading.waiting as f64);
+    set(&OLDEST_WAIT, None, oldest.as_secs_f64());
+    set(&FROZEN, None, if reading.frozen { 1.0 } else { 0.0 });
+    match reading.kind {
         QueueKind::Pool => {
-            set(&MIN_THREADS, None, snapshot.min_threads as f64);
-            set(&MAX_THREADS, None, snapshot.max_threads as f64);
+            set(&MIN_THREADS, None, reading.min_threads as f64);
+            set(&MAX_THREADS, None, reading.max_threads as f64);
         }
-        QueueKind::WorkQueue => {
-            if let Some(max_active) = snapshot.max_active {
-                set(&MAX_ACTIVE, None, max_active as f64);
-            }
-        }
+        QueueKind::WorkQueue => set(&MAX_ACTIVE, None, reading.max_active as f64),
         QueueKind::Worker => {}
     }
 
