@@ -5,16 +5,18 @@
 //! Most tests capture with a `DebuggingRecorder` set on their own thread only
 //! (`metrics::with_local_recorder`), so tests running at once do not see each
 //! other's recorders; the exporter test installs one globally (its thread cannot
-//! see a local one). Queues are told apart by their unique names.
+//! see a local one), which also panics once on purpose. Queues are told apart
+//! by their unique names.
 #![cfg(feature = "metrics")]
 
 mod common;
 
 use common::{bounded30, flush_pool, flush_work, test_guard, thaw, wait_until};
-use metrics::Unit;
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use metrics_util::{CompositeKey, MetricKind};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use workq::{Error, Pool, Work, WorkQueue, Worker};
 
@@ -37,12 +39,7 @@ fn record_for(queue: &str) -> Vec<(String, Captured)> {
     of_queue(snapshotter.snapshot().into_vec(), queue)
 }
 
-type Entry = (
-    CompositeKey,
-    Option<Unit>,
-    Option<metrics::SharedString>,
-    DebugValue,
-);
+type Entry = (CompositeKey, Option<Unit>, Option<SharedString>, DebugValue);
 
 fn of_queue(entries: Vec<Entry>, queue: &str) -> Vec<(String, Captured)> {
     let mut out: Vec<(String, Captured)> = entries
@@ -319,14 +316,66 @@ fn exporter_threads() -> usize {
         .count()
 }
 
+/// The global recorder of this test binary: a `DebuggingRecorder` that panics
+/// once, on the exporter's thread, when told to (a faulty recorder).
+struct Faulty {
+    inner: DebuggingRecorder,
+    panic_once: AtomicBool,
+    panicked: AtomicUsize,
+}
+
+impl Faulty {
+    fn maybe_panic(&self) {
+        let on_exporter = std::thread::current().name() == Some("workq-metrics");
+        if on_exporter && self.panic_once.swap(false, Ordering::SeqCst) {
+            self.panicked.fetch_add(1, Ordering::SeqCst);
+            panic!("a faulty recorder (on purpose)");
+        }
+    }
+}
+
+impl Recorder for Faulty {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, help: SharedString) {
+        self.inner.describe_counter(key, unit, help);
+    }
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, help: SharedString) {
+        self.inner.describe_gauge(key, unit, help);
+    }
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, help: SharedString) {
+        self.inner.describe_histogram(key, unit, help);
+    }
+    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
+        self.maybe_panic();
+        self.inner.register_counter(key, metadata)
+    }
+    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
+        self.inner.register_gauge(key, metadata)
+    }
+    fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
+        self.inner.register_histogram(key, metadata)
+    }
+}
+
 #[test]
 fn the_exporter_delivers_to_the_global_recorder_and_stops() {
     let _guard = test_guard();
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    recorder
-        .install()
-        .expect("the only global recorder of this test binary");
+    let inner = DebuggingRecorder::new();
+    let snapshotter = inner.snapshotter();
+    let recorder: &'static Faulty = Box::leak(Box::new(Faulty {
+        inner,
+        panic_once: AtomicBool::new(false),
+        panicked: AtomicUsize::new(0),
+    }));
+    metrics::set_global_recorder(recorder).expect("the only global recorder of this test binary");
+    let snapshotter = &snapshotter;
+    let runs_are = |n: u64| {
+        move || {
+            let got = of_queue(snapshotter.snapshot().into_vec(), "metrics-exported");
+            got.iter().any(|(name, c)| {
+                name == "workq_runs_total" && matches!(c.value, DebugValue::Counter(v) if v == n)
+            })
+        }
+    };
 
     let worker = Worker::new("metrics-exported").expect("worker");
     run_items(&worker, 3);
@@ -335,18 +384,18 @@ fn the_exporter_delivers_to_the_global_recorder_and_stops() {
     wait_until("the exporter thread shows", || exporter_threads() == 1);
     // The first record() is at the thread's start: wait for its value (the
     // snapshot takes the counters, the next interval sets them again).
-    wait_until("the exporter records 3 runs", || {
-        let got = of_queue(snapshotter.snapshot().into_vec(), "metrics-exported");
-        got.iter()
-            .any(|(n, c)| n == "workq_runs_total" && matches!(c.value, DebugValue::Counter(3)))
-    });
+    wait_until("the exporter records 3 runs", runs_are(3));
     // More runs are picked up at a later interval.
     run_items(&worker, 2);
-    wait_until("the exporter records 5 runs", || {
-        let got = of_queue(snapshotter.snapshot().into_vec(), "metrics-exported");
-        got.iter()
-            .any(|(n, c)| n == "workq_runs_total" && matches!(c.value, DebugValue::Counter(5)))
+    wait_until("the exporter records 5 runs", runs_are(5));
+    // A panic of the recorder is caught: the thread goes on at the next interval.
+    recorder.panic_once.store(true, Ordering::SeqCst);
+    wait_until("the recorder panics", || {
+        recorder.panicked.load(Ordering::SeqCst) == 1
     });
+    run_items(&worker, 1);
+    wait_until("the exporter records 6 runs after the panic", runs_are(6));
+    assert_eq!(exporter_threads(), 1, "the same thread goes on");
 
     // stop joins the thread (its /proc entry may outlive the join by a moment);
     // a second stop and the drop after it do nothing.
