@@ -42,9 +42,9 @@
 //! | `workq_reruns_total` | counter | count | queue calls that asked a running item to run again | always |
 //! | `workq_runs_total` | counter | count | runs finished, panicked ones included | always |
 //! | `workq_panics_total` | counter | count | runs that panicked | always |
-//! | `workq_threads_started_total` | counter | count | threads started | always (pools move) |
-//! | `workq_threads_exited_total` | counter | count | threads that exited | always (pools move) |
-//! | `workq_spawn_failures_total` | counter | count | thread starts that failed | always (pools move) |
+//! | `workq_threads_started_total` | counter | count | threads started | always (they move on pools only) |
+//! | `workq_threads_exited_total` | counter | count | threads that exited | always (they move on pools only) |
+//! | `workq_spawn_failures_total` | counter | count | thread starts that failed | always (they move on pools only) |
 //! | `workq_threads` | gauge | count | threads (a workqueue's: its run slots on the pool) | always |
 //! | `workq_running` | gauge | count | threads running an item now | always |
 //! | `workq_waiting` | gauge | count | items waiting for a thread | always |
@@ -55,21 +55,21 @@
 //! | `workq_max_active` | gauge | count | the workqueue's `max_active` | workqueues |
 //! | `workq_wait_seconds` | gauge | seconds | wait from queue call to start, label `quantile`: `0.5`, `0.9`, `0.99` and `1` (the maximum) | queues built with `latency_histograms(true)` |
 //! | `workq_wait_seconds_count` | counter | count | waits measured | the same |
-//! | `workq_wait_seconds_sum` | gauge | seconds | the waits' sum (mean × count: within 1 ns per sample) | the same |
+//! | `workq_wait_seconds_sum` | gauge | seconds | the waits' sum (mean × count: at most 1 ns per sample below the exact sum) | the same |
 //! | `workq_run_seconds` | gauge | seconds | run time, label `quantile` as above | the same |
 //! | `workq_run_seconds_count` | counter | count | run times measured | the same |
 //! | `workq_run_seconds_sum` | gauge | seconds | the run times' sum, like the waits' | the same |
 //!
 //! **Why the quantiles are gauges.** The latency histograms live in workq: fixed
 //! log-linear buckets of atomics, filled on the run path at the cost of a few
-//! relaxed adds per run (`Latency` says how exact their percentiles are). Sending
-//! every sample through the facade as well (a `histogram!` per wait and per run)
-//! would cost a recorder call on every run, which is what these histograms exist
-//! to avoid; so `record` sends their summary instead, each percentile a gauge
-//! labelled with its quantile, as a Prometheus summary shows them. A recorder
-//! cannot re-aggregate such quantiles across queues or over time windows; they
-//! are the queue's own since it was built. The sums are gauges because the
-//! facade's counters hold integers.
+//! relaxed adds per run ([`Latency`](crate::Latency) says how exact their
+//! percentiles are). Sending every sample through the facade as well (a
+//! `histogram!` per wait and per run) would cost a recorder call on every run,
+//! which is what these histograms exist to avoid; so `record` sends their
+//! summary instead, each percentile a gauge labelled with its quantile, as a
+//! Prometheus summary shows them. A recorder cannot re-aggregate such quantiles
+//! across queues or over time windows; they are the queue's own since it was
+//! built. The sums are gauges because the facade's counters hold integers.
 //!
 //! **Queues that are gone.** A queue is emitted while it is alive (from its build
 //! until its last handle and its threads are gone, as [`snapshots`](crate::snapshots)
@@ -81,8 +81,8 @@
 //!
 //! The cost: each queue's lock, held while its threads are counted (no
 //! allocation: the waiting items are counted, not listed), the latency
-//! summaries read after it (two passes over 512 buckets), and one recorder call
-//! per metric and queue; nothing on the queue call or run path.
+//! summaries read after it (each histogram's 512 buckets), and one recorder
+//! call per metric and queue; nothing on the queue call or run path.
 
 use crate::engine::RunQueue;
 use crate::{Error, Latency, QueueKind, Stats};
@@ -232,9 +232,12 @@ const ALL: [&Described; 22] = [
 /// global one; with neither, nothing is recorded). The module docs list the
 /// metrics. Each queue's numbers are read under that queue's lock at one instant
 /// (the numbers of its [`Snapshot`](crate::Snapshot), without naming each thread
-/// and waiting item); the queues are read one after another.
+/// and waiting item); the queues are read one after another, and the recorder
+/// is called with no workq lock held.
 ///
-/// A panic of the recorder propagates to the caller.
+/// # Panics
+///
+/// Only if the recorder panics: its panic propagates to the caller.
 ///
 /// ```
 /// use metrics_util::debugging::{DebugValue, DebuggingRecorder};
@@ -246,7 +249,7 @@ const ALL: [&Described; 22] = [
 ///     key.key().name() == "workq_max_threads"
 ///         && key.key().labels().any(|l| l.key() == "queue" && l.value() == "recorded")
 /// });
-/// assert!(matches!(max, Some((.., DebugValue::Gauge(v)))  if v.0 == 3.0));
+/// assert!(matches!(max, Some((.., DebugValue::Gauge(v))) if v.0 == 3.0));
 /// # Ok::<(), workq::Error>(())
 /// ```
 pub fn record() {
