@@ -75,7 +75,9 @@
 //! until its last handle and its threads are gone, as [`snapshots`](crate::snapshots)
 //! says). After that `record` no longer sends its numbers: the recorder keeps
 //! the last values it got unless it expires idle metrics (for instance
-//! `metrics-exporter-prometheus`'s `idle_timeout`). Events
+//! `metrics-exporter-prometheus`'s `idle_timeout`). A queue built again under
+//! the same name has a new `id`, so a new series: a program that builds queues
+//! often should let its recorder expire idle metrics. Events
 //! ([`Events`](crate::Events)) have their own [`EventStats`](crate::EventStats)
 //! and are not emitted here.
 //!
