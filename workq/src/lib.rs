@@ -51,6 +51,7 @@
 //! | timers and periodic work: debounce, retry, heartbeat | [`Worker::queue_after`], [`Worker::modify`], [`Work::cancel`], [`Worker::periodic`] | `scheduled-thread-pool`, `tokio::time` | `timers` |
 //! | events from interrupt-like callbacks, none lost, one handler run for many | [`Events`] | a std or crossbeam channel with one message per event | `usbnet` |
 //! | await from async code without blocking an executor thread | [`Work::flush_async`], [`WorkQueue::queue_async`], [`Worker::drain_async`], … | `tokio::task::spawn_blocking` and its `JoinHandle` | `async_wait` |
+//! | every queue's numbers in Prometheus, StatsD or any `metrics` recorder | `workq::metrics::record()` or `export_every` (feature `metrics`) | reading each queue's `stats()` and setting gauges by hand | `metrics_prometheus` (add `--features metrics`) |
 //!
 //! Each example is a small program in the crate's `examples/` folder:
 //! `cargo run -p workq --example coalesce` from the repository.
@@ -123,6 +124,9 @@
 //!   to a CPU, through the `core_affinity` crate; without it that method is
 //!   absent.
 //! * `serde`: `Serialize` for the runqueue view ([`Snapshot`]).
+//! * `metrics`: `workq::metrics` emits every live queue's counters, gauges and
+//!   latency summaries through the `metrics` facade, to the recorder the
+//!   program installs (`record`, `export_every`).
 //!
 //! See `ARCHITECTURE.md` in the repository for the state machine and invariants.
 
@@ -144,6 +148,8 @@ pub use addons::events::{
     BacklogHook, BacklogReason, BacklogReport, EventSet, EventStats, Events, EventsBuilder, Raised,
     MAX_KINDS,
 };
+#[cfg(feature = "metrics")]
+pub use addons::metrics;
 pub use addons::periodic::{Periodic, Repeat};
 pub use addons::snapshot::{
     snapshots, ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView,

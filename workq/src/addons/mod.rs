@@ -3,6 +3,8 @@
 //! stall watchdog.
 
 pub(crate) mod events;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub(crate) mod periodic;
 pub(crate) mod snapshot;
 pub(crate) mod wait;

@@ -249,8 +249,9 @@ impl RunQueue {
         self.stats_with(counts)
     }
 
-    /// The queue's counters, with those kept under its lock read as `counts`.
-    fn stats_with(&self, counts: Counts) -> Stats {
+    /// The queue's counters, with those kept under its lock read as `counts`
+    /// (the rest are atomics: no lock needed).
+    pub(crate) fn stats_with(&self, counts: Counts) -> Stats {
         let c = &self.counters;
         Stats {
             scheduled: counts.scheduled,
@@ -263,6 +264,17 @@ impl RunQueue {
             spawn_failures: c.spawn_failures.load(Ordering::Relaxed),
             wait: self.latency.as_ref().map(|l| l.wait.latency()),
             run: self.latency.as_ref().map(|l| l.run.latency()),
+        }
+    }
+
+    /// What kind of queue this is.
+    pub(crate) fn kind(&self) -> QueueKind {
+        if self.elastic().is_some() {
+            QueueKind::Pool
+        } else if self.feeder().is_some() {
+            QueueKind::WorkQueue
+        } else {
+            QueueKind::Worker
         }
     }
 
@@ -292,13 +304,7 @@ impl RunQueue {
                 waited: w.waited(now_stamp),
             })
             .collect();
-        let kind = if self.elastic().is_some() {
-            QueueKind::Pool
-        } else if self.feeder().is_some() {
-            QueueKind::WorkQueue
-        } else {
-            QueueKind::Worker
-        };
+        let kind = self.kind();
         Snapshot {
             name: self.name.to_string(),
             id: self.id,
