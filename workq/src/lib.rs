@@ -122,7 +122,10 @@
 //! * `cpu-affinity` (default): `WorkerBuilder::cpu` pins a worker's thread
 //!   to a CPU, through the `core_affinity` crate; without it that method is
 //!   absent.
-//! * `serde`: `Serialize` for the runqueue view ([`Snapshot`]).
+//! * `serde`: `Serialize` and `Deserialize` for the runqueue view ([`Snapshot`]).
+//! * `inspect` (Unix): a read-only inspection endpoint on a Unix socket
+//!   (`workq::inspect`, or `WORKQ_INSPECT=1` in the environment) that streams
+//!   snapshots and trouble reports as JSON lines, for `workq top <pid>`.
 //!
 //! See `ARCHITECTURE.md` in the repository for the state machine and invariants.
 
@@ -144,6 +147,8 @@ pub use addons::events::{
     BacklogHook, BacklogReason, BacklogReport, EventSet, EventStats, Events, EventsBuilder, Raised,
     MAX_KINDS,
 };
+#[cfg(all(feature = "inspect", unix))]
+pub use addons::inspect;
 pub use addons::periodic::{Periodic, Repeat};
 pub use addons::snapshot::{
     snapshots, ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView,
