@@ -20,6 +20,9 @@ pub(crate) fn has_subscriber() -> bool {
 /// Something worth a warning or an error: a panic, a failed thread start, a
 /// backlog, a stall. An event when a subscriber is installed, else one line on
 /// standard error.
+/// With the `inspect` feature the line is also formatted for the running
+/// inspection endpoints (when one runs), which evaluates the arguments a second
+/// time: they must have no side effects.
 macro_rules! trouble {
     (error, $($arg:tt)*) => {{
         #[cfg(all(feature = "inspect", unix))]

@@ -126,6 +126,7 @@ pub(super) fn start(path: &Path) -> Result<Endpoint, Error> {
         stop: stop.clone(),
         reports,
         conns: Vec::new(),
+        accept_paused: false,
         hello: Message::Hello {
             pid: std::process::id(),
             program: program_name(),
@@ -170,6 +171,10 @@ struct Server {
     reports: Reader,
     conns: Vec<Conn>,
     hello: String,
+    /// An accept failed for a reason other than an empty backlog (out of file
+    /// descriptors): the listener is left alone until the next tick, else its
+    /// waiting client would wake the poll at once, again and again.
+    accept_paused: bool,
 }
 
 /// What `poll` said about one descriptor.
@@ -221,13 +226,14 @@ impl Server {
                 i += 1;
                 !gone[i - 1]
             });
-            if ready(events[0], PollFlags::IN) {
+            if !self.accept_paused && ready(events[0], PollFlags::IN) {
                 self.accept();
             }
             self.send_reports();
             let now = Instant::now();
             let tick = now >= next_tick;
             if tick {
+                self.accept_paused = false;
                 self.send_snapshots(|c| !c.closing);
                 next_tick = now + INTERVAL;
             }
@@ -238,7 +244,12 @@ impl Server {
     /// Polls the listener, the wake-up socket and every client.
     fn wait(&self, timeout_ms: i32) -> io::Result<Vec<PollFlags>> {
         let mut fds = Vec::with_capacity(2 + self.conns.len());
-        fds.push(PollFd::new(&self.listener, PollFlags::IN));
+        let accepting = if self.accept_paused {
+            PollFlags::empty()
+        } else {
+            PollFlags::IN
+        };
+        fds.push(PollFd::new(&self.listener, accepting));
         fds.push(PollFd::new(&self.wake, PollFlags::IN));
         for conn in &self.conns {
             let mut want = PollFlags::empty();
@@ -278,9 +289,12 @@ impl Server {
                     self.conns.push(conn);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // WouldBlock: none left. Anything else (out of descriptors):
-                // the client waits in the backlog for a later round.
-                Err(_) => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                // Out of descriptors, say: the client waits in the backlog.
+                Err(_) => {
+                    self.accept_paused = true;
+                    break;
+                }
             }
         }
         if self.conns.len() > first {
