@@ -2,7 +2,9 @@
 //! itself (`inspect/support.rs`) as an inspected program that builds queues and
 //! runs work, and as clients of it: a well-behaved reader, one sending random
 //! bytes, one sending a 10 MiB line, one that never reads nor writes, one that
-//! leaves mid-stream. After all of them a fresh client is still served.
+//! leaves mid-stream. After all of them a fresh client is still served. And a
+//! client that stops reading is dropped once 1 MiB waits for it, while another
+//! goes on being served.
 #![cfg(all(feature = "inspect", unix))]
 #![allow(clippy::unwrap_used)]
 
@@ -40,6 +42,9 @@ fn role_entry() {
         "silent" => silent(sock),
         "disconnect" => disconnect(sock),
         "fresh" => fresh(sock),
+        "program-big" => program_big(sock),
+        "slow" => slow(sock),
+        "watch" => watch(sock),
         other => panic!("unknown role {other}"),
     }
     std::process::exit(0);
@@ -281,4 +286,97 @@ fn real_clients_cannot_disturb_a_real_program() {
     let stderr = program.succeed();
     assert!(stderr.contains("work item 'boom'"), "{stderr}");
     assert!(!sock.exists());
+}
+
+/// A name of 256 KiB: each snapshot line of a pool so named is over 512 KiB
+/// (the pool's and its thread's names), so a client that does not read passes
+/// the endpoint's 1 MiB bound within a few snapshots.
+fn big_name() -> String {
+    "n".repeat(256 << 10)
+}
+
+/// A program with a pool of one thread and a very long name, served at `sock`
+/// until its stdin ends.
+fn program_big(sock: &std::path::Path) {
+    let pool = Pool::builder()
+        .name(big_name())
+        .min_threads(1)
+        .max_threads(1)
+        .build()
+        .unwrap();
+    let work = Work::new(|_| {});
+    pool.queue(&work).unwrap(); // first use: the thread starts
+    work.flush().unwrap();
+    let endpoint = workq::inspect::serve_at(sock).unwrap();
+    mark("ready");
+    let mut rest = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut rest);
+    drop(endpoint);
+    drop(pool);
+}
+
+/// Connects and reads nothing until told (a stdin line); then reads to the
+/// end and reports how many whole lines it got.
+fn slow(sock: &std::path::Path) {
+    let mut client = Client::connect(sock);
+    mark("connected");
+    let mut told = String::new();
+    std::io::stdin().read_line(&mut told).unwrap();
+    let mut whole = 0;
+    while let Some(line) = client.raw_line() {
+        if line.ends_with('\n') {
+            whole += 1;
+        }
+    }
+    mark(&format!("dropped after {whole}"));
+}
+
+/// Reads snapshots and marks `seq-N` at each from 8 on; ends at 12.
+fn watch(sock: &std::path::Path) {
+    let mut client = Client::connect(sock);
+    assert!(matches!(client.message(), Message::Hello { .. }));
+    loop {
+        if let Message::Snapshot { seq, queues, .. } = client.message() {
+            assert!(queues.iter().any(|q| q.name == big_name()));
+            if seq >= 8 {
+                mark(&format!("seq-{seq}"));
+            }
+            if seq == 12 {
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_client_that_does_not_read_is_dropped_and_others_are_served() {
+    if role().is_some() {
+        return;
+    }
+    let dir = TempDir::new("slow");
+    let sock = dir.join("big.sock");
+    let env = [("SOCK", sock.to_str().unwrap())];
+    let program = Proc::start("role_entry", "program-big", &env);
+    program.expect("ready");
+    let mut slow = Proc::start("role_entry", "slow", &env);
+    slow.expect("connected");
+    let watch = Proc::start("role_entry", "watch", &env);
+    // Snapshot 8 went out to the slow client too (or it was dropped before):
+    // over 4 MiB, more than its 1 MiB bound and the socket's buffers hold.
+    watch.expect("seq-8");
+    slow.tell("read");
+    let dropped = slow.line();
+    let whole: usize = dropped
+        .strip_prefix("dropped after ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The hello and the snapshots that fitted, far fewer than the 9 sent.
+    assert!((1..8).contains(&whole), "{dropped}");
+    slow.succeed();
+    for seq in 9..=12 {
+        watch.expect(&format!("seq-{seq}"));
+    }
+    watch.succeed();
+    program.succeed();
 }

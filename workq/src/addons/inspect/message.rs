@@ -217,3 +217,83 @@ impl Message {
         serde_json::from_str(line).map_err(|e| bad(format!("not a protocol message: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Level, Message};
+    use crate::{Pool, Work, WorkQueue, Worker};
+
+    #[test]
+    fn every_message_survives_the_round_trip() {
+        let pool = Pool::builder()
+            .name("round-trip")
+            .latency_histograms(true)
+            .count_merged(true)
+            .build()
+            .expect("pool");
+        let wq = WorkQueue::builder("round-trip-wq")
+            .pool(&pool)
+            .build()
+            .expect("workqueue");
+        let worker = Worker::builder()
+            .name("round-trip-worker")
+            .freezable(true)
+            .build()
+            .expect("worker");
+        worker.freeze().expect("freeze");
+        worker.queue(&Work::named("waits", |_| {})).expect("queue");
+        let work = Work::named("ran", |_| {});
+        pool.queue(&work).expect("queue");
+        work.flush().expect("flush");
+        let queues = vec![pool.snapshot(), wq.snapshot(), worker.snapshot()];
+        assert!(queues[0].stats.run.is_some_and(|r| r.count == 1));
+        assert_eq!(queues[2].waiting.len(), 1);
+        let messages = [
+            Message::Hello {
+                pid: 7,
+                program: "a \"quoted\" name\n".into(),
+                interval_ms: 500,
+            },
+            Message::Snapshot {
+                seq: 3,
+                unix_ms: 1_700_000_000_000,
+                queues,
+            },
+            Message::Report {
+                unix_ms: 1,
+                level: Level::Error,
+                text: "workq: work item 'x' on 'y' panicked: z".into(),
+            },
+            Message::Error {
+                message: "bye".into(),
+            },
+        ];
+        for message in messages {
+            let line = message.to_line();
+            assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
+            assert!(line.starts_with("{\"v\":1,\"type\":\""), "{line}");
+            assert_eq!(Message::from_line(&line).expect("parses"), message);
+            let value: serde_json::Value = serde_json::from_str(&line).expect("json");
+            assert_eq!(
+                serde_json::from_value::<Message>(value).expect("serde"),
+                message
+            );
+        }
+        worker.thaw().expect("thaw");
+    }
+
+    #[test]
+    fn unknown_fields_and_types_are_told_apart() {
+        let line = r#"{"v":1,"type":"snapshot","seq":0,"unix_ms":5,"queues":[],"extra":{"a":[1]}}"#;
+        assert_eq!(
+            Message::from_line(line).expect("parses"),
+            Message::Snapshot {
+                seq: 0,
+                unix_ms: 5,
+                queues: Vec::new()
+            }
+        );
+        assert!(Message::from_line(r#"{"v":1,"type":"gossip"}"#).is_err());
+        assert!(Message::from_line(r#"{"type":"error","message":"no version"}"#).is_err());
+    }
+}
