@@ -14,8 +14,9 @@
 //! Without a line of code: set `WORKQ_INSPECT=1` (the default path) or
 //! `WORKQ_INSPECT=/some/dir/x.sock` in the program's environment; it is read at
 //! the first build of a Worker, Pool or WorkQueue, and the endpoint then lives
-//! until the process exits. Unset, empty or `0` serves nothing; a failure is a
-//! trouble line, never a panic.
+//! until the process exits (its socket file stays after the exit, stale: the
+//! next endpoint at that path replaces it). Unset, empty or `0` serves nothing;
+//! a failure is a trouble line, never a panic.
 //!
 //! Safety and faults: the socket's directory is created 0700 if absent, and if
 //! present must be a real directory of this user that no one else may write;
@@ -32,8 +33,10 @@
 //! use workq::inspect::Message;
 //!
 //! # let dir = std::env::temp_dir().join(format!("workq-doc-inspect-{}", std::process::id()));
+//! # std::fs::create_dir(&dir).expect("a runtime directory");
+//! # std::env::set_var("XDG_RUNTIME_DIR", &dir); // the default path is under it
 //! let pool = workq::Pool::new("inspected")?;
-//! let endpoint = workq::inspect::serve_at(dir.join("app.sock"))?;
+//! let endpoint = workq::inspect::serve()?; // at default_socket_path(<this pid>)
 //! let stream = UnixStream::connect(endpoint.path()).expect("connect");
 //! stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).expect("timeout");
 //! let mut lines = BufReader::new(stream).lines();
@@ -54,7 +57,7 @@
 //! }
 //! drop(endpoint); // stops serving and removes the socket file
 //! # drop(pool);
-//! # std::fs::remove_dir(&dir).expect("remove the directory");
+//! # std::fs::remove_dir_all(&dir).expect("remove the directory");
 //! # Ok::<(), workq::Error>(())
 //! ```
 
