@@ -118,6 +118,15 @@ pub enum Error {
         /// Items still outstanding when the time ran out.
         remaining: usize,
     },
+    /// The inspection endpoint (feature `inspect`) cannot serve at this path: its
+    /// directory is unsafe, another endpoint is live there, something else is
+    /// in the way, or a system call failed.
+    Inspect {
+        /// The socket's path (empty when no default path could be made).
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -164,6 +173,11 @@ impl fmt::Display for Error {
             Error::TimedOut { what, remaining } => write!(
                 f,
                 "{what} timed out with {remaining} item(s) still outstanding"
+            ),
+            Error::Inspect { path, reason } => write!(
+                f,
+                "cannot serve the inspection endpoint at '{}': {reason}",
+                path.display()
             ),
         }
     }

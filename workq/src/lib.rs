@@ -123,10 +123,13 @@
 //! * `cpu-affinity` (default): `WorkerBuilder::cpu` pins a worker's thread
 //!   to a CPU, through the `core_affinity` crate; without it that method is
 //!   absent.
-//! * `serde`: `Serialize` for the runqueue view ([`Snapshot`]).
+//! * `serde`: `Serialize` and `Deserialize` for the runqueue view ([`Snapshot`]).
 //! * `metrics`: `workq::metrics` emits every live queue's counters, gauges and
 //!   latency summaries through the `metrics` facade, to the recorder the
 //!   program installs (`record`, `export_every`).
+//! * `inspect` (Unix): a read-only inspection endpoint on a Unix socket
+//!   (`workq::inspect`, or `WORKQ_INSPECT=1` in the environment) that streams
+//!   snapshots and trouble reports as JSON lines, for `workq top <pid>`.
 //!
 //! See `ARCHITECTURE.md` in the repository for the state machine and invariants.
 
@@ -150,6 +153,8 @@ pub use addons::events::{
 };
 #[cfg(feature = "metrics")]
 pub use addons::metrics;
+#[cfg(all(feature = "inspect", unix))]
+pub use addons::inspect;
 pub use addons::periodic::{Periodic, Repeat};
 pub use addons::snapshot::{
     snapshots, ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView,

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 /// # Ok::<(), workq::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Snapshot {
     /// The pool's, worker's or workqueue's name.
@@ -62,7 +62,7 @@ pub struct Snapshot {
 /// # Ok::<(), workq::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum QueueKind {
     /// A [`Worker`](crate::Worker): one thread.
@@ -86,7 +86,7 @@ pub enum QueueKind {
 /// # Ok::<(), workq::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct ThreadView {
     /// The thread's name (`pool/3`).
@@ -119,7 +119,7 @@ pub struct ThreadView {
 /// # Ok::<(), workq::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct ItemView {
     /// The item's name, if it has one.
@@ -148,7 +148,7 @@ pub struct ItemView {
 /// # Ok::<(), workq::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct WaitingView {
     /// The item's name, if it has one.
@@ -178,7 +178,7 @@ pub struct WaitingView {
 /// # Ok::<(), workq::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Stats {
     /// Queue calls that scheduled a run of an idle item.
@@ -407,4 +407,30 @@ pub fn snapshots() -> Vec<Snapshot> {
         .iter()
         .map(|queue| queue.snapshot())
         .collect()
+}
+
+/// [`Latency`](crate::Latency) reads back from what its `Serialize` writes (its
+/// type lives in the engine, which knows nothing of serde's reading side).
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for crate::Latency {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Fields {
+            count: u64,
+            mean: Duration,
+            p50: Duration,
+            p90: Duration,
+            p99: Duration,
+            max: Duration,
+        }
+        let f = Fields::deserialize(deserializer)?;
+        Ok(crate::Latency {
+            count: f.count,
+            mean: f.mean,
+            p50: f.p50,
+            p90: f.p90,
+            p99: f.p99,
+            max: f.max,
+        })
+    }
 }

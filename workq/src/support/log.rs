@@ -7,7 +7,9 @@
 //! a subscriber is installed (the global default, or a scoped one on the thread
 //! that reports), and one line on standard error when none is; without the
 //! feature it is always one line on standard error. The fine-grained events
-//! (queue, start, finish, thread start and exit) go to `tracing` only.
+//! (queue, start, finish, thread start and exit) go to `tracing` only. With the
+//! `inspect` feature each trouble line is also copied to the running inspection
+//! endpoints (`support/tap.rs`; one relaxed atomic load when none runs).
 
 /// Whether a `tracing` subscriber would see an event sent from this thread now.
 #[cfg(feature = "tracing")]
@@ -18,8 +20,13 @@ pub(crate) fn has_subscriber() -> bool {
 /// Something worth a warning or an error: a panic, a failed thread start, a
 /// backlog, a stall. An event when a subscriber is installed, else one line on
 /// standard error.
+/// With the `inspect` feature the line is also formatted for the running
+/// inspection endpoints (when one runs), which evaluates the arguments a second
+/// time: they must have no side effects.
 macro_rules! trouble {
     (error, $($arg:tt)*) => {{
+        #[cfg(all(feature = "inspect", unix))]
+        $crate::support::tap::record($crate::support::tap::Level::Error, format_args!($($arg)*));
         #[cfg(feature = "tracing")]
         if $crate::support::log::has_subscriber() {
             tracing::error!(target: "workq", $($arg)*);
@@ -30,6 +37,8 @@ macro_rules! trouble {
         eprintln!($($arg)*);
     }};
     (warn, $($arg:tt)*) => {{
+        #[cfg(all(feature = "inspect", unix))]
+        $crate::support::tap::record($crate::support::tap::Level::Warn, format_args!($($arg)*));
         #[cfg(feature = "tracing")]
         if $crate::support::log::has_subscriber() {
             tracing::warn!(target: "workq", $($arg)*);

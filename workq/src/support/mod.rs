@@ -8,4 +8,6 @@ pub(crate) mod log;
 pub(crate) mod padded;
 pub(crate) mod panic;
 pub(crate) mod sync;
+#[cfg(all(feature = "inspect", unix))]
+pub(crate) mod tap;
 pub(crate) mod thread;

@@ -530,6 +530,9 @@ impl PoolBuilder {
     /// assert!(matches!(err, workq::Error::InvalidConfig { setting: "min_threads", .. }));
     /// ```
     pub fn build(self) -> Result<Pool, Error> {
+        // `WORKQ_INSPECT`, read at the process's first build (feature `inspect`).
+        #[cfg(all(feature = "inspect", unix))]
+        crate::addons::inspect::at_first_build();
         check_name(&self.name)?;
         check_threads(self.threads().0, self.threads().1)?;
         check_percent(self.very_slow_percent)?;

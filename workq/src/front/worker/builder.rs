@@ -274,6 +274,9 @@ impl WorkerBuilder {
     /// assert!(matches!(err, workq::Error::InvalidConfig { setting: "name", .. }));
     /// ```
     pub fn build(self) -> Result<Worker, Error> {
+        // `WORKQ_INSPECT`, read at the process's first build (feature `inspect`).
+        #[cfg(all(feature = "inspect", unix))]
+        crate::addons::inspect::at_first_build();
         check_name(&self.name)?;
         check_stack(self.stack_size)?;
         let core = self.cpu.map(find_cpu).transpose()?;

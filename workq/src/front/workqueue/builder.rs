@@ -428,6 +428,9 @@ impl WorkQueueBuilder {
     /// assert!(matches!(err, workq::Error::InvalidConfig { setting: "max_active", .. }));
     /// ```
     pub fn build(self) -> Result<WorkQueue, Error> {
+        // `WORKQ_INSPECT`, read at the process's first build (feature `inspect`).
+        #[cfg(all(feature = "inspect", unix))]
+        crate::addons::inspect::at_first_build();
         check_name(&self.name)?;
         if !(1..=MAX_ACTIVE).contains(&self.max_active) {
             return Err(invalid("max_active", "must be 1 to 512"));
