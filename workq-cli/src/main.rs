@@ -9,6 +9,7 @@
 
 mod cli;
 mod demo;
+mod view;
 
 use clap::Parser;
 use std::process::ExitCode;

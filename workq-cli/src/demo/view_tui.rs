@@ -4,12 +4,13 @@
 //! stall, panic). `q`, Esc or Ctrl-C (or SIGTERM / SIGHUP) asks the scenario to
 //! wind down early; the summary is printed once the terminal is restored.
 
-use super::model::{running_for, short, Model};
+use super::model::Model;
 use super::shared::{ReportKind, Shared, EVENT_NAMES, OWNERS};
-use super::terminal::{quit_on_signals, TerminalGuard};
 use super::view_plain::tag;
+use crate::view::terminal::{is_quit, quit_on_signals, TerminalGuard};
+use crate::view::text::{running_for, short, wrap_words};
 use ratatui::backend::CrosstermBackend;
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -32,26 +33,6 @@ const COMPACT_BELOW: u16 = 36;
 
 /// The counters' column is at least this wide (its lines fit in it).
 const COUNTERS_WIDTH: u16 = 38;
-
-/// The smallest terminal the live view is drawn on (80x24 fits).
-pub const MIN_SIZE: (u16, u16) = (64, 20);
-
-/// Whether the live view can be drawn on a terminal of `size` (columns, rows;
-/// `None` when the terminal does not say).
-///
-/// # Errors
-/// Why not, in words: no size, a 0x0 size, or smaller than [`MIN_SIZE`].
-pub fn fits(size: Option<(u16, u16)>) -> Result<(), String> {
-    let (min_w, min_h) = MIN_SIZE;
-    match size {
-        None => Err("the terminal does not report its size".to_string()),
-        Some((w, h)) if w == 0 || h == 0 => Err(format!("the terminal reports a size of {w}x{h}")),
-        Some((w, h)) if w < min_w || h < min_h => Err(format!(
-            "the terminal is {w}x{h}; the live view needs at least {min_w}x{min_h}"
-        )),
-        Some(_) => Ok(()),
-    }
-}
 
 /// Why the live view stopped early.
 #[derive(Debug)]
@@ -100,15 +81,6 @@ fn draw_loop(
                 }
             }
         }
-    }
-}
-
-/// `q`, Esc or Ctrl-C.
-fn is_quit(key: &KeyEvent) -> bool {
-    match key.code {
-        KeyCode::Char('q') | KeyCode::Esc => true,
-        KeyCode::Char('c') => key.modifiers.contains(KeyModifiers::CONTROL),
-        _ => false,
     }
 }
 
@@ -475,39 +447,6 @@ fn reports_panel(model: &Model, area: Rect) -> Paragraph<'static> {
         .block(Block::bordered().title(" reports: timeline, backlog, stall, panic "))
 }
 
-/// `text` in lines of at most `width` characters, broken between words (a word
-/// longer than a line is cut).
-pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    let mut len = 0;
-    for word in text.split_whitespace() {
-        let mut word: Vec<char> = word.chars().collect();
-        if len > 0 && len + 1 + word.len() > width {
-            lines.push(std::mem::take(&mut line));
-            len = 0;
-        }
-        while word.len() > width {
-            let rest = word.split_off(width - len);
-            line.extend(word);
-            lines.push(std::mem::take(&mut line));
-            len = 0;
-            word = rest;
-        }
-        if len > 0 {
-            line.push(' ');
-            len += 1;
-        }
-        len += word.len();
-        line.extend(word);
-    }
-    if len > 0 || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::scenario;
@@ -691,38 +630,6 @@ mod tests {
         let raised = format!("{:>10}", c.raised[0]);
         assert!(end.contains(&raised), "rx count {raised} not in:\n{end}");
         assert!(end.contains("destroyed 'netdev'"), "{end}");
-    }
-
-    #[test]
-    fn a_terminal_without_a_size_gets_the_plain_view() {
-        assert!(fits(None).is_err());
-        let zero = fits(Some((0, 0))).err().unwrap_or_default();
-        assert!(zero.contains("0x0"), "{zero}");
-        assert!(fits(Some((80, 0))).is_err());
-        let small = fits(Some((40, 10))).err().unwrap_or_default();
-        assert!(small.contains("at least 64x20"), "{small}");
-        assert_eq!(fits(Some((80, 24))), Ok(()));
-        assert_eq!(fits(Some((200, 60))), Ok(()));
-    }
-
-    #[test]
-    fn reports_wrap_between_words() {
-        let text = "workq: events 'eth0-kevent' backlogged (an event waited 302.5ms); \
-                    nothing lost: rx ×3290 (waited 302.5ms), tx ×622";
-        let lines = wrap_words(text, 30);
-        assert!(lines.len() > 1, "{lines:?}");
-        assert!(lines.iter().all(|l| l.chars().count() <= 30), "{lines:?}");
-        // Only whole words: joined again they give the text back.
-        assert_eq!(lines.join(" "), text);
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.split(' ').any(|w| w == "backlogged")),
-            "{lines:?}"
-        );
-        // A word longer than a line is cut, nothing is dropped.
-        assert_eq!(wrap_words("abcdefghij kl", 4), ["abcd", "efgh", "ij", "kl"]);
-        assert_eq!(wrap_words("", 10), [""]);
     }
 
     /// At 80x24 the reports panel keeps several lines, and a run seen for the
