@@ -1,6 +1,7 @@
-//! The terminal while the live view is on: raw mode and the alternate screen,
-//! restored on every way out (the guard's drop, and the panic hook for a panic on
-//! the view's thread, which restores before the message is printed).
+//! The terminal while a live view (`workq demo`'s or `workq top`'s) is on: raw
+//! mode and the alternate screen, restored on every way out (the guard's drop,
+//! and the panic hook for a panic on the view's thread, which restores before
+//! the message is printed); whether a terminal is big enough; the quit keys.
 //!
 //! One demo item panics on purpose on a pool thread. workq catches that panic and
 //! reports it through the pool's hook, but std's panic hook runs first and would
