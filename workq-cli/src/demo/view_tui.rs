@@ -7,14 +7,15 @@
 use super::model::Model;
 use super::shared::{ReportKind, Shared, EVENT_NAMES, OWNERS};
 use super::view_plain::tag;
+use crate::view::queue_panel::{frozen_tag, PanelItem, PanelThread, QueuePanel};
 use crate::view::terminal::{is_quit, quit_on_signals, TerminalGuard};
-use crate::view::text::{running_for, short, wrap_words};
+use crate::view::text::wrap_words;
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::{Frame, Terminal};
 use std::io;
 use std::sync::atomic::Ordering;
@@ -185,7 +186,7 @@ fn header(model: &Model, width: u16) -> Line<'static> {
 
 /// A panel for one queue: its threads (or a workqueue's slots) with what each
 /// runs and for how long, then its waiting items with their ages.
-fn queue_panel<'a>(model: &Model, kind: &str, snap: &Snapshot, area: Rect) -> Paragraph<'a> {
+fn queue_panel(model: &Model, kind: &str, snap: &Snapshot, area: Rect) -> Paragraph<'static> {
     let mut title = vec![Span::styled(
         format!(" {kind} {} ", snap.name),
         Style::new().add_modifier(Modifier::BOLD),
@@ -200,108 +201,47 @@ fn queue_panel<'a>(model: &Model, kind: &str, snap: &Snapshot, area: Rect) -> Pa
         )));
     }
     if snap.frozen {
-        title.push(Span::styled(
-            " FROZEN ",
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
-        ));
+        title.push(frozen_tag());
     }
-    let inner = area.width.saturating_sub(2) as usize;
-    let mut name_w = snap
+    let threads = snap
         .threads
         .iter()
-        .map(|t| t.name.chars().count())
-        .max()
-        .unwrap_or(6)
-        .clamp(8, 20)
-        + 2;
-    let mut for_w = 8;
-    if inner < 40 {
-        // A narrow panel (side by side on a short terminal): no thread column (the
-        // title names the queue), a shorter "for", so a run stays on one line.
-        name_w = 0;
-        for_w = 5;
-    }
-    let run_w = inner.saturating_sub(name_w + for_w + 1).max(4);
-    let dim = Style::new().fg(Color::DarkGray);
-    let mut lines = vec![Line::styled(
-        format!(
-            "{:<name_w$}{:<run_w$} {:>for_w$}",
-            if name_w == 0 {
-                ""
-            } else if kind == "ordered workqueue" {
-                "slot"
-            } else {
-                "thread"
-            },
-            "running",
-            "for"
-        ),
-        dim.add_modifier(Modifier::UNDERLINED),
-    )];
-    if snap.threads.is_empty() {
-        lines.push(Line::styled("(no threads)", dim));
-    }
-    for t in &snap.threads {
-        let shown: String = t.name.chars().take(name_w.saturating_sub(2)).collect();
-        let name = Span::styled(format!("{shown:<name_w$}"), Style::new().fg(Color::Cyan));
-        match &t.running {
-            None => lines.push(Line::from(vec![name, Span::styled("idle", dim)])),
-            Some(r) => {
+        .map(|t| PanelThread {
+            name: t.name.clone(),
+            running: t.running.as_ref().map(|r| {
                 let item = r.work.as_deref().unwrap_or("<unnamed>");
-                let mut what = item.to_string();
-                if let Some(inner_item) = model.pumped_item(item) {
-                    what = format!("{item} > {inner_item}");
+                PanelItem {
+                    what: match model.pumped_item(item) {
+                        Some(inner_item) => format!("{item} > {inner_item}"),
+                        None => item.to_string(),
+                    },
+                    very_slow: r.very_slow,
+                    for_: r.running_for,
                 }
-                if r.very_slow {
-                    what.push_str(" (very slow)");
-                }
-                let what: String = what.chars().take(run_w).collect();
-                let for_style = if r.running_for >= Duration::from_secs(1) {
-                    Style::new().fg(Color::Yellow)
-                } else {
-                    Style::new()
-                };
-                lines.push(Line::from(vec![
-                    name,
-                    Span::styled(
-                        format!("{what:<run_w$}"),
-                        Style::new().add_modifier(Modifier::BOLD),
-                    ),
-                    Span::styled(
-                        format!(" {:>for_w$}", running_for(r.running_for)),
-                        for_style,
-                    ),
-                ]));
-            }
-        }
+            }),
+        })
+        .collect();
+    let waiting = snap
+        .waiting
+        .iter()
+        .map(|w| PanelItem {
+            what: w.work.as_deref().unwrap_or("<unnamed>").to_string(),
+            very_slow: w.very_slow,
+            for_: w.waited,
+        })
+        .collect();
+    QueuePanel {
+        title,
+        column: if kind == "ordered workqueue" {
+            "slot"
+        } else {
+            "thread"
+        },
+        threads,
+        waiting,
+        extra: Vec::new(),
     }
-    if snap.waiting.is_empty() {
-        lines.push(Line::styled("nothing waiting", dim));
-    } else {
-        let mut spans = vec![Span::styled(
-            format!("waiting {}: ", snap.waiting.len()),
-            Style::new().fg(Color::Magenta),
-        )];
-        for (i, w) in snap.waiting.iter().enumerate() {
-            if i > 0 {
-                spans.push(Span::styled(" · ", dim));
-            }
-            spans.push(Span::raw(
-                w.work.as_deref().unwrap_or("<unnamed>").to_string(),
-            ));
-            if w.very_slow {
-                spans.push(Span::styled(" (very slow)", dim));
-            }
-            spans.push(Span::styled(format!(" {}", short(w.waited)), dim));
-        }
-        lines.push(Line::from(spans));
-    }
-    Paragraph::new(lines)
-        .block(Block::bordered().title(Line::from(title)))
-        .wrap(Wrap { trim: false })
+    .render(area)
 }
 
 /// The counters panel (what a short terminal cuts comes last).

@@ -63,9 +63,14 @@ pub fn label(q: &Queue) -> String {
 /// What kind of queue, in words, with its sizing.
 pub fn describe(q: &Queue) -> String {
     let frozen = if q.frozen { ", FROZEN" } else { "" };
+    format!("{}{frozen}", describe_plain(q))
+}
+
+/// [`describe`] without the frozen mark (the live view draws its own).
+pub fn describe_plain(q: &Queue) -> String {
     match q.kind.as_str() {
         "Pool" => format!(
-            "pool {}: {} thread(s) (min {}, max {}, very slow share {}%){frozen}",
+            "pool {}: {} thread(s) (min {}, max {}, very slow share {}%)",
             label(q),
             q.threads.len(),
             q.min_threads,
@@ -73,11 +78,11 @@ pub fn describe(q: &Queue) -> String {
             q.very_slow_percent
         ),
         "WorkQueue" => match q.max_active {
-            Some(n) => format!("workqueue {} (max_active {n}){frozen}", label(q)),
-            None => format!("workqueue {}{frozen}", label(q)),
+            Some(n) => format!("workqueue {} (max_active {n})", label(q)),
+            None => format!("workqueue {}", label(q)),
         },
-        "Worker" => format!("worker {}{frozen}", label(q)),
-        other => format!("{} {}{frozen}", other.to_lowercase(), label(q)),
+        "Worker" => format!("worker {}", label(q)),
+        other => format!("{} {}", other.to_lowercase(), label(q)),
     }
 }
 
@@ -114,12 +119,17 @@ pub fn detail(q: &Queue, rates: Option<Rates>) -> String {
                 let _ = writeln!(s, "  {:<20} idle", t.name);
             }
             Some(r) => {
+                // A run seen for the first time has no time yet (see running_for).
+                let since = if r.running_for.is_zero() {
+                    " (new)".to_string()
+                } else {
+                    format!(" for {}", running_for(r.running_for))
+                };
                 let _ = writeln!(
                     s,
-                    "  {:<20} {} for {}",
+                    "  {:<20} {}{since}",
                     t.name,
                     item_name(r.work.as_deref(), r.very_slow),
-                    running_for(r.running_for)
                 );
             }
         }

@@ -1,6 +1,7 @@
 //! The live view of `workq top` (ratatui on crossterm, like the demo's): a
-//! header, the table of queues, each queue's threads and waiting items (scrolled
-//! with the arrow keys), and the latest reports. `q`, Esc or Ctrl-C (or SIGTERM /
+//! header, the table of queues, a panel per queue with its threads and waiting
+//! items (the demo's panel; the arrow keys scroll them by queue), and the latest
+//! reports. `q`, Esc or Ctrl-C (or SIGTERM /
 //! SIGHUP) quits; the terminal is restored on every way out.
 
 use super::connect::TopError;
@@ -8,8 +9,9 @@ use super::protocol::Queue;
 use super::state::State;
 use super::table;
 use super::Lines;
+use crate::view::queue_panel::{frozen_tag, PanelItem, PanelThread, QueuePanel};
 use crate::view::terminal::{is_quit, quit_on_signals, TerminalGuard};
-use crate::view::text::{running_for, short, wrap_words};
+use crate::view::text::wrap_words;
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -105,7 +107,7 @@ pub fn render(frame: &mut Frame<'_>, state: &State, scroll: u16) {
     .areas(area);
     frame.render_widget(Paragraph::new(header(state, top.width)), top);
     frame.render_widget(table_panel(state), table_area);
-    frame.render_widget(queues_panel(state, scroll), queues_area);
+    queue_panels(frame, state, scroll, queues_area);
     frame.render_widget(reports_panel(state, reports_area), reports_area);
 }
 
@@ -160,24 +162,32 @@ fn table_panel(state: &State) -> Paragraph<'static> {
     Paragraph::new(lines).block(Block::bordered().title(" queues "))
 }
 
-/// Every queue: what it is, its rates, its threads with what each runs and for
-/// how long, its waiting items with their ages, its latencies.
-fn queues_panel(state: &State, scroll: u16) -> Paragraph<'static> {
-    let mut lines = Vec::new();
-    if let Some(s) = &state.latest {
-        for q in &s.queues {
-            queue_lines(q, state, &mut lines);
+/// The queues' panels, stacked from the `scroll`-th queue down as far as they
+/// fit (the last one cut at the bottom).
+fn queue_panels(frame: &mut Frame<'_>, state: &State, scroll: u16, area: Rect) {
+    let Some(s) = &state.latest else {
+        return;
+    };
+    let mut y = area.y;
+    let bottom = area.y + area.height;
+    for q in s.queues.iter().skip(usize::from(scroll)) {
+        if bottom.saturating_sub(y) < 4 {
+            break;
         }
+        let panel = queue_panel(q, state);
+        let height = panel.height().min(bottom - y);
+        let rect = Rect::new(area.x, y, area.width, height);
+        frame.render_widget(panel.render(rect), rect);
+        y += height;
     }
-    Paragraph::new(lines)
-        .scroll((scroll, 0))
-        .block(Block::bordered().title(" threads and waiting items "))
 }
 
-fn queue_lines(q: &Queue, state: &State, lines: &mut Vec<Line<'static>>) {
-    let dim = Style::new().fg(Color::DarkGray);
+/// The panel of `q`: what it is and its rates in the title, its threads with
+/// what each runs and for how long, its waiting items with their ages, its
+/// latencies.
+fn queue_panel(q: &Queue, state: &State) -> QueuePanel {
     let mut title = vec![Span::styled(
-        table::describe(q),
+        format!(" {} ", table::describe_plain(q)),
         Style::new().add_modifier(Modifier::BOLD),
     )];
     if let Some(r) = state.rates_of(q) {
@@ -186,57 +196,51 @@ fn queue_lines(q: &Queue, state: &State, lines: &mut Vec<Line<'static>>) {
             .map_or_else(|| "-".to_string(), |m| format!("{m:.1}"));
         title.push(Span::styled(
             format!(
-                "  {:.1} runs/s · {:.1} queued/s · {merged} merged/s",
+                "· {:.1} runs/s · {:.1} queued/s · {merged} merged/s ",
                 r.runs, r.queued
             ),
             Style::new().fg(Color::Cyan),
         ));
     }
-    lines.push(Line::from(title));
-    for t in &q.threads {
-        let name = Span::styled(format!("  {:<20} ", t.name), Style::new().fg(Color::Cyan));
-        match &t.running {
-            None => lines.push(Line::from(vec![name, Span::styled("idle", dim)])),
-            Some(r) => {
-                let long = r.running_for >= Duration::from_secs(1);
-                lines.push(Line::from(vec![
-                    name,
-                    Span::styled(
-                        table::item_name(r.work.as_deref(), r.very_slow),
-                        Style::new().add_modifier(Modifier::BOLD),
-                    ),
-                    Span::styled(
-                        format!(" for {}", running_for(r.running_for)),
-                        if long {
-                            Style::new().fg(Color::Yellow)
-                        } else {
-                            Style::new()
-                        },
-                    ),
-                ]));
-            }
-        }
+    if q.frozen {
+        title.push(frozen_tag());
     }
-    if q.waiting.is_empty() {
-        lines.push(Line::styled("  nothing waiting", dim));
-    } else {
-        let mut spans = vec![Span::styled(
-            format!("  waiting {}: ", q.waiting.len()),
-            Style::new().fg(Color::Magenta),
-        )];
-        for (i, w) in q.waiting.iter().enumerate() {
-            if i > 0 {
-                spans.push(Span::styled(" · ", dim));
-            }
-            spans.push(Span::raw(table::item_name(w.work.as_deref(), w.very_slow)));
-            spans.push(Span::styled(format!(" {}", short(w.waited)), dim));
-        }
-        lines.push(Line::from(spans));
-    }
-    for (what, l) in [("wait", &q.stats.wait), ("run", &q.stats.run)] {
-        if let Some(l) = l {
-            lines.push(Line::styled(format!("  {}", table::latency(what, l)), dim));
-        }
+    let item = |work: &Option<String>, very_slow: bool, for_: Duration| PanelItem {
+        what: work.as_deref().unwrap_or("<unnamed>").to_string(),
+        very_slow,
+        for_,
+    };
+    let dim = Style::new().fg(Color::DarkGray);
+    QueuePanel {
+        title,
+        column: if q.kind == "WorkQueue" {
+            "slot"
+        } else {
+            "thread"
+        },
+        threads: q
+            .threads
+            .iter()
+            .map(|t| PanelThread {
+                name: t.name.clone(),
+                running: t
+                    .running
+                    .as_ref()
+                    .map(|r| item(&r.work, r.very_slow, r.running_for)),
+            })
+            .collect(),
+        waiting: q
+            .waiting
+            .iter()
+            .map(|w| item(&w.work, w.very_slow, w.waited))
+            .collect(),
+        extra: [("wait", &q.stats.wait), ("run", &q.stats.run)]
+            .into_iter()
+            .filter_map(|(what, l)| {
+                l.as_ref()
+                    .map(|l| Line::styled(table::latency(what, l), dim))
+            })
+            .collect(),
     }
 }
 
@@ -326,7 +330,9 @@ mod tests {
             "700µs",
             "pool disk#3: 1 thread(s)",
             "disk/0",
-            "flush for 2.00s",
+            "disk/0    flush",
+            "2.00s",
+            "· 100.0 runs/s · 100.0 queued/s · - merged/s",
             "waiting 1: sync (very slow) 3ms",
             "wait: 4 sample(s)",
             "warn: workq: 'disk' stalled",
