@@ -397,21 +397,34 @@ fn without_a_pid_the_only_socket_is_used_else_the_candidates_are_listed() {
 
     let sockets = dir.join("workq");
     std::fs::create_dir_all(&sockets).expect("create the sockets' dir");
+    // A socket left behind by a program that has exited (no process has this
+    // PID: it is past the kernel's limit) is passed over.
+    drop(UnixListener::bind(sockets.join("4000000000.sock")).expect("bind"));
+    let out = workq(&["top", "--plain"], &env);
+    assert_one_line_error(&out, "but 1 left by programs that have exited");
+    // This test's own PID: a live process.
+    let me = std::process::id();
     let lines = vec![HELLO.to_string(), snapshot(1, 1_700_000_001_000, 1, 1)];
-    let server = serve(&sockets.join("4242.sock"), lines, Then::WaitForClient);
+    let server = serve(
+        &sockets.join(format!("{me}.sock")),
+        lines,
+        Then::WaitForClient,
+    );
     let out = workq(&["top", "--once", "--plain"], &env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("fake-server (pid 4242)"));
     server.join().expect("server");
 
-    // The first socket is left behind (its server is gone); a second appears.
-    let _second = UnixListener::bind(sockets.join("77.sock")).expect("bind");
+    // A second live program (the test's parent): which one is for the user to say.
+    let parent = std::os::unix::process::parent_id();
+    let _second = UnixListener::bind(sockets.join(format!("{parent}.sock"))).expect("bind");
     let out = workq(&["top", "--plain"], &env);
     let err = text(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("2 programs serve their queues"), "{err}");
-    assert!(err.contains("  77  "), "{err}");
-    assert!(err.contains("  4242  "), "{err}");
+    assert!(err.contains(&format!("  {me}  ")), "{err}");
+    assert!(err.contains(&format!("  {parent}  ")), "{err}");
+    assert!(!err.contains("4000000000"), "{err}");
 }
 
 #[test]

@@ -9,26 +9,27 @@ use std::path::{Path, PathBuf};
 
 /// Where the program of process `pid` serves its queues:
 /// `$XDG_RUNTIME_DIR/workq/<pid>.sock` if `XDG_RUNTIME_DIR` is set and absolute,
-/// else `<temp_dir>/workq-<uid>/<pid>.sock`. The library's
-/// `workq::inspect::default_socket_path` decides the same (this one stands in
-/// for it until the `inspect` feature is available here).
-pub fn default_socket_path(pid: u32) -> PathBuf {
+/// else `<temp_dir>/workq-<uid>/<pid>.sock`; `None` when neither is absolute.
+/// The library's `workq::inspect::default_socket_path` (feature `inspect`)
+/// decides the same, with the same signature: this one stands in for it until
+/// workq-cli builds with that feature.
+pub fn default_socket_path(pid: u32) -> Option<PathBuf> {
     let file = format!("{pid}.sock");
-    match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
-        Some(dir) if dir.is_absolute() => dir.join("workq").join(file),
-        _ => std::env::temp_dir()
-            .join(format!("workq-{}", rustix::process::getuid().as_raw()))
-            .join(file),
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        if dir.is_absolute() {
+            return Some(dir.join("workq").join(file));
+        }
     }
+    let tmp = std::env::temp_dir();
+    let uid = rustix::process::getuid().as_raw();
+    tmp.is_absolute()
+        .then(|| tmp.join(format!("workq-{uid}")).join(file))
 }
 
 /// The directory the sockets are in: that of [`default_socket_path`], so the
 /// two never disagree.
-fn socket_dir() -> PathBuf {
-    default_socket_path(0)
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+fn socket_dir() -> Option<PathBuf> {
+    default_socket_path(0)?.parent().map(Path::to_path_buf)
 }
 
 /// Why `workq top` stopped.
@@ -36,14 +37,18 @@ fn socket_dir() -> PathBuf {
 pub enum TopError {
     /// No socket at the path.
     NoSocket(PathBuf),
-    /// No PID nor `--socket`, and no socket in the directory.
-    NoneRunning(PathBuf),
+    /// No PID nor `--socket`, and no live program's socket in the directory
+    /// (with how many sockets of exited programs are left there).
+    NoneRunning(PathBuf, usize),
     /// No PID nor `--socket`, and several sockets in the directory.
     Several(PathBuf, Vec<PathBuf>),
     /// The socket is not ours to open.
     PermissionDenied(PathBuf),
     /// Nobody listens on the socket (its program has exited).
     Refused(PathBuf),
+    /// No absolute directory for the sockets (neither `XDG_RUNTIME_DIR` nor the
+    /// temp dir is absolute).
+    NoSocketDir,
     /// Another failure to connect or to read.
     Io(PathBuf, io::Error),
     /// The program closed the connection, with its message if it sent one.
@@ -64,12 +69,20 @@ impl fmt::Display for TopError {
                 "no socket at {} (is the program running, and serving with WORKQ_INSPECT=1?)",
                 p.display()
             ),
-            TopError::NoneRunning(dir) => write!(
-                f,
-                "no program serves its queues: no socket in {} (start one with \
-                 WORKQ_INSPECT=1 ./your-program, or give --socket PATH)",
-                dir.display()
-            ),
+            TopError::NoneRunning(dir, stale) => {
+                write!(
+                    f,
+                    "no program serves its queues: no socket in {}",
+                    dir.display()
+                )?;
+                if *stale > 0 {
+                    write!(f, " but {stale} left by programs that have exited")?;
+                }
+                write!(
+                    f,
+                    " (start one with WORKQ_INSPECT=1 ./your-program, or give --socket PATH)"
+                )
+            }
             TopError::Several(dir, paths) => {
                 write!(
                     f,
@@ -93,6 +106,11 @@ impl fmt::Display for TopError {
                 "connection refused at {} (its program has exited and left the socket behind)",
                 p.display()
             ),
+            TopError::NoSocketDir => write!(
+                f,
+                "no directory for the sockets: set XDG_RUNTIME_DIR to an absolute path, \
+                 or give --socket PATH"
+            ),
             TopError::Io(p, e) => write!(f, "{}: {e}", p.display()),
             TopError::Closed(None) => write!(f, "the program closed the connection"),
             TopError::Closed(Some(m)) => write!(f, "the program closed the connection: {m}"),
@@ -104,29 +122,42 @@ impl fmt::Display for TopError {
 }
 
 /// The socket to use: `socket` if given, else that of `pid`, else the only one
-/// in the sockets' directory.
+/// in the sockets' directory whose process is alive (a program that crashed
+/// leaves its socket behind).
 ///
 /// # Errors
+/// [`TopError::NoSocketDir`] when there is no directory for the sockets;
 /// [`TopError::NoneRunning`] or [`TopError::Several`] when neither is given and
-/// the directory does not hold exactly one socket.
+/// the directory does not hold exactly one live program's socket.
 pub fn choose(socket: Option<PathBuf>, pid: Option<u32>) -> Result<PathBuf, TopError> {
     if let Some(path) = socket {
         return Ok(path);
     }
     if let Some(pid) = pid {
-        return Ok(default_socket_path(pid));
+        return default_socket_path(pid).ok_or(TopError::NoSocketDir);
     }
-    let dir = socket_dir();
-    let mut found = candidates(&dir);
-    match found.len() {
-        0 => Err(TopError::NoneRunning(dir)),
-        1 => Ok(found.remove(0)),
-        _ => Err(TopError::Several(dir, found)),
+    let dir = socket_dir().ok_or(TopError::NoSocketDir)?;
+    let (mut live, stale): (Vec<_>, Vec<_>) = candidates(&dir)
+        .into_iter()
+        .partition(|(pid, _)| alive(*pid));
+    match live.len() {
+        0 => Err(TopError::NoneRunning(dir, stale.len())),
+        1 => Ok(live.remove(0).1),
+        _ => Err(TopError::Several(
+            dir,
+            live.into_iter().map(|(_, p)| p).collect(),
+        )),
     }
 }
 
+/// Whether process `pid` exists (every process counts as alive where `/proc`
+/// is not mounted).
+fn alive(pid: u32) -> bool {
+    !Path::new("/proc/self").exists() || Path::new("/proc").join(pid.to_string()).exists()
+}
+
 /// The sockets named `<pid>.sock` in `dir`, by PID.
-fn candidates(dir: &Path) -> Vec<PathBuf> {
+fn candidates(dir: &Path) -> Vec<(u32, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -143,7 +174,7 @@ fn candidates(dir: &Path) -> Vec<PathBuf> {
         })
         .collect();
     found.sort();
-    found.into_iter().map(|(_, p)| p).collect()
+    found
 }
 
 /// Connects to `path`.
@@ -182,16 +213,22 @@ mod tests {
 
     #[test]
     fn the_socket_path_ends_with_the_pid() {
-        let path = default_socket_path(1234);
+        let path = default_socket_path(1234).expect("an absolute path");
         assert!(path.ends_with("1234.sock"), "{}", path.display());
         assert!(path.is_absolute(), "{}", path.display());
-        assert_eq!(path.parent(), Some(socket_dir().as_path()));
+        assert_eq!(path.parent(), socket_dir().as_deref());
+    }
+
+    #[test]
+    fn this_process_is_alive_a_pid_past_the_kernels_limit_is_not() {
+        assert!(alive(std::process::id()));
+        assert!(!alive(u32::MAX) || !Path::new("/proc/self").exists());
     }
 
     #[test]
     fn an_explicit_socket_or_pid_wins() {
         let given = PathBuf::from("/tmp/given.sock");
         assert_eq!(choose(Some(given.clone()), Some(5)).ok(), Some(given));
-        assert_eq!(choose(None, Some(5)).ok(), Some(default_socket_path(5)));
+        assert_eq!(choose(None, Some(5)).ok(), default_socket_path(5));
     }
 }
