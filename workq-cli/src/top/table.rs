@@ -6,51 +6,77 @@ use super::state::{Rates, State};
 use crate::view::text::{running_for, short};
 use std::fmt::Write as _;
 
+/// The table's columns: heading, width when wide, width when narrow (`0`: left
+/// out; a narrow table fits in 78 columns, and the panels' titles carry the
+/// rates it leaves out).
+const COLUMNS: [(&str, usize, usize); 10] = [
+    ("queue", 24, 20),
+    ("runs", 10, 9),
+    ("infl", 6, 5),
+    ("wait", 6, 5),
+    ("runs/s", 10, 9),
+    ("queued/s", 10, 0),
+    ("merged/s", 10, 0),
+    ("panics", 8, 7),
+    ("merged", 10, 9),
+    ("p99 wait", 10, 9),
+];
+
+/// The width of a wide table; a narrower view gets the narrow one.
+pub const WIDE: usize = 104;
+
+/// One line of the table: the first cell left-aligned (and cut to fit), the
+/// others right-aligned.
+fn layout(cells: [String; 10], narrow: bool) -> String {
+    let mut line = String::new();
+    for (i, (cell, (_, wide_w, narrow_w))) in cells.iter().zip(COLUMNS).enumerate() {
+        let w = if narrow { narrow_w } else { wide_w };
+        if w == 0 {
+            continue;
+        }
+        if i == 0 {
+            let cut: String = cell.chars().take(w - 1).collect();
+            let _ = write!(line, "{cut:<w$}");
+        } else {
+            let _ = write!(line, "{cell:>w$}");
+        }
+    }
+    line
+}
+
 /// The table's header.
-pub fn header() -> String {
-    format!(
-        "{:<24}{:>10}{:>6}{:>6}{:>10}{:>10}{:>10}{:>8}{:>10}{:>10}",
-        "queue",
-        "runs",
-        "infl",
-        "wait",
-        "runs/s",
-        "queued/s",
-        "merged/s",
-        "panics",
-        "merged",
-        "p99 wait"
-    )
+pub fn header(narrow: bool) -> String {
+    layout(COLUMNS.map(|(h, _, _)| h.to_string()), narrow)
 }
 
 /// The table's row of `q` (`-` where a value is missing: no rates yet, merges
 /// not counted, latency not measured).
-pub fn row(q: &Queue, rates: Option<Rates>) -> String {
+pub fn row(q: &Queue, rates: Option<Rates>, narrow: bool) -> String {
     let rate = |r: Option<f64>| r.map_or_else(|| "-".to_string(), |r| format!("{r:.1}"));
-    let name: String = label(q).chars().take(23).collect();
-    format!(
-        "{name:<24}{:>10}{:>6}{:>6}{:>10}{:>10}{:>10}{:>8}{:>10}{:>10}",
-        q.stats.runs,
-        q.in_flight(),
-        q.waiting.len(),
+    let cells = [
+        label(q),
+        q.stats.runs.to_string(),
+        q.in_flight().to_string(),
+        q.waiting.len().to_string(),
         rate(rates.map(|r| r.runs)),
         rate(rates.map(|r| r.queued)),
         rate(rates.and_then(|r| r.merged)),
-        q.stats.panics,
+        q.stats.panics.to_string(),
         q.stats
             .merged
             .map_or_else(|| "-".to_string(), |m| m.to_string()),
         q.stats
             .wait
             .map_or_else(|| "-".to_string(), |w| short(w.p99)),
-    )
+    ];
+    layout(cells, narrow)
 }
 
-/// The table: its header and a row per queue of the latest snapshot.
+/// The table (wide): its header and a row per queue of the latest snapshot.
 pub fn table(state: &State) -> Vec<String> {
-    let mut lines = vec![header()];
+    let mut lines = vec![header(false)];
     if let Some(s) = &state.latest {
-        lines.extend(s.queues.iter().map(|q| row(q, state.rates_of(q))));
+        lines.extend(s.queues.iter().map(|q| row(q, state.rates_of(q), false)));
     }
     lines
 }
@@ -234,13 +260,26 @@ mod tests {
             queued: 3.0,
             merged: None,
         };
-        let row = row(&queue(), Some(rates));
-        let cells: Vec<&str> = row.split_whitespace().collect();
+        let wide = row(&queue(), Some(rates), false);
+        let cells: Vec<&str> = wide.split_whitespace().collect();
         assert_eq!(
             cells,
             ["disk#4", "77", "1", "1", "12.5", "3.0", "-", "2", "9", "850µs"]
         );
-        assert_eq!(header().split_whitespace().count(), 11); // "p99 wait" is two words
+        assert_eq!(header(false).split_whitespace().count(), 11); // "p99 wait": two words
+        assert_eq!(header(false).chars().count(), WIDE);
+        // Narrow: without queued/s and merged/s, in 78 columns.
+        let narrow = row(&queue(), Some(rates), true);
+        let cells: Vec<&str> = narrow.split_whitespace().collect();
+        assert_eq!(cells, ["disk#4", "77", "1", "1", "12.5", "2", "9", "850µs"]);
+        assert!(header(true).chars().count() <= 78, "{}", header(true));
+        assert!(!header(true).contains("queued/s"));
+        // A long name is cut, leaving a space before the next column.
+        let long = Queue {
+            name: "a-very-long-queue-name-indeed".into(),
+            ..queue()
+        };
+        assert!(row(&long, None, true).starts_with("a-very-long-queue-n "));
     }
 
     #[test]

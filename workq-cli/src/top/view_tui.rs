@@ -106,7 +106,7 @@ pub fn render(frame: &mut Frame<'_>, state: &State, scroll: u16) {
     ])
     .areas(area);
     frame.render_widget(Paragraph::new(header(state, top.width)), top);
-    frame.render_widget(table_panel(state), table_area);
+    frame.render_widget(table_panel(state, table_area), table_area);
     queue_panels(frame, state, scroll, queues_area);
     frame.render_widget(reports_panel(state, reports_area), reports_area);
 }
@@ -143,10 +143,11 @@ fn header(state: &State, width: u16) -> Line<'static> {
     Line::from(spans)
 }
 
-/// The table: one row per queue.
-fn table_panel(state: &State) -> Paragraph<'static> {
+/// The table: one row per queue (narrow when the wide one does not fit).
+fn table_panel(state: &State, area: Rect) -> Paragraph<'static> {
+    let narrow = usize::from(area.width.saturating_sub(2)) < table::WIDE;
     let head = Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
-    let mut lines = vec![Line::styled(table::header(), head)];
+    let mut lines = vec![Line::styled(table::header(narrow), head)];
     if let Some(s) = &state.latest {
         for q in &s.queues {
             let style = if q.stats.panics > 0 {
@@ -156,7 +157,10 @@ fn table_panel(state: &State) -> Paragraph<'static> {
             } else {
                 Style::new()
             };
-            lines.push(Line::styled(table::row(q, state.rates_of(q)), style));
+            lines.push(Line::styled(
+                table::row(q, state.rates_of(q), narrow),
+                style,
+            ));
         }
     }
     Paragraph::new(lines).block(Block::bordered().title(" queues "))
@@ -339,12 +343,29 @@ mod tests {
         ] {
             assert!(s.contains(part), "missing {part:?} in\n{s}");
         }
+        // At 80x24: the narrow table (every column but queued/s and merged/s),
+        // the panel and the report.
+        let s = screen(&state, 80, 24);
+        let row = s
+            .lines()
+            .find(|l| l.contains("disk#3 "))
+            .unwrap_or_default();
+        let cells: Vec<&str> = row.trim_matches(['│', ' ']).split_whitespace().collect();
+        assert_eq!(
+            cells,
+            ["disk#3", "300", "1", "1", "100.0", "1", "-", "700µs"],
+            "{s}"
+        );
+        for part in ["flush", "sync (very slow)", "warn: workq: 'disk' stalled"] {
+            assert!(s.contains(part), "missing {part:?} in\n{s}");
+        }
     }
 
     #[test]
     fn an_empty_state_draws_at_80x24() {
         let s = screen(&State::default(), 80, 24);
         assert!(s.contains("waiting for the program's hello"), "{s}");
+        assert!(s.contains("p99 wait"), "the narrow table fits: {s}");
         assert!(s.contains("no reports"), "{s}");
         assert!(matches!(parse(r#"{"v":1,"type":"x"}"#), Ok(Message::Other)));
     }
