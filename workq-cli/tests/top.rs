@@ -60,10 +60,30 @@ enum Then {
     WaitForClient,
 }
 
+/// A fake server's thread.
+struct Server {
+    done: mpsc::Receiver<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Server {
+    /// Waits (at most 30 s) for the server to finish, and checks it did not
+    /// panic.
+    fn finish(self) {
+        let finished = self.done.recv_timeout(WATCHDOG);
+        assert!(
+            finished.is_ok() || self.thread.is_finished(),
+            "the fake server did not finish within 30 s (no client came?)"
+        );
+        self.thread.join().expect("the fake server panicked");
+    }
+}
+
 /// Serves one connection on a socket at `path`: writes `lines`, then `then`.
-fn serve(path: &Path, lines: Vec<String>, then: Then) -> JoinHandle<()> {
+fn serve(path: &Path, lines: Vec<String>, then: Then) -> Server {
     let listener = UnixListener::bind(path).expect("bind the fake server's socket");
-    thread::spawn(move || {
+    let (tx, done) = mpsc::channel();
+    let thread = thread::spawn(move || {
         let (mut conn, _) = listener.accept().expect("accept");
         conn.set_read_timeout(Some(WATCHDOG)).expect("read timeout");
         conn.set_write_timeout(Some(WATCHDOG))
@@ -71,6 +91,7 @@ fn serve(path: &Path, lines: Vec<String>, then: Then) -> JoinHandle<()> {
         for line in lines {
             // The client may have gone already (--once): later lines are lost.
             if conn.write_all(format!("{line}\n").as_bytes()).is_err() {
+                let _ = tx.send(());
                 return;
             }
         }
@@ -82,7 +103,9 @@ fn serve(path: &Path, lines: Vec<String>, then: Then) -> JoinHandle<()> {
                 "the client did not close within 30 s: {read:?}"
             );
         }
-    })
+        let _ = tx.send(());
+    });
+    Server { done, thread }
 }
 
 /// Runs `workq` with `args` (and `env`), killed after 30 s (a failure).
@@ -200,7 +223,7 @@ fn once_plain_prints_the_first_snapshot_and_exits_0() {
         row("events#5"),
         ["events#5", "9", "0", "0", "-", "-", "-", "0", "-", "-"]
     );
-    server.join().expect("server");
+    server.finish();
 }
 
 #[test]
@@ -245,7 +268,7 @@ fn rates_are_computed_over_two_snapshots() {
         ["0.0", "0.0", "-"],
         "{stdout}"
     );
-    server.join().expect("server");
+    server.finish();
 }
 
 #[test]
@@ -271,7 +294,7 @@ fn json_passes_the_lines_through_and_reports_the_servers_error() {
         &out,
         "the program closed the connection: the program is shutting down",
     );
-    server.join().expect("server");
+    server.finish();
 
     // --once: the first snapshot's line alone.
     let sock = dir.join("once.sock");
@@ -288,7 +311,7 @@ fn json_passes_the_lines_through_and_reports_the_servers_error() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), format!("{}\n", lines[1]));
-    server.join().expect("server");
+    server.finish();
 }
 
 #[test]
@@ -328,7 +351,7 @@ fn unknown_fields_and_types_are_ignored() {
     ] {
         assert!(stdout.contains(part), "missing {part:?} in\n{stdout}");
     }
-    server.join().expect("server");
+    server.finish();
 }
 
 #[test]
@@ -345,7 +368,7 @@ fn a_wrong_version_is_a_clear_error() {
         &out,
         "the program speaks protocol version 2; this workq top speaks version 1",
     );
-    server.join().expect("server");
+    server.finish();
 }
 
 #[test]
@@ -364,7 +387,7 @@ fn a_malformed_line_is_a_clear_error() {
     assert_one_line_error(&out, "line 2 from the program: malformed line: ");
     // The valid line before it was passed through.
     assert_eq!(text(&out.stdout), format!("{HELLO}\n"));
-    server.join().expect("server");
+    server.finish();
 }
 
 #[test]
@@ -413,7 +436,7 @@ fn without_a_pid_the_only_socket_is_used_else_the_candidates_are_listed() {
     let out = workq(&["top", "--once", "--plain"], &env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("fake-server (pid 4242)"));
-    server.join().expect("server");
+    server.finish();
 
     // A second live program (the test's parent): which one is for the user to say.
     let parent = std::os::unix::process::parent_id();

@@ -55,9 +55,8 @@ fn top(opts: &Options) -> Result<(), TopError> {
     let path = connect::choose(opts.socket.clone(), opts.pid)?;
     let stream = connect::connect(&path)?;
     let mut lines = Lines::new(stream, path);
-    let out = &mut io::stdout().lock();
     if opts.json {
-        return json(&mut lines, out, opts.once);
+        return json(&mut lines, &mut io::stdout().lock(), opts.once);
     }
     let mut tui = !opts.plain && !opts.once && io::stdout().is_terminal();
     if tui {
@@ -70,7 +69,7 @@ fn top(opts: &Options) -> Result<(), TopError> {
         crate::view::terminal::install_panic_hook(false);
         return view_tui::run(lines);
     }
-    plain(&mut lines, out, opts.once)
+    plain(&mut lines, &mut io::stdout().lock(), opts.once)
 }
 
 /// `--json`: every valid line as it came (with `--once`, only the first
