@@ -31,12 +31,13 @@ pub enum Command {
     ///
     /// The program must serve its queues on a Unix socket: run it with
     /// `WORKQ_INSPECT=1 ./your-program`, or call `workq::inspect::serve()` in it
-    /// (the library's `inspect` feature). Try it with `workq demo` in one
-    /// terminal and `workq top` in another.
+    /// (the library's `inspect` feature). Try it with `WORKQ_INSPECT=1 workq
+    /// demo` (a workq built with `--features workq/inspect`) in one terminal and
+    /// `workq top` in another.
     ///
     /// The socket of process PID is `$XDG_RUNTIME_DIR/workq/PID.sock` (or
     /// `<temp dir>/workq-<uid>/PID.sock` without XDG_RUNTIME_DIR); without PID or
-    /// --socket, the only socket there is used. Exit status 1, with one line on
+    /// --socket, the only one there whose process is alive is used. Exit status 1, with one line on
     /// standard error, when the connection fails or ends (the program's message
     /// included if it sent one). Keys: q, Esc or Ctrl-C quits; arrows scroll.
     Top(TopArgs),
