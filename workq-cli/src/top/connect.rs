@@ -116,7 +116,10 @@ impl fmt::Display for TopError {
             TopError::Closed(Some(m)) => write!(f, "the program closed the connection: {m}"),
             TopError::Line(n, e) => write!(f, "line {n} from the program: {e}"),
             TopError::Output(e) => write!(f, "cannot write the output: {e}"),
-            TopError::View(e) => write!(f, "the live view failed: {e}"),
+            TopError::View(e) => write!(
+                f,
+                "the live view failed: {e} (--plain prints text frames instead)"
+            ),
         }
     }
 }

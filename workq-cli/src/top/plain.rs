@@ -30,8 +30,12 @@ pub fn frame(state: &mut State) -> String {
         }
     }
     let fresh = std::mem::take(&mut state.fresh_reports);
+    let skipped = std::mem::take(&mut state.fresh_skipped);
     if !fresh.is_empty() {
         s.push_str("\nreports:\n");
+        if skipped > 0 {
+            let _ = writeln!(s, "  ({skipped} earlier report(s) not shown)");
+        }
         for r in &fresh {
             let _ = writeln!(s, "  {}", table::report(r));
         }

@@ -38,8 +38,11 @@ pub struct State {
     pub rates: HashMap<u32, Rates>,
     /// The latest reports, oldest first.
     pub reports: VecDeque<Report>,
-    /// Reports that came after the latest snapshot's frame was printed.
-    pub fresh_reports: Vec<Report>,
+    /// Reports that came after the latest snapshot's frame was printed (the
+    /// latest [`KEPT_REPORTS`] of them).
+    pub fresh_reports: VecDeque<Report>,
+    /// Reports dropped from `fresh_reports` to keep it within its bound.
+    pub fresh_skipped: u64,
     marks: HashMap<u32, Mark>,
 }
 
@@ -57,7 +60,11 @@ impl State {
                     self.reports.pop_front();
                 }
                 self.reports.push_back(r.clone());
-                self.fresh_reports.push(r);
+                if self.fresh_reports.len() == KEPT_REPORTS {
+                    self.fresh_reports.pop_front();
+                    self.fresh_skipped += 1;
+                }
+                self.fresh_reports.push_back(r);
             }
             Message::Error(_) | Message::Other => {}
         }
@@ -168,5 +175,7 @@ mod tests {
         }
         assert_eq!(st.reports.len(), KEPT_REPORTS);
         assert_eq!(st.reports.front().map(|r| r.unix_ms), Some(5));
+        assert_eq!(st.fresh_reports.len(), KEPT_REPORTS);
+        assert_eq!(st.fresh_skipped, 5);
     }
 }

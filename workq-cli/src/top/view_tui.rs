@@ -1,8 +1,8 @@
 //! The live view of `workq top` (ratatui on crossterm, like the demo's): a
 //! header, the table of queues, a panel per queue with its threads and waiting
 //! items (the demo's panel; the arrow keys scroll them by queue), and the latest
-//! reports. `q`, Esc or Ctrl-C (or SIGTERM /
-//! SIGHUP) quits; the terminal is restored on every way out.
+//! reports. `q`, Esc or Ctrl-C (or SIGTERM / SIGHUP) quits; the terminal is
+//! restored on every way out.
 
 use super::connect::TopError;
 use super::protocol::Queue;
@@ -66,6 +66,13 @@ fn draw_loop(
         while let Ok(msg) = rx.try_recv() {
             state.apply(msg?);
         }
+        // The reports panel reads `reports`; the plain frames' list is not used.
+        state.fresh_reports.clear();
+        let last_queue = state
+            .latest
+            .as_ref()
+            .map_or(0, |s| s.queues.len().saturating_sub(1));
+        scroll = scroll.min(u16::try_from(last_queue).unwrap_or(u16::MAX));
         terminal
             .draw(|frame| render(frame, &state, scroll))
             .map_err(TopError::View)?;
