@@ -43,12 +43,33 @@ fn snapshot(seq: u64, unix_ms: u64, runs: u64, scheduled: u64) -> String {
     )
 }
 
-/// An empty directory of the test's own.
-fn temp_dir(name: &str) -> PathBuf {
+/// An empty directory of the test's own, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("workq-top-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the test's dir");
-    dir
+    TempDir(dir)
 }
 
 /// What the fake server does once it has written its lines.
@@ -414,7 +435,7 @@ fn a_socket_nobody_listens_on_is_refused() {
 #[test]
 fn without_a_pid_the_only_socket_is_used_else_the_candidates_are_listed() {
     let dir = temp_dir("discover");
-    let env = [("XDG_RUNTIME_DIR", dir.as_path())];
+    let env = [("XDG_RUNTIME_DIR", &*dir)];
     let out = workq(&["top", "--plain"], &env);
     assert_one_line_error(&out, "no program serves its queues: no socket in");
 
