@@ -433,6 +433,21 @@ fn a_socket_nobody_listens_on_is_refused() {
 }
 
 #[test]
+fn a_socket_not_ours_is_permission_denied() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("permission");
+    let sock = dir.join("s.sock");
+    let _listener = UnixListener::bind(&sock).expect("bind");
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+        // Privileged (root): permissions do not apply; nothing to check here.
+        return;
+    }
+    let out = workq(&["top", "--socket", sock.to_str().expect("utf-8")], &[]);
+    assert_one_line_error(&out, "permission denied on");
+}
+
+#[test]
 fn without_a_pid_the_only_socket_is_used_else_the_candidates_are_listed() {
     let dir = temp_dir("discover");
     let env = [("XDG_RUNTIME_DIR", &*dir)];
