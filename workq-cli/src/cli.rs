@@ -26,6 +26,21 @@ pub enum Command {
     /// an ordered workqueue writes metadata under the stall watchdog; everything
     /// is frozen and thawed in the middle, and one item panics on purpose.
     Demo(DemoArgs),
+    /// Watch another program's queues live: threads and what each runs, waiting
+    /// items, rates, latencies, reports.
+    ///
+    /// The program must serve its queues on a Unix socket: run it with
+    /// `WORKQ_INSPECT=1 ./your-program`, or call `workq::inspect::serve()` in it
+    /// (the library's `inspect` feature). Try it with `WORKQ_INSPECT=1 workq
+    /// demo` (a workq built with `--features workq/inspect`) in one terminal and
+    /// `workq top` in another.
+    ///
+    /// The socket of process PID is `$XDG_RUNTIME_DIR/workq/PID.sock` (or
+    /// `<temp dir>/workq-<uid>/PID.sock` without XDG_RUNTIME_DIR); without PID or
+    /// --socket, the only one there whose process is alive is used. Exit status 1, with one line on
+    /// standard error, when the connection fails or ends (the program's message
+    /// included if it sent one). Keys: q, Esc or Ctrl-C quits; arrows scroll.
+    Top(TopArgs),
     /// The benchmark against tokio, rayon and the other peers is a binary of its
     /// own: this prints the command that runs it.
     Bench(BenchArgs),
@@ -54,6 +69,42 @@ impl DemoArgs {
             duration: self.duration,
             plain: self.plain,
             log: self.log,
+        }
+    }
+}
+
+/// The options of `workq top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// The process id of the program to watch.
+    #[arg(value_name = "PID", conflicts_with = "socket")]
+    pub pid: Option<u32>,
+    /// The socket to connect to, instead of a PID's.
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<std::path::PathBuf>,
+    /// Print a text frame per snapshot, with no terminal control (chosen by
+    /// itself when standard output is not a terminal).
+    #[arg(long, conflicts_with = "json")]
+    pub plain: bool,
+    /// Print the protocol's lines as they come (each checked), for scripts: one
+    /// JSON object a line.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after the first snapshot: print it (a text frame, or with --json its
+    /// line alone) and exit 0.
+    #[arg(long)]
+    pub once: bool,
+}
+
+impl TopArgs {
+    /// The settings of `workq top`.
+    pub fn options(&self) -> crate::top::Options {
+        crate::top::Options {
+            pid: self.pid,
+            socket: self.socket.clone(),
+            plain: self.plain,
+            json: self.json,
+            once: self.once,
         }
     }
 }
@@ -181,6 +232,47 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(help.contains("--duration <TIME>"), "{help}");
+    }
+
+    #[test]
+    fn top_options() {
+        let top = |args: &[&str]| match parse(args).map(|c| c.command) {
+            Ok(Command::Top(t)) => Ok(t.options()),
+            Ok(other) => panic!("{args:?}: {other:?}"),
+            Err(e) => Err(e.kind()),
+        };
+        assert_eq!(top(&["top"]), Ok(crate::top::Options::default()));
+        let o = top(&["top", "42", "--once", "--plain"]).expect("parses");
+        assert_eq!(
+            (o.pid, o.once, o.plain, o.json),
+            (Some(42), true, true, false)
+        );
+        let o = top(&["top", "--socket", "/tmp/s.sock", "--json"]).expect("parses");
+        assert_eq!(
+            (o.socket.as_deref(), o.json),
+            (Some(std::path::Path::new("/tmp/s.sock")), true)
+        );
+        assert_eq!(
+            top(&["top", "42", "--socket", "/x"]),
+            Err(ErrorKind::ArgumentConflict)
+        );
+        assert_eq!(
+            top(&["top", "--plain", "--json"]),
+            Err(ErrorKind::ArgumentConflict)
+        );
+        assert_eq!(top(&["top", "pid"]), Err(ErrorKind::ValueValidation));
+        let help = parse(&["help", "top"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        for part in [
+            "WORKQ_INSPECT=1",
+            "workq::inspect::serve()",
+            "inspect",
+            "--socket <PATH>",
+        ] {
+            assert!(help.contains(part), "missing {part:?} in {help}");
+        }
     }
 
     #[test]

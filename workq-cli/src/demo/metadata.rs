@@ -4,8 +4,8 @@
 //! first by the pool), freezable (frozen with the device during the "suspend") and
 //! watched by the stall watchdog; one journal commit stalls on purpose.
 
-use super::model::short;
 use super::shared::{bump, lock, DemoError, ReportKind, Shared, SharedRng};
+use crate::view::text::short;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;

@@ -15,7 +15,6 @@
 //! * [`shared`]: what the scenario and the views share (feed, counters, checkers);
 //! * [`model`]: one picture of the run for the views;
 //! * [`view_tui`] (live terminal view) and [`view_plain`] (periodic text);
-//! * [`terminal`]: the terminal's set-up, restore and the panic hook;
 //! * [`summary`]: the closing checks;
 //! * [`log`], the subscriber of `--log`.
 
@@ -27,7 +26,6 @@ mod model;
 mod scenario;
 mod shared;
 mod summary;
-mod terminal;
 mod view_plain;
 mod view_tui;
 
@@ -69,7 +67,7 @@ pub fn run(opts: &Options) -> ExitCode {
     if tui {
         // A terminal that reports no size (a 0x0 pseudo-terminal) or a tiny one
         // would get an empty live view: the plain view shows everything instead.
-        if let Err(why) = view_tui::fits(ratatui::crossterm::terminal::size().ok()) {
+        if let Err(why) = crate::view::terminal::fits(ratatui::crossterm::terminal::size().ok()) {
             eprintln!("workq demo: {why}; showing the plain view");
             tui = false;
         }
@@ -89,7 +87,7 @@ pub fn run(opts: &Options) -> ExitCode {
             }
         }
     }
-    terminal::install_panic_hook(opts.log);
+    crate::view::terminal::install_panic_hook(opts.log);
 
     let shared = Shared::new(opts.duration);
     let sh = shared.clone();

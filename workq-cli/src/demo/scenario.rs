@@ -18,8 +18,8 @@
 use super::cache::{self, Filler, Unregistered};
 use super::device::{self, Device};
 use super::metadata::{Metadata, StallSeen, COMMIT, STALL_THRESHOLD};
-use super::model::short;
 use super::shared::{CounterValues, DemoError, Queues, ReportKind, Shared, OWNERS};
+use crate::view::text::short;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -216,7 +216,7 @@ fn play(shared: &Arc<Shared>) -> Result<Outcome, DemoError> {
         );
         // Without the live view, std's panic message goes to standard error at once,
         // before the next print of the plain view: say first that it is expected.
-        if super::terminal::panics_go_to_stderr() {
+        if crate::view::terminal::panics_go_to_stderr() {
             eprintln!(
                 "workq demo: next, the item 'nfs-fill-corrupt' panics on purpose; the panic \
                  message below is expected (workq catches it, the demo goes on)"

@@ -3,9 +3,9 @@
 //! because it was quit early) with a line under it that says in plain words what
 //! was checked. The demo exits non-zero if any check failed.
 
-use super::model::short;
 use super::scenario::Outcome;
 use super::shared::{EVENT_NAMES, OWNERS};
+use crate::view::text::short;
 use std::io::{self, Write};
 
 /// Prints the checks as they are made and remembers whether all passed.

@@ -4,16 +4,18 @@
 //! stall, panic). `q`, Esc or Ctrl-C (or SIGTERM / SIGHUP) asks the scenario to
 //! wind down early; the summary is printed once the terminal is restored.
 
-use super::model::{running_for, short, Model};
+use super::model::Model;
 use super::shared::{ReportKind, Shared, EVENT_NAMES, OWNERS};
-use super::terminal::{quit_on_signals, TerminalGuard};
 use super::view_plain::tag;
+use crate::view::queue_panel::{frozen_tag, PanelItem, PanelThread, QueuePanel};
+use crate::view::terminal::{is_quit, quit_on_signals, TerminalGuard};
+use crate::view::text::wrap_words;
 use ratatui::backend::CrosstermBackend;
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::{Frame, Terminal};
 use std::io;
 use std::sync::atomic::Ordering;
@@ -32,26 +34,6 @@ const COMPACT_BELOW: u16 = 36;
 
 /// The counters' column is at least this wide (its lines fit in it).
 const COUNTERS_WIDTH: u16 = 38;
-
-/// The smallest terminal the live view is drawn on (80x24 fits).
-pub const MIN_SIZE: (u16, u16) = (64, 20);
-
-/// Whether the live view can be drawn on a terminal of `size` (columns, rows;
-/// `None` when the terminal does not say).
-///
-/// # Errors
-/// Why not, in words: no size, a 0x0 size, or smaller than [`MIN_SIZE`].
-pub fn fits(size: Option<(u16, u16)>) -> Result<(), String> {
-    let (min_w, min_h) = MIN_SIZE;
-    match size {
-        None => Err("the terminal does not report its size".to_string()),
-        Some((w, h)) if w == 0 || h == 0 => Err(format!("the terminal reports a size of {w}x{h}")),
-        Some((w, h)) if w < min_w || h < min_h => Err(format!(
-            "the terminal is {w}x{h}; the live view needs at least {min_w}x{min_h}"
-        )),
-        Some(_) => Ok(()),
-    }
-}
 
 /// Why the live view stopped early.
 #[derive(Debug)]
@@ -100,15 +82,6 @@ fn draw_loop(
                 }
             }
         }
-    }
-}
-
-/// `q`, Esc or Ctrl-C.
-fn is_quit(key: &KeyEvent) -> bool {
-    match key.code {
-        KeyCode::Char('q') | KeyCode::Esc => true,
-        KeyCode::Char('c') => key.modifiers.contains(KeyModifiers::CONTROL),
-        _ => false,
     }
 }
 
@@ -213,7 +186,7 @@ fn header(model: &Model, width: u16) -> Line<'static> {
 
 /// A panel for one queue: its threads (or a workqueue's slots) with what each
 /// runs and for how long, then its waiting items with their ages.
-fn queue_panel<'a>(model: &Model, kind: &str, snap: &Snapshot, area: Rect) -> Paragraph<'a> {
+fn queue_panel(model: &Model, kind: &str, snap: &Snapshot, area: Rect) -> Paragraph<'static> {
     let mut title = vec![Span::styled(
         format!(" {kind} {} ", snap.name),
         Style::new().add_modifier(Modifier::BOLD),
@@ -228,108 +201,47 @@ fn queue_panel<'a>(model: &Model, kind: &str, snap: &Snapshot, area: Rect) -> Pa
         )));
     }
     if snap.frozen {
-        title.push(Span::styled(
-            " FROZEN ",
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
-        ));
+        title.push(frozen_tag());
     }
-    let inner = area.width.saturating_sub(2) as usize;
-    let mut name_w = snap
+    let threads = snap
         .threads
         .iter()
-        .map(|t| t.name.chars().count())
-        .max()
-        .unwrap_or(6)
-        .clamp(8, 20)
-        + 2;
-    let mut for_w = 8;
-    if inner < 40 {
-        // A narrow panel (side by side on a short terminal): no thread column (the
-        // title names the queue), a shorter "for", so a run stays on one line.
-        name_w = 0;
-        for_w = 5;
-    }
-    let run_w = inner.saturating_sub(name_w + for_w + 1).max(4);
-    let dim = Style::new().fg(Color::DarkGray);
-    let mut lines = vec![Line::styled(
-        format!(
-            "{:<name_w$}{:<run_w$} {:>for_w$}",
-            if name_w == 0 {
-                ""
-            } else if kind == "ordered workqueue" {
-                "slot"
-            } else {
-                "thread"
-            },
-            "running",
-            "for"
-        ),
-        dim.add_modifier(Modifier::UNDERLINED),
-    )];
-    if snap.threads.is_empty() {
-        lines.push(Line::styled("(no threads)", dim));
-    }
-    for t in &snap.threads {
-        let shown: String = t.name.chars().take(name_w.saturating_sub(2)).collect();
-        let name = Span::styled(format!("{shown:<name_w$}"), Style::new().fg(Color::Cyan));
-        match &t.running {
-            None => lines.push(Line::from(vec![name, Span::styled("idle", dim)])),
-            Some(r) => {
+        .map(|t| PanelThread {
+            name: t.name.clone(),
+            running: t.running.as_ref().map(|r| {
                 let item = r.work.as_deref().unwrap_or("<unnamed>");
-                let mut what = item.to_string();
-                if let Some(inner_item) = model.pumped_item(item) {
-                    what = format!("{item} > {inner_item}");
+                PanelItem {
+                    what: match model.pumped_item(item) {
+                        Some(inner_item) => format!("{item} > {inner_item}"),
+                        None => item.to_string(),
+                    },
+                    very_slow: r.very_slow,
+                    for_: r.running_for,
                 }
-                if r.very_slow {
-                    what.push_str(" (very slow)");
-                }
-                let what: String = what.chars().take(run_w).collect();
-                let for_style = if r.running_for >= Duration::from_secs(1) {
-                    Style::new().fg(Color::Yellow)
-                } else {
-                    Style::new()
-                };
-                lines.push(Line::from(vec![
-                    name,
-                    Span::styled(
-                        format!("{what:<run_w$}"),
-                        Style::new().add_modifier(Modifier::BOLD),
-                    ),
-                    Span::styled(
-                        format!(" {:>for_w$}", running_for(r.running_for)),
-                        for_style,
-                    ),
-                ]));
-            }
-        }
+            }),
+        })
+        .collect();
+    let waiting = snap
+        .waiting
+        .iter()
+        .map(|w| PanelItem {
+            what: w.work.as_deref().unwrap_or("<unnamed>").to_string(),
+            very_slow: w.very_slow,
+            for_: w.waited,
+        })
+        .collect();
+    QueuePanel {
+        title,
+        column: if kind == "ordered workqueue" {
+            "slot"
+        } else {
+            "thread"
+        },
+        threads,
+        waiting,
+        extra: Vec::new(),
     }
-    if snap.waiting.is_empty() {
-        lines.push(Line::styled("nothing waiting", dim));
-    } else {
-        let mut spans = vec![Span::styled(
-            format!("waiting {}: ", snap.waiting.len()),
-            Style::new().fg(Color::Magenta),
-        )];
-        for (i, w) in snap.waiting.iter().enumerate() {
-            if i > 0 {
-                spans.push(Span::styled(" · ", dim));
-            }
-            spans.push(Span::raw(
-                w.work.as_deref().unwrap_or("<unnamed>").to_string(),
-            ));
-            if w.very_slow {
-                spans.push(Span::styled(" (very slow)", dim));
-            }
-            spans.push(Span::styled(format!(" {}", short(w.waited)), dim));
-        }
-        lines.push(Line::from(spans));
-    }
-    Paragraph::new(lines)
-        .block(Block::bordered().title(Line::from(title)))
-        .wrap(Wrap { trim: false })
+    .render(area)
 }
 
 /// The counters panel (what a short terminal cuts comes last).
@@ -473,39 +385,6 @@ fn reports_panel(model: &Model, area: Rect) -> Paragraph<'static> {
     let lines: Vec<Line<'static>> = shown.into_iter().rev().flatten().collect();
     Paragraph::new(lines)
         .block(Block::bordered().title(" reports: timeline, backlog, stall, panic "))
-}
-
-/// `text` in lines of at most `width` characters, broken between words (a word
-/// longer than a line is cut).
-pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    let mut len = 0;
-    for word in text.split_whitespace() {
-        let mut word: Vec<char> = word.chars().collect();
-        if len > 0 && len + 1 + word.len() > width {
-            lines.push(std::mem::take(&mut line));
-            len = 0;
-        }
-        while word.len() > width {
-            let rest = word.split_off(width - len);
-            line.extend(word);
-            lines.push(std::mem::take(&mut line));
-            len = 0;
-            word = rest;
-        }
-        if len > 0 {
-            line.push(' ');
-            len += 1;
-        }
-        len += word.len();
-        line.extend(word);
-    }
-    if len > 0 || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 #[cfg(test)]
@@ -691,38 +570,6 @@ mod tests {
         let raised = format!("{:>10}", c.raised[0]);
         assert!(end.contains(&raised), "rx count {raised} not in:\n{end}");
         assert!(end.contains("destroyed 'netdev'"), "{end}");
-    }
-
-    #[test]
-    fn a_terminal_without_a_size_gets_the_plain_view() {
-        assert!(fits(None).is_err());
-        let zero = fits(Some((0, 0))).err().unwrap_or_default();
-        assert!(zero.contains("0x0"), "{zero}");
-        assert!(fits(Some((80, 0))).is_err());
-        let small = fits(Some((40, 10))).err().unwrap_or_default();
-        assert!(small.contains("at least 64x20"), "{small}");
-        assert_eq!(fits(Some((80, 24))), Ok(()));
-        assert_eq!(fits(Some((200, 60))), Ok(()));
-    }
-
-    #[test]
-    fn reports_wrap_between_words() {
-        let text = "workq: events 'eth0-kevent' backlogged (an event waited 302.5ms); \
-                    nothing lost: rx ×3290 (waited 302.5ms), tx ×622";
-        let lines = wrap_words(text, 30);
-        assert!(lines.len() > 1, "{lines:?}");
-        assert!(lines.iter().all(|l| l.chars().count() <= 30), "{lines:?}");
-        // Only whole words: joined again they give the text back.
-        assert_eq!(lines.join(" "), text);
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.split(' ').any(|w| w == "backlogged")),
-            "{lines:?}"
-        );
-        // A word longer than a line is cut, nothing is dropped.
-        assert_eq!(wrap_words("abcdefghij kl", 4), ["abcd", "efgh", "ij", "kl"]);
-        assert_eq!(wrap_words("", 10), [""]);
     }
 
     /// At 80x24 the reports panel keeps several lines, and a run seen for the

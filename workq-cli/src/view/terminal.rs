@@ -1,12 +1,14 @@
-//! The terminal while the live view is on: raw mode and the alternate screen,
-//! restored on every way out (the guard's drop, and the panic hook for a panic on
-//! the view's thread, which restores before the message is printed).
+//! The terminal while a live view (`workq demo`'s or `workq top`'s) is on: raw
+//! mode and the alternate screen, restored on every way out (the guard's drop,
+//! and the panic hook for a panic on the view's thread, which restores before
+//! the message is printed); whether a terminal is big enough; the quit keys.
 //!
 //! One demo item panics on purpose on a pool thread. workq catches that panic and
 //! reports it through the pool's hook, but std's panic hook runs first and would
 //! print over the live view: the hook installed here prints nothing for panics on
 //! other threads while the view is on (it routes them to the log with `--log`).
 
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::crossterm::{cursor, execute, terminal};
 use std::any::Any;
 use std::io::{self, Write};
@@ -121,4 +123,50 @@ pub fn install_panic_hook(log: bool) {
             let _ = writeln!(io::stderr(), "(std) thread '{name}' panicked{place}: {msg}");
         }
     }));
+}
+
+/// The smallest terminal the live view is drawn on (80x24 fits).
+pub const MIN_SIZE: (u16, u16) = (64, 20);
+
+/// Whether the live view can be drawn on a terminal of `size` (columns, rows;
+/// `None` when the terminal does not say).
+///
+/// # Errors
+/// Why not, in words: no size, a 0x0 size, or smaller than [`MIN_SIZE`].
+pub fn fits(size: Option<(u16, u16)>) -> Result<(), String> {
+    let (min_w, min_h) = MIN_SIZE;
+    match size {
+        None => Err("the terminal does not report its size".to_string()),
+        Some((w, h)) if w == 0 || h == 0 => Err(format!("the terminal reports a size of {w}x{h}")),
+        Some((w, h)) if w < min_w || h < min_h => Err(format!(
+            "the terminal is {w}x{h}; the live view needs at least {min_w}x{min_h}"
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `q`, Esc or Ctrl-C.
+pub fn is_quit(key: &KeyEvent) -> bool {
+    match key.code {
+        KeyCode::Char('q') | KeyCode::Esc => true,
+        KeyCode::Char('c') => key.modifiers.contains(KeyModifiers::CONTROL),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_terminal_without_a_size_gets_the_plain_view() {
+        assert!(fits(None).is_err());
+        let zero = fits(Some((0, 0))).err().unwrap_or_default();
+        assert!(zero.contains("0x0"), "{zero}");
+        assert!(fits(Some((80, 0))).is_err());
+        let small = fits(Some((40, 10))).err().unwrap_or_default();
+        assert!(small.contains("at least 64x20"), "{small}");
+        assert_eq!(fits(Some((80, 24))), Ok(()));
+        assert_eq!(fits(Some((200, 60))), Ok(()));
+    }
 }
