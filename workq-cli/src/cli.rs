@@ -31,9 +31,8 @@ pub enum Command {
     ///
     /// The program must serve its queues on a Unix socket: run it with
     /// `WORKQ_INSPECT=1 ./your-program`, or call `workq::inspect::serve()` in it
-    /// (the library's `inspect` feature). Try it with `WORKQ_INSPECT=1 workq
-    /// demo` (a workq built with `--features workq/inspect`) in one terminal and
-    /// `workq top` in another.
+    /// (the library's `inspect` feature). Try it with `workq demo` (which serves
+    /// its own queues) in one terminal and `workq top` in another.
     ///
     /// The socket of process PID is `$XDG_RUNTIME_DIR/workq/PID.sock` (or
     /// `<temp dir>/workq-<uid>/PID.sock` without XDG_RUNTIME_DIR); without PID or

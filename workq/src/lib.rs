@@ -151,10 +151,10 @@ pub use addons::events::{
     BacklogHook, BacklogReason, BacklogReport, EventSet, EventStats, Events, EventsBuilder, Raised,
     MAX_KINDS,
 };
-#[cfg(feature = "metrics")]
-pub use addons::metrics;
 #[cfg(all(feature = "inspect", unix))]
 pub use addons::inspect;
+#[cfg(feature = "metrics")]
+pub use addons::metrics;
 pub use addons::periodic::{Periodic, Repeat};
 pub use addons::snapshot::{
     snapshots, ItemView, QueueKind, Snapshot, Stats, ThreadView, WaitingView,

@@ -18,6 +18,8 @@
 //! * [`summary`]: the closing checks;
 //! * [`log`], the subscriber of `--log`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 mod cache;
 mod device;
 mod log;
@@ -88,6 +90,8 @@ pub fn run(opts: &Options) -> ExitCode {
         }
     }
     crate::view::terminal::install_panic_hook(opts.log);
+    // Until the demo ends: `workq top` in another terminal watches it.
+    let _endpoint = serve_inspection(tui);
 
     let shared = Shared::new(opts.duration);
     let sh = shared.clone();
@@ -154,5 +158,41 @@ pub fn run(opts: &Options) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Whether the demo serves its queues for `workq top` (the live view's header
+/// then says how to watch it).
+static SERVING: AtomicBool = AtomicBool::new(false);
+
+/// Whether the demo serves its queues on its inspection endpoint.
+pub fn serving() -> bool {
+    SERVING.load(Ordering::Relaxed)
+}
+
+/// Serves the demo's queues on the library's inspection endpoint, for
+/// `workq top <pid>` in another terminal. A demo started with `WORKQ_INSPECT`
+/// set serves as that says instead (the library reads it at the first queue
+/// built). A failure is one line on standard error; the demo goes on.
+fn serve_inspection(tui: bool) -> Option<workq::inspect::Endpoint> {
+    let pid = std::process::id();
+    if std::env::var_os("WORKQ_INSPECT").is_some_and(|v| !v.is_empty() && v != "0") {
+        return None;
+    }
+    match workq::inspect::serve() {
+        Ok(endpoint) => {
+            SERVING.store(true, Ordering::Relaxed);
+            if !tui {
+                eprintln!(
+                    "workq demo: watch it with `workq top {pid}` in another terminal ({})",
+                    endpoint.path().display()
+                );
+            }
+            Some(endpoint)
+        }
+        Err(e) => {
+            eprintln!("workq demo: not serving its queues for `workq top`: {e}");
+            None
+        }
     }
 }

@@ -177,6 +177,11 @@ fn header(model: &Model, width: u16) -> Line<'static> {
         Span::styled(bar, Style::new().fg(Color::Cyan)),
         Span::raw("  "),
         Span::styled(model.phase.clone(), phase_style),
+        Span::raw(if super::serving() {
+            format!("  (watch: workq top {})", std::process::id())
+        } else {
+            String::new()
+        }),
     ];
     if width > 90 {
         spans.push(Span::styled("   q: quit", Style::new().fg(Color::DarkGray)));

@@ -7,23 +7,10 @@ use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-/// Where the program of process `pid` serves its queues:
-/// `$XDG_RUNTIME_DIR/workq/<pid>.sock` if `XDG_RUNTIME_DIR` is set and absolute,
-/// else `<temp_dir>/workq-<uid>/<pid>.sock`; `None` when neither is absolute.
-/// The library's `workq::inspect::default_socket_path` (feature `inspect`)
-/// decides the same, with the same signature: this one stands in for it until
-/// workq-cli builds with that feature.
+/// Where the program of process `pid` serves its queues: the library's rule
+/// (`workq::inspect::default_socket_path`), so the two never disagree.
 pub fn default_socket_path(pid: u32) -> Option<PathBuf> {
-    let file = format!("{pid}.sock");
-    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
-        if dir.is_absolute() {
-            return Some(dir.join("workq").join(file));
-        }
-    }
-    let tmp = std::env::temp_dir();
-    let uid = rustix::process::getuid().as_raw();
-    tmp.is_absolute()
-        .then(|| tmp.join(format!("workq-{uid}")).join(file))
+    workq::inspect::default_socket_path(pid)
 }
 
 /// The directory the sockets are in: that of [`default_socket_path`], so the

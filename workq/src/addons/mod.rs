@@ -3,10 +3,10 @@
 //! stall watchdog and the inspection endpoint.
 
 pub(crate) mod events;
-#[cfg(feature = "metrics")]
-pub mod metrics;
 #[cfg(all(feature = "inspect", unix))]
 pub mod inspect;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub(crate) mod periodic;
 pub(crate) mod snapshot;
 pub(crate) mod wait;
