@@ -86,7 +86,10 @@ pub(crate) struct RunQueue {
     /// How the queue's items find threads: fixed, elastic or fed.
     mode: Mode,
     pub(crate) counters: Counters,
-    pub(crate) state: Mutex<QueueState>,
+    /// The queue's lock and what it guards, on cache lines of its own: the
+    /// consumers write it at every run, and queue calls that take the inbox
+    /// read the fields around it without the lock.
+    pub(crate) state: Padded<Mutex<QueueState>>,
     /// Flush, drain, freeze and cancel_sync wait here for runs to end.
     pub(crate) done_cv: Condvar,
     /// Items in `sleep_till_thread_needed` wait here.
@@ -183,7 +186,7 @@ impl RunQueue {
             timer: config.timer,
             mode: config.mode,
             counters: Counters::default(),
-            state: Mutex::new(state),
+            state: Padded(Mutex::new(state)),
             done_cv: Condvar::new(),
             needed_cv: Condvar::new(),
             pushes: Padded(AtomicU64::new(0)),
