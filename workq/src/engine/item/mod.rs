@@ -35,6 +35,24 @@ where
     }
 }
 
+/// An item's body: a closure the item owns (one allocation, none for a
+/// closure that captures nothing), or a body shared with a job's handle (std's
+/// `Arc`, also under loom: no model races on it).
+enum Func {
+    Own(Box<dyn Body>),
+    Shared(std::sync::Arc<dyn Body>),
+}
+
+impl Func {
+    #[inline]
+    fn body(&self) -> &dyn Body {
+        match self {
+            Func::Own(body) => &**body,
+            Func::Shared(body) => &**body,
+        }
+    }
+}
+
 /// The shared part of a [`Work`](crate::Work).
 ///
 /// Laid out in this order (`repr(C)`) so that the state word, which every queue
@@ -52,9 +70,8 @@ pub(crate) struct WorkInner {
     pub(crate) finished: AtomicU64,
     /// Flush colour of the run in progress (written under the bound queue's lock).
     pub(crate) run_color: AtomicU64,
-    /// What a run calls: one allocation, shared with a job's handle (std's
-    /// `Arc`, also under loom: no model races on it).
-    func: std::sync::Arc<dyn Body>,
+    /// What a run calls.
+    func: Func,
     /// The owner the item is counted for while bound (pools; 0: none). Read and
     /// written through `owner` / `set_owner`.
     owner: AtomicU32,
@@ -86,15 +103,19 @@ impl WorkInner {
     where
         F: Fn(&WorkCtx<'_>) + Send + Sync + 'static,
     {
-        WorkInner::with_body(name, class, std::sync::Arc::new(ClosureBody(f)))
+        WorkInner::with_func(name, class, Func::Own(Box::new(ClosureBody(f))))
     }
 
     /// A new idle item running `func`.
     pub(crate) fn with_body(
         name: Option<Box<str>>,
         class: Class,
-        func: std::sync::Arc<dyn Body>,
+        body: std::sync::Arc<dyn Body>,
     ) -> WorkInner {
+        WorkInner::with_func(name, class, Func::Shared(body))
+    }
+
+    fn with_func(name: Option<Box<str>>, class: Class, func: Func) -> WorkInner {
         WorkInner {
             state: ItemState::new(),
             binding: Mutex::new(None),
@@ -136,7 +157,7 @@ impl WorkInner {
 
     /// Runs the body once.
     pub(crate) fn call(&self, ctx: &WorkCtx<'_>) {
-        self.func.run(ctx)
+        self.func.body().run(ctx)
     }
 
     /// The queue the item is bound to right now, if any.
@@ -161,7 +182,7 @@ impl WorkInner {
 
 impl Drop for WorkInner {
     fn drop(&mut self) {
-        self.func.released();
+        self.func.body().released();
     }
 }
 
