@@ -402,3 +402,51 @@ fn system_queues_work() {
     });
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
+
+/// A workqueue draining a backlog on a one-thread pool gives the thread back
+/// when other work waits on the pool: the pool's own item, queued before the
+/// backlog, runs right after the workqueue's current item, not after its whole
+/// backlog (the workqueue's own pumps queued on the pool, which are not other
+/// work, must not hide it).
+#[test]
+fn a_draining_workqueue_lets_the_pools_other_work_in() {
+    let pool = pool("wq-fair", 1);
+    let wq = WorkQueue::builder("wq-fair-q").pool(&pool).build().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (started_tx, started) = mpsc::channel::<()>();
+    let (release, released) = mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let o = order.clone();
+    let first = Work::new(move |_| {
+        started_tx.send(()).unwrap();
+        released
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(30))
+            .expect("released within 30 s");
+        o.lock().unwrap().push("wq 0".to_string());
+    });
+    wq.queue(&first).unwrap();
+    started
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the first item started within 30 s");
+    let o = order.clone();
+    let other = Work::new(move |_| o.lock().unwrap().push("pool".to_string()));
+    pool.queue(&other).unwrap();
+    let backlog: Vec<Work> = (1..=10)
+        .map(|i| {
+            let o = order.clone();
+            Work::new(move |_| o.lock().unwrap().push(format!("wq {i}")))
+        })
+        .collect();
+    for w in &backlog {
+        wq.queue(w).unwrap();
+    }
+    release.send(()).unwrap();
+    flush(&wq);
+    pool.flush().unwrap();
+    let order = order.lock().unwrap().clone();
+    assert_eq!(order.len(), 12, "{order:?}");
+    let at = order.iter().position(|s| s == "pool").unwrap();
+    assert!(at <= 2, "the pool's item waited for the backlog: {order:?}");
+}

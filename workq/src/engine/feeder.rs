@@ -182,11 +182,14 @@ impl RunQueue {
             // on the pool (which finds it a thread) to let other work in.
             (g, _) = Self::run_and_finish(this, &work, slot, super::run::Then::TakeNext, listed);
             last = Some(work);
-            // A frozen pool is being shut down past its deadline: stop taking items.
+            // Other work waits on the pool: more items than this queue's own
+            // pumps queued there (which would only take turns with this one; the
+            // count may be low, never high, so other work is never missed). A
+            // frozen pool is being shut down past its deadline: stop taking items.
             if g.has_runnable()
                 && pool.is_some_and(|p| {
                     let pg = p.lock();
-                    !pg.lists_empty() || pg.life.frozen()
+                    pg.waiting() > g.sizing.pumps_kicked() || pg.life.frozen()
                 })
             {
                 more = true;

@@ -153,6 +153,11 @@ impl Sizing {
         self.pumps_kicked < want
     }
 
+    /// Pumps queued on the pool and not started (may count low, never high).
+    pub(crate) fn pumps_kicked(&self) -> usize {
+        self.pumps_kicked
+    }
+
     /// Gives back `n` reserved kicks that queued no pump (none free, a pump
     /// already pending, or the pool refused). Saturating: pump starts not
     /// counted as kicks may have taken the count down meanwhile.
