@@ -174,6 +174,15 @@ fn workq(args: &[&str], env: &[(&str, &Path)]) -> Output {
     }
 }
 
+/// Runs `workq top` with `flags` on the socket at `sock`.
+fn top_at(sock: &Path, flags: &[&str]) -> Output {
+    let sock = sock.to_str().expect("utf-8");
+    let mut args = vec!["top"];
+    args.extend_from_slice(flags);
+    args.extend(["--socket", sock]);
+    workq(&args, &[])
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -200,16 +209,7 @@ fn once_plain_prints_the_first_snapshot_and_exits_0() {
         snapshot(2, 1_700_000_002_000, 150, 170),
     ];
     let server = serve(&sock, lines, Then::WaitForClient);
-    let out = workq(
-        &[
-            "top",
-            "--once",
-            "--plain",
-            "--socket",
-            sock.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
+    let out = top_at(&sock, &["--once", "--plain"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     for part in [
@@ -257,10 +257,7 @@ fn rates_are_computed_over_two_snapshots() {
         snapshot(2, 1_700_000_002_000, 300, 170),
     ];
     let server = serve(&sock, lines, Then::Close);
-    let out = workq(
-        &["top", "--plain", "--socket", sock.to_str().expect("utf-8")],
-        &[],
-    );
+    let out = top_at(&sock, &["--plain"]);
     let stdout = text(&out.stdout);
     // The server closed without a message: an error, after both frames.
     assert_one_line_error(&out, "the program closed the connection");
@@ -304,10 +301,7 @@ fn json_passes_the_lines_through_and_reports_the_servers_error() {
         r#"{"v":1,"type":"error","message":"the program is shutting down"}"#.to_string(),
     ];
     let server = serve(&sock, lines.clone(), Then::Close);
-    let out = workq(
-        &["top", "--json", "--socket", sock.to_str().expect("utf-8")],
-        &[],
-    );
+    let out = top_at(&sock, &["--json"]);
     let stdout = text(&out.stdout);
     let got: Vec<&str> = stdout.lines().collect();
     assert_eq!(got, lines, "{stdout}");
@@ -320,16 +314,7 @@ fn json_passes_the_lines_through_and_reports_the_servers_error() {
     // --once: the first snapshot's line alone.
     let sock = dir.join("once.sock");
     let server = serve(&sock, lines.clone(), Then::WaitForClient);
-    let out = workq(
-        &[
-            "top",
-            "--json",
-            "--once",
-            "--socket",
-            sock.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
+    let out = top_at(&sock, &["--json", "--once"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), format!("{}\n", lines[1]));
     server.finish();
@@ -352,16 +337,7 @@ fn unknown_fields_and_types_are_ignored() {
         snap,
     ];
     let server = serve(&sock, lines, Then::WaitForClient);
-    let out = workq(
-        &[
-            "top",
-            "--once",
-            "--plain",
-            "--socket",
-            sock.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
+    let out = top_at(&sock, &["--once", "--plain"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     for part in [
@@ -381,10 +357,7 @@ fn a_wrong_version_is_a_clear_error() {
     let sock = dir.join("s.sock");
     let lines = vec![HELLO.replace(r#""v":1"#, r#""v":2"#)];
     let server = serve(&sock, lines, Then::WaitForClient);
-    let out = workq(
-        &["top", "--plain", "--socket", sock.to_str().expect("utf-8")],
-        &[],
-    );
+    let out = top_at(&sock, &["--plain"]);
     assert_one_line_error(
         &out,
         "the program speaks protocol version 2; this workq top speaks version 1",
@@ -401,10 +374,7 @@ fn a_malformed_line_is_a_clear_error() {
         r#"{"v":1,"type":"snapshot","queues":["#.to_string(),
     ];
     let server = serve(&sock, lines, Then::WaitForClient);
-    let out = workq(
-        &["top", "--json", "--socket", sock.to_str().expect("utf-8")],
-        &[],
-    );
+    let out = top_at(&sock, &["--json"]);
     assert_one_line_error(&out, "line 2 from the program: malformed line: ");
     // The valid line before it was passed through.
     assert_eq!(text(&out.stdout), format!("{HELLO}\n"));
@@ -415,7 +385,7 @@ fn a_malformed_line_is_a_clear_error() {
 fn a_missing_socket_is_a_clear_error() {
     let dir = temp_dir("missing");
     let sock = dir.join("nobody.sock");
-    let out = workq(&["top", "--socket", sock.to_str().expect("utf-8")], &[]);
+    let out = top_at(&sock, &[]);
     assert_one_line_error(&out, &format!("no socket at {}", sock.display()));
     // A PID's socket is under $XDG_RUNTIME_DIR/workq.
     let out = workq(&["top", "12345"], &[("XDG_RUNTIME_DIR", &dir)]);
@@ -428,7 +398,7 @@ fn a_socket_nobody_listens_on_is_refused() {
     let dir = temp_dir("refused");
     let sock = dir.join("s.sock");
     drop(UnixListener::bind(&sock).expect("bind"));
-    let out = workq(&["top", "--socket", sock.to_str().expect("utf-8")], &[]);
+    let out = top_at(&sock, &[]);
     assert_one_line_error(&out, "connection refused at");
 }
 
@@ -443,7 +413,7 @@ fn a_socket_not_ours_is_permission_denied() {
         // Privileged (root): permissions do not apply; nothing to check here.
         return;
     }
-    let out = workq(&["top", "--socket", sock.to_str().expect("utf-8")], &[]);
+    let out = top_at(&sock, &[]);
     assert_one_line_error(&out, "permission denied on");
 }
 
