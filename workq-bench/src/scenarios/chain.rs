@@ -24,7 +24,9 @@ use workq::{Submit, Work};
 const REPS: usize = 3;
 
 /// Systems measured: workq on a Pool and on a Worker, and every peer.
-const SYSTEMS: usize = 2 + PeerKind::ALL.len();
+/// workq's Pool and Worker, the peers, then workq's Pool and Worker with latency
+/// histograms.
+const SYSTEMS: usize = 4 + PeerKind::ALL.len();
 
 /// Progress steps: one per system and round.
 pub(crate) const STEPS: usize = SYSTEMS * REPS;
@@ -100,6 +102,21 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
     let (n, threads) = (sizes.chain_steps, sizes.threads);
     let pool = peers::workq::pool("bench-chain", threads, threads, Duration::from_secs(5));
     let worker = peers::workq::worker("bench-chain-w");
+    // The same front ends with latency histograms on: the cost per run of the
+    // two clock reads and two histogram samples of every run.
+    let pool_h = workq::Pool::builder()
+        .name("bench-chain-h")
+        .min_threads(threads)
+        .max_threads(threads)
+        .idle_timeout(Duration::from_secs(5))
+        .latency_histograms(true)
+        .build()
+        .expect("build a workq pool with histograms");
+    let worker_h = workq::Worker::builder()
+        .name("bench-chain-wh")
+        .latency_histograms(true)
+        .build()
+        .expect("start a workq worker with histograms");
     let chains: Vec<Arc<PeerChain>> = PeerKind::ALL
         .iter()
         .map(|kind| {
@@ -112,6 +129,8 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
     // Warm-up: every system starts its threads and runs a short chain.
     workq_chain(&pool, 64);
     workq_chain(&worker, 64);
+    workq_chain(&pool_h, 64);
+    workq_chain(&worker_h, 64);
     for c in &chains {
         peer_chain(c, 64);
     }
@@ -122,10 +141,20 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
     for (kind, chain) in PeerKind::ALL.iter().zip(&chains) {
         contenders.push(Contender::new(kind.name(), move || peer_chain(chain, n)));
     }
+    contenders.push(Contender::new("workq Pool, histograms", || {
+        workq_chain(&pool_h, n)
+    }));
+    contenders.push(Contender::new("workq Worker, histograms", || {
+        workq_chain(&worker_h, n)
+    }));
     let results = in_rounds(REPS, &mut contenders, progress);
     drop(contenders);
     pool.destroy().expect("destroy the pool");
     worker.destroy().expect("destroy the worker");
+    pool_h.destroy().expect("destroy the pool with histograms");
+    worker_h
+        .destroy()
+        .expect("destroy the worker with histograms");
     for chain in chains {
         match Arc::try_unwrap(chain) {
             Ok(c) => c.peer.shutdown(),
@@ -133,7 +162,14 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
         }
     }
     let medians: Vec<f64> = results.into_iter().map(median).collect();
-    let peer_ns: Vec<Option<f64>> = medians[2..].iter().copied().map(Some).collect();
+    let peers_end = 2 + PeerKind::ALL.len();
+    let peer_ns: Vec<Option<f64>> = medians[2..peers_end].iter().copied().map(Some).collect();
+    let (pool_hist, worker_hist) = (medians[peers_end], medians[peers_end + 1]);
+    let alone = |w: f64| {
+        let mut v = vec![Some(w)];
+        v.extend(PeerKind::ALL.iter().map(|_| None));
+        v
+    };
     let with = |w: f64| {
         let mut v = vec![Some(w)];
         v.extend_from_slice(&peer_ns);
@@ -166,12 +202,38 @@ pub(crate) fn run(sizes: &Sizes, progress: &mut Progress) -> Section {
         )
         .decimals(1),
     );
+    for (what, on, off) in [
+        (format!("Pool({threads})"), pool_hist, medians[0]),
+        ("Worker (1 thread)".to_string(), worker_hist, medians[1]),
+    ] {
+        s.push(
+            Row::new(
+                format!("ns per run with latency histograms, {what}"),
+                "ns/run",
+                Better::Lower,
+                alone(on),
+            )
+            .decimals(1),
+        );
+        s.push(
+            Row::new(
+                format!("latency histograms' cost per run, {what}"),
+                "ns/run",
+                Better::Info,
+                alone(on - off),
+            )
+            .decimals(1),
+        );
+    }
     s.note(format!(
         "workq: one item whose closure calls ctx.requeue() until a shared countdown ends (the \
          consumer starts the next run in place when nothing else waits). Peers ({threads} \
          threads each): every job submits a new closure for the next step, holding an Arc of \
          the pool. Each step decrements one shared atomic; time from the first submit until the \
-         last step ran; median of {REPS} runs, measured in rounds."
+         last step ran; median of {REPS} runs, measured in rounds. The histogram rows run the \
+         same chain on a Pool and a Worker built with latency_histograms(true) (a run started \
+         in place has no wait sample: the cost is the run-time sample's two clock reads); the \
+         cost row is that median minus the plain one."
     ));
     s
 }
