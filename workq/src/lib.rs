@@ -52,6 +52,7 @@
 //! | events from interrupt-like callbacks, none lost, one handler run for many | [`Events`] | a std or crossbeam channel with one message per event | `usbnet` |
 //! | await from async code without blocking an executor thread | [`Work::flush_async`], [`WorkQueue::queue_async`], [`Worker::drain_async`], … | `tokio::task::spawn_blocking` and its `JoinHandle` | `async_wait` |
 //! | every queue's numbers in Prometheus, StatsD or any `metrics` recorder | `workq::metrics::record()` or `export_every` (feature `metrics`) | reading each queue's `stats()` and setting gauges by hand | `metrics_prometheus` (add `--features metrics`) |
+//! | see what a running program's queues are doing, from another terminal | `WORKQ_INSPECT=1` in its environment, or `workq::inspect::serve()` (feature `inspect`, Unix); then `workq top` | a debugger, or logging `snapshot()` by hand | `workq demo` serves its own: run `workq top` beside it |
 //!
 //! Each example is a small program in the crate's `examples/` folder:
 //! `cargo run -p workq --example coalesce` from the repository.
