@@ -290,7 +290,29 @@ impl RunQueue {
     /// Queues `work` now, following the kernel's contract (see `state.rs`).
     #[inline]
     pub(crate) fn enqueue(this: &Arc<Self>, work: &Arc<WorkInner>) -> Result<Queued, Error> {
-        Self::enqueue_with(this, work, QueueCall::NOW)
+        Self::enqueue_now(this, work, || QueueCall::NOW)
+    }
+
+    /// Queues `work` now, with the settings `call` makes (its owner and limit;
+    /// its deadline must be none). `call` is made only when the item is not
+    /// already pending: the fast path is the read-modify-write alone, with no
+    /// store before it (a store ahead of the locked instruction makes the
+    /// instruction wait for it).
+    #[inline]
+    pub(crate) fn enqueue_now(
+        this: &Arc<Self>,
+        work: &Arc<WorkInner>,
+        call: impl FnOnce() -> QueueCall,
+    ) -> Result<Queued, Error> {
+        // The fast path: one read-modify-write (`coalesce`: never a load alone,
+        // see its docs).
+        let seen = work.state.coalesce();
+        if seen.is_pending_on(this.id) {
+            return Ok(this.already_pending());
+        }
+        let call = call();
+        debug_assert!(!call.is_delayed(), "enqueue_now with a deadline");
+        Self::enqueue_slow(this, work, call, seen)
     }
 
     /// Queues `work` as `call` says: now or armed on the timer for its tick; an
@@ -302,10 +324,8 @@ impl RunQueue {
         work: &Arc<WorkInner>,
         call: QueueCall,
     ) -> Result<Queued, Error> {
-        // The fast path: one read-modify-write (`coalesce`: never a load alone,
-        // see its docs).
         let seen = match call.due_tick() {
-            None => work.state.coalesce(),
+            None => return Self::enqueue_now(this, work, || call),
             // An arm call mostly finds the item idle, and the slow path changes
             // the word with a compare-exchange under the queue's lock: the RMW is
             // made only where its answer would be "already pending". (A pending
@@ -317,12 +337,19 @@ impl RunQueue {
             },
         };
         if seen.is_pending_on(this.id) {
-            if this.count_merged {
-                current::count_merge(this.id, &this.counters.merged);
-            }
-            return Ok(Queued::AlreadyPending);
+            return Ok(this.already_pending());
         }
         Self::enqueue_slow(this, work, call, seen)
+    }
+
+    /// The answer to a queue call that found the item pending here: counted as
+    /// a merge if the queue counts them.
+    #[inline]
+    fn already_pending(&self) -> Queued {
+        if self.count_merged {
+            current::count_merge(self.id, &self.counters.merged);
+        }
+        Queued::AlreadyPending
     }
 
     /// A queue call from the item's own run (`WorkCtx::requeue`). The item runs

@@ -74,12 +74,12 @@ pub(crate) trait Lifecycle: Face + Clone + Send + Sync + 'static {
 /// Queues `work` on `f`'s queue now, waiting for room if `f` is bounded.
 #[inline]
 pub(crate) fn queue(f: &impl Face, work: &Work) -> Result<Queued, Error> {
-    RunQueue::enqueue_with(f.face_queue(), &work.inner, f.face_call(Limit::Block))
+    RunQueue::enqueue_now(f.face_queue(), &work.inner, || f.face_call(Limit::Block))
 }
 
 /// Queues `work` on `f`'s queue now, failing if `f` is bounded and full.
 pub(crate) fn try_queue(f: &impl Face, work: &Work) -> Result<Queued, Error> {
-    RunQueue::enqueue_with(f.face_queue(), &work.inner, f.face_call(Limit::Try))
+    RunQueue::enqueue_now(f.face_queue(), &work.inner, || f.face_call(Limit::Try))
 }
 
 /// The async `queue`: queues now if there is room; otherwise the future waits
