@@ -324,8 +324,10 @@ impl RunQueue {
         work: &Arc<WorkInner>,
         call: QueueCall,
     ) -> Result<Queued, Error> {
+        // The fast path: one read-modify-write (`coalesce`: never a load alone,
+        // see its docs).
         let seen = match call.due_tick() {
-            None => return Self::enqueue_now(this, work, || call),
+            None => work.state.coalesce(),
             // An arm call mostly finds the item idle, and the slow path changes
             // the word with a compare-exchange under the queue's lock: the RMW is
             // made only where its answer would be "already pending". (A pending
