@@ -240,21 +240,30 @@ fn stalled(g: &mut QueueGuard<'_>, after: Duration) -> bool {
 /// Up to `need` pumps to queue: idle ones first, then running ones (a pump
 /// still running may be on its way out, having found nothing a moment ago;
 /// queued again, it runs once more and finds the new items). Pumps already
-/// pending are left out: they are on their way.
+/// pending are left out: they are on their way. Each pump's word is read once:
+/// read twice, a pump seen running and then idle (its run ended between the
+/// reads) would be left out by both looks, and the items it should have taken
+/// would wait for the next queue call (a model found that).
 fn choose_pumps(pumps: &[Arc<WorkInner>], need: usize) -> Vec<Arc<WorkInner>> {
-    let mut chosen = Vec::with_capacity(need.min(pumps.len()));
-    for running in [false, true] {
-        for pump in pumps {
-            if chosen.len() == need {
-                return chosen;
-            }
-            let s = pump.state.read();
-            if !s.is_pending() && s.is_running() == running {
-                chosen.push(Arc::clone(pump));
+    let mut idle = Vec::with_capacity(need.min(pumps.len()));
+    let mut running = Vec::new();
+    for pump in pumps {
+        let s = pump.state.read();
+        if s.is_pending() {
+            continue;
+        }
+        if s.is_running() {
+            running.push(pump);
+        } else {
+            idle.push(Arc::clone(pump));
+            if idle.len() == need {
+                return idle;
             }
         }
     }
-    chosen
+    let more = need - idle.len();
+    idle.extend(running.into_iter().take(more).cloned());
+    idle
 }
 
 /// Pumps to have queued for the runnable items (lock held): one per item the

@@ -226,3 +226,51 @@ fn models_fed_pump_kick_vs_stop() {
         assert!(!p.work.is_pending());
     });
 }
+
+/// A fed queue's second queue call racing its pump on the pool's thread. The
+/// call that kicks the pump opens the inbox (a pump is queued for the one run
+/// the queue may start), so the second item is shelved before the pump's lock
+/// (which moves it onto the list), queued under the lock while the pump runs,
+/// or queued after the pump found nothing and left, when its kick must queue
+/// the pump again (the kick once read a pump's word twice and could miss a
+/// pump whose run ended between the reads). Both items run once, and the
+/// flush never waits for an item no pump will take (loom reports a deadlock).
+#[test]
+fn models_fed_second_call_vs_pump() {
+    model(|| {
+        let pool_q = RunQueue::for_test("pool-of-fed", 1, ManualClock::new().timer);
+        let consumer = {
+            let pool_q = pool_q.clone();
+            thread::spawn(move || RunQueue::consume(&pool_q, None))
+        };
+        let fed = RunQueue::new_fed(
+            &pool_q,
+            FedSettings {
+                name: "fed-inbox-model".to_string(),
+                count_merged: true,
+                latency_histograms: false,
+                freezable: false,
+                on_panic: crate::support::panic::default_hook(),
+                max_active: 1,
+                max_waiting: usize::MAX,
+                class: Class::Normal,
+                rescue_after: None,
+            },
+        );
+        let (a, b) = (probe(), probe());
+        assert!(queue(&fed, &a), "the first call was refused");
+        let (fed2, work) = (fed.clone(), b.work.clone());
+        let caller = thread::spawn(move || RunQueue::enqueue(&fed2, &work.inner).is_ok());
+        assert!(
+            caller.join().expect("caller"),
+            "the second call was refused"
+        );
+        fed.flush().expect("flush the fed queue");
+        assert_eq!(a.runs.load(Ordering::Relaxed), 1);
+        assert_eq!(b.runs.load(Ordering::Relaxed), 1);
+        destroy(&fed);
+        fed.drop_pumps();
+        pool_q.stop_for_test();
+        consumer.join().expect("pool consumer");
+    });
+}
