@@ -11,7 +11,8 @@
 //!
 //! The rules that keep this safe (ARCHITECTURE.md, invariant I22):
 //! - The shelf is *open* only while the queue's state says a queue call needs
-//!   nothing but a list push: `RunQueue::inbox_may_open`. The lock guard
+//!   nothing but a list push: `RunQueue::inbox_may_open` (on a fed queue: while
+//!   a pump is queued on the pool for every run it has room to start). The lock guard
 //!   re-decides it each time the queue's lock is released or waited on, and
 //!   closing the shelf moves what is on it onto the lists at once. So a consumer
 //!   that goes to sleep closes the shelf first (and does not sleep if that moved
@@ -106,12 +107,24 @@ impl RunQueue {
     /// a list push would be needed under it.
     #[inline]
     pub(crate) fn inbox_may_open(&self, g: &QueueState) -> bool {
-        self.feeder().is_none()
-            && !g.life.stopping()
-            && !g.life.closed()
-            && g.life.draining() == 0
-            && g.sleepers.none_asleep()
-            && !g.sleepers.has_needed()
+        if g.life.stopping() || g.life.closed() || g.life.draining() != 0 || g.sleepers.has_needed()
+        {
+            return false;
+        }
+        if self.feeder().is_some() {
+            // A fed queue has no threads of its own: open only while a pump is
+            // queued on the pool and not started for every run the queue has
+            // room to start, and at least one (a count that may be low, never
+            // high). Each of them takes the lock when it starts, and so does
+            // every pump running an item when its run ends: the shelf's items
+            // are found; and no queue call can owe a kick (`wants_pump`). A
+            // pump's start, or a kick that queued no pump and gives its
+            // reservation back, changes the count under the lock, which then
+            // closes the shelf if the rule no longer holds (a failed kick's
+            // caller runs what the lists hold: the rescuer, or its own thread).
+            return g.sizing.pumps_kicked() >= g.runs.room().max(1);
+        }
+        g.sleepers.none_asleep()
             // A thread that is only being started does not count: if its start
             // fails, the shelf closes with no consumer to take what it holds.
             && g.threads.live() > 0

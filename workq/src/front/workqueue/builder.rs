@@ -528,6 +528,7 @@ impl WorkQueueBuilder {
                 pool,
                 rescuer: Mutex::new(rescuer),
                 armed_at_shutdown: self.armed_at_shutdown,
+                bounded: self.max_waiting.is_some(),
             }),
         }
     }

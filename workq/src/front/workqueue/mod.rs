@@ -9,7 +9,7 @@ mod waits;
 pub use builder::{WorkQueueBuilder, MAX_ACTIVE};
 pub use system::{queue, spawn, system, system_long};
 
-use crate::engine::RunQueue;
+use crate::engine::{Limit, QueueCall, RunQueue};
 use crate::front::pool::Pool;
 use crate::shutdown::{ArmedAtShutdown, Plan, ShutdownReport};
 use crate::support::current;
@@ -69,6 +69,9 @@ struct Handle {
     pool: Pool,
     rescuer: Mutex<Option<JoinHandle<()>>>,
     armed_at_shutdown: ArmedAtShutdown,
+    /// Whether `max_waiting` was set: only then does a queue call carry the
+    /// limit that checks it (unbounded queues keep the lock-free paths).
+    bounded: bool,
 }
 
 impl Drop for Handle {
@@ -96,6 +99,15 @@ impl crate::front::face::Face for WorkQueue {
     #[inline]
     fn face_queue(&self) -> &Arc<RunQueue> {
         &self.handle.queue
+    }
+
+    #[inline]
+    fn face_call(&self, limit: Limit) -> QueueCall {
+        if self.handle.bounded {
+            QueueCall::NOW.limit(limit)
+        } else {
+            QueueCall::NOW
+        }
     }
 }
 
