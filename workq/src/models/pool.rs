@@ -189,31 +189,39 @@ fn models_pool_failed_starts_give_up() {
     failed_start_vs_queue_calls(2, 2);
 }
 
+/// A fed queue named `name` (one pump: `max_active` 1) on a one-thread test
+/// queue whose consumer loop runs on a thread of the model. Returns the pool's
+/// queue, its consumer and the fed queue.
+fn fed_queue(name: &str) -> (Arc<RunQueue>, thread::JoinHandle<()>, Arc<RunQueue>) {
+    let pool_q = RunQueue::for_test("pool-of-fed", 1, ManualClock::new().timer);
+    let consumer = {
+        let pool_q = pool_q.clone();
+        thread::spawn(move || RunQueue::consume(&pool_q, None))
+    };
+    let fed = RunQueue::new_fed(
+        &pool_q,
+        FedSettings {
+            name: name.to_string(),
+            count_merged: true,
+            latency_histograms: false,
+            freezable: false,
+            on_panic: crate::support::panic::default_hook(),
+            max_active: 1,
+            max_waiting: usize::MAX,
+            class: Class::Normal,
+            rescue_after: None,
+        },
+    );
+    (pool_q, consumer, fed)
+}
+
 /// A fed queue's pump kick racing its shutdown: the item queued either runs
 /// (its pump is kicked onto the pool, or the drain runs it) or the call is
 /// refused; the shutdown never waits for a pump that was not kicked.
 #[test]
 fn models_fed_pump_kick_vs_stop() {
     model(|| {
-        let pool_q = RunQueue::for_test("pool-of-fed", 1, ManualClock::new().timer);
-        let consumer = {
-            let pool_q = pool_q.clone();
-            thread::spawn(move || RunQueue::consume(&pool_q, None))
-        };
-        let fed = RunQueue::new_fed(
-            &pool_q,
-            FedSettings {
-                name: "fed-model".to_string(),
-                count_merged: true,
-                latency_histograms: false,
-                freezable: false,
-                on_panic: crate::support::panic::default_hook(),
-                max_active: 1,
-                max_waiting: usize::MAX,
-                class: Class::Normal,
-                rescue_after: None,
-            },
-        );
+        let (pool_q, consumer, fed) = fed_queue("fed-model");
         let p = probe();
         let (fed2, work) = (fed.clone(), p.work.clone());
         let caller = thread::spawn(move || RunQueue::enqueue(&fed2, &work.inner).is_ok());
@@ -238,25 +246,7 @@ fn models_fed_pump_kick_vs_stop() {
 #[test]
 fn models_fed_second_call_vs_pump() {
     model(|| {
-        let pool_q = RunQueue::for_test("pool-of-fed", 1, ManualClock::new().timer);
-        let consumer = {
-            let pool_q = pool_q.clone();
-            thread::spawn(move || RunQueue::consume(&pool_q, None))
-        };
-        let fed = RunQueue::new_fed(
-            &pool_q,
-            FedSettings {
-                name: "fed-inbox-model".to_string(),
-                count_merged: true,
-                latency_histograms: false,
-                freezable: false,
-                on_panic: crate::support::panic::default_hook(),
-                max_active: 1,
-                max_waiting: usize::MAX,
-                class: Class::Normal,
-                rescue_after: None,
-            },
-        );
+        let (pool_q, consumer, fed) = fed_queue("fed-inbox-model");
         let (a, b) = (probe(), probe());
         assert!(queue(&fed, &a), "the first call was refused");
         let (fed2, work) = (fed.clone(), b.work.clone());
