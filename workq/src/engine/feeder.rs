@@ -123,6 +123,7 @@ impl RunQueue {
         }
         let chosen = choose_pumps(&lock(&feeder.pumps), need);
         let mut unused = need - chosen.len();
+        let mut refused = false;
         for (k, pump) in chosen.iter().enumerate() {
             match RunQueue::enqueue_with(
                 &feeder.pool,
@@ -133,26 +134,28 @@ impl RunQueue {
                 Ok(_) => {}
                 Err(_) => {
                     unused += chosen.len() - k;
-                    // The pool could not take it (no thread and none can start, or
-                    // it has stopped): the rescuer steps in; without one, the items
-                    // this queue accepted run here, on the caller's thread, rather
-                    // than being stranded.
-                    let mut g = this.lock();
-                    g.sizing.unreserve_kicks(unused);
-                    unused = 0;
-                    if feeder.rescue_after.is_some() {
-                        g.sizing.kick_failed();
-                        this.needed_cv.notify_all();
-                    } else {
-                        drop(g);
-                        Self::pump(this, None, None);
-                    }
+                    refused = true;
                     break;
                 }
             }
         }
-        if unused > 0 {
-            this.lock().sizing.unreserve_kicks(unused);
+        if unused == 0 {
+            return;
+        }
+        let mut g = this.lock();
+        g.sizing.unreserve_kicks(unused);
+        if !refused {
+            return;
+        }
+        // The pool could not take a pump (no thread and none can start, or it
+        // has stopped): the rescuer steps in; without one, the items this queue
+        // accepted run here, on the caller's thread, rather than being stranded.
+        if feeder.rescue_after.is_some() {
+            g.sizing.kick_failed();
+            this.needed_cv.notify_all();
+        } else {
+            drop(g);
+            Self::pump(this, None, None);
         }
     }
 
