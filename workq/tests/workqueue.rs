@@ -8,8 +8,9 @@ use common::{bounded30, wait_until, watchdog, DropCounter};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::Duration;
-use workq::{Error, Pool, Stall, Work, WorkQueue};
+use workq::{Error, Pool, Queued, Stall, Work, WorkQueue};
 
 fn pool(name: &str, max: usize) -> Pool {
     Pool::builder()
@@ -449,4 +450,69 @@ fn a_draining_workqueue_lets_the_pools_other_work_in() {
     assert_eq!(order.len(), 12, "{order:?}");
     let at = order.iter().position(|s| s == "pool").unwrap();
     assert!(at <= 2, "the pool's item waited for the backlog: {order:?}");
+}
+
+/// A pool shut down with no time left while its threads are busy discards the
+/// items waiting on the workqueues it feeds, and its report names them: also
+/// those an ordered workqueue took through its inbox while its one pump waited
+/// on the pool. None of them runs, the workqueue refuses further calls, and its
+/// flush does not wait for items no pump will take.
+#[test]
+fn a_pools_shutdown_now_reports_its_workqueues_waiting_items() {
+    let _dog = watchdog(
+        60,
+        "a_pools_shutdown_now_reports_its_workqueues_waiting_items",
+    );
+    let pool = pool("wq-orphan", 1);
+    let wq = WorkQueue::builder("wq-orphan-q")
+        .pool(&pool)
+        .ordered()
+        .build()
+        .unwrap();
+    let (started_tx, started) = mpsc::channel::<()>();
+    let (release, released) = mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let gate = Work::new(move |_| {
+        started_tx.send(()).unwrap();
+        released
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(30))
+            .expect("released within 30 s");
+    });
+    pool.queue(&gate).unwrap();
+    started
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the gate started within 30 s");
+    let runs = Arc::new(AtomicUsize::new(0));
+    let items: Vec<Work> = (0..10)
+        .map(|i| {
+            let r = runs.clone();
+            Work::named(format!("orphan-{i}"), move |_| {
+                r.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for w in &items {
+        assert_eq!(wq.queue(w).unwrap(), Queued::Scheduled);
+    }
+    let p = pool.clone();
+    let shutdown = thread::spawn(move || p.shutdown_now());
+    let probe = Work::new(|_| {});
+    wait_until("the pool's shutdown began", || pool.queue(&probe).is_err());
+    release.send(()).unwrap();
+    let report = shutdown.join().unwrap().unwrap();
+    for i in 0..10 {
+        let name = format!("orphan-{i}");
+        assert!(
+            report.discarded_names().contains(&name),
+            "{name} not reported: {:?}",
+            report.discarded_names()
+        );
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    assert!(items.iter().all(|w| !w.is_pending()));
+    assert!(wq.queue(&Work::new(|_| {})).is_err());
+    let w = wq.clone();
+    bounded30("flush a workqueue whose pool is gone", move || w.flush()).unwrap();
 }

@@ -266,6 +266,11 @@ impl RunQueue {
         let mut stash = Vec::new();
         {
             let mut g = self.lock();
+            // The pumps the pool held are gone: none is on its way, so the
+            // inbox closes (at this lock's release) and a queue call racing
+            // this one kicks again, finds the pool stopped and runs its item
+            // on its own thread or the rescuer's.
+            g.sizing.forget_kicks();
             self.discard_all_listed(&mut g, &mut stash);
             for work in &stash {
                 report.add_discarded(work.name());

@@ -13,7 +13,7 @@ use std::time::Instant;
 /// | `grow_key`       | the grow entry is armed (`arm`)   | it fires or is disarmed (`disarm`) |
 /// | `settle_owed`    | a change that may need a thread start or a pump kick (`owe_settle`) | the settle (`take_settle`) |
 /// | `kick_failed`    | a pump could not be queued on the pool | the rescuer steps in   |
-/// | `pumps_kicked`   | a kick reserves pumps to queue (`reserve_kicks`) | a pump's run starts (`pump_started`), a kick that queued none (`unreserve_kicks`) |
+/// | `pumps_kicked`   | a kick reserves pumps to queue (`reserve_kicks`) | a pump's run starts (`pump_started`), a kick that queued none (`unreserve_kicks`), the pool discards its pumps (`forget_kicks`) |
 #[derive(Debug)]
 pub(crate) struct Sizing {
     min: usize,
@@ -163,6 +163,12 @@ impl Sizing {
     /// counted as kicks may have taken the count down meanwhile.
     pub(crate) fn unreserve_kicks(&mut self, n: usize) {
         self.pumps_kicked = self.pumps_kicked.saturating_sub(n);
+    }
+
+    /// The pool discarded the pumps it held (its shutdown past a deadline):
+    /// none is on its way any more.
+    pub(crate) fn forget_kicks(&mut self) {
+        self.pumps_kicked = 0;
     }
 
     /// A pump's run started: one queued pump fewer on its way (saturating, as
