@@ -404,6 +404,26 @@ fn system_queues_work() {
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
 
+/// An item that, when it runs, says so and then blocks until released: runs
+/// `then` after its release. Returns the item, where it says it started, and
+/// its release.
+fn gate(then: impl Fn() + Send + Sync + 'static) -> (Work, mpsc::Receiver<()>, mpsc::Sender<()>) {
+    let (started_tx, started) = mpsc::channel::<()>();
+    let (release, released) = mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
+    let released = Mutex::new(released);
+    let gate = Work::new(move |_| {
+        started_tx.lock().unwrap().send(()).unwrap();
+        released
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(30))
+            .expect("released within 30 s");
+        then();
+    });
+    (gate, started, release)
+}
+
 /// A workqueue draining a backlog on a one-thread pool gives the thread back
 /// when other work waits on the pool: the pool's own item, queued before the
 /// backlog, runs right after the workqueue's current item, not after its whole
@@ -414,19 +434,8 @@ fn a_draining_workqueue_lets_the_pools_other_work_in() {
     let pool = pool("wq-fair", 1);
     let wq = WorkQueue::builder("wq-fair-q").pool(&pool).build().unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
-    let (started_tx, started) = mpsc::channel::<()>();
-    let (release, released) = mpsc::channel::<()>();
-    let released = Mutex::new(released);
     let o = order.clone();
-    let first = Work::new(move |_| {
-        started_tx.send(()).unwrap();
-        released
-            .lock()
-            .unwrap()
-            .recv_timeout(Duration::from_secs(30))
-            .expect("released within 30 s");
-        o.lock().unwrap().push("wq 0".to_string());
-    });
+    let (first, started, release) = gate(move || o.lock().unwrap().push("wq 0".to_string()));
     wq.queue(&first).unwrap();
     started
         .recv_timeout(Duration::from_secs(30))
@@ -469,17 +478,7 @@ fn a_pools_shutdown_now_reports_its_workqueues_waiting_items() {
         .ordered()
         .build()
         .unwrap();
-    let (started_tx, started) = mpsc::channel::<()>();
-    let (release, released) = mpsc::channel::<()>();
-    let released = Mutex::new(released);
-    let gate = Work::new(move |_| {
-        started_tx.send(()).unwrap();
-        released
-            .lock()
-            .unwrap()
-            .recv_timeout(Duration::from_secs(30))
-            .expect("released within 30 s");
-    });
+    let (gate, started, release) = gate(|| {});
     pool.queue(&gate).unwrap();
     started
         .recv_timeout(Duration::from_secs(30))
