@@ -81,6 +81,18 @@ impl QueueCall {
     }
 
     #[inline]
+    /// Keeps the call's limit on a queue with a bound on waiting items
+    /// (`bounded`); drops it on one without, so that the call stays plain and
+    /// keeps the lock-free paths.
+    pub(crate) fn limit_if_bounded(self, bounded: bool) -> QueueCall {
+        if bounded {
+            self
+        } else {
+            self.limit(Limit::Ignore)
+        }
+    }
+
+    #[inline]
     /// The timer tick the run is due at; `None`: now.
     pub(crate) fn due_tick(&self) -> Option<u64> {
         self.due

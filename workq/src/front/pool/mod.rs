@@ -401,11 +401,7 @@ impl Pool {
     /// inbox's lock-free path).
     #[inline]
     pub(crate) fn bounded(&self, call: QueueCall) -> QueueCall {
-        if self.handle.bounded {
-            call
-        } else {
-            call.limit(Limit::Ignore)
-        }
+        call.limit_if_bounded(self.handle.bounded)
     }
 
     /// Changes the minimum number of threads. If the pool is in use and has fewer,

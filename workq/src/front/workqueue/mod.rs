@@ -103,11 +103,9 @@ impl crate::front::face::Face for WorkQueue {
 
     #[inline]
     fn face_call(&self, limit: Limit) -> QueueCall {
-        if self.handle.bounded {
-            QueueCall::NOW.limit(limit)
-        } else {
-            QueueCall::NOW
-        }
+        QueueCall::NOW
+            .limit(limit)
+            .limit_if_bounded(self.handle.bounded)
     }
 }
 
